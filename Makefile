@@ -1,0 +1,48 @@
+# Therapy Timer: the two quickstart commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+SYS_STAMP := $(VENV)/.system-deps
+
+.PHONY: run test check lint sysdeps bench package clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(PIP) install --quiet --upgrade pip
+
+$(RUN_STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+$(SYS_STAMP): scripts/ensure-system-deps | $(PY)
+	scripts/ensure-system-deps
+	touch $@
+
+sysdeps: $(SYS_STAMP)
+
+## make run: set up on first use, then start the app (ARGS="..." passes options).
+run: $(RUN_STAMP) $(SYS_STAMP)
+	scripts/run-app $(PY) $(ARGS)
+
+## make test: set up with dev tools and system packages, then tests, lint and import contracts.
+test: $(DEV_STAMP) $(SYS_STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	$(VENV)/bin/ruff check therapy_timer tests benchmarks
+	$(VENV)/bin/lint-imports
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check therapy_timer tests benchmarks
+	$(VENV)/bin/lint-imports
+
+bench: $(DEV_STAMP)
+	$(PY) benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,5 @@
+"""Allows ``python -m therapy_timer``."""
+
+from therapy_timer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""One patient-day-discipline billed end to end: units, modifiers, charges, warnings.
+
+This is the engine's front door. ``bill_intervals`` takes timer intervals (the app's normal path);
+``bill_services`` takes minutes per code (manual entry and the ``units`` command). Both return a
+``DayBilling``: per-code lines with applied modifiers, suggestions to confirm, warnings and the
+explanation, and ``claim_lines()`` turns it into the lines a claim or superbill carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from therapy_timer.core.codes import Catalog, CodeKind, default_catalog
+from therapy_timer.core.minutes import DayTime, day_time
+from therapy_timer.core.model import BillingError, Discipline, Interval, Rule, Service
+from therapy_timer.core.modifiers import (
+    MAX_MODIFIERS,
+    Suggestion,
+    assistant_modifier,
+    assistant_units,
+    kx_findings,
+    ncci_findings,
+    order_modifiers,
+    untimed_assistant,
+)
+from therapy_timer.core.rules_data import NcciPair, default_ncci, kx_for_year
+from therapy_timer.core.units import Allocation, allocate
+
+
+@dataclass(frozen=True)
+class BillingContext:
+    """What the payer and the clinic's data say about one patient-day.
+
+    Money is integer cents. ``allowed_cents`` (per unit) feeds the KX year-to-date amount;
+    ``prior_kx_cents`` is the bucket's allowed amount earlier this year (including spend at
+    other providers that staff entered).
+    """
+
+    rule: Rule = Rule.CMS
+    discipline: Discipline = Discipline.PT
+    medicare: bool = False
+    therapy_modifiers: bool = True
+    assistant_modifiers: bool = True
+    kx_applies: bool = False
+    prior_kx_cents: int = 0
+    fees_cents: Mapping[str, int] = field(default_factory=dict)
+    allowed_cents: Mapping[str, int] = field(default_factory=dict)
+    distinct_modifier: str = "XU"
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One code for the day with its units, applied modifiers and suggestions."""
+
+    code: str
+    label: str
+    minutes: int
+    units: int
+    timed: bool
+    modifiers: tuple[str, ...]
+    suggestions: tuple[Suggestion, ...]
+    fee_cents: int
+    assistant_minutes: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def charge_cents(self) -> int:
+        return self.units * self.fee_cents
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """A line as it goes on a claim: code, at most four modifiers, units, charge."""
+
+    code: str
+    label: str
+    modifiers: tuple[str, ...]
+    units: int
+    minutes: int
+    fee_cents: int
+
+    @property
+    def charge_cents(self) -> int:
+        return self.units * self.fee_cents
+
+
+@dataclass(frozen=True)
+class DayBilling:
+    """The result for one patient-day-discipline."""
+
+    day: date | None
+    context: BillingContext
+    allocation: Allocation
+    lines: tuple[BillLine, ...]
+    warnings: tuple[str, ...]
+    total_timed_minutes: int
+    total_treatment_minutes: int
+    session_start: datetime | None = None
+    session_end: datetime | None = None
+
+    @property
+    def suggestions(self) -> tuple[Suggestion, ...]:
+        return tuple(s for line in self.lines for s in line.suggestions)
+
+    @property
+    def total_units(self) -> int:
+        return sum(line.units for line in self.lines)
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        return self.allocation.explanation
+
+    def claim_lines(self, confirmed: Collection[tuple[str, str]] | None = None) -> list[ClaimLine]:
+        """Claim lines with the confirmed suggestions applied.
+
+        Args:
+            confirmed: ``(code, modifier)`` pairs the clinician confirmed; None confirms every
+                suggestion (the engine's proposal). Lines with 0 units are left out.
+
+        Raises:
+            BillingError: a line would carry more than four modifiers.
+        """
+        out: list[ClaimLine] = []
+        for line in self.lines:
+            if line.units <= 0:
+                continue
+            accepted = [
+                s for s in line.suggestions
+                if confirmed is None or (s.code, s.modifier) in confirmed
+            ]
+            whole = [s.modifier for s in accepted if s.units >= line.units]
+            partial = [s for s in accepted if s.units < line.units]
+            # A suggestion for only some units (CQ/CO) splits the line in two.
+            groups = [(line.units, whole)]
+            for s in partial:
+                rest, mods = groups.pop()
+                groups += [(s.units, [*mods, s.modifier]), (rest - s.units, mods)]
+            # The code's minutes ride on its first claim line so they are never counted twice.
+            for index, (units, mods) in enumerate(g for g in groups if g[0] > 0):
+                modifiers = order_modifiers([*line.modifiers, *mods])
+                if len(modifiers) > MAX_MODIFIERS:
+                    raise BillingError(
+                        f"{line.code} would carry {len(modifiers)} modifiers "
+                        f"({' '.join(modifiers)}); a claim line holds at most {MAX_MODIFIERS}"
+                    )
+                out.append(ClaimLine(line.code, line.label, modifiers, units,
+                                     0 if index else line.minutes, line.fee_cents))
+        return out
+
+
+def bill_services(
+    services: Sequence[Service],
+    context: BillingContext = BillingContext(),
+    *,
+    day: date | None = None,
+    catalog: Catalog | None = None,
+    ncci: Sequence[NcciPair] | None = None,
+) -> DayBilling:
+    """Bills minutes per code (no timer evidence, so 59/XU is never suggested)."""
+    allocation = allocate(services, context.rule, day=day, catalog=catalog)
+    total_treatment = sum(s.minutes for s in services)
+    return _finish(allocation, context, day, catalog, ncci, None, None, total_treatment, None)
+
+
+def bill_intervals(
+    intervals: Sequence[Interval],
+    context: BillingContext = BillingContext(),
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    catalog: Catalog | None = None,
+    ncci: Sequence[NcciPair] | None = None,
+) -> DayBilling:
+    """Bills a patient-day from its timer intervals (``now`` for running ones)."""
+    catalog = catalog or default_catalog()
+    times = day_time(intervals, now, catalog)
+    if day is None and times.session_start is not None:
+        day = times.session_start.date()
+    allocation = allocate(times.services(), context.rule, day=day, catalog=catalog)
+    by_code: dict[str, list[Interval]] = {}
+    for interval in intervals:
+        by_code.setdefault(interval.code.upper(), []).append(interval)
+    moment = now or times.session_end
+    return _finish(allocation, context, day, catalog, ncci, by_code, moment,
+                   times.total_treatment_minutes, times)
+
+
+def _finish(
+    allocation: Allocation,
+    context: BillingContext,
+    day: date | None,
+    catalog: Catalog | None,
+    ncci: Sequence[NcciPair] | None,
+    by_code: Mapping[str, Sequence[Interval]] | None,
+    now: datetime | None,
+    total_treatment: int,
+    times: DayTime | None,
+) -> DayBilling:
+    catalog = catalog or default_catalog()
+    warnings: list[str] = []
+    suggestions: dict[str, list[Suggestion]] = {}
+    notes: dict[str, list[str]] = {}
+    discipline = context.discipline
+    cq = assistant_modifier(discipline) if context.assistant_modifiers else None
+
+    for line in allocation.lines:
+        info = catalog.get(line.code, day)
+        if discipline not in info.disciplines:
+            warnings.append(
+                f"{line.code} ({info.label}) is not usually a {discipline} service; check the "
+                "plan of care"
+            )
+        if info.needs_confirmation and info.note:
+            notes.setdefault(line.code, []).append(info.note)
+        if cq and line.units and line.assistant_minutes:
+            therapist = line.minutes - line.assistant_minutes
+            if line.timed:
+                n, why = assistant_units(line.units, line.assistant_minutes, therapist)
+            else:
+                n = line.units if untimed_assistant(line.minutes, line.assistant_minutes) else 0
+                why = (f"assistant furnished {line.assistant_minutes} of {line.minutes} min, "
+                       "over the 10% de minimis")
+            if n:
+                suggestions.setdefault(line.code, []).append(Suggestion(
+                    line.code, cq, n,
+                    f"{n} unit(s) furnished in whole or in part by an assistant ({why}); "
+                    "Medicare pays these units at 85%",
+                ))
+
+    billed = {line.code: line.units for line in allocation.lines if line.units > 0}
+    if day is not None:
+        pairs = default_ncci() if ncci is None else ncci
+        for finding in ncci_findings(billed, pairs, day, by_code, now, context.distinct_modifier):
+            if finding.suggestion:
+                suggestions.setdefault(finding.suggestion.code, []).append(finding.suggestion)
+            if finding.warning:
+                warnings.append(finding.warning)
+    warnings.extend(_evaluation_warnings(allocation, catalog, day))
+
+    codes_out: dict[str, str] = {}
+    if context.medicare:
+        for line in allocation.lines:
+            info = catalog.get(line.code, day)
+            if info.medicare_substitute:
+                codes_out[line.code] = info.medicare_substitute
+                warnings.append(f"{info.medicare_note} ({line.code} -> {info.medicare_substitute})")
+            elif info.medicare_bundled:
+                warnings.append(f"{line.code}: {info.medicare_note}")
+
+    if context.kx_applies and day is not None:
+        kx_lines = [
+            (codes_out.get(line.code, line.code), line.units,
+             context.allowed_cents.get(codes_out.get(line.code, line.code), 0))
+            for line in allocation.lines
+        ]
+        finding = kx_findings(kx_lines, context.prior_kx_cents, kx_for_year(day.year),
+                              discipline.kx_bucket)
+        for s in finding.suggestions:
+            original = next((k for k, v in codes_out.items() if v == s.code), s.code)
+            suggestions.setdefault(original, []).append(s)
+        warnings.extend(finding.warnings)
+
+    therapy = (discipline.therapy_modifier,) if context.therapy_modifiers else ()
+    lines = []
+    for line in allocation.lines:
+        code = codes_out.get(line.code, line.code)
+        info = catalog.get(code, day)
+        lines.append(BillLine(
+            code=code,
+            label=info.label,
+            minutes=line.minutes,
+            units=line.units,
+            timed=line.timed,
+            modifiers=therapy,
+            suggestions=tuple(
+                Suggestion(code, s.modifier, s.units, s.reason, s.evidence)
+                for s in suggestions.get(line.code, [])
+            ),
+            fee_cents=int(context.fees_cents.get(code, 0)),
+            assistant_minutes=line.assistant_minutes,
+            notes=tuple(notes.get(line.code, [])),
+        ))
+    return DayBilling(
+        day=day,
+        context=context,
+        allocation=allocation,
+        lines=tuple(lines),
+        warnings=tuple(warnings),
+        total_timed_minutes=allocation.total_timed_minutes,
+        total_treatment_minutes=total_treatment,
+        session_start=times.session_start if times else None,
+        session_end=times.session_end if times else None,
+    )
+
+
+def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | None) -> list[str]:
+    """NCCI ch. XI s. P: one PT and one OT evaluation or re-evaluation per date."""
+    evals: dict[str, list[str]] = {}
+    for line in allocation.lines:
+        info = catalog.get(line.code, day)
+        if info.kind is CodeKind.EVALUATION and info.disciplines[0] in (Discipline.PT,
+                                                                          Discipline.OT):
+            evals.setdefault(info.disciplines[0].value, []).append(line.code)
+    out = [
+        f"Only one {d} evaluation or re-evaluation may be billed per date ({', '.join(codes)})"
+        for d, codes in evals.items() if len(codes) > 1
+    ]
+    if len(evals) > 1:
+        out.append("A PT and an OT evaluation on one date must not be billed by the same "
+                   "practitioner")
+    return out

@@ -1,0 +1,205 @@
+"""Modifier rules: GP/GO/GN, CQ/CO per billed unit, NCCI 59/XU and KX.
+
+Only GP/GO/GN are applied outright. CQ/CO, 59/XU and KX are *suggestions* with a reason (and,
+for 59/XU, the timer intervals as evidence); the clinician confirms them at finalize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from therapy_timer.core.model import Discipline, Interval
+from therapy_timer.core.rules_data import KxYear, NcciPair
+
+#: The stable order modifiers are printed in (claims accept any order; ours never varies).
+MODIFIER_ORDER = ("59", "XE", "XS", "XP", "XU", "GP", "GO", "GN", "CQ", "CO", "KX", "GA", "GY",
+                  "GZ")
+MAX_MODIFIERS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A modifier the rules suggest for ``units`` units of ``code``; the clinician confirms."""
+
+    code: str
+    modifier: str
+    units: int
+    reason: str
+    evidence: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "modifier": self.modifier,
+            "units": self.units,
+            "reason": self.reason,
+            "evidence": list(self.evidence),
+        }
+
+
+def order_modifiers(modifiers: Iterable[str]) -> tuple[str, ...]:
+    """Deduplicates and sorts modifiers into the stable order (unknown ones last, alphabetical)."""
+    unique = {m.upper() for m in modifiers}
+    rank = {m: i for i, m in enumerate(MODIFIER_ORDER)}
+    return tuple(sorted(unique, key=lambda m: (rank.get(m, len(rank)), m)))
+
+
+def assistant_modifier(discipline: Discipline) -> str | None:
+    """CQ pairs with GP, CO with GO; SLP has no assistant modifier."""
+    return {Discipline.PT: "CQ", Discipline.OT: "CO"}.get(discipline)
+
+
+def assistant_units(units: int, assistant_minutes: int, therapist_minutes: int) -> tuple[int, str]:
+    """How many of a timed code's billed units carry CQ/CO, and why.
+
+    Whole 15-minute blocks go to whoever furnished them. A remaining unit goes to whoever
+    furnished more of the leftover minutes (an assistant's equal or larger share, being over 10%,
+    takes CQ/CO); with two units left and both leftovers present, one unit each (CMS CY2022).
+    """
+    if units <= 0 or assistant_minutes <= 0:
+        return 0, ""
+    a_full, a_left = divmod(assistant_minutes, 15)
+    t_full, t_left = divmod(therapist_minutes, 15)
+    a_units = min(a_full, units)
+    remaining = units - a_units - min(t_full, units - a_units)
+    reason = [f"assistant {assistant_minutes} min, therapist {therapist_minutes} min"]
+    if a_full:
+        reason.append(f"{a_full} full 15-min block(s) by the assistant")
+    if remaining >= 2 and a_left and t_left:
+        a_units += 1
+        reason.append(f"two units left: one each (assistant {a_left} min, therapist {t_left} min)")
+        remaining -= 2
+    if remaining >= 1 and a_left:
+        if a_left >= t_left:
+            a_units += 1
+            reason.append(
+                f"last unit: assistant {a_left} min vs therapist {t_left} min, the assistant's "
+                "share is over 10%"
+            )
+        else:
+            reason.append(f"last unit: therapist {t_left} min vs assistant {a_left} min")
+    return min(a_units, units), "; ".join(reason)
+
+
+def untimed_assistant(total_minutes: int, assistant_minutes: int) -> bool:
+    """De minimis: an untimed service is 'in part' by an assistant above 10% of its time."""
+    return total_minutes > 0 and assistant_minutes * 10 > total_minutes
+
+
+def intervals_distinct(a: Sequence[Interval], b: Sequence[Interval], now: datetime) -> bool:
+    """True when no interval of one code overlaps any interval of the other."""
+    if not a or not b:
+        return False
+    return all(
+        x.end_or(now) <= y.start or y.end_or(now) <= x.start for x in a for y in b
+    )
+
+
+def describe_intervals(code: str, intervals: Sequence[Interval], now: datetime) -> str:
+    parts = ", ".join(
+        f"{i.start.strftime('%H:%M')}-{i.end_or(now).strftime('%H:%M')}" for i in intervals
+    )
+    return f"{code}: {parts}"
+
+
+@dataclass(frozen=True, slots=True)
+class PairFinding:
+    pair: NcciPair
+    suggestion: Suggestion | None
+    warning: str | None
+
+
+def ncci_findings(
+    billed: Mapping[str, int],
+    pairs: Iterable[NcciPair],
+    day: date,
+    intervals_by_code: Mapping[str, Sequence[Interval]] | None,
+    now: datetime | None,
+    distinct_modifier: str = "XU",
+) -> list[PairFinding]:
+    """NCCI pair edits among the codes billed today (``billed``: code -> units > 0)."""
+    findings = []
+    for pair in pairs:
+        if not pair.valid_on(day):
+            continue
+        if billed.get(pair.column1, 0) <= 0 or billed.get(pair.column2, 0) <= 0:
+            continue
+        name = f"{pair.column1}/{pair.column2}"
+        if pair.modifier_indicator == "0":
+            findings.append(PairFinding(pair, None, (
+                f"NCCI pair {name} (modifier indicator 0): {pair.column2} cannot be billed with "
+                f"{pair.column1} on the same day, whatever the modifier"
+            )))
+        elif pair.modifier_indicator == "1":
+            first = (intervals_by_code or {}).get(pair.column1, ())
+            second = (intervals_by_code or {}).get(pair.column2, ())
+            if intervals_by_code is not None and now is not None and intervals_distinct(
+                first, second, now
+            ):
+                evidence = (describe_intervals(pair.column1, first, now),
+                            describe_intervals(pair.column2, second, now))
+                findings.append(PairFinding(pair, Suggestion(
+                    pair.column2, distinct_modifier, billed[pair.column2],
+                    f"NCCI pair {name}: the timers show the two services in distinct time "
+                    f"intervals, so {distinct_modifier} on {pair.column2} may bypass the edit "
+                    "(the clinician attests)",
+                    evidence,
+                ), None))
+            else:
+                findings.append(PairFinding(pair, None, (
+                    f"NCCI pair {name}: {pair.column2} is denied unless the services were in "
+                    "distinct time intervals; the timer records do not show that, so no "
+                    "59/XU is suggested"
+                )))
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class KxFinding:
+    suggestions: tuple[Suggestion, ...]
+    warnings: tuple[str, ...]
+    year_to_date_cents: int
+    after_visit_cents: int
+
+
+def kx_findings(
+    lines: Sequence[tuple[str, int, int]],
+    prior_cents: int,
+    kx: KxYear,
+    bucket: str,
+) -> KxFinding:
+    """KX for one visit's lines ``(code, units, allowed cents per unit)`` in one bucket.
+
+    A line needs KX once the year's allowed amount (prior spend plus this visit's lines in
+    order) goes past the threshold; the review level ($3,000) adds a warning.
+    """
+    running = prior_cents
+    suggestions = []
+    for code, units, allowed in lines:
+        if units <= 0:
+            continue
+        running += units * allowed
+        if running > kx.threshold_cents:
+            suggestions.append(Suggestion(
+                code, "KX", units,
+                f"{bucket} allowed amount for {kx.year} reaches {_usd(running)}, past the KX "
+                f"threshold of {_usd(kx.threshold_cents)}: attest medical necessity to add KX",
+            ))
+    warnings = []
+    if running > kx.review_cents:
+        warnings.append(
+            f"{bucket} allowed amount for {kx.year} is {_usd(running)}, past the "
+            f"{_usd(kx.review_cents)} targeted medical review level"
+        )
+    if suggestions and kx.confidence != "V":
+        warnings.append(
+            f"The {kx.year} KX threshold ({_usd(kx.threshold_cents)}) comes from secondary "
+            "sources: the clinic should confirm it"
+        )
+    return KxFinding(tuple(suggestions), tuple(warnings), prior_cents, running)
+
+
+def _usd(cents: int) -> str:
+    return f"${cents // 100:,}.{cents % 100:02d}"

@@ -1,0 +1,106 @@
+"""Dated rule data from ``resources/``: NCCI procedure-to-procedure pairs and KX thresholds.
+
+Both files are data a clinic may replace (for example with CMS's quarterly PTP file); rows carry
+effective dates and a confidence mark, and anything not marked V should be confirmed.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from therapy_timer.core.model import BillingError
+from therapy_timer.resources import resource_path
+
+
+@dataclass(frozen=True, slots=True)
+class NcciPair:
+    column1: str
+    column2: str
+    modifier_indicator: str  # "0" never bypass, "1" bypass with 59/X when distinct, "9" n/a
+    valid_from: date
+    valid_to: date | None
+    confidence: str
+    source: str
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class KxYear:
+    year: int
+    threshold_cents: int
+    review_cents: int
+    confidence: str
+    source: str
+
+
+def load_ncci(path: Path) -> tuple[NcciPair, ...]:
+    """Reads a PTP pair file (CSV with column1, column2, modifier_indicator, dates)."""
+    pairs = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for line_no, row in enumerate(csv.DictReader(handle), start=2):
+                try:
+                    pairs.append(
+                        NcciPair(
+                            row["column1"].strip().upper(),
+                            row["column2"].strip().upper(),
+                            row["modifier_indicator"].strip(),
+                            date.fromisoformat(row["effective_from"].strip()),
+                            date.fromisoformat(row["effective_to"].strip())
+                            if (row.get("effective_to") or "").strip()
+                            else None,
+                            (row.get("confidence") or "U").strip(),
+                            (row.get("source") or "").strip(),
+                        )
+                    )
+                except (KeyError, ValueError, AttributeError) as exc:
+                    raise BillingError(f"NCCI pair file {path}, line {line_no}: {exc}") from exc
+    except OSError as exc:
+        raise BillingError(f"cannot read the NCCI pair file {path}: {exc}") from exc
+    return tuple(pairs)
+
+
+def load_kx(path: Path) -> dict[int, KxYear]:
+    """Reads the KX thresholds by year."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {
+            int(row["year"]): KxYear(
+                int(row["year"]),
+                int(row["threshold_cents"]),
+                int(row["review_cents"]),
+                row.get("confidence", "U"),
+                row.get("source", ""),
+            )
+            for row in data.get("year", [])
+        }
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+        raise BillingError(f"cannot read the KX threshold file {path}: {exc}") from exc
+
+
+@cache
+def default_ncci() -> tuple[NcciPair, ...]:
+    return load_ncci(resource_path("ncci_pairs.csv"))
+
+
+@cache
+def default_kx() -> dict[int, KxYear]:
+    return load_kx(resource_path("kx_thresholds.toml"))
+
+
+def kx_for_year(year: int, table: dict[int, KxYear] | None = None) -> KxYear:
+    """The threshold for ``year``; a year not in the data is an error naming the year."""
+    table = default_kx() if table is None else table
+    try:
+        return table[year]
+    except KeyError:
+        raise BillingError(
+            f"no KX threshold on file for {year}: add it to resources/kx_thresholds.toml"
+        ) from None

@@ -1,0 +1,317 @@
+"""Unit rules: CMS total-time (the 8-minute rule) and per-code, with ties and explanations.
+
+CMS (Pub 100-04 ch. 5 s. 20.2): T = the day's timed minutes; N = (T + 7) // 15 units (0 below
+8 minutes). Each timed code gets m // 15 full units; the N - sum(full) leftover units go one each
+to the codes with the largest leftover minutes (m mod 15). Where equal leftovers compete for a unit
+the code started first that day gets it, and every other allowed allocation is reported.
+
+Per-code: each timed code alone, u = (m + 7) // 15. Untimed codes bill 1 unit under both rules
+and never enter the timed total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from itertools import combinations
+
+from therapy_timer.core.codes import Catalog, CodeInfo, CodeKind, default_catalog
+from therapy_timer.core.model import BillingError, Rule, Service
+
+#: Enumerating tie alternatives stops here (a day with this many tied codes is not realistic).
+MAX_ALTERNATIVES = 64
+COGNITIVE_FIRST, COGNITIVE_ADDON = "97129", "97130"
+
+
+def cms_units(total_minutes: int) -> int:
+    """Units the CMS chart allows for a day's total timed minutes."""
+    return (total_minutes + 7) // 15 if total_minutes >= 8 else 0
+
+
+def per_code_units(minutes: int) -> int:
+    """Units one code earns on its own minutes (8 -> 1, 23 -> 2, ...)."""
+    return (minutes + 7) // 15 if minutes >= 8 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CodeUnits:
+    """One code's minutes and units for the day."""
+
+    code: str
+    minutes: int
+    units: int
+    timed: bool
+    order: int = 0
+    assistant_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tie:
+    """Codes with equal leftover minutes competing for fewer units than there are codes.
+
+    ``alternatives`` lists every allowed allocation of the whole day (code -> units); the first
+    is the one the engine picked (codes started first win).
+    """
+
+    codes: tuple[str, ...]
+    leftover_minutes: int
+    units: int
+    alternatives: tuple[dict[str, int], ...]
+    truncated: bool = False
+
+    def describe(self) -> str:
+        who = ", ".join(self.codes)
+        return (
+            f"Tie: {who} each have {self.leftover_minutes} leftover minutes for {self.units} "
+            f"unit{'s' if self.units != 1 else ''}; the code started first was picked and the "
+            "clinician may choose another."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The units for one patient-day-discipline under one rule."""
+
+    rule: Rule
+    lines: tuple[CodeUnits, ...]
+    total_timed_minutes: int
+    ties: tuple[Tie, ...] = ()
+    explanation: tuple[str, ...] = ()
+
+    @property
+    def timed_units(self) -> int:
+        return sum(line.units for line in self.lines if line.timed)
+
+    @property
+    def total_units(self) -> int:
+        return sum(line.units for line in self.lines)
+
+    def units(self, code: str) -> int:
+        return sum(line.units for line in self.lines if line.code == code)
+
+    def as_dict(self) -> dict[str, int]:
+        return {line.code: line.units for line in self.lines}
+
+    def allowed_allocations(self) -> list[dict[str, int]]:
+        """Every allocation the rule allows (one unless there is a tie)."""
+        if not self.ties:
+            return [self.as_dict()]
+        return [dict(alt) for alt in self.ties[0].alternatives]
+
+    def with_choice(self, chosen: Mapping[str, int]) -> Allocation:
+        """The same day with the clinician's choice among tied allocations.
+
+        Raises:
+            BillingError: the choice is not one the rule allows.
+        """
+        wanted = {str(code).upper(): int(units) for code, units in chosen.items()}
+        for allowed in self.allowed_allocations():
+            same = all(allowed.get(c, 0) == u for c, u in wanted.items()) and all(
+                wanted.get(c, 0) == u for c, u in allowed.items()
+            )
+            if same:
+                lines = tuple(replace(line, units=allowed[line.code]) for line in self.lines)
+                note = "Clinician chose: " + _fmt_alloc(allowed)
+                return replace(self, lines=lines, explanation=self.explanation + (note,))
+        raise BillingError(
+            "that allocation is not allowed by the rule: choose one of "
+            + "; ".join(_fmt_alloc(a) for a in self.allowed_allocations())
+        )
+
+
+def _fmt_alloc(alloc: Mapping[str, int]) -> str:
+    return ", ".join(f"{code} x{units}" for code, units in alloc.items())
+
+
+def merge_services(services: Iterable[Service]) -> list[Service]:
+    """Adds up repeated codes, keeping the order each was first started.
+
+    Raises:
+        BillingError: a negative or non-whole minute count.
+    """
+    merged: dict[str, Service] = {}
+    for position, service in enumerate(services):
+        code = str(service.code).strip().upper()
+        minutes = service.minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise BillingError(f"{code}: minutes must be a whole number, got {minutes!r}")
+        if minutes < 0:
+            raise BillingError(f"{code}: minutes cannot be negative ({minutes})")
+        if service.assistant_minutes < 0 or service.assistant_minutes > minutes:
+            raise BillingError(
+                f"{code}: assistant minutes ({service.assistant_minutes}) must be between 0 and "
+                f"the code's minutes ({minutes})"
+            )
+        order = position if service.order is None else service.order
+        if code in merged:
+            old = merged[code]
+            merged[code] = Service(
+                code,
+                old.minutes + minutes,
+                min(old.order, order),
+                old.assistant_minutes + service.assistant_minutes,
+            )
+        else:
+            merged[code] = Service(code, minutes, order, service.assistant_minutes)
+    return sorted(merged.values(), key=lambda s: s.order)
+
+
+def allocate(
+    services: Sequence[Service],
+    rule: Rule = Rule.CMS,
+    *,
+    day: date | None = None,
+    catalog: Catalog | None = None,
+) -> Allocation:
+    """Units per code for one patient, one calendar day, one discipline.
+
+    Args:
+        services: codes with their minutes; list order (or ``order``) is the order started.
+        rule: the payer's unit rule.
+        day: date of service (picks catalog rows); None takes the newest rows.
+        catalog: the code catalog; the shipped one by default.
+
+    Raises:
+        BillingError: an unknown code, a periodic code, or bad minutes.
+    """
+    catalog = catalog or default_catalog()
+    merged = merge_services(services)
+    infos: dict[str, CodeInfo] = {}
+    for service in merged:
+        info = catalog.get(service.code, day)
+        if info.kind is CodeKind.PERIODIC:
+            raise BillingError(
+                f"{info.code} ({info.label}) is billed monthly or per episode, not per visit"
+            )
+        infos[service.code] = info
+    # Cognitive intervention is timed as one service and billed as 97129 x1 + 97130 for the rest.
+    had_addon = any(s.code == COGNITIVE_ADDON for s in merged)
+    pooled = _pool_cognitive(merged)
+    if had_addon and COGNITIVE_FIRST not in infos:
+        infos[COGNITIVE_FIRST] = catalog.get(COGNITIVE_FIRST, day)
+
+    timed = [s for s in pooled if infos[s.code].timed]
+    total = sum(s.minutes for s in timed)
+    explanation: list[str] = []
+    ties: tuple[Tie, ...] = ()
+    if rule is Rule.CMS:
+        units, ties, explanation = _cms(timed, total)
+    else:
+        units = {s.code: per_code_units(s.minutes) for s in timed}
+        explanation.append(f"Per-code rule: {sum(units.values())} timed unit(s)")
+        for s in timed:
+            explanation.append(f"{s.code}: {s.minutes} min on its own -> {units[s.code]} unit(s)")
+
+    lines: list[CodeUnits] = []
+    for s in pooled:
+        info = infos[s.code]
+        if info.timed:
+            lines.extend(_split_cognitive(
+                CodeUnits(s.code, s.minutes, units[s.code], True, s.order, s.assistant_minutes),
+                had_addon,
+            ))
+        else:
+            lines.append(CodeUnits(s.code, s.minutes, 1, False, s.order, s.assistant_minutes))
+            explanation.append(
+                f"{s.code} is {info.kind.description}: 1 unit; its {s.minutes} min count in total "
+                "treatment time, not the timed total"
+            )
+    if had_addon or any(s.code == COGNITIVE_FIRST for s in pooled):
+        ties = tuple(
+            replace(t, alternatives=tuple(_split_alt(a, had_addon) for a in t.alternatives))
+            for t in ties
+        )
+    return Allocation(rule, tuple(lines), total, ties, tuple(explanation))
+
+
+_COGNITIVE = (COGNITIVE_FIRST, COGNITIVE_ADDON)
+
+
+def _pool_cognitive(merged: list[Service]) -> list[Service]:
+    cognitive = [s for s in merged if s.code in _COGNITIVE]
+    if not cognitive:
+        return merged
+    rest = [s for s in merged if s.code not in _COGNITIVE]
+    pooled = Service(
+        COGNITIVE_FIRST,
+        sum(s.minutes for s in cognitive),
+        min(s.order for s in cognitive),
+        sum(s.assistant_minutes for s in cognitive),
+    )
+    return sorted([*rest, pooled], key=lambda s: s.order)
+
+
+def _split_cognitive(line: CodeUnits, had_addon: bool) -> list[CodeUnits]:
+    """97129 bills once a day; the rest of the cognitive units bill as 97130."""
+    if line.code != COGNITIVE_FIRST or (line.units <= 1 and not had_addon):
+        return [line]
+    first = replace(line, units=min(line.units, 1))
+    return [first, CodeUnits(COGNITIVE_ADDON, 0, max(line.units - 1, 0), True, line.order, 0)]
+
+
+def _split_alt(alt: dict[str, int], had_addon: bool) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for code, units in alt.items():
+        if code == COGNITIVE_FIRST and (units > 1 or had_addon):
+            out[COGNITIVE_FIRST], out[COGNITIVE_ADDON] = min(units, 1), units - min(units, 1)
+        else:
+            out[code] = units
+    return out
+
+
+def _cms(timed: list[Service], total: int):
+    n_units = cms_units(total)
+    units = {s.code: s.minutes // 15 for s in timed}
+    explanation = [f"{total} timed minutes -> {n_units} unit{'s' if n_units != 1 else ''}"]
+    if total and n_units == 0:
+        explanation.append("Under 8 timed minutes in the day: no timed unit bills")
+    for s in timed:
+        full = s.minutes // 15
+        if full:
+            explanation.append(
+                f"{s.code}: {s.minutes} min = {full} full unit(s) + {s.minutes % 15} min left over"
+            )
+    left = n_units - sum(units.values())
+    ties: list[Tie] = []
+    candidates = sorted((s for s in timed if s.minutes % 15), key=lambda s: (-(s.minutes % 15),
+                                                                              s.order))
+    if left > 0:
+        cutoff = candidates[left - 1].minutes % 15
+        sure = [s for s in candidates if s.minutes % 15 > cutoff]
+        tied = [s for s in candidates if s.minutes % 15 == cutoff]
+        need = left - len(sure)
+        for s in sure:
+            units[s.code] += 1
+        for s in tied[:need]:
+            units[s.code] += 1
+        winners = [s.code for s in sure + tied[:need]]
+        explanation.append(
+            f"{left} leftover unit(s) go to the largest leftover minutes: "
+            + ", ".join(f"{c} ({next(s.minutes % 15 for s in timed if s.code == c)} min)"
+                        for c in winners)
+        )
+        if need < len(tied):
+            base = dict(units)
+            for s in tied[:need]:
+                base[s.code] -= 1
+            alternatives = []
+            truncated = False
+            for chosen in combinations([s.code for s in tied], need):
+                if len(alternatives) >= MAX_ALTERNATIVES:
+                    truncated = True
+                    break
+                alt = dict(base)
+                for code in chosen:
+                    alt[code] += 1
+                alternatives.append(alt)
+            tie = Tie(tuple(s.code for s in tied), cutoff, need, tuple(alternatives), truncated)
+            ties.append(tie)
+            explanation.append(tie.describe())
+    unbilled = [s.code for s in timed if units[s.code] == 0 and s.minutes]
+    if unbilled and n_units:
+        explanation.append(
+            "No unit left for " + ", ".join(unbilled)
+            + ": the day's total allows only " + str(n_units) + " (document the time anyway)"
+        )
+    return units, tuple(ties), explanation
