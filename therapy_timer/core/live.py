@@ -1,0 +1,102 @@
+"""Live boundary facts for the visit so far, recomputed every second for the screen.
+
+Neutral facts only: units now, when the next unit would start, and minutes already spent that
+would not bill if the visit ended now. Closed intervals are summed once (``LiveTally``); each
+tick adds only the running interval, so a recompute costs a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from therapy_timer.core.codes import Catalog, default_catalog
+from therapy_timer.core.minutes import check_overlaps
+from therapy_timer.core.model import Interval, Rule, Service
+from therapy_timer.core.units import Allocation, allocate, cms_units, per_code_units
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFacts:
+    """What the visit screen shows, as of ``now``."""
+
+    rule: Rule
+    allocation: Allocation
+    seconds_by_code: dict[str, int]
+    total_timed_minutes: int
+    units_now: int
+    running_code: str | None
+    seconds_to_next_unit: int | None  # None when nothing timed is running
+    unbilled_minutes: int  # timed minutes beyond the units billed now (all of them below 8)
+
+    def units(self, code: str) -> int:
+        return self.allocation.units(code)
+
+
+class LiveTally:
+    """Holds a visit's closed intervals summed once; ``facts(now)`` adds the running one."""
+
+    def __init__(self, intervals: Sequence[Interval], rule: Rule = Rule.CMS,
+                 catalog: Catalog | None = None) -> None:
+        self.rule = rule
+        self.catalog = catalog or default_catalog()
+        check_overlaps([i for i in intervals if i.end is not None], None, self.catalog)
+        self._closed: dict[str, int] = {}
+        self._order: dict[str, int] = {}
+        self._running: list[Interval] = []
+        self._timed: dict[str, bool] = {}
+        for interval in sorted(intervals, key=lambda i: i.start):
+            code = interval.code.upper()
+            self._order.setdefault(code, len(self._order))
+            self._timed.setdefault(code, self.catalog.get(code).timed)
+            if interval.end is None:
+                self._running.append(interval)
+            else:
+                self._closed[code] = self._closed.get(code, 0) + interval.seconds()
+
+    def facts(self, now: datetime) -> LiveFacts:
+        seconds = dict(self._closed)
+        for interval in self._running:
+            code = interval.code.upper()
+            seconds[code] = seconds.get(code, 0) + interval.seconds(now)
+        services = [Service(code, seconds.get(code, 0) // 60, order)
+                    for code, order in self._order.items()]
+        allocation = allocate(services, self.rule, catalog=self.catalog)
+        timed_minutes = allocation.total_timed_minutes
+        units_now = allocation.timed_units
+        running = next((i for i in self._running if self._timed[i.code.upper()]), None)
+        to_next = None
+        if running is not None:
+            code = running.code.upper()
+            sec = seconds[code]
+            if self.rule is Rule.CMS:
+                target = 15 * cms_units(timed_minutes) + 8 if timed_minutes >= 8 else 8
+                to_next = (target - timed_minutes) * 60 - sec % 60
+            else:
+                minutes = sec // 60
+                target = 15 * per_code_units(minutes) + 8 if minutes >= 8 else 8
+                to_next = (target - minutes) * 60 - sec % 60
+        if self.rule is Rule.CMS:
+            unbilled = max(0, timed_minutes - 15 * units_now) if units_now else timed_minutes
+        else:
+            unbilled = sum(
+                max(0, line.minutes - 15 * line.units) if line.units else line.minutes
+                for line in allocation.lines if line.timed
+            )
+        return LiveFacts(
+            rule=self.rule,
+            allocation=allocation,
+            seconds_by_code=seconds,
+            total_timed_minutes=timed_minutes,
+            units_now=units_now,
+            running_code=running.code.upper() if running else None,
+            seconds_to_next_unit=to_next,
+            unbilled_minutes=unbilled,
+        )
+
+
+def live_facts(intervals: Sequence[Interval], now: datetime, rule: Rule = Rule.CMS,
+               catalog: Catalog | None = None) -> LiveFacts:
+    """One-off live facts (the screen keeps a ``LiveTally`` instead)."""
+    return LiveTally(intervals, rule, catalog).facts(now)

@@ -1,0 +1,1 @@
+"""PDF documents (reportlab only): superbills and day sheets rendered from core data."""

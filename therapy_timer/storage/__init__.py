@@ -1,0 +1,1 @@
+"""The visit store: the only package that knows SQL (sqlite-utils)."""
