@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -66,10 +66,10 @@ class CodeInfo:
     medicare_note: str = ""
     asks_technique: bool = False
     addon_of: str | None = None
+    timed: bool = field(init=False)  # cached: read every second by the live display
 
-    @property
-    def timed(self) -> bool:
-        return self.kind.timed
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timed", self.kind.timed)
 
     @property
     def needs_confirmation(self) -> bool:

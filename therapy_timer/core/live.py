@@ -62,7 +62,7 @@ class LiveTally:
             seconds[code] = seconds.get(code, 0) + interval.seconds(now)
         services = [Service(code, seconds.get(code, 0) // 60, order)
                     for code, order in self._order.items()]
-        allocation = allocate(services, self.rule, catalog=self.catalog)
+        allocation = allocate(services, self.rule, catalog=self.catalog, explain=False)
         timed_minutes = allocation.total_timed_minutes
         units_now = allocation.timed_units
         running = next((i for i in self._running if self._timed[i.code.upper()]), None)

@@ -163,6 +163,7 @@ def allocate(
     *,
     day: date | None = None,
     catalog: Catalog | None = None,
+    explain: bool = True,
 ) -> Allocation:
     """Units per code for one patient, one calendar day, one discipline.
 
@@ -171,6 +172,7 @@ def allocate(
         rule: the payer's unit rule.
         day: date of service (picks catalog rows); None takes the newest rows.
         catalog: the code catalog; the shipped one by default.
+        explain: build the plain-words explanation (the 1 Hz live display skips it).
 
     Raises:
         BillingError: an unknown code, a periodic code, or bad minutes.
@@ -196,12 +198,13 @@ def allocate(
     explanation: list[str] = []
     ties: tuple[Tie, ...] = ()
     if rule is Rule.CMS:
-        units, ties, explanation = _cms(timed, total)
+        units, ties, explanation = _cms(timed, total, explain)
     else:
         units = {s.code: per_code_units(s.minutes) for s in timed}
-        explanation.append(f"Per-code rule: {sum(units.values())} timed unit(s)")
-        for s in timed:
-            explanation.append(f"{s.code}: {s.minutes} min on its own -> {units[s.code]} unit(s)")
+        if explain:
+            explanation.append(f"Per-code rule: {sum(units.values())} timed unit(s)")
+            explanation.extend(f"{s.code}: {s.minutes} min on its own -> {units[s.code]} unit(s)"
+                               for s in timed)
 
     lines: list[CodeUnits] = []
     for s in pooled:
@@ -213,10 +216,11 @@ def allocate(
             ))
         else:
             lines.append(CodeUnits(s.code, s.minutes, 1, False, s.order, s.assistant_minutes))
-            explanation.append(
-                f"{s.code} is {info.kind.description}: 1 unit; its {s.minutes} min count in total "
-                "treatment time, not the timed total"
-            )
+            if explain:
+                explanation.append(
+                    f"{s.code} is {info.kind.description}: 1 unit; its {s.minutes} min count in "
+                    "total treatment time, not the timed total"
+                )
     if had_addon or any(s.code == COGNITIVE_FIRST for s in pooled):
         ties = tuple(
             replace(t, alternatives=tuple(_split_alt(a, had_addon) for a in t.alternatives))
@@ -260,9 +264,49 @@ def _split_alt(alt: dict[str, int], had_addon: bool) -> dict[str, int]:
     return out
 
 
-def _cms(timed: list[Service], total: int):
+def _cms(timed: list[Service], total: int, explain: bool = True):
+    """CMS allocation: full units per code, leftover units to the largest leftovers."""
     n_units = cms_units(total)
     units = {s.code: s.minutes // 15 for s in timed}
+    left = n_units - sum(units.values())
+    ties: list[Tie] = []
+    winners: list[Service] = []
+    if left > 0:
+        candidates = sorted((s for s in timed if s.minutes % 15),
+                            key=lambda s: (-(s.minutes % 15), s.order))
+        cutoff = candidates[left - 1].minutes % 15
+        sure = [s for s in candidates if s.minutes % 15 > cutoff]
+        tied = [s for s in candidates if s.minutes % 15 == cutoff]
+        need = left - len(sure)
+        winners = sure + tied[:need]
+        for s in winners:
+            units[s.code] += 1
+        if need < len(tied):
+            ties.append(_tie(units, tied, need, cutoff))
+    explanation = _cms_explanation(timed, total, n_units, units, left, winners, ties) \
+        if explain else []
+    return units, tuple(ties), explanation
+
+
+def _tie(units: dict[str, int], tied: list[Service], need: int, cutoff: int) -> Tie:
+    """Every allocation of ``need`` leftover units among equally tied codes."""
+    base = dict(units)
+    for s in tied[:need]:
+        base[s.code] -= 1
+    alternatives = []
+    truncated = False
+    for chosen in combinations([s.code for s in tied], need):
+        if len(alternatives) >= MAX_ALTERNATIVES:
+            truncated = True
+            break
+        alt = dict(base)
+        for code in chosen:
+            alt[code] += 1
+        alternatives.append(alt)
+    return Tie(tuple(s.code for s in tied), cutoff, need, tuple(alternatives), truncated)
+
+
+def _cms_explanation(timed, total, n_units, units, left, winners, ties) -> list[str]:
     explanation = [f"{total} timed minutes -> {n_units} unit{'s' if n_units != 1 else ''}"]
     if total and n_units == 0:
         explanation.append("Under 8 timed minutes in the day: no timed unit bills")
@@ -272,46 +316,16 @@ def _cms(timed: list[Service], total: int):
             explanation.append(
                 f"{s.code}: {s.minutes} min = {full} full unit(s) + {s.minutes % 15} min left over"
             )
-    left = n_units - sum(units.values())
-    ties: list[Tie] = []
-    candidates = sorted((s for s in timed if s.minutes % 15), key=lambda s: (-(s.minutes % 15),
-                                                                              s.order))
     if left > 0:
-        cutoff = candidates[left - 1].minutes % 15
-        sure = [s for s in candidates if s.minutes % 15 > cutoff]
-        tied = [s for s in candidates if s.minutes % 15 == cutoff]
-        need = left - len(sure)
-        for s in sure:
-            units[s.code] += 1
-        for s in tied[:need]:
-            units[s.code] += 1
-        winners = [s.code for s in sure + tied[:need]]
         explanation.append(
             f"{left} leftover unit(s) go to the largest leftover minutes: "
-            + ", ".join(f"{c} ({next(s.minutes % 15 for s in timed if s.code == c)} min)"
-                        for c in winners)
+            + ", ".join(f"{s.code} ({s.minutes % 15} min)" for s in winners)
         )
-        if need < len(tied):
-            base = dict(units)
-            for s in tied[:need]:
-                base[s.code] -= 1
-            alternatives = []
-            truncated = False
-            for chosen in combinations([s.code for s in tied], need):
-                if len(alternatives) >= MAX_ALTERNATIVES:
-                    truncated = True
-                    break
-                alt = dict(base)
-                for code in chosen:
-                    alt[code] += 1
-                alternatives.append(alt)
-            tie = Tie(tuple(s.code for s in tied), cutoff, need, tuple(alternatives), truncated)
-            ties.append(tie)
-            explanation.append(tie.describe())
+    explanation.extend(tie.describe() for tie in ties)
     unbilled = [s.code for s in timed if units[s.code] == 0 and s.minutes]
     if unbilled and n_units:
         explanation.append(
             "No unit left for " + ", ".join(unbilled)
-            + ": the day's total allows only " + str(n_units) + " (document the time anyway)"
+            + f": the day's total allows only {n_units} (document the time anyway)"
         )
-    return units, tuple(ties), explanation
+    return explanation
