@@ -127,6 +127,8 @@ def ncci_findings(
         if billed.get(pair.column1, 0) <= 0 or billed.get(pair.column2, 0) <= 0:
             continue
         name = f"{pair.column1}/{pair.column2}"
+        if pair.confidence != "V":
+            name += " (pair from secondary sources: confirm against CMS's current PTP file)"
         if pair.modifier_indicator == "0":
             findings.append(PairFinding(pair, None, (
                 f"NCCI pair {name} (modifier indicator 0): {pair.column2} cannot be billed with "
