@@ -1,0 +1,96 @@
+"""Atomic output files, text escaping and font fallback, and the superbill data checks."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pytest
+
+from tests.pdf.samples import superbill
+from therapy_timer.core.model import BillingError
+from therapy_timer.core.superbill import Diagnosis, ServiceLine, format_cents, format_date
+from therapy_timer.pdf import OutputError, styles, write_atomically
+
+
+def test_write_atomically_replaces_only_when_complete(tmp_path):
+    target = tmp_path / "out.pdf"
+    target.write_bytes(b"old")
+    write_atomically(target, lambda stream: stream.write(b"new content"))
+    assert target.read_bytes() == b"new content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
+
+    def broken(stream):
+        stream.write(b"half")
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        write_atomically(target, broken)
+    assert target.read_bytes() == b"new content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
+
+
+def test_write_atomically_new_file_gets_normal_permissions(tmp_path):
+    target = write_atomically(tmp_path / "new.csv", lambda s: s.write(b"x"))
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing" / "out.pdf", "the folder .* does not exist"),
+    (lambda tmp: tmp, "is a folder"),
+])
+def test_write_atomically_refuses_bad_paths(tmp_path, make, message):
+    with pytest.raises(OutputError, match=message):
+        write_atomically(make(tmp_path), lambda s: s.write(b"x"))
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_write_atomically_refuses_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="no permission"):
+            write_atomically(folder / "out.pdf", lambda s: s.write(b"x"))
+    finally:
+        folder.chmod(0o700)
+
+
+def test_markup_escapes_and_switches_font_for_cjk():
+    assert styles.markup("Smith & Jones <PT>") == "Smith &amp; Jones &lt;PT&gt;"
+    assert styles.markup("Zoë Núñez") == "Zoë Núñez"
+    assert styles.markup("Dr 李小龙 MD") == f'Dr <font name="{styles.FALLBACK}">李小龙</font> MD'
+    assert styles.markup("a\nb\x07") == "a<br/>b"
+    assert styles.markup(None) == ""
+
+
+def test_runs_keep_unknown_glyphs_in_the_main_font():
+    assert styles.runs("A\U0001f600李") == [(None, "A\U0001f600"), (styles.FALLBACK, "李")]
+
+
+def test_money_and_date_formats():
+    assert format_cents(0) == "$0.00"
+    assert format_cents(123456) == "$1,234.56"
+    assert format_cents(-5) == "-$0.05"
+    assert format_date(date(2026, 3, 2)) == "03/02/2026"
+    assert format_date(None) == ""
+
+
+def test_superbill_data_refuses_what_a_claim_cannot_carry():
+    day = date(2026, 3, 2)
+    with pytest.raises(BillingError, match="at most 4"):
+        ServiceLine(day, "97110", "x", ("GP", "CQ", "KX", "59", "XU"), ("A",), 1, 100)
+    with pytest.raises(BillingError, match="at most 4"):
+        ServiceLine(day, "97110", "x", ("GP",), ("A", "B", "C", "D", "E"), 1, 100)
+    with pytest.raises(BillingError, match="negative"):
+        ServiceLine(day, "97110", "x", ("GP",), ("A",), -1, 100)
+    with pytest.raises(BillingError, match="does not list"):
+        superbill(lines=None, diagnoses=(Diagnosis("A", "M54.50"),))
+    with pytest.raises(BillingError, match="lettered"):
+        superbill(diagnoses=(Diagnosis("B", "M54.50"), Diagnosis("A", "R26.89")))
+    too_many = tuple(Diagnosis(chr(65 + i), f"M{i}") for i in range(13))
+    with pytest.raises(BillingError, match="at most 12"):
+        superbill(diagnoses=too_many)
+    with pytest.raises(BillingError, match="paid"):
+        superbill(paid_cents=-1)

@@ -1,0 +1,370 @@
+"""What a superbill and a day sheet print, as plain frozen data (no Qt, no SQL, no PDF).
+
+The PDF renderers (``therapy_timer.pdf``) and the front-desk screen read these values and never
+work anything out themselves: every total, every diagnosis letter and every line of the
+documentation block is decided here or in the builders (``core/superbill_build.py``).
+Money is integer cents; times are aware datetimes already in the clinic's local zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from therapy_timer.core.model import BillingError, Rule
+
+#: Diagnosis letters of CMS-1500 item 21.
+DIAGNOSIS_LETTERS = "ABCDEFGHIJKL"
+MAX_DIAGNOSES = len(DIAGNOSIS_LETTERS)
+MAX_POINTERS = 4
+MAX_LINE_MODIFIERS = 4
+
+#: Place-of-service codes a therapy clinic uses, with their plain names.
+PLACES_OF_SERVICE = {
+    "02": "Telehealth, not in the patient's home",
+    "10": "Telehealth in the patient's home",
+    "11": "Office",
+    "12": "Home",
+    "22": "Outpatient hospital",
+    "31": "Skilled nursing facility",
+    "32": "Nursing facility",
+    "99": "Other place of service",
+}
+
+
+def format_cents(cents: int) -> str:
+    """Formats integer cents as US dollars: ``123456`` -> ``$1,234.56``, ``-5`` -> ``-$0.05``."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(int(cents)), 100)
+    return f"{sign}${whole:,}.{part:02d}"
+
+
+def format_date(day: date | None) -> str:
+    """US date as a superbill prints it: ``03/02/2026`` ("" for None)."""
+    return day.strftime("%m/%d/%Y") if day else ""
+
+
+def format_time(moment: datetime | None) -> str:
+    """Local clock time: ``09:05`` ("" for None)."""
+    return moment.strftime("%H:%M") if moment else ""
+
+
+def format_rule(rule: Rule) -> str:
+    """The unit rule in words, as printed in the documentation block."""
+    if rule is Rule.CMS:
+        return "CMS 8-minute rule (total timed minutes of the day)"
+    return "Per-code rule (each code rounded on its own minutes)"
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    """The billing practice (CMS-1500 items 25 and 33)."""
+
+    name: str
+    address: tuple[str, ...] = ()
+    phone: str = ""
+    npi: str = ""
+    tax_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """The rendering clinician (item 24J)."""
+
+    name: str
+    credentials: str = ""
+    npi: str = ""
+    license: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """``Name, Credentials`` (or just the name)."""
+        return f"{self.name}, {self.credentials}" if self.credentials else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """The patient as the superbill names them."""
+
+    name: str
+    birth_date: date | None = None
+    sex: str = ""
+    address: tuple[str, ...] = ()
+    phone: str = ""
+    chart_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Insurance:
+    """The patient's coverage for this visit (items 1a, 4, 6, 11, 17, 23)."""
+
+    payer: str
+    member_id: str = ""
+    group_number: str = ""
+    subscriber: str = ""
+    relationship: str = ""
+    referring_provider: str = ""
+    referring_npi: str = ""
+    prior_authorization: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """One ICD-10-CM code with its letter (A-L) and description."""
+
+    letter: str
+    code: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """One billed line: code, our plain label, modifiers, pointers, units and money in cents."""
+
+    service_date: date
+    code: str
+    label: str
+    modifiers: tuple[str, ...]
+    pointers: tuple[str, ...]
+    units: int
+    unit_cents: int
+    minutes: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.modifiers) > MAX_LINE_MODIFIERS:
+            raise BillingError(
+                f"{self.code} carries {len(self.modifiers)} modifiers "
+                f"({' '.join(self.modifiers)}); a superbill line holds at most {MAX_LINE_MODIFIERS}"
+            )
+        if len(self.pointers) > MAX_POINTERS:
+            raise BillingError(f"{self.code} points at {len(self.pointers)} diagnoses; at most "
+                               f"{MAX_POINTERS}")
+        if self.units < 0 or self.unit_cents < 0:
+            raise BillingError(f"{self.code}: units and charges cannot be negative")
+
+    @property
+    def total_cents(self) -> int:
+        return self.units * self.unit_cents
+
+
+@dataclass(frozen=True, slots=True)
+class CodeMinutes:
+    """Per-code minutes in the documentation block."""
+
+    code: str
+    label: str
+    minutes: int
+    units: int
+    timed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One timer interval printed as evidence (local times)."""
+
+    code: str
+    start: datetime
+    end: datetime
+    performer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctEvidence:
+    """Why a line carries 59/XU: the code, its modifier and the intervals of both codes."""
+
+    code: str
+    modifier: str
+    other_code: str
+    spans: tuple[Span, ...]
+    other_spans: tuple[Span, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModifierReason:
+    """Why a line carries CQ/CO (or KX): code, modifier, units and the reason in words."""
+
+    code: str
+    modifier: str
+    units: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Documentation:
+    """The documented time block (Pub 100-02 ch. 15 s. 220.3) behind the billed units."""
+
+    session_start: datetime | None
+    session_end: datetime | None
+    code_minutes: tuple[CodeMinutes, ...]
+    total_timed_minutes: int
+    total_treatment_minutes: int
+    rule: Rule
+    distinct: tuple[DistinctEvidence, ...] = ()
+    assistant: tuple[ModifierReason, ...] = ()
+    other_reasons: tuple[ModifierReason, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The signature line: who signs and on which date."""
+
+    name: str
+    credentials: str = ""
+    signed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class SuperbillData:
+    """Everything one visit's superbill prints."""
+
+    visit_id: int | str
+    practice: Practice
+    provider: Provider
+    patient: Patient
+    insurance: Insurance | None
+    service_date: date
+    place_of_service: str
+    diagnoses: tuple[Diagnosis, ...]
+    lines: tuple[ServiceLine, ...]
+    documentation: Documentation
+    signature: Signature
+    paid_cents: int = 0
+    discipline: str = ""
+    title: str = "Superbill"
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if len(self.diagnoses) > MAX_DIAGNOSES:
+            raise BillingError(f"{len(self.diagnoses)} diagnoses: a superbill holds at most "
+                               f"{MAX_DIAGNOSES} (A-L)")
+        letters = [d.letter for d in self.diagnoses]
+        if letters != list(DIAGNOSIS_LETTERS[: len(letters)]):
+            raise BillingError(f"diagnoses must be lettered A, B, C, ... in order, got {letters}")
+        for line in self.lines:
+            unknown = [p for p in line.pointers if p not in letters]
+            if unknown:
+                raise BillingError(f"{line.code} points at diagnosis {', '.join(unknown)}, which "
+                                   "the superbill does not list")
+        if self.paid_cents < 0:
+            raise BillingError("the amount paid cannot be negative")
+
+    @property
+    def charges_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def balance_cents(self) -> int:
+        return self.charges_cents - self.paid_cents
+
+    @property
+    def total_units(self) -> int:
+        return sum(line.units for line in self.lines)
+
+    @property
+    def place_of_service_label(self) -> str:
+        name = PLACES_OF_SERVICE.get(self.place_of_service, "")
+        return f"{self.place_of_service} {name}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class DaySheetLine:
+    """One charge line on the day sheet."""
+
+    code: str
+    modifiers: tuple[str, ...]
+    units: int
+    charge_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class DaySheetVisit:
+    """One visit on the day sheet; an open visit is listed but not billable yet."""
+
+    visit_id: int | str
+    service_date: date
+    patient: str
+    chart_number: str
+    payer: str
+    lines: tuple[DaySheetLine, ...]
+    is_open: bool = False
+    paid_cents: int = 0
+
+    @property
+    def units(self) -> int:
+        return 0 if self.is_open else sum(line.units for line in self.lines)
+
+    @property
+    def charges_cents(self) -> int:
+        return 0 if self.is_open else sum(line.charge_cents for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDay:
+    """One provider's visits with subtotals (open visits count toward nothing)."""
+
+    provider: Provider
+    visits: tuple[DaySheetVisit, ...]
+
+    @property
+    def billable_visits(self) -> int:
+        return sum(1 for v in self.visits if not v.is_open)
+
+    @property
+    def open_visits(self) -> int:
+        return sum(1 for v in self.visits if v.is_open)
+
+    @property
+    def units(self) -> int:
+        return sum(v.units for v in self.visits)
+
+    @property
+    def charges_cents(self) -> int:
+        return sum(v.charges_cents for v in self.visits)
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(v.paid_cents for v in self.visits if not v.is_open)
+
+
+@dataclass(frozen=True)
+class DaySheetData:
+    """The charge sheet for a date or a range, grouped by provider."""
+
+    practice: Practice
+    start: date
+    end: date
+    providers: tuple[ProviderDay, ...]
+    title: str = "Day sheet"
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise BillingError(f"day sheet ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def billable_visits(self) -> int:
+        return sum(p.billable_visits for p in self.providers)
+
+    @property
+    def open_visits(self) -> int:
+        return sum(p.open_visits for p in self.providers)
+
+    @property
+    def units(self) -> int:
+        return sum(p.units for p in self.providers)
+
+    @property
+    def charges_cents(self) -> int:
+        return sum(p.charges_cents for p in self.providers)
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(p.paid_cents for p in self.providers)
+
+    @property
+    def period(self) -> str:
+        """``2026-03-02`` or ``2026-03-02 to 2026-03-06``."""
+        if self.start == self.end:
+            return self.start.isoformat()
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"

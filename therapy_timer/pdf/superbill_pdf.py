@@ -1,0 +1,391 @@
+"""Superbill PDFs: one visit (or many visits in one file) on US Letter pages.
+
+The layout follows what therapy payers and auditors read: practice and provider identifiers,
+patient and insurance, date and place of service, diagnoses A-L, the service lines with
+modifiers, pointers, units and charges, totals, the documented time behind the units (per-code
+minutes, timed and treatment totals, the unit rule, the intervals behind each 59/XU, the reasons
+for CQ/CO), and a signature line. Long visits continue on further pages with the table header
+repeated; every page says "Page x of y" for its own superbill.
+
+reportlab is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from therapy_timer.core.superbill import (
+    SuperbillData,
+    format_cents,
+    format_date,
+    format_rule,
+    format_time,
+)
+
+
+def render_superbill(data: SuperbillData, stream: BinaryIO) -> None:
+    """Writes one visit's superbill as a PDF to a writable binary stream."""
+    render_superbills([data], stream)
+
+
+def render_superbills(items: Iterable[SuperbillData], stream: BinaryIO) -> None:
+    """Writes several superbills into one PDF (each starts on a new page, numbered on its own).
+
+    Raises:
+        ValueError: ``items`` is empty.
+    """
+    from reportlab.platypus import PageBreak
+
+    from therapy_timer.pdf import styles
+
+    story: list = []
+    count = 0
+    first = None
+    for data in items:
+        if count:
+            story.append(PageBreak())
+        else:
+            first = data
+        story.extend(superbill_story(data))
+        count += 1
+    if first is None:
+        raise ValueError("no superbills to render")
+    if count == 1:
+        title = f"Superbill: {first.patient.name}, {format_date(first.service_date)}"
+    else:
+        title = f"Superbills ({count} visits)"
+    styles.build_document(story, stream, title, first.practice.name)
+
+
+def superbill_story(data: SuperbillData) -> list:
+    """The flowables of one superbill, starting with its page-numbering mark."""
+    from reportlab.platypus import Spacer
+
+    from therapy_timer.pdf import styles
+
+    s = styles.paragraph_styles()
+    footer = (f"{data.practice.name}  ·  {data.patient.name}  ·  Date of service "
+              f"{format_date(data.service_date)}  ·  Visit {data.visit_id}")
+    story: list = [styles.DocumentMark(("superbill", data.visit_id, id(data)), footer)]
+    story.append(_header(data, s))
+    story.append(Spacer(1, 8))
+    story.append(_parties(data, s))
+    story.append(_heading("Diagnoses (ICD-10-CM)", s))
+    story.append(_diagnoses(data, s))
+    story.append(_heading("Services", s))
+    story.append(_services(data, s))
+    story.append(Spacer(1, 4))
+    story.append(_totals(data, s))
+    story.extend(_documentation(data, s))
+    story.append(Spacer(1, 14))
+    story.append(_signature(data, s))
+    return story
+
+
+def _p(text: object, style) -> object:
+    from reportlab.platypus import Paragraph
+
+    from therapy_timer.pdf.styles import markup
+
+    return Paragraph(markup(text), style)
+
+
+def _heading(text: str, s) -> object:
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(text, s["section"])
+
+
+def _field(label: str, value: object, s) -> object:
+    """``Label  value`` in one paragraph (label muted, value escaped)."""
+    from reportlab.platypus import Paragraph
+
+    from therapy_timer.pdf.styles import MUTED_HEX, markup
+
+    shown = markup(value) if value not in (None, "") else "—"
+    return Paragraph(f'<font color="{MUTED_HEX}">{label}</font>'
+                     f"&nbsp;&nbsp;{shown}", s["small"])
+
+
+def _header(data: SuperbillData, s) -> object:
+    from reportlab.platypus import Paragraph, Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK
+
+    practice = data.practice
+    left = [_p(practice.name, s["practice"])]
+    left += [_p(line, s["body"]) for line in practice.address]
+    if practice.phone:
+        left.append(_p(f"Phone {practice.phone}", s["body"]))
+    left.append(Paragraph(f"Group NPI {_esc(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
+                          f"Tax ID {_esc(practice.tax_id or '—')}", s["body"]))
+    right = [Paragraph(data.title.upper(), s["title"])]
+    rows = [
+        ("Date of service", format_date(data.service_date)),
+        ("Place of service", data.place_of_service_label),
+        ("Visit", str(data.visit_id)),
+    ]
+    if data.discipline:
+        rows.append(("Plan of care", data.discipline))
+    for label, value in rows:
+        right.append(Paragraph(f"{label}&nbsp;&nbsp;<b>{_esc(value)}</b>", s["right"]))
+    table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), "TTSans", 8),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("LINEBELOW", (0, 0), (-1, 0), 1.2, INK),
+    ])
+    return table
+
+
+def _esc(text: object) -> str:
+    from therapy_timer.pdf.styles import markup
+
+    return markup(text)
+
+
+def _parties(data: SuperbillData, s) -> object:
+    from reportlab.platypus import Paragraph, Table
+
+    from therapy_timer.pdf.styles import BAND, CONTENT_WIDTH, RULE
+
+    patient = data.patient
+    pat = [Paragraph("PATIENT", s["label"]), _p(patient.name, s["cell_bold"])]
+    pat += [
+        _field("Date of birth", format_date(patient.birth_date), s),
+        _field("Sex", patient.sex, s),
+        _field("Address", "\n".join(patient.address), s),
+        _field("Phone", patient.phone, s),
+        _field("Chart no.", patient.chart_number, s),
+    ]
+    ins = [Paragraph("INSURANCE", s["label"])]
+    insurance = data.insurance
+    if insurance is None:
+        ins.append(_p("Self-pay", s["cell_bold"]))
+    else:
+        subscriber = insurance.subscriber or patient.name
+        if insurance.relationship:
+            subscriber = f"{subscriber} ({insurance.relationship})"
+        ins += [
+            _p(insurance.payer, s["cell_bold"]),
+            _field("Member ID", insurance.member_id, s),
+            _field("Group no.", insurance.group_number, s),
+            _field("Subscriber", subscriber, s),
+        ]
+        if insurance.referring_provider or insurance.referring_npi:
+            referring = insurance.referring_provider
+            if insurance.referring_npi:
+                referring = f"{referring} (NPI {insurance.referring_npi})".strip()
+            ins.append(_field("Referring", referring, s))
+        if insurance.prior_authorization:
+            ins.append(_field("Prior auth.", insurance.prior_authorization, s))
+    provider = data.provider
+    prov = [Paragraph("RENDERING PROVIDER", s["label"]), _p(provider.display_name,
+                                                           s["cell_bold"])]
+    prov += [
+        _field("NPI", provider.npi, s),
+        _field("License", provider.license, s),
+    ]
+    width = CONTENT_WIDTH / 3
+    table = Table([[pat, ins, prov]], colWidths=[width] * 3)
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), "TTSans", 8),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, -1), BAND),
+        ("BOX", (0, 0), (-1, -1), 0.5, RULE),
+        ("LINEAFTER", (0, 0), (1, 0), 0.5, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("LEFTPADDING", (0, 0), (-1, -1), 6),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+    ])
+    return table
+
+
+def _diagnoses(data: SuperbillData, s) -> object:
+    from reportlab.platypus import Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, table_style
+
+    rows: list[list] = [["", "ICD-10-CM", "Description"]]
+    for dx in data.diagnoses:
+        rows.append([dx.letter, dx.code, _p(dx.description, s["cell"])])
+    if not data.diagnoses:
+        rows.append(["", "—", _p("No diagnosis recorded", s["muted"])])
+    table = Table(rows, colWidths=[22, 64, CONTENT_WIDTH - 86], repeatRows=1)
+    table.setStyle([*table_style(), ("FONT", (0, 1), (0, -1), "TTSans-Bold", 8)])
+    return table
+
+
+#: Service table columns: title, width (None = the rest), right-aligned.
+SERVICE_COLUMNS = (
+    ("Date", 54, False),
+    ("Code", 40, False),
+    ("Service", None, False),
+    ("Modifiers", 66, False),
+    ("Dx", 36, False),
+    ("Units", 32, True),
+    ("Per unit", 56, True),
+    ("Total", 62, True),
+)
+
+
+def _services(data: SuperbillData, s) -> object:
+    from reportlab.platypus import Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, table_style
+
+    fixed = sum(w for _, w, _ in SERVICE_COLUMNS if w)
+    widths = [w or CONTENT_WIDTH - fixed for _, w, _ in SERVICE_COLUMNS]
+    rows: list[list] = [[title for title, _, _ in SERVICE_COLUMNS]]
+    for line in data.lines:
+        rows.append([
+            format_date(line.service_date),
+            line.code,
+            _p(line.label, s["cell"]),
+            " ".join(line.modifiers),
+            ",".join(line.pointers),
+            str(line.units),
+            format_cents(line.unit_cents),
+            format_cents(line.total_cents),
+        ])
+    if not data.lines:
+        rows.append(["", "", _p("No billable services", s["muted"]), "", "", "", "", ""])
+    table = Table(rows, colWidths=widths, repeatRows=1)
+    table.setStyle([*table_style(), ("ALIGN", (5, 0), (-1, -1), "RIGHT")])
+    return table
+
+
+def _totals(data: SuperbillData, s) -> object:
+    from reportlab.platypus import Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS_BOLD, SHADE
+
+    rows = [
+        ["", "Total charges", format_cents(data.charges_cents)],
+        ["", "Amount paid", format_cents(data.paid_cents)],
+        ["", "Balance due", format_cents(data.balance_cents)],
+    ]
+    table = Table(rows, colWidths=[CONTENT_WIDTH - 180, 110, 70])
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), "TTSans", 8.5),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("FONT", (1, 2), (-1, 2), SANS_BOLD, 9.5),
+        ("BACKGROUND", (1, 2), (-1, 2), SHADE),
+        ("LINEABOVE", (1, 2), (-1, 2), 0.8, INK),
+        ("TOPPADDING", (0, 2), (-1, 2), 3),
+        ("BOTTOMPADDING", (0, 2), (-1, 2), 3),
+    ])
+    return table
+
+
+def _documentation(data: SuperbillData, s) -> list:
+    from reportlab.platypus import Paragraph, Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, table_style
+
+    doc = data.documentation
+    out: list = [_heading("Treatment time documentation", s)]
+    session = "—"
+    if doc.session_start and doc.session_end:
+        zone = doc.session_start.tzname() or ""
+        session = f"{format_time(doc.session_start)} – {format_time(doc.session_end)} {zone}"
+    facts = [
+        [Paragraph("Session", s["label"]), Paragraph(_esc(session.strip()), s["cell"]),
+         Paragraph("Total timed code minutes", s["label"]),
+         Paragraph(f"<b>{doc.total_timed_minutes}</b> min", s["cell"])],
+        [Paragraph("Unit rule", s["label"]), Paragraph(_esc(format_rule(doc.rule)), s["cell"]),
+         Paragraph("Total treatment time", s["label"]),
+         Paragraph(f"<b>{doc.total_treatment_minutes}</b> min", s["cell"])],
+    ]
+    grid = Table(facts, colWidths=[60, CONTENT_WIDTH - 60 - 130 - 60, 130, 60])
+    grid.setStyle([("FONT", (0, 0), (-1, -1), "TTSans", 8),
+                   ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                   ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                   ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                   ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)])
+    out.append(grid)
+    rows: list[list] = [["Code", "Service", "Kind", "Minutes", "Units"]]
+    for item in doc.code_minutes:
+        rows.append([item.code, _p(item.label, s["cell"]), "timed" if item.timed else "untimed",
+                     str(item.minutes), str(item.units)])
+    table = Table(rows, colWidths=[44, CONTENT_WIDTH - 44 - 60 - 50 - 40, 60, 50, 40],
+                  repeatRows=1)
+    table.setStyle([*table_style(), ("ALIGN", (3, 0), (-1, -1), "RIGHT")])
+    out.append(table)
+    if doc.distinct:
+        out.append(Paragraph("Distinct-service modifiers (59/XU): timer intervals", s["head"]))
+        for item in doc.distinct:
+            spans = "; ".join(
+                f"{code}: " + ", ".join(
+                    f"{format_time(x.start)}–{format_time(x.end)}"
+                    + (f" ({x.performer})" if x.performer else "") for x in group)
+                for code, group in ((item.code, item.spans), (item.other_code, item.other_spans))
+            )
+            text = (f"<b>{_esc(item.code)} {_esc(item.modifier)}</b>: distinct from "
+                    f"{_esc(item.other_code)}. {_esc(spans)}.")
+            if item.reason:
+                text += f" {_esc(item.reason)}"
+            out.append(Paragraph(text, s["small"]))
+    if doc.assistant:
+        out.append(Paragraph("Assistant modifiers (CQ/CO)", s["head"]))
+        for reason in doc.assistant:
+            out.append(Paragraph(
+                f"<b>{_esc(reason.code)} {_esc(reason.modifier)}</b>, {reason.units} unit(s): "
+                f"{_esc(reason.reason)}", s["small"]))
+    if doc.other_reasons:
+        out.append(Paragraph("Other modifiers", s["head"]))
+        for reason in doc.other_reasons:
+            out.append(Paragraph(
+                f"<b>{_esc(reason.code)} {_esc(reason.modifier)}</b>, {reason.units} unit(s): "
+                f"{_esc(reason.reason)}", s["small"]))
+    for note in (*doc.notes, *data.notes):
+        out.append(_p(note, s["muted"]))
+    _space_paragraphs(out)
+    return out
+
+
+def _space_paragraphs(out: list) -> None:
+    """Gives the small headings in the documentation block a little air above them."""
+    from reportlab.platypus import Paragraph
+
+    for flowable in out:
+        if isinstance(flowable, Paragraph) and flowable.style.name == "head":
+            flowable.spaceBefore = 6
+            flowable.spaceAfter = 2
+
+
+def _signature(data: SuperbillData, s) -> object:
+    from reportlab.platypus import KeepTogether, Paragraph, Table
+
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK
+
+    sig = data.signature
+    who = f"{sig.name}, {sig.credentials}" if sig.credentials else sig.name
+    signed = format_date(sig.signed_on)
+    rows = [
+        ["", "", Paragraph(_esc(signed), s["cell"])],
+        [[Paragraph("Rendering provider signature", s["label"]), _p(who, s["cell"])], "",
+         Paragraph("Date", s["label"])],
+    ]
+    table = Table(rows, colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.1,
+                                   CONTENT_WIDTH * 0.3], rowHeights=[24, None])
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), "TTSans", 8),
+        ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),
+        ("LINEBELOW", (2, 0), (2, 0), 0.8, INK),
+        ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+    ])
+    attest = Paragraph(
+        "I certify that the services listed above were medically necessary and were furnished "
+        "by me or under my supervision, and that the minutes shown are those recorded.",
+        s["muted"])
+    return KeepTogether([attest, table])
