@@ -1,0 +1,319 @@
+"""Finishing a visit: review every line, confirm each suggested modifier, then lock it.
+
+The review shows code, modifiers, units, minutes, charge and diagnosis pointers for every line,
+a check of billed time against the session's span, and one tick box per suggestion (59/XU,
+CQ/CO, KX): nothing suggested is applied unless the clinician ticks it. "Finalize and lock"
+freezes the charge lines in the store. A finalized visit is corrected only by an amendment with
+a reason; the original is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.billing import DayBilling
+from therapy_timer.core.documentation import check_span, code_prompts
+from therapy_timer.core.model import BillingError
+from therapy_timer.core.records import VisitStatus
+from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui import style
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
+
+log = logging.getLogger(__name__)
+LETTERS = "ABCDEFGHIJKL"
+
+
+def _mods(line) -> str:
+    return " ".join(line.modifiers)
+
+
+def _pointers(line) -> str:
+    return "".join(getattr(line, "diagnosis_pointers", ()) or ())
+
+
+class FinalizePage(QWidget):
+    """The review of one visit before (and after) it is locked.
+
+    Signals:
+        back_requested(int): return to the visit screen for ``visit_id``.
+        finalized(int): the visit was locked.
+        amended(int): an amendment opened; the new visit's id (to time or edit it).
+        done(): back to today's list.
+    """
+
+    back_requested = Signal(int)
+    finalized = Signal(int)
+    amended = Signal(int)
+    done = Signal()
+
+    def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.repo = repo
+        self.clock = clock
+        self.user = ""
+        self.visit = None
+        self.billing: DayBilling | None = None
+        self.choice: dict[str, int] | None = None
+        self.checks: list[tuple[QCheckBox, tuple[str, str]]] = []
+        self.setAccessibleName("Review and finalize")
+        self._build()
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(20, 14, 20, 14)
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        self.title = QLabel("Review")
+        self.title.setProperty("role", "title")
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("role", "subtitle")
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header.addLayout(titles, 1)
+        self.back_button = QPushButton("Back to timers")
+        self.back_button.setAccessibleName("Back to the visit's timers")
+        self.back_button.clicked.connect(
+            lambda: self.visit and self.back_requested.emit(self.visit.id))
+        self.finalize_button = QPushButton("Finalize and lock")
+        self.finalize_button.setAccessibleName("Finalize and lock the visit")
+        style.polish(self.finalize_button, primary=True)
+        self.finalize_button.clicked.connect(self.on_finalize)
+        self.amend_button = QPushButton("Amend…")
+        self.amend_button.setAccessibleName("Amend the finalized visit")
+        self.amend_button.clicked.connect(self.on_amend)
+        self.done_button = QPushButton("Today")
+        self.done_button.setAccessibleName("Back to today's visits")
+        self.done_button.clicked.connect(self.done)
+        for button in (self.back_button, self.amend_button, self.finalize_button,
+                       self.done_button):
+            button.setMinimumHeight(style.TOUCH)
+            header.addWidget(button)
+        outer.addLayout(header)
+
+        self.totals = QLabel("")
+        self.totals.setStyleSheet("font-size: 20px; font-weight: 700;")
+        self.totals.setAccessibleName("Visit totals")
+        outer.addWidget(self.totals)
+
+        self.model = RowsModel([
+            Column("Code", lambda r: r.code),
+            Column("Service", lambda r: r.label),
+            Column("Modifiers", _mods),
+            Column("Units", lambda r: r.units, RIGHT),
+            Column("Minutes", lambda r: r.minutes, RIGHT),
+            Column("Charge", lambda r: money(r.charge_cents), RIGHT),
+            Column("Dx pointers", _pointers),
+        ], parent=self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Charge lines")
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(40)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setStyleSheet("font-size: 17px;")
+        self.table.setMinimumHeight(200)
+        outer.addWidget(self.table, 2)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        holder = QWidget()
+        self.checks_layout = QVBoxLayout(holder)
+        self.checks_layout.setContentsMargins(0, 0, 0, 0)
+        scroll.setWidget(holder)
+        outer.addWidget(scroll, 2)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def load(self, visit_id: int, choice: dict[str, int] | None = None) -> None:
+        """Shows ``visit_id``: a preview while open, the frozen lines once finalized."""
+        self.visit = self.repo.get_visit(visit_id)
+        self.choice = choice
+        patient = self.repo.get_patient(self.visit.patient_id)
+        self.title.setText(f"Review: {patient.display_name}")
+        status = self.visit.status
+        day = f"{self.visit.day:%a %d %b %Y}"
+        self.subtitle.setText(f"{self.visit.discipline.value} visit on {day}  ·  "
+                              f"{status.value.upper()}")
+        frozen = status.frozen
+        self.finalize_button.setVisible(not frozen)
+        self.back_button.setVisible(not frozen)
+        self.amend_button.setVisible(status is VisitStatus.FINALIZED)
+        self._clear_checks()
+        try:
+            self.billing = self.repo.bill_visit(visit_id, self.clock.now())
+        except (StorageError, BillingError) as exc:
+            self.billing = None
+            self._add_message(f"This visit cannot be billed yet: {exc}", "error")
+        if frozen:
+            self.model.set_rows(self.repo.charge_lines(visit_id))
+        elif self.billing is not None:
+            try:
+                self.model.set_rows(self._preview_lines())
+            except BillingError as exc:
+                self.model.set_rows([])
+                self._add_message(str(exc), "error")
+        else:
+            self.model.set_rows([])
+        self._show_totals()
+        if not frozen and self.billing is not None:
+            self._show_checks()
+
+    def _preview_lines(self):
+        lines = self.billing.claim_lines(confirmed=self.confirmed())
+        diagnoses = self.visit.diagnoses
+        pointers = tuple(LETTERS[i] for i in range(min(4, len(diagnoses))))
+        return [_Preview(line, pointers) for line in lines]
+
+    def confirmed(self) -> set[tuple[str, str]]:
+        """The (code, modifier) suggestions the clinician ticked."""
+        return {key for box, key in self.checks if box.isChecked()}
+
+    def _show_totals(self) -> None:
+        billing = self.billing
+        if billing is None:
+            self.totals.setText("")
+            return
+        units = sum(r.units for r in self.model.rows())
+        charge = sum(r.charge_cents for r in self.model.rows())
+        start, end = billing.session_start, billing.session_end
+        span = ""
+        if start and end:
+            span = (f"Session {start.astimezone():%H:%M}–{end.astimezone():%H:%M}  ·  ")
+        self.totals.setText(
+            f"{span}Timed {billing.total_timed_minutes} min  ·  Treatment "
+            f"{billing.total_treatment_minutes} min  ·  {units} units  ·  {money(charge)}")
+
+    def _clear_checks(self) -> None:
+        self.checks = []
+        while self.checks_layout.count():
+            item = self.checks_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    def _add_message(self, text: str, level: str = "warn") -> QLabel:
+        bg, ink = {"warn": (style.WARN_BG, style.WARN_INK), "error": (style.ERROR_BG,
+                                                                       style.ERROR_INK),
+                   "info": (style.INFO_BG, style.INFO_INK)}[level]
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet(f"background: {bg}; color: {ink}; border-radius: 8px; "
+                            "padding: 8px 12px; font-size: 15px; font-weight: 600;")
+        self.checks_layout.addWidget(label)
+        return label
+
+    def _show_checks(self) -> None:
+        billing = self.billing
+        start, end = billing.session_start, billing.session_end
+        if start and end:
+            span_minutes = int((end - start).total_seconds()) // 60
+            timed_units = sum(line.units for line in billing.lines if line.timed)
+            span = check_span(span_minutes, billing.total_treatment_minutes,
+                              billing.total_timed_minutes, timed_units)
+            for flag in span.flags:
+                self._add_message(flag, "error" if "over-billing" in flag else "warn")
+            if not span.flags:
+                self._add_message(f"Billed time fits the {span_minutes}-minute session.",
+                                  "info")
+        if not self.visit.diagnoses:
+            self._add_message("No diagnosis yet: add at least one (Diagnoses on the visit "
+                              "screen) before finalizing.", "error")
+        if self.choice:
+            self._add_message("Tie: you chose " + ", ".join(
+                f"{c} × {u}" for c, u in self.choice.items() if u), "info")
+        for warning in billing.warnings:
+            self._add_message(warning, "warn")
+        for interval in self.repo.intervals_for(self.visit.id):
+            for prompt in code_prompts(interval.code):
+                if not (interval.technique and interval.body_region):
+                    self._add_message(prompt, "warn")
+        for suggestion in billing.suggestions:
+            box = QCheckBox(f"Apply {suggestion.modifier} to {suggestion.code} "
+                            f"({suggestion.units} unit(s)): {suggestion.reason}")
+            box.setAccessibleName(f"Confirm {suggestion.modifier} on {suggestion.code}")
+            box.setStyleSheet("QCheckBox { font-size: 16px; font-weight: 600; padding: 6px; }"
+                              "QCheckBox::indicator { width: 26px; height: 26px; }")
+            if suggestion.evidence:
+                box.setToolTip("\n".join(suggestion.evidence))
+            box.toggled.connect(self._on_toggle)
+            self.checks_layout.addWidget(box)
+            self.checks.append((box, (suggestion.code, suggestion.modifier)))
+        self.checks_layout.addStretch(1)
+
+    def _on_toggle(self) -> None:
+        if self.billing is not None and not self.visit.status.frozen:
+            try:
+                self.model.set_rows(self._preview_lines())
+            except BillingError as exc:
+                Ask.warn(self, "Too many modifiers", str(exc))
+            self._show_totals()
+
+    # -- intent -------------------------------------------------------------------------------
+
+    def on_finalize(self) -> bool:
+        if self.visit is None:
+            return False
+        if not Ask.confirm(self, "Finalize and lock?", "The charge lines will be locked. Later "
+                           "corrections need an amendment with a reason.",
+                           yes="Finalize and lock", no="Not yet"):
+            return False
+        try:
+            self.repo.finalize_visit(self.visit.id, self.confirmed(), self.user or "unknown",
+                                     self.clock.now(), choice=self.choice)
+        except (StorageError, BillingError) as exc:
+            Ask.warn(self, "Not finalized", str(exc))
+            return False
+        visit_id = self.visit.id
+        self.load(visit_id)
+        self.finalized.emit(visit_id)
+        return True
+
+    def on_amend(self) -> int | None:
+        if self.visit is None:
+            return None
+        reason = Ask.text(self, "Amend the visit", "Why is this finalized visit corrected? "
+                          "(kept with the original)")
+        if reason is None:
+            return None
+        if not reason.strip():
+            Ask.warn(self, "Not amended", "An amendment needs a reason.")
+            return None
+        try:
+            new = self.repo.amend_visit(self.visit.id, reason.strip(), self.user or "unknown",
+                                        self.clock.now())
+        except (StorageError, BillingError) as exc:
+            Ask.warn(self, "Not amended", str(exc))
+            return None
+        new_id = new if isinstance(new, int) else new.id
+        self.amended.emit(new_id)
+        return new_id
+
+
+class _Preview:
+    """A claim line as the review shows it before finalize (with default pointers)."""
+
+    def __init__(self, line, pointers: tuple[str, ...]) -> None:
+        self.code = line.code
+        self.label = line.label
+        self.modifiers = line.modifiers
+        self.units = line.units
+        self.minutes = line.minutes
+        self.charge_cents = line.charge_cents
+        self.diagnosis_pointers = pointers

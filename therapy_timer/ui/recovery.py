@@ -1,0 +1,183 @@
+"""After a crash: timers found running at start-up, and what the clinician wants done with each.
+
+``RecoveryDialog`` lists every interval left running, when it began and when the app was last
+alive, and offers for each: keep it running, stop it at the last-alive time, or stop it at a
+time the clinician enters. Each choice is written to the store at once. The main window opens
+it non-modally (``open()``); tests click its buttons and wait on ``resolved``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDateTimeEdit,
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.model import BillingError
+from therapy_timer.core.records import CrashedInterval
+from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui import style
+from therapy_timer.ui.visit_dialogs import from_qdatetime, to_qdatetime
+
+log = logging.getLogger(__name__)
+
+KEEP, STOP_LAST_ALIVE, STOP_AT = "keep", "last-alive", "at"
+
+
+def _hm(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M")
+
+
+class RecoveryRow(QFrame):
+    """One crashed interval and its three choices."""
+
+    decided = Signal(object, str)  # (row, choice)
+
+    def __init__(self, crashed: CrashedInterval, patient_name: str, repo, clock,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.crashed = crashed
+        self.repo = repo
+        self.clock = clock
+        self.choice: str | None = None
+        interval = crashed.interval
+        try:
+            label = default_catalog().get(interval.code).label
+        except BillingError:
+            label = ""
+        self.setStyleSheet(f"RecoveryRow {{ background: {style.PAPER}; border-radius: 10px; "
+                           "border: 1px solid #d1d5db; }")
+        grid = QGridLayout(self)
+        title = QLabel(f"{interval.code} {label}  ·  {patient_name}")
+        title.setStyleSheet("font-size: 20px; font-weight: 800;")
+        grid.addWidget(title, 0, 0, 1, 3)
+        began = interval.start
+        alive = crashed.last_alive
+        minutes = int((alive - began).total_seconds()) // 60
+        self.facts = QLabel(
+            f"Began at <b>{_hm(began)}</b>. The app was last alive at <b>{_hm(alive)}</b> "
+            f"({minutes} min after it began). It is now {_hm(clock.now())}.")
+        self.facts.setStyleSheet("font-size: 16px;")
+        grid.addWidget(self.facts, 1, 0, 1, 3)
+        self.keep = QPushButton("Keep it running")
+        self.keep.setAccessibleName(f"Keep {interval.code} running")
+        self.keep.setToolTip("The treatment is still going on: the timer carries on.")
+        self.stop_alive = QPushButton(f"Stop at {_hm(alive)} (last alive)")
+        self.stop_alive.setAccessibleName(f"Stop {interval.code} at the last-alive time")
+        style.polish(self.stop_alive, primary=True)
+        at_box = QHBoxLayout()
+        self.when = QDateTimeEdit(to_qdatetime(alive))
+        self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.when.setAccessibleName(f"Time to stop {interval.code}")
+        self.stop_at = QPushButton("Stop at this time")
+        self.stop_at.setAccessibleName(f"Stop {interval.code} at the time entered")
+        at_box.addWidget(self.when)
+        at_box.addWidget(self.stop_at)
+        for button in (self.keep, self.stop_alive, self.stop_at):
+            button.setMinimumHeight(style.TOUCH)
+        grid.addWidget(self.keep, 2, 0)
+        grid.addWidget(self.stop_alive, 2, 1)
+        grid.addLayout(at_box, 2, 2)
+        self.result = QLabel("")
+        self.result.setStyleSheet(f"font-weight: 700; color: {style.RUNNING};")
+        grid.addWidget(self.result, 3, 0, 1, 3)
+        self.keep.clicked.connect(lambda: self.apply(KEEP))
+        self.stop_alive.clicked.connect(lambda: self.apply(STOP_LAST_ALIVE))
+        self.stop_at.clicked.connect(lambda: self.apply(STOP_AT))
+
+    def apply(self, choice: str) -> bool:
+        """Writes the choice to the store; False (with a message) when refused."""
+        interval = self.crashed.interval
+        now = self.clock.now()
+        try:
+            if choice == KEEP:
+                self.repo.heartbeat(now)
+                text = "Kept running."
+            else:
+                at = (self.crashed.last_alive if choice == STOP_LAST_ALIVE
+                      else from_qdatetime(self.when.dateTime()))
+                if at < interval.start:
+                    raise BillingError(
+                        f"{_hm(at)} is before the timer began ({_hm(interval.start)})")
+                if at > now:
+                    raise BillingError(f"{_hm(at)} is in the future")
+                self.repo.stop_interval(interval.id, at)
+                text = f"Stopped at {_hm(at)}."
+        except (StorageError, BillingError) as exc:
+            self.result.setStyleSheet(f"font-weight: 700; color: {style.ERROR_INK};")
+            self.result.setText(f"Not done: {exc}")
+            return False
+        log.info("recovery: interval %s -> %s", interval.id, choice)
+        self.choice = choice
+        self.result.setStyleSheet(f"font-weight: 700; color: {style.RUNNING};")
+        self.result.setText(text)
+        for widget in (self.keep, self.stop_alive, self.stop_at, self.when):
+            widget.setEnabled(False)
+        self.decided.emit(self, choice)
+        return True
+
+
+class RecoveryDialog(QDialog):
+    """Every interval left running by a crash, each with its own choice.
+
+    Signals:
+        resolved(dict): ``{interval_id: choice}`` once every row is decided.
+    """
+
+    resolved = Signal(dict)
+
+    def __init__(self, crashed: Sequence[CrashedInterval], repo, clock,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Timers left running")
+        self.setMinimumWidth(820)
+        layout = QVBoxLayout(self)
+        heading = QLabel("Therapy Timer stopped unexpectedly while these timers were running.")
+        heading.setWordWrap(True)
+        heading.setStyleSheet("font-size: 20px; font-weight: 700;")
+        layout.addWidget(heading)
+        hint = QLabel("For each: keep it running if the treatment is still going on, or stop it "
+                      "when it really ended. Nothing recorded is lost either way.")
+        hint.setWordWrap(True)
+        hint.setProperty("role", "subtitle")
+        layout.addWidget(hint)
+        self.rows: list[RecoveryRow] = []
+        names: dict[int, str] = {}
+        for item in crashed:
+            if item.patient_id not in names:
+                try:
+                    names[item.patient_id] = repo.get_patient(item.patient_id).display_name
+                except StorageError:
+                    names[item.patient_id] = "patient"
+            row = RecoveryRow(item, names[item.patient_id], repo, clock, self)
+            row.decided.connect(self._on_decided)
+            layout.addWidget(row)
+            self.rows.append(row)
+        self.choices: dict[int, str] = {}
+
+    def _on_decided(self, row: RecoveryRow, choice: str) -> None:
+        self.choices[row.crashed.interval.id] = choice
+        if len(self.choices) == len(self.rows):
+            self.resolved.emit(dict(self.choices))
+            self.accept()
+
+    def reject(self) -> None:
+        """Closing without deciding keeps everything running (nothing is lost)."""
+        for row in self.rows:
+            if row.choice is None:
+                self.choices[row.crashed.interval.id] = KEEP
+        self.resolved.emit(dict(self.choices))
+        super().reject()

@@ -1,0 +1,362 @@
+"""The running visit: every start, stop, pause and edit goes through here to the store.
+
+``SessionController`` is the one QObject that owns the open visit. Each action calls the
+repository first (committed to disk), then reloads the visit's intervals and emits ``changed``;
+the screen therefore never shows a timer the database does not have. Elapsed time always comes
+from stored timestamps and the injected clock: the 1 Hz QTimer only asks views to repaint and
+writes the heartbeat every few seconds. Each tick also compares the wall clock with a monotonic
+clock; when they disagree (the machine slept, or someone changed the clock) the running
+intervals are flagged as a ``TimeJump`` for the clinician to confirm.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from therapy_timer.core.codes import Catalog, default_catalog
+from therapy_timer.core.live import LiveFacts, LiveTally
+from therapy_timer.core.model import BillingError, Performer, Rule
+from therapy_timer.core.records import StoredInterval, Visit
+from therapy_timer.storage.errors import ProviderBusyError, StorageError
+from therapy_timer.ui.clock import Clock
+
+log = logging.getLogger(__name__)
+
+#: Wall and monotonic clocks may disagree by this much per tick before time is flagged.
+JUMP_TOLERANCE_SECONDS = 10.0
+
+
+@dataclass
+class TimeJump:
+    """The wall clock moved differently from real time while intervals were running.
+
+    ``last_good`` is the last moment both clocks agreed; ``trusted_until`` adds the real time
+    the monotonic clock saw pass (none while asleep). ``interval_ids`` were running then.
+    """
+
+    last_good: datetime
+    now: datetime
+    wall_seconds: float
+    real_seconds: float
+    interval_ids: tuple[int, ...]
+    codes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def trusted_until(self) -> datetime:
+        return self.last_good + timedelta(seconds=max(0.0, self.real_seconds))
+
+    def describe(self) -> str:
+        what = ", ".join(self.codes) or "the running timer"
+        if self.wall_seconds > self.real_seconds:
+            gap = int(self.wall_seconds - self.real_seconds) // 60
+            kind = f"the computer slept or its clock jumped ahead ({gap} min unaccounted for)"
+        else:
+            kind = "the computer's clock was set back"
+        return (f"While {what} ran, {kind} after {self.last_good.astimezone():%H:%M}. "
+                "Confirm the time, or stop the timer at the last certain moment.")
+
+
+class SessionController(QObject):
+    """Owns the open visit, its intervals and the live tally.
+
+    Signals:
+        changed: the visit or its intervals changed (after the store committed).
+        ticked: once a second while a visit is open; views repaint from ``facts()``.
+        failed(str): an action was refused; the message names the problem.
+        provider_busy(str, str): (message, suggested group code) for a second patient.
+        time_jump(object): a ``TimeJump`` the clinician must confirm.
+    """
+
+    changed = Signal()
+    ticked = Signal()
+    failed = Signal(str)
+    provider_busy = Signal(str, str)
+    time_jump = Signal(object)
+
+    def __init__(self, repo, clock: Clock, *, heartbeat_seconds: float = 5.0,
+                 catalog: Catalog | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.repo = repo
+        self.clock = clock
+        self.catalog = catalog or default_catalog()
+        self.heartbeat_seconds = heartbeat_seconds
+        self.user = ""
+        self.visit: Visit | None = None
+        self.rule = Rule.CMS
+        self.intervals: list[StoredInterval] = []
+        self.performer: Performer | None = None
+        self.paused_codes: tuple[str, ...] = ()
+        self.jumps: list[TimeJump] = []
+        self._tally: LiveTally | None = None
+        self._last_wall: datetime | None = None
+        self._last_mono: float | None = None
+        self._last_beat: float | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self.tick)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.visit is not None
+
+    @property
+    def editable(self) -> bool:
+        return self.visit is not None and not self.visit.status.frozen
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.paused_codes) and not self.running()
+
+    def running(self) -> list[StoredInterval]:
+        return [i for i in self.intervals if i.end is None]
+
+    def running_codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.running())
+
+    def facts(self, now: datetime | None = None) -> LiveFacts | None:
+        """Live units and minutes as of ``now`` (the clock's now by default)."""
+        if self._tally is None:
+            return None
+        return self._tally.facts(now or self.clock.now())
+
+    def session_seconds(self, now: datetime | None = None) -> int:
+        """Seconds from the first start to now (or the last stop when nothing runs)."""
+        if not self.intervals:
+            return 0
+        now = now or self.clock.now()
+        start = min(i.start for i in self.intervals)
+        end = now if self.running() else max(i.end for i in self.intervals)
+        return max(0, int((end - start).total_seconds()))
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    def open_visit(self, visit_id: int) -> None:
+        """Makes ``visit_id`` the visit on screen and starts the repaint timer."""
+        self.visit = self.repo.get_visit(visit_id)
+        self.rule = self._rule_for(self.visit)
+        self.paused_codes = ()
+        self.jumps = []
+        provider = self._provider(self.visit.provider_id)
+        self.performer = provider.role if provider is not None else None
+        self.user = provider.name if provider is not None and not self.user else self.user
+        self._reload()
+        self._last_wall, self._last_mono = self.clock.now(), self.clock.monotonic()
+        self._last_beat = self._last_mono
+        self.timer.start()
+
+    def close_visit(self) -> None:
+        """Leaves the visit screen; running timers keep running in the store."""
+        self.timer.stop()
+        self.visit = None
+        self.intervals = []
+        self._tally = None
+        self.changed.emit()
+
+    def reload(self) -> None:
+        """Re-reads the visit from the store (after a change made elsewhere)."""
+        if self.visit is not None:
+            self.visit = self.repo.get_visit(self.visit.id)
+            self._reload()
+
+    def _reload(self) -> None:
+        assert self.visit is not None
+        self.intervals = list(self.repo.intervals_for(self.visit.id))
+        try:
+            self._tally = LiveTally([i.interval for i in self.intervals], self.rule,
+                                    self.catalog)
+        except BillingError as exc:  # stored overlap: show it rather than crash
+            log.warning("live tally refused the visit's intervals: %s", exc)
+            self._tally = LiveTally([], self.rule, self.catalog)
+            self.failed.emit(str(exc))
+        self.changed.emit()
+
+    def _rule_for(self, visit: Visit) -> Rule:
+        try:
+            return Rule(self.repo.billing_context(visit).rule)
+        except (StorageError, ValueError) as exc:
+            log.warning("no unit rule for visit %s: %s", visit.id, exc)
+            return Rule.CMS
+
+    def _provider(self, provider_id: int):
+        for provider in self.repo.list_providers():
+            if provider.id == provider_id:
+                return provider
+        return None
+
+    # -- actions (each: store first, then screen) ---------------------------------------------
+
+    def tap(self, code: str, technique: str | None = None,
+            body_region: str | None = None) -> bool:
+        """A tile tap: stops ``code`` if it runs, otherwise starts it. Returns True on success."""
+        code = code.upper()
+        running = [i for i in self.running() if i.code == code]
+        if running:
+            return self.stop(code)
+        return self.start(code, technique, body_region)
+
+    def start(self, code: str, technique: str | None = None,
+              body_region: str | None = None) -> bool:
+        """Starts ``code`` (the store stops any running one-on-one code in the same commit)."""
+        if not self._can_change():
+            return False
+        if self.paused:
+            self.paused_codes = ()
+        performer = self.performer or Performer.PT
+        ok = self._call(self.repo.start_interval, self.visit.id, code.upper(), performer,
+                        self.clock.now(), technique=technique, body_region=body_region,
+                        user=self.user or None)
+        return ok
+
+    def stop(self, code: str | None = None) -> bool:
+        """Stops ``code`` (every running interval when None)."""
+        if not self._can_change():
+            return False
+        now = self.clock.now()
+        targets = [i for i in self.running() if code is None or i.code == code.upper()]
+        ok = True
+        for interval in targets:
+            ok = self._call(self.repo.stop_interval, interval.id, now, user=self.user or None,
+                            reload=False) and ok
+        self._reload()
+        return ok
+
+    def toggle_pause(self) -> bool:
+        """Pauses (stops every running timer, remembering them) or resumes them."""
+        if not self._can_change():
+            return False
+        if self.paused:
+            codes, self.paused_codes = self.paused_codes, ()
+            now = self.clock.now()
+            performer = self.performer or Performer.PT
+            ok = True
+            for code in codes:
+                ok = self._call(self.repo.start_interval, self.visit.id, code, performer, now,
+                                user=self.user or None, reload=False) and ok
+            self._reload()
+            return ok
+        codes = self.running_codes()
+        if not codes:
+            return False
+        ok = self._call(self.repo.pause_visit, self.visit.id, self.clock.now(),
+                        user=self.user or None, reload=False)
+        if ok:
+            self.paused_codes = codes
+        self._reload()
+        return ok
+
+    def set_performer(self, performer: Performer) -> bool:
+        """Switches therapist/assistant for the running and following intervals.
+
+        A running interval is split at now: the part so far keeps its performer.
+        """
+        performer = Performer(performer)
+        if performer == self.performer:
+            return True
+        self.performer = performer
+        if not self.editable:
+            self.changed.emit()
+            return True
+        now = self.clock.now()
+        ok = True
+        for interval in self.running():
+            ok = self._call(self.repo.start_interval, self.visit.id, interval.code, performer,
+                            now, technique=interval.technique,
+                            body_region=interval.body_region, user=self.user or None,
+                            reload=False) and ok
+        self._reload()
+        return ok
+
+    def edit_interval(self, interval_id: int, *, reason: str, **changes) -> bool:
+        """Edits one interval's start, end, code or performer; ``reason`` goes to the audit."""
+        if not reason or not reason.strip():
+            self.failed.emit("Editing a recorded interval needs a reason (it goes to the audit "
+                             "log).")
+            return False
+        return self._call(self.repo.edit_interval, interval_id, reason=reason.strip(),
+                          user=self.user or "unknown", now=self.clock.now(), **changes)
+
+    def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
+        """The clinician's answer to a flagged time jump.
+
+        ``keep`` accepts the stored times; otherwise each flagged interval still running is
+        stopped at ``jump.trusted_until`` (or one already stopped is edited to end there).
+        """
+        if jump in self.jumps:
+            self.jumps.remove(jump)
+        if keep:
+            log.info("time jump accepted by the clinician")
+            self.changed.emit()
+            return True
+        ok = True
+        at = jump.trusted_until
+        for interval in self.intervals:
+            if interval.id not in jump.interval_ids:
+                continue
+            end = max(at, interval.start)
+            if interval.end is None:
+                ok = self._call(self.repo.stop_interval, interval.id, end, reload=False) and ok
+            elif interval.end > end:
+                ok = self._call(self.repo.edit_interval, interval.id, end=end,
+                                reason="clock jump: stopped at the last certain moment",
+                                user=self.user or "unknown", now=self.clock.now(),
+                                reload=False) and ok
+        self._reload()
+        return ok
+
+    def _can_change(self) -> bool:
+        if self.visit is None:
+            self.failed.emit("No visit is open.")
+            return False
+        if self.visit.status.frozen:
+            self.failed.emit(f"This visit is {self.visit.status.value}: it cannot change. "
+                             "Use Amend to correct it.")
+            return False
+        return True
+
+    def _call(self, fn, *args, reload: bool = True, **kwargs) -> bool:
+        try:
+            fn(*args, **kwargs)
+        except ProviderBusyError as exc:
+            self.provider_busy.emit(str(exc), exc.suggested_code)
+            return False
+        except (StorageError, BillingError) as exc:
+            self.failed.emit(str(exc))
+            if reload:
+                self._reload()
+            return False
+        if reload:
+            self._reload()
+        return True
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Once a second: check the clocks, write the heartbeat, ask views to repaint."""
+        if self.visit is None:
+            return
+        wall, mono = self.clock.now(), self.clock.monotonic()
+        running = self.running()
+        if self._last_wall is not None and self._last_mono is not None and running:
+            wall_delta = (wall - self._last_wall).total_seconds()
+            real_delta = mono - self._last_mono
+            if abs(wall_delta - real_delta) > JUMP_TOLERANCE_SECONDS:
+                jump = TimeJump(self._last_wall, wall, wall_delta, real_delta,
+                                tuple(i.id for i in running), tuple(i.code for i in running))
+                log.warning("clock jump: wall %+.0fs vs real %+.0fs", wall_delta, real_delta)
+                self.jumps.append(jump)
+                self.time_jump.emit(jump)
+        self._last_wall, self._last_mono = wall, mono
+        if running and (self._last_beat is None
+                        or mono - self._last_beat >= self.heartbeat_seconds):
+            self._last_beat = mono
+            try:
+                self.repo.heartbeat(wall)
+            except StorageError as exc:  # never stop the screen for a missed heartbeat
+                log.warning("heartbeat not written: %s", exc)
+        self.ticked.emit()

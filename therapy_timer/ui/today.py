@@ -1,0 +1,303 @@
+"""Today's visits, and starting one: pick a patient as you type, or quick-add one.
+
+The page lists the day's visits (time, patient, provider, discipline, status, units) and emits
+``visit_chosen(visit_id)`` when the clinician starts a new visit or resumes an open one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.model import BillingError
+from therapy_timer.core.records import Patient, VisitStatus, VisitSummary
+from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui import style
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.models import Column, RowsModel
+
+log = logging.getLogger(__name__)
+
+
+def _time(summary: VisitSummary) -> str:
+    moment = summary.visit.session_start or summary.visit.created_at
+    return moment.astimezone().strftime("%H:%M") if moment else ""
+
+
+def _status(summary: VisitSummary) -> str:
+    if summary.running:
+        return "running"
+    return summary.status.value
+
+
+class QuickAddPatient(QDialog):
+    """The few fields needed to start timing a new patient (the front desk adds the rest)."""
+
+    def __init__(self, parent: QWidget | None = None, text: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Quick-add a patient")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        parts = text.replace(",", " ").split()
+        self.first = QLineEdit(parts[1] if len(parts) > 1 else "")
+        self.first.setAccessibleName("First name")
+        self.last = QLineEdit(parts[0] if parts else "")
+        self.last.setAccessibleName("Last name")
+        self.birth = QDateEdit()
+        self.birth.setDisplayFormat("yyyy-MM-dd")
+        self.birth.setCalendarPopup(True)
+        self.birth.setAccessibleName("Date of birth")
+        self.birth.setDate(date(1960, 1, 1))
+        form.addRow("Last name", self.last)
+        form.addRow("First name", self.first)
+        form.addRow("Date of birth", self.birth)
+        layout.addLayout(form)
+        self.error = QLabel("")
+        self.error.setStyleSheet(f"color: {style.ERROR_INK}; font-weight: 600;")
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def patient(self) -> Patient:
+        return Patient(first_name=self.first.text().strip(), last_name=self.last.text().strip(),
+                       birth_date=self.birth.date().toPython())
+
+    def _check(self) -> None:
+        if not self.first.text().strip() or not self.last.text().strip():
+            self.error.setText("Enter the patient's first and last name.")
+            return
+        self.accept()
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, text: str = "") -> Patient | None:
+        dialog = cls(parent, text)
+        return dialog.patient() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class TodayPage(QWidget):
+    """Today's list and the start-a-visit box."""
+
+    visit_chosen = Signal(int)
+
+    def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.repo = repo
+        self.clock = clock
+        self.setAccessibleName("Today")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(120)
+        self._search_timer.timeout.connect(self.run_search)
+        self._build()
+
+    def _build(self) -> None:
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(20, 16, 20, 16)
+        outer.setSpacing(20)
+
+        left = QVBoxLayout()
+        self.heading = QLabel("Today")
+        self.heading.setProperty("role", "title")
+        left.addWidget(self.heading)
+        self.model = RowsModel([
+            Column("Time", _time),
+            Column("Patient", lambda s: s.patient_name),
+            Column("Provider", lambda s: s.provider_name),
+            Column("Discipline", lambda s: s.discipline.value),
+            Column("Status", _status),
+            Column("Units", lambda s: s.units, Qt.AlignmentFlag.AlignRight
+                   | Qt.AlignmentFlag.AlignVCenter),
+        ], parent=self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Today's visits")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(44)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setStyleSheet("font-size: 17px;")
+        self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
+        left.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.empty = QLabel("")
+        self.empty.setProperty("role", "subtitle")
+        row.addWidget(self.empty, 1)
+        self.open_button = QPushButton("Open visit")
+        self.open_button.setMinimumHeight(style.TOUCH)
+        self.open_button.setAccessibleName("Open or resume the selected visit")
+        self.open_button.clicked.connect(self.open_selected)
+        row.addWidget(self.open_button)
+        left.addLayout(row)
+        outer.addLayout(left, 3)
+
+        right = QVBoxLayout()
+        box_title = QLabel("Start a visit")
+        box_title.setProperty("role", "title")
+        right.addWidget(box_title)
+        right.addWidget(self._caption("Provider"))
+        self.provider = QComboBox()
+        self.provider.setAccessibleName("Provider")
+        self.provider.setMinimumHeight(style.TOUCH - 8)
+        right.addWidget(self.provider)
+        right.addWidget(self._caption("Patient"))
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Type a name or chart number")
+        self.search.setAccessibleName("Find a patient")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumHeight(style.TOUCH - 8)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(self.start_selected)
+        right.addWidget(self.search)
+        self.results = QListWidget()
+        self.results.setAccessibleName("Matching patients")
+        self.results.setStyleSheet("QListWidget { font-size: 17px; } "
+                                   "QListWidget::item { min-height: 40px; }")
+        self.results.itemDoubleClicked.connect(lambda _i: self.start_selected())
+        right.addWidget(self.results, 1)
+        buttons = QHBoxLayout()
+        self.quick_add = QPushButton("Quick-add patient")
+        self.quick_add.setMinimumHeight(style.TOUCH)
+        self.quick_add.setAccessibleName("Quick-add a patient")
+        self.quick_add.clicked.connect(self.add_patient)
+        buttons.addWidget(self.quick_add)
+        self.start_button = QPushButton("Start visit")
+        self.start_button.setMinimumHeight(style.TOUCH)
+        self.start_button.setAccessibleName("Start a visit for the selected patient")
+        style.polish(self.start_button, primary=True)
+        self.start_button.clicked.connect(self.start_selected)
+        buttons.addWidget(self.start_button)
+        right.addLayout(buttons)
+        outer.addLayout(right, 2)
+
+    @staticmethod
+    def _caption(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setProperty("role", "caption")
+        return label
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self.clock.now().astimezone().date()
+
+    def refresh(self) -> None:
+        """Re-reads providers, today's visits and the patient list."""
+        day = self.today()
+        self.heading.setText(f"Today · {day:%A %d %B %Y}")
+        current = self.provider.currentData()
+        self.provider.clear()
+        for provider in self.repo.list_providers():
+            self.provider.addItem(f"{provider.name} ({provider.role.value})", provider.id)
+        if current is not None:
+            index = self.provider.findData(current)
+            if index >= 0:
+                self.provider.setCurrentIndex(index)
+        visits = list(self.repo.visits_on(day))
+        self.model.set_rows(visits)
+        self.empty.setText("" if visits else "No visits yet today: start one on the right.")
+        self.run_search()
+
+    def run_search(self) -> None:
+        self.results.clear()
+        for patient in self.repo.search_patients(self.search.text().strip(), limit=30):
+            label = patient.display_name
+            if patient.birth_date:
+                label += f"   born {patient.birth_date:%Y-%m-%d}"
+            if patient.chart_number:
+                label += f"   #{patient.chart_number}"
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, patient.id)
+            self.results.addItem(item)
+        if self.results.count():
+            self.results.setCurrentRow(0)
+
+    def set_provider(self, provider_id: int) -> None:
+        index = self.provider.findData(provider_id)
+        if index >= 0:
+            self.provider.setCurrentIndex(index)
+
+    # -- intent -------------------------------------------------------------------------------
+
+    def add_patient(self) -> None:
+        patient = QuickAddPatient.ask(self, self.search.text())
+        if patient is None:
+            return
+        try:
+            saved = self.repo.save_patient(patient)
+        except (StorageError, BillingError) as exc:
+            Ask.warn(self, "Patient not saved", str(exc))
+            return
+        self.search.setText(saved.last_name)
+        self.run_search()
+        for row in range(self.results.count()):
+            if self.results.item(row).data(Qt.ItemDataRole.UserRole) == saved.id:
+                self.results.setCurrentRow(row)
+
+    def start_selected(self) -> None:
+        item = self.results.currentItem()
+        if item is None:
+            Ask.warn(self, "No patient", "Pick a patient from the list, or quick-add one.")
+            return
+        self.start_for(item.data(Qt.ItemDataRole.UserRole))
+
+    def start_for(self, patient_id: int) -> int | None:
+        """Starts (or resumes) a visit for ``patient_id`` with the chosen provider."""
+        provider_id = self.provider.currentData()
+        if provider_id is None:
+            Ask.warn(self, "No provider", "Add a provider in Settings first.")
+            return None
+        try:
+            provider = self.repo.get_provider(provider_id)
+            open_visit = next((v for v in self.repo.open_visits()
+                               if v.patient_id == patient_id and v.day == self.today()), None)
+            if open_visit is not None:
+                self.visit_chosen.emit(open_visit.id)
+                return open_visit.id
+            plans = [p for p in self.repo.plans_for(patient_id)
+                     if p.discipline == provider.discipline]
+            plan_id = plans[-1].id if plans else None
+            visit = self.repo.start_visit(patient_id, provider_id, plan_id, self.clock.now())
+        except (StorageError, BillingError) as exc:
+            Ask.warn(self, "Visit not started", str(exc))
+            return None
+        self.refresh()
+        self.visit_chosen.emit(visit.id)
+        return visit.id
+
+    def open_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            Ask.warn(self, "No visit selected", "Select a visit in the list first.")
+            return
+        self.open_row(rows[0].row())
+
+    def open_row(self, row: int) -> None:
+        summary: VisitSummary = self.model.row(row)
+        self.visit_chosen.emit(summary.visit.id)
+
+    def open_visit_ids(self) -> list[int]:
+        return [s.visit.id for s in self.model.rows() if s.status is VisitStatus.OPEN]

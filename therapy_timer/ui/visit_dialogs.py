@@ -1,0 +1,165 @@
+"""Small dialogs the visit screen opens: manual-therapy details and editing an interval.
+
+Each has an ``ask()`` classmethod returning the answer (None when cancelled); tests replace
+``ask`` or drive the dialog's widgets directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QDateTime, Qt, QTimeZone
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.model import Performer
+from therapy_timer.core.records import StoredInterval
+
+TECHNIQUES = ("Soft tissue mobilization", "Joint mobilization", "Manual traction",
+              "Myofascial release", "Manual lymphatic drainage", "Other")
+BODY_REGIONS = ("Cervical spine", "Thoracic spine", "Lumbar spine", "Shoulder", "Elbow",
+                "Wrist/hand", "Hip", "Knee", "Ankle/foot", "Other")
+
+
+def to_qdatetime(moment: datetime) -> QDateTime:
+    return QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.systemTimeZone())
+
+
+def from_qdatetime(value: QDateTime) -> datetime:
+    return datetime.fromtimestamp(value.toSecsSinceEpoch(), UTC)
+
+
+class TechniqueDialog(QDialog):
+    """Manual therapy (97140): which technique, which body region."""
+
+    def __init__(self, code: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{code}: technique and body region")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Manual therapy needs the technique and the body region in the "
+                                "note."))
+        form = QFormLayout()
+        self.technique = QComboBox()
+        self.technique.setEditable(True)
+        self.technique.addItems(TECHNIQUES)
+        self.technique.setAccessibleName("Technique")
+        self.region = QComboBox()
+        self.region.setEditable(True)
+        self.region.addItems(BODY_REGIONS)
+        self.region.setAccessibleName("Body region")
+        form.addRow("Technique", self.technique)
+        form.addRow("Body region", self.region)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start timer")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def answer(self) -> tuple[str, str]:
+        return self.technique.currentText().strip(), self.region.currentText().strip()
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, code: str) -> tuple[str, str] | None:
+        dialog = cls(code, parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.answer()
+
+
+@dataclass(frozen=True)
+class IntervalEdit:
+    """The changes to one interval and why."""
+
+    changes: dict
+    reason: str
+
+
+class IntervalEditDialog(QDialog):
+    """Edit one interval's start, end, code or performer; a reason is required."""
+
+    def __init__(self, interval: StoredInterval, performers: tuple[Performer, ...],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.interval = interval
+        self.setWindowTitle(f"Edit {interval.code} interval")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.start = QDateTimeEdit(to_qdatetime(interval.start))
+        self.start.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        self.start.setAccessibleName("Start")
+        self.end = QDateTimeEdit(to_qdatetime(interval.end or interval.start))
+        self.end.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        self.end.setEnabled(interval.end is not None)
+        self.end.setAccessibleName("End")
+        self.code = QLineEdit(interval.code)
+        self.code.setAccessibleName("Code")
+        self.performer = QComboBox()
+        for performer in performers or (interval.performer,):
+            self.performer.addItem(performer.value, performer)
+        self.performer.setCurrentText(interval.performer.value)
+        self.performer.setAccessibleName("Performed by")
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("Required: why the recorded time is changed")
+        self.reason.setAccessibleName("Reason")
+        form.addRow("Start", self.start)
+        form.addRow("End", self.end)
+        form.addRow("Code", self.code)
+        form.addRow("Performed by", self.performer)
+        form.addRow("Reason", self.reason)
+        layout.addLayout(form)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #7f1d1d; font-weight: 600;")
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._check)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def result_edit(self) -> IntervalEdit:
+        changes: dict = {}
+        start = from_qdatetime(self.start.dateTime())
+        if int(start.timestamp()) != int(self.interval.start.timestamp()):
+            changes["start"] = start
+        if self.interval.end is not None:
+            end = from_qdatetime(self.end.dateTime())
+            if int(end.timestamp()) != int(self.interval.end.timestamp()):
+                changes["end"] = end
+        code = self.code.text().strip().upper()
+        if code and code != self.interval.code:
+            changes["code"] = code
+        performer = self.performer.currentData()
+        if performer is not None and performer != self.interval.performer:
+            changes["performer"] = performer
+        return IntervalEdit(changes, self.reason.text().strip())
+
+    def _check(self) -> None:
+        edit = self.result_edit()
+        if not edit.reason:
+            self.error.setText("Give a reason: it is kept in the audit log.")
+            self.reason.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        if not edit.changes:
+            self.error.setText("Nothing was changed.")
+            return
+        self.accept()
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, interval: StoredInterval,
+            performers: tuple[Performer, ...]) -> IntervalEdit | None:
+        dialog = cls(interval, performers, parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.result_edit()

@@ -1,0 +1,77 @@
+"""Which inline notices the visit screen shows: ties, NCCI, CQ/CO, KX, progress report, clock.
+
+``notice_texts`` is the plain part (testable without widgets); ``build_notices`` wraps each in a
+``Notice`` with its buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from therapy_timer.core.billing import DayBilling
+from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui.visit_widgets import Notice
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 10
+MODIFIER_WORDS = {
+    "CQ": "assistant (CQ)", "CO": "assistant (CO)", "KX": "KX (medical necessity)",
+    "59": "59 (distinct service)", "XU": "XU (distinct service)",
+}
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    key: str
+    text: str
+    level: str = "info"
+
+
+def notice_texts(billing: DayBilling | None, facts, visit_number: int | None) -> list[NoticeText]:
+    """The notices for a visit, as plain text."""
+    out: list[NoticeText] = []
+    if facts is not None:
+        for n, tie in enumerate(facts.allocation.ties):
+            out.append(NoticeText(f"tie{n}", tie.describe(), "warn"))
+    if visit_number and visit_number % PROGRESS_EVERY == 0:
+        out.append(NoticeText("progress", f"Visit {visit_number} of this plan of care: a "
+                              "progress report is due.", "warn"))
+    if billing is not None:
+        for n, warning in enumerate(billing.warnings):
+            out.append(NoticeText(f"warning{n}", warning, "warn"))
+        for n, s in enumerate(billing.suggestions):
+            name = MODIFIER_WORDS.get(s.modifier, s.modifier)
+            out.append(NoticeText(f"suggest{n}", f"{s.code}: suggest {name} on {s.units} "
+                                  f"unit(s). {s.reason}. You confirm it at finish.", "info"))
+    return out
+
+
+def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]:
+    """Notice widgets for the panel, with actions wired to it."""
+    visit = controller.visit
+    number = None
+    if visit is not None and visit.plan_id is not None:
+        try:
+            number = panel.repo.visit_count_in_plan(visit.plan_id)
+        except (StorageError, AttributeError) as exc:
+            log.info("visit count not known: %s", exc)
+    notices: list[Notice] = []
+    for jump_no, jump in enumerate(controller.jumps):
+        at = jump.trusted_until.astimezone()
+        notices.append(Notice(
+            f"jump{jump_no}", jump.describe(), "error",
+            [("Time is right", lambda j=jump: panel.resolve_jump(j, True)),
+             (f"Stop at {at:%H:%M}", lambda j=jump: panel.resolve_jump(j, False))],
+        ))
+    for item in notice_texts(billing, controller.facts(), number):
+        actions = []
+        text = item.text
+        if item.key.startswith("tie"):
+            actions = [("Choose…", panel.choose_tie)]
+            if panel.tie_choice:
+                text += " Chosen: " + ", ".join(
+                    f"{code} × {units}" for code, units in panel.tie_choice.items() if units)
+        notices.append(Notice(item.key, text, item.level, actions))
+    return notices

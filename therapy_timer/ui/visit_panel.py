@@ -1,0 +1,443 @@
+"""The visit screen: tiles to tap, live minutes and units, notices, pause and performer.
+
+Slots forward intent to the ``SessionController`` (one call each); repainting reads
+``controller.facts()``. Digits 1-9 tap the tiles, Space pauses or resumes (both in tooltips).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCompleter,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.codes import CodeKind
+from therapy_timer.core.model import BillingError, Discipline, Performer
+from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui import style
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.session_controller import SessionController, TimeJump
+from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
+from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
+from therapy_timer.ui.visit_notices import build_notices
+from therapy_timer.ui.visit_widgets import IntervalTableModel, NoticeList, TotalsCard
+
+log = logging.getLogger(__name__)
+
+PERFORMERS = {
+    Discipline.PT: (Performer.PT, Performer.PTA),
+    Discipline.OT: (Performer.OT, Performer.OTA),
+    Discipline.SLP: (Performer.SLP,),
+}
+#: Bill the visit again (notices) every this many ticks while a timer runs.
+REBILL_TICKS = 15
+
+
+class VisitPanel(QWidget):
+    """The heart of the app: one visit's timers."""
+
+    finalize_requested = Signal(int)
+    diagnoses_requested = Signal(int)
+    leave_requested = Signal()
+
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.repo = controller.repo
+        self.catalog = controller.catalog
+        self.tie_choice: dict[str, int] | None = None
+        self.billing = None
+        self._ticks = 0
+        self.setAccessibleName("Visit")
+        self._build()
+        controller.changed.connect(self.on_changed)
+        controller.ticked.connect(self.on_tick)
+        controller.failed.connect(self.on_failed)
+        controller.provider_busy.connect(self.on_provider_busy)
+        controller.time_jump.connect(lambda _jump: self.refresh_notices())
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        outer.setSpacing(10)
+
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        self.title = QLabel("No visit open")
+        self.title.setStyleSheet("font-size: 30px; font-weight: 800;")
+        self.title.setAccessibleName("Patient")
+        self.subtitle = QLabel("")
+        self.subtitle.setStyleSheet(f"font-size: 17px; color: {style.MUTED}; font-weight: 600;")
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header.addLayout(titles, 1)
+
+        self.performer_box = QFrame()
+        perf_layout = QHBoxLayout(self.performer_box)
+        perf_layout.setContentsMargins(0, 0, 0, 0)
+        perf_layout.setSpacing(0)
+        self.performer_group = QButtonGroup(self)
+        self.performer_group.setExclusive(True)
+        self.performer_buttons: dict[Performer, QPushButton] = {}
+        for performer in Performer:
+            button = QPushButton(performer.value)
+            button.setCheckable(True)
+            button.setMinimumSize(84, style.TOUCH)
+            button.setAccessibleName(f"Performed by {performer.value}")
+            button.setToolTip(f"Time from now on is recorded as furnished by the "
+                              f"{'assistant' if performer.is_assistant else 'therapist'} "
+                              f"({performer.value}); a running timer is split here.")
+            button.setStyleSheet(
+                "QPushButton { border-radius: 0; font-size: 18px; }"
+                f"QPushButton:checked {{ background: {style.INK}; color: white;"
+                f"border-color: {style.INK}; }}")
+            button.clicked.connect(lambda _=False, p=performer: self.controller.set_performer(p))
+            self.performer_group.addButton(button)
+            self.performer_buttons[performer] = button
+            perf_layout.addWidget(button)
+        header.addWidget(self.performer_box)
+
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setMinimumSize(150, style.TOUCH)
+        self.pause_button.setToolTip("Pause for rest or toileting: paused time is not treatment "
+                                     "time. Shortcut: Space")
+        self.pause_button.setAccessibleName("Pause or resume")
+        self.pause_button.clicked.connect(self.controller.toggle_pause)
+        header.addWidget(self.pause_button)
+
+        self.diagnoses_button = QPushButton("Diagnoses")
+        self.diagnoses_button.setMinimumHeight(style.TOUCH)
+        self.diagnoses_button.setAccessibleName("Diagnoses")
+        self.diagnoses_button.clicked.connect(
+            lambda: self.controller.visit and self.diagnoses_requested.emit(
+                self.controller.visit.id))
+        header.addWidget(self.diagnoses_button)
+
+        self.finalize_button = QPushButton("Finish visit")
+        self.finalize_button.setMinimumSize(160, style.TOUCH)
+        self.finalize_button.setAccessibleName("Finish and review the visit")
+        style.polish(self.finalize_button, primary=True)
+        self.finalize_button.clicked.connect(self.on_finalize)
+        header.addWidget(self.finalize_button)
+        self.back_button = QPushButton("Today")
+        self.back_button.setMinimumHeight(style.TOUCH)
+        self.back_button.setAccessibleName("Back to today's visits")
+        self.back_button.setToolTip("Back to today's list; running timers keep running")
+        self.back_button.clicked.connect(self.leave_requested)
+        header.addWidget(self.back_button)
+        outer.addLayout(header)
+
+        body = QHBoxLayout()
+        body.setSpacing(16)
+        left = QVBoxLayout()
+        self.tiles = TileGrid(self, columns=4)
+        self.tiles.tapped.connect(self.on_tile)
+        left.addWidget(self.tiles, 1)
+        search_row = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Any other code: type a number or words, then Enter")
+        self.search.setAccessibleName("Search codes")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumHeight(style.TOUCH - 8)
+        self._completions = QStringListModel(self)
+        completer = QCompleter(self._completions, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.activated.connect(self.on_search_chosen)
+        self.search.setCompleter(completer)
+        self.search.returnPressed.connect(lambda: self.on_search_chosen(self.search.text()))
+        search_row.addWidget(self.search, 1)
+        left.addLayout(search_row)
+        body.addLayout(left, 3)
+
+        right = QVBoxLayout()
+        right.setSpacing(10)
+        self.now_running = QLabel("Nothing running")
+        self.now_running.setObjectName("now_running")
+        self.now_running.setWordWrap(True)
+        self.now_running.setAccessibleName("Now running")
+        self.now_running.setMinimumHeight(64)
+        right.addWidget(self.now_running)
+        self.totals = TotalsCard(self)
+        right.addWidget(self.totals)
+        self.notices = NoticeList(self)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.notices)
+        scroll.setMinimumHeight(120)
+        right.addWidget(scroll, 2)
+        table_row = QHBoxLayout()
+        caption = QLabel("Recorded time")
+        caption.setProperty("role", "caption")
+        table_row.addWidget(caption, 1)
+        self.edit_button = QPushButton("Edit time…")
+        self.edit_button.setAccessibleName("Edit the selected interval")
+        self.edit_button.clicked.connect(self.on_edit)
+        table_row.addWidget(self.edit_button)
+        right.addLayout(table_row)
+        self.interval_model = IntervalTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.interval_model)
+        self.table.setAccessibleName("Recorded intervals")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self.on_edit())
+        right.addWidget(self.table, 2)
+        body.addLayout(right, 2)
+        outer.addLayout(body, 1)
+
+        for digit in range(1, 10):
+            shortcut = QShortcut(QKeySequence(str(digit)), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda d=digit: self.on_digit(d))
+        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        space.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        space.activated.connect(self.controller.toggle_pause)
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def performers(self) -> tuple[Performer, ...]:
+        visit = self.controller.visit
+        return PERFORMERS.get(visit.discipline, ()) if visit else ()
+
+    def load(self) -> None:
+        """Fills the screen for the controller's visit (called after ``open_visit``)."""
+        visit = self.controller.visit
+        if visit is None:
+            return
+        self.tie_choice = None
+        patient = self.repo.get_patient(visit.patient_id)
+        provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
+                        None)
+        self.title.setText(patient.display_name)
+        rule = "CMS 8-minute rule" if self.controller.rule.value == "cms" else "per-code rule"
+        parts = [visit.discipline.value, provider.name if provider else "",
+                 f"{visit.day:%a %d %b %Y}", rule]
+        self.subtitle.setText("  ·  ".join(p for p in parts if p))
+        allowed = self.performers()
+        for performer, button in self.performer_buttons.items():
+            button.setVisible(performer in allowed)
+        self.performer_box.setVisible(len(allowed) > 1)
+        self.tiles.set_codes(self._tile_infos(visit.discipline, visit.provider_id, visit.day))
+        self._completions.setStringList(
+            [f"{c.code}  {c.label}" for c in self.catalog.all(visit.day)
+             if c.kind is not CodeKind.PERIODIC])
+        self.on_changed()
+
+    def _tile_infos(self, discipline: Discipline, provider_id: int, day):
+        codes: list[str] = []
+        favourites = getattr(self.repo, "favourite_codes", None)
+        if favourites is not None:
+            try:
+                codes = list(favourites(provider_id) or [])
+            except (StorageError, BillingError) as exc:
+                log.warning("favourite tiles not read: %s", exc)
+        codes = codes or list(DEFAULT_TILES[discipline])
+        infos = []
+        for code in codes:
+            try:
+                infos.append(self.catalog.get(code, day))
+            except BillingError:
+                log.info("tile %s is not valid on %s", code, day)
+        return infos
+
+    def on_changed(self) -> None:
+        """The store changed: bill again for notices, then repaint everything."""
+        controller = self.controller
+        if controller.visit is None:
+            return
+        editable = controller.editable
+        for widget in (self.tiles, self.search, self.pause_button, self.performer_box,
+                       self.edit_button):
+            widget.setEnabled(editable)
+        self.finalize_button.setText("Finish visit" if editable else "Review")
+        if controller.performer in self.performer_buttons:
+            self.performer_buttons[controller.performer].setChecked(True)
+        self.pause_button.setText("Resume" if controller.paused else "Pause")
+        style.polish(self.pause_button, danger=controller.paused)
+        self.interval_model.set_rows(controller.intervals, controller.clock.now())
+        self.refresh_notices()
+        self.on_tick()
+
+    def refresh_notices(self) -> None:
+        controller = self.controller
+        if controller.visit is None:
+            return
+        self.billing = None
+        try:
+            self.billing = self.repo.bill_visit(controller.visit.id, controller.clock.now())
+        except (StorageError, BillingError) as exc:
+            log.info("visit not billable yet: %s", exc)
+        self.notices.set_notices(build_notices(self, controller, self.billing))
+
+    def on_tick(self) -> None:
+        """Once a second: repaint tiles, totals and the running row from stored timestamps."""
+        controller = self.controller
+        if controller.visit is None:
+            return
+        now = controller.clock.now()
+        facts = controller.facts(now)
+        running = {i.code: i for i in controller.running()}
+        for code, tile in self.tiles.tiles.items():
+            seconds = facts.seconds_by_code.get(code, 0) if facts else 0
+            info = tile.info
+            units = facts.units(code) if facts and info.timed else (1 if seconds else 0)
+            if code in running:
+                state = ALONGSIDE if not info.kind.exclusive else RUNNING
+                performer = running[code].performer.value
+            elif code in controller.paused_codes and controller.paused:
+                state, performer = PAUSED, ""
+            else:
+                state, performer = (DONE if seconds else IDLE), ""
+            tile.show_time(seconds, units, state, performer)
+        total_units = None
+        if self.tie_choice and facts:
+            total_units = sum(self.tie_choice.values()) + sum(
+                1 for line in facts.allocation.lines if not line.timed and line.units)
+        self.totals.show_facts(facts, self._treatment_seconds(now), total_units)
+        self._show_running(facts, running)
+        self.interval_model.set_now(now)
+        self._ticks += 1
+        if running and self._ticks % REBILL_TICKS == 0:
+            self.refresh_notices()
+
+    def _treatment_seconds(self, now) -> int:
+        """Seconds covered by at least one interval (pauses and gaps excluded)."""
+        spans = sorted((i.start, i.end or now) for i in self.controller.intervals)
+        total, current = 0, None
+        for start, end in spans:
+            if current is None or start > current[1]:
+                if current:
+                    total += int((current[1] - current[0]).total_seconds())
+                current = [start, end]
+            else:
+                current[1] = max(current[1], end)
+        if current:
+            total += int((current[1] - current[0]).total_seconds())
+        return total
+
+    def _show_running(self, facts, running) -> None:
+        if self.controller.paused:
+            text = "PAUSED: " + ", ".join(self.controller.paused_codes)
+            colour = style.PAUSED
+        elif running:
+            names = [f"{code} {self.catalog.get(code).label}" for code in running]
+            text = "Running: " + "  +  ".join(names)
+            colour = style.RUNNING
+        else:
+            text, colour = "Nothing running: tap a tile to start", style.MUTED
+        self.now_running.setText(text)
+        self.now_running.setStyleSheet(
+            f"background: {colour}; color: white; border-radius: 10px; padding: 8px 14px;"
+            "font-size: 22px; font-weight: 800;")
+
+    # -- intent -------------------------------------------------------------------------------
+
+    def on_tile(self, code: str) -> None:
+        self.start_or_stop(code)
+
+    def on_digit(self, digit: int) -> None:
+        tile = self.tiles.tile_at(digit)
+        if tile is not None and tile.isEnabled():
+            self.start_or_stop(tile.code)
+
+    def start_or_stop(self, code: str) -> None:
+        """A tap: stop ``code`` if it runs; otherwise start it (asking details if needed)."""
+        code = code.upper()
+        if code in self.controller.running_codes():
+            self.controller.stop(code)
+            return
+        try:
+            info = self.catalog.get(code, self.controller.visit.day)
+        except BillingError as exc:
+            self.on_failed(str(exc))
+            return
+        technique = region = None
+        if info.asks_technique:
+            answer = TechniqueDialog.ask(self, code)
+            if answer is None:
+                return
+            technique, region = answer
+        self.controller.start(code, technique, region)
+
+    def on_search_chosen(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        code = text.split()[0].upper()
+        if code not in self.catalog:
+            matches = self.catalog.search(text, self.controller.visit.day)
+            if len(matches) != 1:
+                self.on_failed(f"No single code matches {text!r}: pick one from the list.")
+                return
+            code = matches[0].code
+        self.search.clear()
+        self.start_or_stop(code)
+
+    def on_edit(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            self.on_failed("Select a row of recorded time first.")
+            return
+        interval = self.interval_model.interval_at(rows[0].row())
+        edit = IntervalEditDialog.ask(self, interval, self.performers())
+        if edit is not None:
+            self.controller.edit_interval(interval.id, reason=edit.reason, **edit.changes)
+
+    def on_finalize(self) -> None:
+        visit = self.controller.visit
+        if visit is None:
+            return
+        if self.controller.running() and not Ask.confirm(
+                self, "Stop the timers?", "Timers are still running. Stop them now and review "
+                "the visit?", yes="Stop and review", no="Keep running"):
+            return
+        if self.controller.running():
+            self.controller.stop()
+        self.finalize_requested.emit(visit.id)
+
+    def choose_tie(self) -> None:
+        facts = self.controller.facts()
+        if facts is None or not facts.allocation.ties:
+            return
+        options = facts.allocation.allowed_allocations()
+        labels = [", ".join(f"{code} × {units}" for code, units in alt.items() if units)
+                  for alt in options]
+        index = Ask.choice(self, "Choose the units", "The rule leaves a choice. Bill:", labels)
+        if index is not None:
+            self.tie_choice = options[index]
+            self.refresh_notices()
+            self.on_tick()
+
+    def resolve_jump(self, jump: TimeJump, keep: bool) -> None:
+        self.controller.resolve_jump(jump, keep)
+
+    def on_failed(self, message: str) -> None:
+        Ask.warn(self, "Not done", message)
+
+    def on_provider_busy(self, message: str, group_code: str) -> None:
+        if Ask.confirm(self, "Another patient is on the clock", f"{message}\n\nRecord a group "
+                       f"session ({group_code}) for this patient instead?",
+                       yes=f"Record {group_code}", no="Cancel"):
+            self.controller.start(group_code)

@@ -1,0 +1,209 @@
+"""Pieces of the visit screen: the big totals, inline notices and the interval table.
+
+Humble views: each takes plain values (``LiveFacts``, strings, ``StoredInterval`` rows) and
+paints them; none of them talks to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.live import LiveFacts
+from therapy_timer.core.records import StoredInterval
+from therapy_timer.ui import style
+from therapy_timer.ui.tiles import mmss
+
+
+class BigNumber(QFrame):
+    """A caption over a large number, readable across the room."""
+
+    def __init__(self, caption: str, name: str, parent: QWidget | None = None,
+                 size: int = 52) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 8, 14, 8)
+        layout.setSpacing(0)
+        self.caption = QLabel(caption.upper())
+        self.caption.setStyleSheet(f"font-size: 15px; font-weight: 700; color: {style.MUTED};"
+                                   "letter-spacing: 1px;")
+        self.value = QLabel("0")
+        self.value.setStyleSheet(f"font-size: {size}px; font-weight: 800; color: {style.INK};"
+                                 "font-family: 'DejaVu Sans Mono', Consolas, monospace;")
+        self.value.setAccessibleName(caption)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.value)
+        self.setStyleSheet(f"BigNumber {{ background: {style.PAPER}; border-radius: 12px;"
+                           "border: 1px solid #d1d5db; }")
+
+    def set(self, text: str) -> None:
+        if self.value.text() != text:
+            self.value.setText(text)
+
+
+class TotalsCard(QWidget):
+    """Visit totals: units, timed minutes, treatment time, time to the next unit."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(10)
+        self.units = BigNumber("Total units", "total_units", size=64)
+        self.timed = BigNumber("Timed minutes", "timed_minutes")
+        self.treatment = BigNumber("Treatment time", "treatment_time")
+        self.next_unit = BigNumber("Next unit in", "next_unit")
+        grid.addWidget(self.units, 0, 0)
+        grid.addWidget(self.next_unit, 0, 1)
+        grid.addWidget(self.timed, 1, 0)
+        grid.addWidget(self.treatment, 1, 1)
+
+    def show_facts(self, facts: LiveFacts | None, treatment_seconds: int,
+                   total_units: int | None = None) -> None:
+        if facts is None:
+            for box in (self.units, self.timed, self.next_unit):
+                box.set("–")
+            self.treatment.set(mmss(0))
+            return
+        untimed = sum(1 for line in facts.allocation.lines if not line.timed and line.units)
+        units = facts.units_now + untimed if total_units is None else total_units
+        self.units.set(str(units))
+        self.timed.set(str(facts.total_timed_minutes))
+        self.treatment.set(mmss(treatment_seconds))
+        self.next_unit.set(mmss(facts.seconds_to_next_unit)
+                           if facts.seconds_to_next_unit is not None else "–")
+
+
+class Notice(QFrame):
+    """One inline notice with optional action buttons."""
+
+    COLOURS = {
+        "warn": (style.WARN_BG, style.WARN_INK),
+        "info": (style.INFO_BG, style.INFO_INK),
+        "error": (style.ERROR_BG, style.ERROR_INK),
+    }
+
+    def __init__(self, key: str, text: str, level: str = "info",
+                 actions: Sequence[tuple[str, Callable[[], None]]] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        bg, ink = self.COLOURS[level]
+        self.setStyleSheet(f"Notice {{ background: {bg}; border-radius: 8px; "
+                           f"border-left: 6px solid {ink}; }} QLabel {{ color: {ink}; "
+                           "font-size: 15px; font-weight: 600; }")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.label, 1)
+        self.buttons: dict[str, QPushButton] = {}
+        for caption, callback in actions:
+            button = QPushButton(caption)
+            button.setAccessibleName(f"{caption}: {text[:60]}")
+            button.clicked.connect(callback)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+            self.buttons[caption] = button
+        self.setAccessibleName(text)
+
+
+class NoticeList(QWidget):
+    """A stack of notices, replaced as a whole each time the visit changes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self.notices: dict[str, Notice] = {}
+
+    def set_notices(self, notices: Sequence[Notice]) -> None:
+        for notice in self.notices.values():
+            notice.hide()
+            notice.deleteLater()
+        self.notices = {}
+        for notice in notices:
+            self._layout.addWidget(notice)
+            self.notices[notice.key] = notice
+
+    def texts(self) -> list[str]:
+        return [n.label.text() for n in self.notices.values()]
+
+
+def _hms(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%H:%M:%S") if moment else "running"
+
+
+class IntervalTableModel(QAbstractTableModel):
+    """Read-only rows of the visit's intervals: start, end, code, performer, mm:ss."""
+
+    HEADERS = ("Start", "End", "Code", "By", "Time")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[StoredInterval] = []
+        self.now: datetime | None = None
+
+    def set_rows(self, rows: Sequence[StoredInterval], now: datetime) -> None:
+        self.beginResetModel()
+        self.rows = sorted(rows, key=lambda i: i.start)
+        self.now = now
+        self.endResetModel()
+
+    def set_now(self, now: datetime) -> None:
+        """Updates only the running rows' time column."""
+        self.now = now
+        for row, interval in enumerate(self.rows):
+            if interval.end is None:
+                index = self.index(row, 4)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        interval = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            col = index.column()
+            if col == 0:
+                return _hms(interval.start)
+            if col == 1:
+                return _hms(interval.end)
+            if col == 2:
+                extra = ""
+                if interval.technique or interval.body_region:
+                    extra = f" ({interval.technique or ''}, {interval.body_region or ''})"
+                return interval.code + extra
+            if col == 3:
+                return interval.performer.value
+            if col == 4:
+                return mmss(interval.interval.seconds(self.now))
+        if role == Qt.ItemDataRole.UserRole:
+            return interval.id
+        return None
+
+    def interval_at(self, row: int) -> StoredInterval | None:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
