@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 SYS_STAMP := $(VENV)/.system-deps
 
-.PHONY: run test check lint sysdeps bench package clean
+.PHONY: run test check lint sysdeps bench package fresh-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -43,6 +43,18 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/engine.py
+
+## make package: a one-folder app in dist/therapy-timer (PyInstaller), then its --check.
+package: $(DEV_STAMP) $(SYS_STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/therapy-timer.spec
+	QT_QPA_PLATFORM=offscreen dist/therapy-timer/therapy-timer --check \
+		--db build/package-check.sqlite3
+	@du -sh dist/therapy-timer | awk '{print "bundle size: " $$1}'
+
+## make fresh-check: clone into a temp dir and run the README's two commands there.
+fresh-check:
+	scripts/fresh-clone-check
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
