@@ -1,0 +1,85 @@
+"""Fixtures for the visit store: a throw-away repository and a small synthetic clinic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+
+from therapy_timer.core.model import Discipline, Performer, Rule
+from therapy_timer.core.records import (
+    InsurancePolicy,
+    Patient,
+    Payer,
+    PlanOfCare,
+    Practice,
+    Provider,
+)
+from therapy_timer.storage.repository import Repository, open_repository
+
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
+
+
+@dataclass
+class Clinic:
+    repo: Repository
+    pt: Provider
+    pta: Provider
+    ot: Provider
+    ota: Provider
+    patient: Patient
+    other: Patient
+    medicare: Payer
+    commercial: Payer
+    plan: PlanOfCare
+    other_plan: PlanOfCare
+    ot_plan: PlanOfCare
+
+
+def build_clinic(repo: Repository) -> Clinic:
+    repo.save_practice(Practice("Riverside Therapy (synthetic)", timezone="America/Chicago"))
+    pt = repo.save_provider(Provider("Avery Stone", Discipline.PT, Performer.PT, "PT, DPT"))
+    pta = repo.save_provider(Provider("Blake Reed", Discipline.PT, Performer.PTA, "PTA",
+                                      supervisor_id=pt.id))
+    ot = repo.save_provider(Provider("Casey Moor", Discipline.OT, Performer.OT, "OTR/L"))
+    ota = repo.save_provider(Provider("Drew Vale", Discipline.OT, Performer.OTA, "COTA",
+                                      supervisor_id=ot.id))
+    medicare = repo.save_payer(Payer(
+        "Medicare Part B", Rule.CMS, medicare=True, assistant_modifiers=True, kx_applies=True,
+        allowed_cents={"97110": 3000, "97140": 2800, "97530": 3300, "97112": 3200}))
+    commercial = repo.save_payer(Payer("Acme Health", Rule.PER_CODE))
+    patient = repo.save_patient(Patient("Testa", "Patienta", date(1950, 3, 4), "F",
+                                        chart_number="S-0001"))
+    other = repo.save_patient(Patient("Testb", "Patientb", date(1960, 5, 6), "M",
+                                      chart_number="S-0002"))
+    repo.save_policy(InsurancePolicy(patient.id, medicare.id, "1EG4TE5MK73"))
+    repo.save_policy(InsurancePolicy(other.id, commercial.id, "ACM123"))
+    for code, cents in {"97110": 4500, "97140": 5000, "97530": 5200, "97112": 4800,
+                        "97150": 3000, "97010": 1500, "97535": 4700}.items():
+        repo.save_fee(code, cents, date(2026, 1, 1))
+    plan = repo.save_plan(PlanOfCare(patient.id, Discipline.PT, pt.id, date(2026, 11, 1),
+                                     date(2027, 1, 30), 20))
+    other_plan = repo.save_plan(PlanOfCare(other.id, Discipline.PT, pt.id, date(2026, 11, 1)))
+    ot_plan = repo.save_plan(PlanOfCare(patient.id, Discipline.OT, ot.id, date(2026, 11, 1)))
+    return Clinic(repo, pt, pta, ot, ota, patient, other, medicare, commercial, plan,
+                  other_plan, ot_plan)
+
+
+@pytest.fixture
+def repo():
+    repository = open_repository(":memory:")
+    yield repository
+    repository.close()
+
+
+@pytest.fixture
+def file_repo(tmp_path):
+    repository = open_repository(tmp_path / "clinic.db")
+    yield repository
+    repository.close()
+
+
+@pytest.fixture
+def clinic(repo) -> Clinic:
+    return build_clinic(repo)

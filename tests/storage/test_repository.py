@@ -1,0 +1,213 @@
+"""The repository's public API: reference data, visits, timers, billing, finalize, amend."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from therapy_timer.core.model import Performer
+from therapy_timer.core.records import VisitStatus
+from therapy_timer.storage.errors import (
+    FrozenVisitError,
+    InvalidDataError,
+    NotFoundError,
+    ProviderBusyError,
+)
+from therapy_timer.storage.repository import KEEP
+
+from .conftest import T0
+
+
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def test_reference_data_round_trips(clinic):
+    repo = clinic.repo
+    assert repo.get_practice().timezone == "America/Chicago"
+    assert [p.name for p in repo.list_providers()] == [
+        "Avery Stone", "Blake Reed", "Casey Moor", "Drew Vale"]
+    assert repo.get_provider(clinic.pta.id).supervisor_id == clinic.pt.id
+    assert repo.get_payer(clinic.medicare.id).allowed_cents["97110"] == 3000
+    assert repo.policies_for(clinic.patient.id)[0].member_id == "1EG4TE5MK73"
+    assert repo.fee_schedule(T0.date())["97110"] == 4500
+    assert [p.discipline.value for p in repo.plans_for(clinic.patient.id)] == ["OT", "PT"]
+    assert repo.search_patients("patienta")[0].id == clinic.patient.id
+    assert repo.search_patients("Patientb, Te")[0].id == clinic.other.id
+    assert repo.search_patients("S-0002")[0].id == clinic.other.id
+    assert repo.search_patients("100%_") == []
+
+
+def test_pin_is_a_slow_salted_hash(clinic):
+    repo = clinic.repo
+    repo.save_provider(clinic.pt, pin="4321")
+    assert repo.verify_pin(clinic.pt.id, "4321")
+    assert not repo.verify_pin(clinic.pt.id, "4320")
+    assert not repo.verify_pin(clinic.pta.id, "4321")  # no PIN set
+    stored = repo.conn.execute("SELECT pin_hash FROM providers WHERE id = ?",
+                               (clinic.pt.id,)).fetchone()[0]
+    assert stored.startswith("scrypt$") and "4321" not in stored
+    assert repo.get_provider(clinic.pt.id).has_pin
+    with pytest.raises(InvalidDataError):
+        repo.save_provider(clinic.pt, pin="12")
+
+
+def test_fee_schedule_is_dated(clinic):
+    from datetime import date
+
+    repo = clinic.repo
+    repo.save_fee("97110", 4800, date(2027, 1, 1))
+    assert repo.fee_schedule(date(2026, 12, 31))["97110"] == 4500
+    assert repo.fee_schedule(date(2027, 1, 1))["97110"] == 4800
+    with pytest.raises(InvalidDataError, match="not a"):
+        repo.save_fee("9711", 100, date(2027, 1, 1))
+
+
+def test_switching_timers_stops_the_running_one_atomically(clinic):
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    assert visit.day.isoformat() == "2026-11-20" and visit.status is VisitStatus.OPEN
+    first = repo.start_interval(visit.id, "97140", Performer.PT, T0, technique="STM",
+                                body_region="lumbar")
+    hot = repo.start_interval(visit.id, "97010", Performer.PT, T0 + minutes(1))
+    second = repo.start_interval(visit.id, "97110", Performer.PT, T0 + minutes(10))
+    running = {i.code for i in repo.running_intervals()}
+    assert running == {"97010", "97110"}  # the supervised modality runs alongside
+    assert repo.get_interval(first.id).end == T0 + minutes(10)
+    assert repo.get_interval(first.id).technique == "STM"
+    stopped = repo.pause_visit(visit.id, T0 + minutes(30))
+    assert {i.id for i in stopped} == {hot.id, second.id}
+    assert repo.running_intervals() == []
+    assert repo.stop_interval(second.id, T0 + minutes(50)).end == T0 + minutes(30)
+
+
+def test_heartbeat_marks_running_intervals(clinic):
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    interval = repo.start_interval(visit.id, "97110", "PT", T0)
+    assert repo.heartbeat(T0 + minutes(2)) == 1
+    assert repo.get_interval(interval.id).heartbeat == T0 + minutes(2)
+
+
+def test_provider_cannot_run_one_on_one_for_two_patients(clinic):
+    repo = clinic.repo
+    a = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    b = repo.start_visit(clinic.other.id, clinic.pt.id, clinic.other_plan.id, T0)
+    repo.start_interval(a.id, "97110", "PT", T0)
+    with pytest.raises(ProviderBusyError, match="97150") as caught:
+        repo.start_interval(b.id, "97530", "PT", T0 + minutes(1))
+    assert caught.value.other_visit_id == a.id
+    assert repo.intervals_for(b.id) == []  # nothing written
+    # A supervised modality for the other patient is fine; so is group for both.
+    repo.start_interval(b.id, "97010", "PT", T0 + minutes(1))
+    repo.start_interval(a.id, "97150", "PT", T0 + minutes(2))
+    repo.start_interval(b.id, "97150", "PT", T0 + minutes(2))
+    assert sorted(i.code for i in repo.running_intervals()) == ["97010", "97150", "97150"]
+
+
+def test_edit_needs_a_reason_and_is_audited(clinic):
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    a = repo.start_interval(visit.id, "97110", "PT", T0)
+    b = repo.start_interval(visit.id, "97140", "PT", T0 + minutes(10))
+    repo.stop_interval(b.id, T0 + minutes(20))
+    with pytest.raises(InvalidDataError, match="reason"):
+        repo.edit_interval(a.id, end=T0 + minutes(5), reason=" ", user="avery")
+    with pytest.raises(InvalidDataError, match="overlap"):
+        repo.edit_interval(a.id, end=T0 + minutes(15), reason="late stop", user="avery")
+    edited = repo.edit_interval(a.id, end=T0 + minutes(8), code=KEEP, performer="PTA",
+                                reason="assistant ran it", user="avery")
+    assert edited.end == T0 + minutes(8) and edited.performer is Performer.PTA
+    entry = repo.audit_entries("interval", a.id)[0]
+    assert entry.action == "edit_interval" and entry.user == "avery"
+    assert "assistant ran it" in entry.detail and '"PT"' in entry.detail
+    assert repo.audit_verify() is None
+
+
+def test_finalize_freezes_and_amend_keeps_the_original(clinic):
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.start_interval(visit.id, "97140", "PT", T0 + minutes(24))
+    with pytest.raises(InvalidDataError, match="running"):
+        repo.finalize_visit(visit.id, None, "avery", T0 + minutes(50))
+    repo.pause_visit(visit.id, T0 + minutes(47))
+    with pytest.raises(InvalidDataError, match="diagnosis"):
+        repo.finalize_visit(visit.id, None, "avery", T0 + minutes(50))
+    repo.set_diagnoses(visit.id, ["m54.50", "R26.89"], validate=False)
+    lines = repo.finalize_visit(visit.id, None, "avery", T0 + minutes(50))
+    assert [(ln.code, ln.units, ln.modifiers) for ln in lines] == [
+        ("97110", 2, ("GP",)), ("97140", 1, ("GP",))]
+    assert lines[0].charge_cents == 9000 and lines[0].diagnosis_pointers == ("A", "B")
+    frozen = repo.get_visit(visit.id)
+    assert frozen.status is VisitStatus.FINALIZED and frozen.timed_minutes == 47
+    assert frozen.diagnoses == ("M54.50", "R26.89")
+    interval = repo.intervals_for(visit.id)[0]
+    with pytest.raises(FrozenVisitError):
+        repo.edit_interval(interval.id, end=T0 + minutes(20), reason="x", user="avery")
+    with pytest.raises(FrozenVisitError):
+        repo.start_interval(visit.id, "97110", "PT", T0 + minutes(60))
+    with pytest.raises(sqlite3.IntegrityError, match="frozen"):  # the database refuses too
+        repo.conn.execute("UPDATE charge_lines SET units = 9")
+    with pytest.raises(InvalidDataError, match="reason"):
+        repo.amend_visit(visit.id, "", "avery", T0 + minutes(60))
+    amended = repo.amend_visit(visit.id, "97140 was 97112", "avery", T0 + minutes(60))
+    assert amended.amends_id == visit.id and amended.status is VisitStatus.OPEN
+    assert repo.get_visit(visit.id).status is VisitStatus.AMENDED
+    assert repo.charge_lines(visit.id) == lines
+    copy = repo.intervals_for(amended.id)
+    repo.edit_interval(copy[1].id, code="97112", reason="wrong code", user="avery")
+    new_lines = repo.finalize_visit(amended.id, None, "avery", T0 + minutes(70))
+    assert [ln.code for ln in new_lines] == ["97110", "97112"]
+    assert repo.amendments_for(visit.id)[0].reason == "97140 was 97112"
+    assert repo.visit_count_in_plan(clinic.plan.id) == 1
+    assert repo.audit_verify() is None
+
+
+def test_same_day_same_discipline_visits_pool(clinic):
+    repo = clinic.repo
+    morning = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(morning.id, "97110", "PT", T0)
+    repo.pause_visit(morning.id, T0 + minutes(10))
+    repo.set_diagnoses(morning.id, ["R26.89"], validate=False)
+    first = repo.finalize_visit(morning.id, None, "avery", T0 + minutes(11))
+    assert [(ln.code, ln.units) for ln in first] == [("97110", 1)]
+    later = T0 + timedelta(hours=4)
+    evening = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, later)
+    repo.start_interval(evening.id, "97110", "PT", later)
+    repo.pause_visit(evening.id, later + minutes(14))
+    billing = repo.bill_visit(evening.id, later + minutes(15))
+    assert billing.total_timed_minutes == 24 and billing.total_units == 2
+    repo.set_diagnoses(evening.id, ["R26.89"], validate=False)
+    second = repo.finalize_visit(evening.id, None, "avery", later + minutes(15))
+    assert [(ln.code, ln.units, ln.minutes) for ln in second] == [("97110", 1, 14)]
+    # An OT visit the same day is a different discipline: not pooled.
+    ot = repo.start_visit(clinic.patient.id, clinic.ot.id, clinic.ot_plan.id, later)
+    repo.start_interval(ot.id, "97535", "OT", later + minutes(20))
+    assert repo.bill_visit(ot.id, later + minutes(28)).total_timed_minutes == 8
+
+
+def test_kx_year_to_date_and_visit_list(clinic):
+    repo = clinic.repo
+    repo.set_prior_kx(clinic.patient.id, 2026, "PT+SLP", 245000)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.pause_visit(visit.id, T0 + minutes(30))
+    billing = repo.bill_visit(visit.id, T0 + minutes(31))
+    assert any(s.modifier == "KX" for s in billing.suggestions)  # $2,450 + $60 > $2,480
+    repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+    repo.finalize_visit(visit.id, None, "avery", T0 + minutes(31))
+    assert repo.kx_year_to_date(clinic.patient.id, 2026, "PT+SLP") == 245000 + 2 * 3000
+    assert repo.kx_year_to_date(clinic.patient.id, 2026, "OT") == 0
+    rows = repo.visits_on(visit.day)
+    assert [(r.patient_name, r.provider_name, r.units, r.status.value) for r in rows] == [
+        ("Patienta, Testa", "Avery Stone", 2, "finalized")]
+
+
+def test_missing_records_raise_not_found(repo):
+    with pytest.raises(NotFoundError):
+        repo.get_visit(99)
+    with pytest.raises(NotFoundError):
+        repo.start_visit(1, 1, None, T0)

@@ -1,0 +1,269 @@
+"""The clinic's stored things as immutable values: what the repository takes and returns.
+
+Pure frozen dataclasses (no SQL here). Times are timezone-aware datetimes (UTC when they come
+from the store); calendar days are ``date``; money is integer cents. An ``id`` of None means
+"not saved yet": ``save_*`` methods return the record with its new id.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from therapy_timer.core.model import Discipline, Interval, Performer, Rule
+
+
+class VisitStatus(enum.StrEnum):
+    """A visit's life: open while timers run, finalized (frozen), amended (superseded), void."""
+
+    OPEN = "open"
+    FINALIZED = "finalized"
+    AMENDED = "amended"  # finalized, then superseded by an amendment that keeps it
+    VOID = "void"
+
+    @property
+    def frozen(self) -> bool:
+        return self is not VisitStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    """The billing provider (CMS-1500 items 25 and 33). ``timezone`` is an IANA name; empty
+    means the computer's local zone. It decides which calendar day a visit belongs to."""
+
+    name: str
+    address: str = ""
+    phone: str = ""
+    npi: str = ""
+    tax_id: str = ""
+    taxonomy: str = ""
+    timezone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A therapist or assistant. The PIN itself is never held here, only whether one is set."""
+
+    name: str
+    discipline: Discipline
+    role: Performer
+    credentials: str = ""
+    npi: str = ""
+    license: str = ""
+    supervisor_id: int | None = None
+    active: bool = True
+    has_pin: bool = False
+    id: int | None = None
+
+    @property
+    def is_assistant(self) -> bool:
+        return self.role.is_assistant
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    sex: str = ""
+    address: str = ""
+    phone: str = ""
+    chart_number: str = ""
+    id: int | None = None
+
+    @property
+    def display_name(self) -> str:
+        """"Last, First" as lists and superbills show it."""
+        return f"{self.last_name}, {self.first_name}"
+
+
+@dataclass(frozen=True)
+class Payer:
+    """An insurer (or self-pay) and how it wants units and modifiers.
+
+    ``allowed_cents`` maps code -> allowed amount per unit (feeds the KX year-to-date amount).
+    """
+
+    name: str
+    rule: Rule = Rule.CMS
+    medicare: bool = False
+    therapy_modifiers: bool = True
+    assistant_modifiers: bool = False
+    kx_applies: bool = False
+    self_pay: bool = False
+    distinct_modifier: str = "XU"
+    allowed_cents: dict[str, int] = field(default_factory=dict, hash=False)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InsurancePolicy:
+    """A patient's coverage with one payer; priority 1 is primary."""
+
+    patient_id: int
+    payer_id: int
+    member_id: str = ""
+    group_number: str = ""
+    subscriber: str = ""
+    relationship: str = "self"
+    priority: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeeEntry:
+    """The clinic's charge per unit for a code, for dates of service in [start, end]."""
+
+    code: str
+    cents: int
+    effective_from: date
+    effective_to: date | None = None
+    id: int | None = None
+
+    def valid_on(self, day: date) -> bool:
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOfCare:
+    """A certified plan: decides the discipline (GP/GO/GN) and counts visits."""
+
+    patient_id: int
+    discipline: Discipline
+    therapist_id: int
+    start: date
+    certified_through: date | None = None
+    visits_authorized: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One encounter. ``diagnoses`` are ICD-10-CM codes in claim order (A, B, C, ...)."""
+
+    id: int
+    patient_id: int
+    provider_id: int
+    plan_id: int | None
+    day: date
+    discipline: Discipline
+    status: VisitStatus
+    place_of_service: str = "11"
+    diagnoses: tuple[str, ...] = ()
+    session_start: datetime | None = None
+    session_end: datetime | None = None
+    timed_minutes: int | None = None
+    treatment_minutes: int | None = None
+    notes: str = ""
+    created_at: datetime | None = None
+    finalized_at: datetime | None = None
+    finalized_by: str = ""
+    amends_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSummary:
+    """A row of a day's visit list (front desk, day sheet)."""
+
+    visit: Visit
+    patient_name: str
+    chart_number: str
+    provider_name: str
+    discipline: Discipline
+    status: VisitStatus
+    units: int
+    running: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInterval:
+    """A saved timer interval; ``end`` is None while it runs, ``heartbeat`` is the last moment
+    the app confirmed it was alive while running."""
+
+    id: int
+    visit_id: int
+    code: str
+    start: datetime
+    end: datetime | None
+    performer: Performer
+    provider_id: int | None = None
+    technique: str | None = None
+    body_region: str | None = None
+    heartbeat: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.end is None
+
+    @property
+    def interval(self) -> Interval:
+        """The core value the billing engine takes."""
+        return Interval(self.code, self.start, self.end, self.performer)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """A claim line frozen at finalize. ``diagnosis_pointers`` are letters into the visit's
+    diagnoses (A = first), primary first, at most four."""
+
+    visit_id: int
+    line_no: int
+    code: str
+    label: str
+    modifiers: tuple[str, ...]
+    units: int
+    minutes: int
+    fee_cents: int
+    charge_cents: int
+    allowed_cents: int = 0
+    diagnosis_pointers: tuple[str, ...] = ()
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """A correction of a finalized visit: the original is kept, the new visit replaces it."""
+
+    id: int
+    original_visit_id: int
+    new_visit_id: int
+    reason: str
+    user: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One link of the hash-chained audit log."""
+
+    seq: int
+    at: datetime
+    user: str
+    action: str
+    entity: str
+    entity_id: int | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditBreak:
+    """The first audit entry whose link does not hold, and why."""
+
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"audit entry {self.seq}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class CrashedInterval:
+    """A running interval found at start-up: the app may have died while it ran."""
+
+    interval: StoredInterval
+    patient_id: int
+    last_alive: datetime  # the heartbeat, or the start when no heartbeat was written

@@ -1,0 +1,196 @@
+"""The repository's plumbing: one connection, write transactions, row-to-record conversion."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from therapy_timer.core.model import Discipline, Performer, Rule
+from therapy_timer.core.records import (
+    ChargeLine,
+    FeeEntry,
+    InsurancePolicy,
+    Patient,
+    Payer,
+    PlanOfCare,
+    Provider,
+    StoredInterval,
+    Visit,
+    VisitStatus,
+)
+from therapy_timer.storage import audit
+from therapy_timer.storage.db import day_from, from_text, translate
+from therapy_timer.storage.errors import NotFoundError, StorageError
+
+#: Who the audit log names when the caller does not say.
+SYSTEM_USER = "system"
+
+
+class RepositoryBase:
+    """Holds the connection; every write goes through ``_write()``."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | str) -> None:
+        self.conn = conn
+        self.path = path
+        self._closed = False
+
+    @property
+    def where(self) -> str:
+        return f"the database {self.path}"
+
+    def close(self) -> None:
+        """Closes the connection (checkpointing the WAL). Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA optimize")
+            self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transactions and queries ---
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction (BEGIN IMMEDIATE), committed before returning.
+
+        Any error rolls the whole change back and surfaces as a StorageError.
+        """
+        if self._closed:
+            raise StorageError("the database is closed")
+        if self.conn.in_transaction:  # nested: join the outer transaction
+            yield self.conn
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate(exc, self.where) from exc
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.where) from exc
+            raise
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StorageError("the database is closed")
+        try:
+            cursor = self.conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            return cursor.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.where) from exc
+
+    def _row(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self._rows(sql, args)
+        return rows[0] if rows else None
+
+    def _one(self, sql: str, args: Sequence[Any], what: str) -> sqlite3.Row:
+        row = self._row(sql, args)
+        if row is None:
+            raise NotFoundError(f"{what} not found")
+        return row
+
+    def _audit(self, at: datetime, user: str | None, action: str, entity: str,
+               entity_id: int | None, detail: dict | None = None) -> None:
+        audit.append(self.conn, at, user or SYSTEM_USER, action, entity, entity_id, detail)
+
+
+# --- rows to core records ---
+
+def provider_from(row: sqlite3.Row) -> Provider:
+    return Provider(
+        name=row["name"], discipline=Discipline(row["discipline"]), role=Performer(row["role"]),
+        credentials=row["credentials"], npi=row["npi"], license=row["license"],
+        supervisor_id=row["supervisor_id"], active=bool(row["active"]),
+        has_pin=row["pin_hash"] is not None, id=row["id"],
+    )
+
+
+def patient_from(row: sqlite3.Row) -> Patient:
+    return Patient(
+        first_name=row["first_name"], last_name=row["last_name"],
+        birth_date=day_from(row["birth_date"]), sex=row["sex"], address=row["address"],
+        phone=row["phone"], chart_number=row["chart_number"], id=row["id"],
+    )
+
+
+def payer_from(row: sqlite3.Row, allowed: dict[str, int]) -> Payer:
+    return Payer(
+        name=row["name"], rule=Rule(row["rule"]), medicare=bool(row["medicare"]),
+        therapy_modifiers=bool(row["therapy_modifiers"]),
+        assistant_modifiers=bool(row["assistant_modifiers"]),
+        kx_applies=bool(row["kx_applies"]), self_pay=bool(row["self_pay"]),
+        distinct_modifier=row["distinct_modifier"], allowed_cents=allowed, id=row["id"],
+    )
+
+
+def policy_from(row: sqlite3.Row) -> InsurancePolicy:
+    return InsurancePolicy(
+        patient_id=row["patient_id"], payer_id=row["payer_id"], member_id=row["member_id"],
+        group_number=row["group_number"], subscriber=row["subscriber"],
+        relationship=row["relationship"], priority=row["priority"], id=row["id"],
+    )
+
+
+def fee_from(row: sqlite3.Row) -> FeeEntry:
+    return FeeEntry(row["code"], row["cents"], day_from(row["effective_from"]),
+                    day_from(row["effective_to"]), row["id"])
+
+
+def plan_from(row: sqlite3.Row) -> PlanOfCare:
+    return PlanOfCare(
+        patient_id=row["patient_id"], discipline=Discipline(row["discipline"]),
+        therapist_id=row["therapist_id"], start=day_from(row["start_date"]),
+        certified_through=day_from(row["certified_through"]),
+        visits_authorized=row["visits_authorized"], id=row["id"],
+    )
+
+
+def visit_from(row: sqlite3.Row) -> Visit:
+    return Visit(
+        id=row["id"], patient_id=row["patient_id"], provider_id=row["provider_id"],
+        plan_id=row["plan_id"], day=day_from(row["day"]),
+        discipline=Discipline(row["discipline"]), status=VisitStatus(row["status"]),
+        place_of_service=row["place_of_service"],
+        diagnoses=tuple(d for d in row["diagnoses"].split(",") if d),
+        session_start=from_text(row["session_start"]), session_end=from_text(row["session_end"]),
+        timed_minutes=row["timed_minutes"], treatment_minutes=row["treatment_minutes"],
+        notes=row["notes"], created_at=from_text(row["created_at"]),
+        finalized_at=from_text(row["finalized_at"]), finalized_by=row["finalized_by"],
+        amends_id=row["amends_id"],
+    )
+
+
+def interval_from(row: sqlite3.Row) -> StoredInterval:
+    return StoredInterval(
+        id=row["id"], visit_id=row["visit_id"], code=row["code"],
+        start=from_text(row["start"]), end=from_text(row["end"]),
+        performer=Performer(row["performer"]), provider_id=row["provider_id"],
+        technique=row["technique"], body_region=row["body_region"],
+        heartbeat=from_text(row["heartbeat"]),
+    )
+
+
+def charge_from(row: sqlite3.Row) -> ChargeLine:
+    return ChargeLine(
+        visit_id=row["visit_id"], line_no=row["line_no"], code=row["code"], label=row["label"],
+        modifiers=tuple(m for m in row["modifiers"].split() if m), units=row["units"],
+        minutes=row["minutes"], fee_cents=row["fee_cents"], charge_cents=row["charge_cents"],
+        allowed_cents=row["allowed_cents"],
+        diagnosis_pointers=tuple(p for p in row["diagnosis_pointers"] if p.strip()),
+        id=row["id"],
+    )

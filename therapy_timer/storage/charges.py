@@ -1,0 +1,337 @@
+"""Billing a visit from stored data, freezing its charge lines, amending, and KX spend.
+
+A patient's visits on one day under one discipline pool their minutes (billing-rules.md,
+decision 3): a visit is billed together with the day's already finalized visits, and its frozen
+lines are what the pooled day adds beyond the lines those visits already carry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Collection, Mapping
+from datetime import UTC, date, datetime
+
+from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling, bill_intervals
+from therapy_timer.core.minutes import day_time
+from therapy_timer.core.model import BillingError, Discipline, Rule
+from therapy_timer.core.records import (
+    Amendment,
+    AuditBreak,
+    ChargeLine,
+    Visit,
+    VisitStatus,
+    VisitSummary,
+)
+from therapy_timer.storage import audit
+from therapy_timer.storage.base import charge_from, visit_from
+from therapy_timer.storage.db import day_text, from_text, to_text
+from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError
+from therapy_timer.storage.timers import TimerMixin
+
+POINTER_LETTERS = "ABCDEFGHIJKL"
+MAX_POINTERS = 4
+_BUCKET_DISCIPLINES = {"PT+SLP": ("PT", "SLP"), "OT": ("OT",)}
+
+
+class ChargesMixin(TimerMixin):
+    """Billing, finalize, amend and the KX year-to-date amount."""
+
+    # --- reading ---
+
+    def charge_lines(self, visit_id: int) -> list[ChargeLine]:
+        rows = self._rows("SELECT * FROM charge_lines WHERE visit_id = ? ORDER BY line_no",
+                          (visit_id,))
+        return [charge_from(r) for r in rows]
+
+    def amendments_for(self, visit_id: int) -> list[Amendment]:
+        """Amendments where the visit is the original or the replacement, oldest first."""
+        rows = self._rows("SELECT * FROM amendments WHERE original_visit_id = ? OR"
+                          " new_visit_id = ? ORDER BY id", (visit_id, visit_id))
+        return [Amendment(r["id"], r["original_visit_id"], r["new_visit_id"], r["reason"],
+                          r["user"], from_text(r["at"])) for r in rows]
+
+    def billing_record(self, visit_id: int) -> dict:
+        """What finalize recorded beside the lines (rule, explanation, warnings, confirmations)."""
+        row = self._one("SELECT billing_json FROM visits WHERE id = ?", (visit_id,),
+                        f"visit {visit_id}")
+        return json.loads(row["billing_json"]) if row["billing_json"] else {}
+
+    def visits_on(self, day: date, now: datetime | None = None) -> list[VisitSummary]:
+        """The day's visits with patient, provider, discipline, status and units.
+
+        Finalized visits show their frozen units; open ones their units so far.
+        """
+        rows = self._rows(
+            "SELECT v.*, p.first_name, p.last_name, p.chart_number, pr.name AS provider_name,"
+            " (SELECT COALESCE(SUM(units), 0) FROM charge_lines c WHERE c.visit_id = v.id)"
+            "   AS frozen_units,"
+            ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL)'
+            "   AS running"
+            " FROM visits v JOIN patients p ON p.id = v.patient_id"
+            " JOIN providers pr ON pr.id = v.provider_id"
+            " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))
+        out = []
+        for row in rows:
+            visit = visit_from(row)
+            units = row["frozen_units"]
+            if visit.status is VisitStatus.OPEN:
+                units = self._units_so_far(visit, now or datetime.now(UTC))
+            out.append(VisitSummary(
+                visit=visit, patient_name=f"{row['last_name']}, {row['first_name']}",
+                chart_number=row["chart_number"], provider_name=row["provider_name"],
+                discipline=visit.discipline, status=visit.status, units=units,
+                running=bool(row["running"])))
+        return out
+
+    def _units_so_far(self, visit: Visit, now: datetime) -> int:
+        intervals = [i.interval for i in self.intervals_for(visit.id)]
+        if not intervals:
+            return 0
+        try:
+            return bill_intervals(intervals, BillingContext(rule=self._rule_for(visit),
+                                                            discipline=visit.discipline),
+                                  day=visit.day, now=now).total_units
+        except BillingError:
+            return 0
+
+    def _rule_for(self, visit: Visit) -> Rule:
+        payer = self.primary_payer(visit.patient_id)
+        return payer.rule if payer else Rule.CMS
+
+    # --- KX ---
+
+    def kx_year_to_date(self, patient_id: int, year: int, bucket: str,
+                        exclude: Collection[int] = (), through: date | None = None) -> int:
+        """Allowed cents in a KX bucket this year: finalized charge lines plus spend at other
+        providers entered by staff. ``exclude`` leaves visits out; ``through`` stops at a day.
+        """
+        if bucket not in _BUCKET_DISCIPLINES:
+            raise InvalidDataError(f"KX bucket must be 'PT+SLP' or 'OT', not {bucket!r}")
+        disciplines = _BUCKET_DISCIPLINES[bucket]
+        last = through.isoformat() if through else f"{year:04d}-12-31"
+        marks = ",".join("?" * len(disciplines))
+        sql = ("SELECT COALESCE(SUM(c.units * c.allowed_cents), 0) FROM visits v"
+               " JOIN charge_lines c ON c.visit_id = v.id"
+               " WHERE v.patient_id = ? AND v.day >= ? AND v.day <= ? AND v.status = 'finalized'"
+               f" AND v.discipline IN ({marks})")
+        args: list = [patient_id, f"{year:04d}-01-01", last, *disciplines]
+        if exclude:
+            sql += f" AND v.id NOT IN ({','.join('?' * len(exclude))})"
+            args.extend(exclude)
+        spent = int(self._row(sql, args)[0])
+        prior = self._row("SELECT cents FROM prior_kx WHERE patient_id = ? AND year = ? AND"
+                          " bucket = ?", (patient_id, year, bucket))
+        return spent + (int(prior[0]) if prior else 0)
+
+    # --- billing ---
+
+    def _pool(self, visit: Visit) -> list[Visit]:
+        """The visit plus the same patient's finalized visits that day in its discipline."""
+        rows = self._rows(
+            "SELECT * FROM visits WHERE patient_id = ? AND day = ? AND discipline = ? AND"
+            " status = 'finalized' AND id <> ? ORDER BY id",
+            (visit.patient_id, day_text(visit.day), visit.discipline.value, visit.id))
+        return [visit, *(visit_from(r) for r in rows)]
+
+    def billing_context(self, visit: Visit, pool_ids: Collection[int] = ()) -> BillingContext:
+        """The payer's rule and flags, the fee schedule, allowed amounts and prior KX spend."""
+        payer = self.primary_payer(visit.patient_id)
+        discipline = Discipline(visit.discipline)
+        prior = 0
+        if payer is not None and payer.kx_applies:
+            prior = self.kx_year_to_date(visit.patient_id, visit.day.year, discipline.kx_bucket,
+                                         exclude=set(pool_ids) | {visit.id}, through=visit.day)
+        if payer is None:
+            return BillingContext(rule=Rule.CMS, discipline=discipline,
+                                  fees_cents=self.fee_schedule(visit.day))
+        return BillingContext(
+            rule=payer.rule, discipline=discipline, medicare=payer.medicare,
+            therapy_modifiers=payer.therapy_modifiers,
+            assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
+            prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
+            allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier)
+
+    def bill_visit(self, visit_id: int, now: datetime | None = None) -> DayBilling:
+        """Bills the visit pooled with the day's finalized visits of the same discipline.
+
+        Raises:
+            BillingError: the intervals overlap or hold a code the engine refuses.
+        """
+        visit = self.get_visit(visit_id)
+        pool = self._pool(visit)
+        intervals = [i.interval for v in pool for i in self.intervals_for(v.id)]
+        context = self.billing_context(visit, [v.id for v in pool])
+        return bill_intervals(intervals, context, day=visit.day, now=now or datetime.now(UTC))
+
+    def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
+                       user: str, now: datetime, choice: Mapping[str, int] | None = None
+                       ) -> list[ChargeLine]:
+        """Freezes the visit's claim lines; afterwards nothing about it changes in place.
+
+        Args:
+            confirmed: ``(code, modifier)`` suggestions the clinician confirmed (None = all).
+            choice: the clinician's allocation where the rule left a tie (code -> units).
+
+        Raises:
+            FrozenVisitError: the visit is not open.
+            InvalidDataError: timers still run, or no diagnosis is recorded.
+            BillingError: the engine refuses the intervals or the choice.
+        """
+        visit = self._open_visit(visit_id)
+        if not user or not str(user).strip():
+            raise InvalidDataError("finalizing needs the name of the user who signs it")
+        if any(i.running for i in self.intervals_for(visit_id)):
+            raise InvalidDataError("stop the running timers before finalizing the visit")
+        if not visit.diagnoses:
+            raise InvalidDataError("add at least one ICD-10-CM diagnosis before finalizing")
+        pool = self._pool(visit)
+        billing = self.bill_visit(visit_id, now)
+        if choice:
+            billing = apply_choice(billing, choice)
+        claim = billing.claim_lines(None if confirmed is None else set(confirmed))
+        already = [line for v in pool[1:] for line in self.charge_lines(v.id)]
+        lines, notes = _remaining(claim, already)
+        own = day_time([i.interval for i in self.intervals_for(visit_id)], now)
+        payer = self.primary_payer(visit.patient_id)
+        allowed = dict(payer.allowed_cents) if payer else {}
+        pointers = "".join(POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))])
+        record = {
+            "rule": billing.context.rule.value, "discipline": visit.discipline.value,
+            "explanation": list(billing.explanation), "warnings": [*billing.warnings, *notes],
+            "confirmed": None if confirmed is None else sorted(map(list, confirmed)),
+            "choice": dict(choice) if choice else None,
+            "suggestions": [s.as_dict() for s in billing.suggestions],
+            "pooled_with": [v.id for v in pool[1:]],
+            "day_timed_minutes": billing.total_timed_minutes,
+            "day_treatment_minutes": billing.total_treatment_minutes,
+            "payer_id": payer.id if payer else None,
+        }
+        with self._write() as conn:
+            for number, line in enumerate(lines, start=1):
+                conn.execute(
+                    "INSERT INTO charge_lines (visit_id, line_no, code, label, modifiers, units,"
+                    " minutes, fee_cents, charge_cents, allowed_cents, diagnosis_pointers)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (visit_id, number, line.code, line.label, " ".join(line.modifiers),
+                     line.units, line.minutes, line.fee_cents, line.charge_cents,
+                     int(allowed.get(line.code, 0)), pointers))
+            cur = conn.execute(
+                "UPDATE visits SET status = 'finalized', session_start = ?, session_end = ?,"
+                " timed_minutes = ?, treatment_minutes = ?, finalized_at = ?, finalized_by = ?,"
+                " billing_json = ? WHERE id = ? AND status = 'open'",
+                (to_text(own.session_start), to_text(own.session_end), own.total_timed_minutes,
+                 own.total_treatment_minutes, to_text(now), str(user).strip(),
+                 json.dumps(record, sort_keys=True), visit_id))
+            if cur.rowcount != 1:
+                raise FrozenVisitError(f"visit {visit_id} was finalized meanwhile")
+            self._audit(now, user, "finalize", "visit", visit_id, {
+                "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
+                          for ln in lines],
+                "confirmed": record["confirmed"], "choice": record["choice"]})
+        return self.charge_lines(visit_id)
+
+    def amend_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
+        """Opens a correction of a finalized visit. The original and its lines stay as they
+        were (marked amended); the returned open visit carries copies of its intervals and
+        diagnoses, to correct and finalize again."""
+        if not reason or not str(reason).strip():
+            raise InvalidDataError("a reason is required to amend a finalized visit")
+        if not user or not str(user).strip():
+            raise InvalidDataError("amending needs the name of the user")
+        visit = self.get_visit(visit_id)
+        if visit.status is not VisitStatus.FINALIZED:
+            raise FrozenVisitError(f"only a finalized visit can be amended (visit {visit_id} is "
+                                   f"{visit.status})")
+        with self._write() as conn:
+            new_id = conn.execute(
+                "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
+                " place_of_service, status, diagnoses, notes, created_at, amends_id)"
+                " SELECT patient_id, provider_id, plan_id, day, discipline, place_of_service,"
+                " 'open', diagnoses, notes, ?, id FROM visits WHERE id = ?",
+                (to_text(now), visit_id)).lastrowid
+            conn.execute(
+                'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
+                " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
+                " provider_id, technique, body_region, heartbeat FROM intervals"
+                " WHERE visit_id = ? ORDER BY start, id", (new_id, visit_id))
+            conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
+                         " status = 'finalized'", (visit_id,))
+            conn.execute("INSERT INTO amendments (original_visit_id, new_visit_id, reason, user,"
+                         " at) VALUES (?, ?, ?, ?, ?)",
+                         (visit_id, new_id, str(reason).strip(), str(user).strip(),
+                          to_text(now)))
+            self._audit(now, user, "amend", "visit", visit_id,
+                        {"new_visit_id": new_id, "reason": str(reason).strip()})
+        return self.get_visit(new_id)
+
+    def void_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
+        """Voids a visit (kept, never deleted). Running timers must be stopped first."""
+        if not reason or not str(reason).strip():
+            raise InvalidDataError("a reason is required to void a visit")
+        visit = self.get_visit(visit_id)
+        if visit.status not in (VisitStatus.OPEN, VisitStatus.FINALIZED):
+            raise FrozenVisitError(f"visit {visit_id} is {visit.status}; it cannot be voided")
+        if any(i.running for i in self.intervals_for(visit_id)):
+            raise InvalidDataError("stop the running timers before voiding the visit")
+        with self._write() as conn:
+            conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+            self._audit(now, user, "void", "visit", visit_id, {"reason": str(reason).strip()})
+        return self.get_visit(visit_id)
+
+    # --- audit ---
+
+    def audit_verify(self) -> AuditBreak | None:
+        """The first broken link of the audit chain, or None when it holds."""
+        return audit.verify(self.conn)
+
+    def audit_entries(self, entity: str | None = None, entity_id: int | None = None,
+                      limit: int = 1000):
+        return audit.entries(self.conn, entity, entity_id, limit)
+
+
+def apply_choice(billing: DayBilling, choice: Mapping[str, int]) -> DayBilling:
+    """The billing with the clinician's allocation among tied ones (validated by core)."""
+    with_choice = getattr(billing, "with_choice", None)
+    if callable(with_choice):
+        return with_choice(choice)
+    allocation = billing.allocation.with_choice(choice)
+    lines = []
+    for line, chosen in zip(billing.lines, allocation.lines, strict=True):
+        units = chosen.units
+        suggestions = tuple(dataclasses.replace(s, units=min(s.units, units))
+                            for s in line.suggestions if units > 0)
+        lines.append(dataclasses.replace(line, units=units, suggestions=suggestions))
+    return dataclasses.replace(billing, allocation=allocation, lines=tuple(lines))
+
+
+def _remaining(claim: list[ClaimLine], already: list[ChargeLine]
+               ) -> tuple[list[ClaimLine], list[str]]:
+    """The pooled day's claim lines minus the units and minutes earlier visits already carry."""
+    if not already:
+        return claim, []
+    units_done: dict[str, int] = {}
+    minutes_done: dict[str, int] = {}
+    for line in already:
+        units_done[line.code] = units_done.get(line.code, 0) + line.units
+        minutes_done[line.code] = minutes_done.get(line.code, 0) + line.minutes
+    out: list[ClaimLine] = []
+    minutes_left = {}
+    for line in claim:
+        minutes_left.setdefault(line.code, 0)
+        minutes_left[line.code] += line.minutes
+    minutes_given: set[str] = set()
+    for line in claim:
+        skip = min(units_done.get(line.code, 0), line.units)
+        units_done[line.code] = units_done.get(line.code, 0) - skip
+        units = line.units - skip
+        if units <= 0:
+            continue
+        minutes = 0
+        if line.code not in minutes_given:
+            minutes_given.add(line.code)
+            minutes = max(0, minutes_left[line.code] - minutes_done.get(line.code, 0))
+        out.append(dataclasses.replace(line, units=units, minutes=minutes))
+    notes = [f"{code}: earlier visits today already carry {left} more unit(s) than the pooled "
+             "day allows; review and amend them" for code, left in units_done.items() if left > 0]
+    return out, notes

@@ -1,0 +1,381 @@
+"""The clinic's reference data: practice, providers (with PINs), patients, payers, policies,
+fee schedule, plans of care and prior KX spend."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from datetime import UTC, date, datetime
+
+from therapy_timer.core.model import BillingError, Discipline
+from therapy_timer.core.records import (
+    FeeEntry,
+    InsurancePolicy,
+    Patient,
+    Payer,
+    PlanOfCare,
+    Practice,
+    Provider,
+)
+from therapy_timer.core.validation import validate_code, validate_npi
+from therapy_timer.storage.base import (
+    RepositoryBase,
+    fee_from,
+    patient_from,
+    payer_from,
+    plan_from,
+    policy_from,
+    provider_from,
+)
+from therapy_timer.storage.db import day_text
+from therapy_timer.storage.errors import InvalidDataError, NotFoundError
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """A salted scrypt hash of a PIN, as text: ``scrypt$n$r$p$salt$hash``."""
+    if not pin or not str(pin).isdigit() or not 4 <= len(pin) <= 12:
+        raise InvalidDataError("a PIN must be 4 to 12 digits")
+    salt = salt or os.urandom(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    actual = hashlib.scrypt(str(pin).encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                            p=int(p), dklen=len(digest) // 2)
+    return hmac.compare_digest(actual.hex(), digest)
+
+
+def _npi(text: str) -> str:
+    if not text:
+        return ""
+    try:
+        return validate_npi(text)
+    except BillingError as exc:
+        raise InvalidDataError(str(exc)) from exc
+
+
+def _code(text: str) -> str:
+    try:
+        return validate_code(text)
+    except BillingError as exc:
+        raise InvalidDataError(str(exc)) from exc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClinicMixin(RepositoryBase):
+    """Reference data. Each save is one audited transaction."""
+
+    # --- practice ---
+
+    def get_practice(self) -> Practice | None:
+        row = self._row("SELECT * FROM practice WHERE id = 1")
+        if row is None:
+            return None
+        return Practice(row["name"], row["address"], row["phone"], row["npi"], row["tax_id"],
+                        row["taxonomy"], row["timezone"])
+
+    def save_practice(self, practice: Practice, user: str | None = None) -> Practice:
+        if not practice.name.strip():
+            raise InvalidDataError("the practice needs a name")
+        npi = _npi(practice.npi)
+        if practice.timezone:
+            _zone(practice.timezone)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO practice (id, name, address, phone, npi, tax_id, taxonomy, timezone)"
+                " VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+                " address=excluded.address, phone=excluded.phone, npi=excluded.npi,"
+                " tax_id=excluded.tax_id, taxonomy=excluded.taxonomy, timezone=excluded.timezone",
+                (practice.name.strip(), practice.address, practice.phone, npi, practice.tax_id,
+                 practice.taxonomy, practice.timezone),
+            )
+            self._audit(_now(), user, "save", "practice", 1)
+        return self.get_practice()
+
+    # --- providers ---
+
+    def list_providers(self, include_inactive: bool = False) -> list[Provider]:
+        sql = "SELECT * FROM providers"
+        if not include_inactive:
+            sql += " WHERE active = 1"
+        return [provider_from(r) for r in self._rows(sql + " ORDER BY name")]
+
+    def get_provider(self, provider_id: int) -> Provider:
+        return provider_from(self._one("SELECT * FROM providers WHERE id = ?", (provider_id,),
+                                       f"provider {provider_id}"))
+
+    def save_provider(self, provider: Provider, pin: str | None = None,
+                      user: str | None = None) -> Provider:
+        """Inserts or updates a provider; ``pin`` (digits) sets a new PIN, "" clears it."""
+        if not provider.name.strip():
+            raise InvalidDataError("a provider needs a name")
+        if provider.role.discipline is not provider.discipline:
+            raise InvalidDataError(
+                f"a {provider.role} belongs to {provider.role.discipline}, not "
+                f"{provider.discipline}")
+        npi = _npi(provider.npi)
+        pin_hash = None if not pin else hash_pin(pin)
+        values = (provider.name.strip(), provider.credentials, provider.discipline.value,
+                  provider.role.value, npi, provider.license, provider.supervisor_id,
+                  int(provider.active))
+        with self._write() as conn:
+            if provider.id is None:
+                cur = conn.execute(
+                    "INSERT INTO providers (name, credentials, discipline, role, npi, license,"
+                    " supervisor_id, active, pin_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, pin_hash))
+                provider_id = cur.lastrowid
+            else:
+                provider_id = provider.id
+                cur = conn.execute(
+                    "UPDATE providers SET name=?, credentials=?, discipline=?, role=?, npi=?,"
+                    " license=?, supervisor_id=?, active=? WHERE id=?", (*values, provider_id))
+                if cur.rowcount == 0:
+                    raise NotFoundError(f"provider {provider_id} not found")
+                if pin is not None:
+                    conn.execute("UPDATE providers SET pin_hash=? WHERE id=?",
+                                 (pin_hash, provider_id))
+            self._audit(_now(), user, "save", "provider", provider_id,
+                        {"pin_changed": pin is not None})
+        return self.get_provider(provider_id)
+
+    def verify_pin(self, provider_id: int, pin: str) -> bool:
+        """True when the provider has a PIN and ``pin`` matches it."""
+        row = self._one("SELECT pin_hash FROM providers WHERE id = ?", (provider_id,),
+                        f"provider {provider_id}")
+        return row["pin_hash"] is not None and check_pin(pin, row["pin_hash"])
+
+    # --- patients ---
+
+    def get_patient(self, patient_id: int) -> Patient:
+        return patient_from(self._one("SELECT * FROM patients WHERE id = ?", (patient_id,),
+                                      f"patient {patient_id}"))
+
+    def search_patients(self, text: str = "", limit: int = 50) -> list[Patient]:
+        """Patients whose last name, first name or chart number starts with ``text``
+        ("last, first" also works), sorted by name."""
+        text = (text or "").strip()
+        if not text:
+            rows = self._rows("SELECT * FROM patients ORDER BY last_name COLLATE NOCASE,"
+                              " first_name LIMIT ?", (limit,))
+            return [patient_from(r) for r in rows]
+        last, _, first = (part.strip() for part in text.partition(","))
+        like = _like(text)
+        if first:
+            sql = ("SELECT * FROM patients WHERE last_name LIKE ? ESCAPE '\\' AND first_name"
+                   " LIKE ? ESCAPE '\\'")
+            args: tuple = (_like(last), _like(first))
+        else:
+            sql = ("SELECT * FROM patients WHERE last_name LIKE ? ESCAPE '\\' OR first_name"
+                   " LIKE ? ESCAPE '\\' OR chart_number LIKE ? ESCAPE '\\'"
+                   " OR (first_name || ' ' || last_name) LIKE ? ESCAPE '\\'")
+            args = (like, like, like, like)
+        rows = self._rows(sql + " ORDER BY last_name COLLATE NOCASE, first_name LIMIT ?",
+                          (*args, limit))
+        return [patient_from(r) for r in rows]
+
+    def save_patient(self, patient: Patient, user: str | None = None) -> Patient:
+        if not patient.last_name.strip():
+            raise InvalidDataError("a patient needs a last name")
+        values = (patient.first_name.strip(), patient.last_name.strip(),
+                  day_text(patient.birth_date), patient.sex, patient.address, patient.phone,
+                  patient.chart_number.strip())
+        with self._write() as conn:
+            if patient.id is None:
+                cur = conn.execute(
+                    "INSERT INTO patients (first_name, last_name, birth_date, sex, address, phone,"
+                    " chart_number) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+                patient_id = cur.lastrowid
+            else:
+                patient_id = patient.id
+                cur = conn.execute(
+                    "UPDATE patients SET first_name=?, last_name=?, birth_date=?, sex=?,"
+                    " address=?, phone=?, chart_number=? WHERE id=?", (*values, patient_id))
+                if cur.rowcount == 0:
+                    raise NotFoundError(f"patient {patient_id} not found")
+            self._audit(_now(), user, "save", "patient", patient_id)
+        return self.get_patient(patient_id)
+
+    # --- payers and policies ---
+
+    def _allowed(self, payer_id: int) -> dict[str, int]:
+        rows = self._rows("SELECT code, cents FROM payer_allowed WHERE payer_id = ?"
+                          " ORDER BY code", (payer_id,))
+        return {r["code"]: r["cents"] for r in rows}
+
+    def get_payer(self, payer_id: int) -> Payer:
+        row = self._one("SELECT * FROM payers WHERE id = ?", (payer_id,), f"payer {payer_id}")
+        return payer_from(row, self._allowed(payer_id))
+
+    def list_payers(self) -> list[Payer]:
+        return [payer_from(r, self._allowed(r["id"]))
+                for r in self._rows("SELECT * FROM payers ORDER BY name")]
+
+    def save_payer(self, payer: Payer, user: str | None = None) -> Payer:
+        if not payer.name.strip():
+            raise InvalidDataError("a payer needs a name")
+        allowed = {}
+        for code, cents in payer.allowed_cents.items():
+            if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+                raise InvalidDataError(f"allowed amount for {code} must be whole cents >= 0")
+            allowed[_code(code)] = cents
+        values = (payer.name.strip(), payer.rule.value, int(payer.medicare),
+                  int(payer.therapy_modifiers), int(payer.assistant_modifiers),
+                  int(payer.kx_applies), int(payer.self_pay), payer.distinct_modifier.upper())
+        with self._write() as conn:
+            if payer.id is None:
+                payer_id = conn.execute(
+                    "INSERT INTO payers (name, rule, medicare, therapy_modifiers,"
+                    " assistant_modifiers, kx_applies, self_pay, distinct_modifier)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
+            else:
+                payer_id = payer.id
+                cur = conn.execute(
+                    "UPDATE payers SET name=?, rule=?, medicare=?, therapy_modifiers=?,"
+                    " assistant_modifiers=?, kx_applies=?, self_pay=?, distinct_modifier=?"
+                    " WHERE id=?", (*values, payer_id))
+                if cur.rowcount == 0:
+                    raise NotFoundError(f"payer {payer_id} not found")
+                conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
+            conn.executemany("INSERT INTO payer_allowed (payer_id, code, cents) VALUES (?, ?, ?)",
+                             [(payer_id, c, v) for c, v in allowed.items()])
+            self._audit(_now(), user, "save", "payer", payer_id)
+        return self.get_payer(payer_id)
+
+    def policies_for(self, patient_id: int) -> list[InsurancePolicy]:
+        rows = self._rows("SELECT * FROM policies WHERE patient_id = ? ORDER BY priority",
+                          (patient_id,))
+        return [policy_from(r) for r in rows]
+
+    def save_policy(self, policy: InsurancePolicy, user: str | None = None) -> InsurancePolicy:
+        values = (policy.patient_id, policy.payer_id, policy.member_id.strip(),
+                  policy.group_number.strip(), policy.subscriber, policy.relationship,
+                  policy.priority)
+        with self._write() as conn:
+            if policy.id is None:
+                policy_id = conn.execute(
+                    "INSERT INTO policies (patient_id, payer_id, member_id, group_number,"
+                    " subscriber, relationship, priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    values).lastrowid
+            else:
+                policy_id = policy.id
+                conn.execute(
+                    "UPDATE policies SET patient_id=?, payer_id=?, member_id=?, group_number=?,"
+                    " subscriber=?, relationship=?, priority=? WHERE id=?", (*values, policy_id))
+            self._audit(_now(), user, "save", "policy", policy_id,
+                        {"patient_id": policy.patient_id})
+        return policy_from(self._one("SELECT * FROM policies WHERE id = ?", (policy_id,),
+                                     f"policy {policy_id}"))
+
+    def primary_payer(self, patient_id: int) -> Payer | None:
+        row = self._row("SELECT payer_id FROM policies WHERE patient_id = ? ORDER BY priority"
+                        " LIMIT 1", (patient_id,))
+        return None if row is None else self.get_payer(row["payer_id"])
+
+    # --- fee schedule ---
+
+    def fee_schedule(self, day: date) -> dict[str, int]:
+        """Code -> charge per unit in cents for a date of service (the latest entry wins)."""
+        rows = self._rows(
+            "SELECT code, cents FROM fees WHERE effective_from <= ? AND (effective_to IS NULL"
+            " OR effective_to >= ?) ORDER BY code, effective_from", (day_text(day),) * 2)
+        return {r["code"]: r["cents"] for r in rows}
+
+    def fee_entries(self) -> list[FeeEntry]:
+        return [fee_from(r) for r in self._rows("SELECT * FROM fees ORDER BY code, "
+                                                 "effective_from")]
+
+    def save_fee(self, code: str, cents: int, effective_from: date,
+                 effective_to: date | None = None, user: str | None = None) -> FeeEntry:
+        """Adds a fee entry; an open-ended earlier entry for the code ends the day before."""
+        code = _code(code)
+        if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+            raise InvalidDataError(f"the fee for {code} must be whole cents >= 0, got {cents!r}")
+        if effective_to is not None and effective_to < effective_from:
+            raise InvalidDataError(f"fee for {code}: ends before it starts")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE fees SET effective_to = date(?, '-1 day') WHERE code = ? AND"
+                " effective_to IS NULL AND effective_from < ?",
+                (day_text(effective_from), code, day_text(effective_from)))
+            fee_id = conn.execute(
+                "INSERT INTO fees (code, cents, effective_from, effective_to) VALUES (?, ?, ?, ?)",
+                (code, cents, day_text(effective_from), day_text(effective_to))).lastrowid
+            self._audit(_now(), user, "save", "fee", fee_id, {"code": code, "cents": cents})
+        return fee_from(self._one("SELECT * FROM fees WHERE id = ?", (fee_id,), "fee"))
+
+    # --- plans of care ---
+
+    def plans_for(self, patient_id: int) -> list[PlanOfCare]:
+        rows = self._rows("SELECT * FROM plans WHERE patient_id = ? ORDER BY start_date DESC,"
+                          " id DESC", (patient_id,))
+        return [plan_from(r) for r in rows]
+
+    def get_plan(self, plan_id: int) -> PlanOfCare:
+        return plan_from(self._one("SELECT * FROM plans WHERE id = ?", (plan_id,),
+                                   f"plan of care {plan_id}"))
+
+    def save_plan(self, plan: PlanOfCare, user: str | None = None) -> PlanOfCare:
+        if plan.certified_through is not None and plan.certified_through < plan.start:
+            raise InvalidDataError("the plan of care is certified through a date before it "
+                                   "starts")
+        values = (plan.patient_id, Discipline(plan.discipline).value, plan.therapist_id,
+                  day_text(plan.start), day_text(plan.certified_through), plan.visits_authorized)
+        with self._write() as conn:
+            if plan.id is None:
+                plan_id = conn.execute(
+                    "INSERT INTO plans (patient_id, discipline, therapist_id, start_date,"
+                    " certified_through, visits_authorized) VALUES (?, ?, ?, ?, ?, ?)",
+                    values).lastrowid
+            else:
+                plan_id = plan.id
+                conn.execute(
+                    "UPDATE plans SET patient_id=?, discipline=?, therapist_id=?, start_date=?,"
+                    " certified_through=?, visits_authorized=? WHERE id=?", (*values, plan_id))
+            self._audit(_now(), user, "save", "plan", plan_id,
+                        {"patient_id": plan.patient_id})
+        return self.get_plan(plan_id)
+
+    # --- KX spend entered by staff (other providers this year) ---
+
+    def set_prior_kx(self, patient_id: int, year: int, bucket: str, cents: int,
+                     note: str = "", user: str | None = None) -> None:
+        if bucket not in ("PT+SLP", "OT"):
+            raise InvalidDataError(f"KX bucket must be 'PT+SLP' or 'OT', not {bucket!r}")
+        if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+            raise InvalidDataError("prior KX spend must be whole cents >= 0")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO prior_kx (patient_id, year, bucket, cents, note) VALUES (?,?,?,?,?)"
+                " ON CONFLICT DO UPDATE SET cents = excluded.cents, note = excluded.note",
+                (patient_id, year, bucket, cents, note))
+            self._audit(_now(), user, "prior_kx", "patient", patient_id,
+                        {"year": year, "bucket": bucket, "cents": cents})
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidDataError(f"unknown time zone {name!r} (use a name like America/Chicago)"
+                               ) from exc

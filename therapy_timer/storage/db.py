@@ -1,0 +1,202 @@
+"""Opening the database file safely: permissions, pragmas, identity checks, error translation.
+
+Every connection runs in WAL mode with ``synchronous=FULL`` (a committed change survives a power
+cut), foreign keys on and a busy timeout, so a second app instance waits briefly instead of
+failing. sqlite3 errors become ``StorageError`` subclasses that say what went wrong and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from therapy_timer.storage.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DiskFullError,
+    ForeignDatabaseError,
+    FrozenVisitError,
+    InvalidDataError,
+    ReadOnlyError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+#: ``PRAGMA application_id`` of a Therapy Timer database ("TTmr").
+APPLICATION_ID = 0x54546D72
+BUSY_TIMEOUT_MS = 5000
+SQLITE_HEADER = b"SQLite format 3\x00"
+MEMORY = ":memory:"
+
+
+def create_private_file(path: Path) -> None:
+    """Creates an empty file readable by its owner only (0600), and its folder (0700)."""
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise ReadOnlyError(f"cannot create the folder {path.parent}: {exc.strerror}") from exc
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ReadOnlyError(
+            f"cannot create the database {path}: {exc.strerror} (is the folder writable?)"
+        ) from exc
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def check_file(path: Path) -> bool:
+    """Checks an existing file looks like SQLite. Returns False when it does not exist yet.
+
+    Raises:
+        CorruptDatabaseError: the file is not an SQLite database.
+        ReadOnlyError: the file cannot be read.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ReadOnlyError(f"cannot read {path}: {exc.strerror}") from exc
+    if header and header != SQLITE_HEADER:
+        raise CorruptDatabaseError(
+            f"{path} is not a Therapy Timer database (it is not an SQLite file at all); "
+            "nothing was changed"
+        )
+    return bool(header)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Opens (creating if needed) a database file with the safety pragmas set.
+
+    Does not check identity or schema; see ``migrations.open_database``.
+    """
+    if str(path) != MEMORY:
+        path = Path(path)
+        if not check_file(path):
+            create_private_file(path)
+        else:
+            _tighten(path)
+    label = str(path)
+    with translating(label):
+        conn = sqlite3.connect(label, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if label != MEMORY:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise ReadOnlyError(f"cannot switch {label} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA recursive_triggers = ON")
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _tighten(path: Path) -> None:
+    """Removes group/other permissions from an existing database file we own."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and path.stat().st_uid == os.getuid():
+            os.chmod(path, mode & 0o700)
+    except (OSError, AttributeError):  # pragma: no cover - platform without getuid
+        pass
+
+
+@contextlib.contextmanager
+def translating(where: str = "the database") -> Iterator[None]:
+    """Turns sqlite3 errors into StorageError subclasses naming the problem."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except sqlite3.Error as exc:
+        raise translate(exc, where) from exc
+
+
+def translate(exc: sqlite3.Error, where: str = "the database") -> StorageError:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    lowered = text.lower()
+    if "frozen" in lowered or "finalized" in lowered or "append-only" in lowered:
+        return FrozenVisitError(text)
+    if name.startswith("SQLITE_BUSY") or name.startswith("SQLITE_LOCKED") or "locked" in lowered:
+        return DatabaseLockedError(
+            f"{where} is locked by another program or Therapy Timer window; nothing was saved. "
+            "Try again in a moment, or close the other window."
+        )
+    if name.startswith("SQLITE_READONLY") or "readonly" in lowered or "read-only" in lowered:
+        return ReadOnlyError(f"{where} cannot be written (read-only file or folder); "
+                             "nothing was saved")
+    if name.startswith("SQLITE_FULL") or "disk is full" in lowered:
+        return DiskFullError(f"the disk holding {where} is full; nothing was saved. Free some "
+                             "space and try again")
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in lowered:
+        return ReadOnlyError(f"cannot open {where} (missing folder or no permission)")
+    if (name.startswith("SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT")
+            or "not a database" in lowered or "malformed" in lowered):
+        return CorruptDatabaseError(f"{where} is damaged or not a database ({text}); restore "
+                                    "it from a backup")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return InvalidDataError(f"the store refused the change: {text}")
+    if name.startswith("SQLITE_IOERR"):
+        return StorageError(f"the disk could not read or write {where} ({text}); nothing "
+                            "was saved")
+    return StorageError(f"database error in {where}: {text}")
+
+
+def check_identity(conn: sqlite3.Connection, where: str) -> bool:
+    """True for a Therapy Timer database, False for an empty new one.
+
+    Raises:
+        ForeignDatabaseError: an SQLite database of some other program.
+    """
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return True
+    tables = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    ).fetchone()[0]
+    if tables:
+        raise ForeignDatabaseError(
+            f"{where} is an SQLite database of another program, not a Therapy Timer database; "
+            "nothing was changed"
+        )
+    return False
+
+
+# --- values as stored: UTC ISO-8601 text, days as YYYY-MM-DD, cents as integers ---
+
+def to_text(moment: datetime | None) -> str | None:
+    """An aware datetime as fixed-width UTC ISO-8601 text (sorts as it compares)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise InvalidDataError(f"time {moment.isoformat()} has no time zone; refusing to store "
+                               "a naive local time")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def day_text(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def day_from(text: str | None) -> date | None:
+    return None if not text else date.fromisoformat(text)

@@ -1,0 +1,55 @@
+"""Storage errors: each names the problem in words a clinic can act on."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Anything the visit store refuses or cannot do. Nothing was written."""
+
+
+class DatabaseLockedError(StorageError):
+    """Another program holds the database longer than the busy timeout."""
+
+
+class ReadOnlyError(StorageError):
+    """The database or its folder cannot be written."""
+
+
+class DiskFullError(StorageError):
+    """The disk (or the database's size limit) is full."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The file is damaged or is not an SQLite database."""
+
+
+class ForeignDatabaseError(StorageError):
+    """An SQLite database, but not a Therapy Timer one."""
+
+
+class SchemaTooNewError(StorageError):
+    """Written by a newer Therapy Timer than this one."""
+
+
+class NotFoundError(StorageError, LookupError):
+    """No record with that id."""
+
+
+class InvalidDataError(StorageError, ValueError):
+    """Input the store will not save (a bad code, an empty reason, an end before a start)."""
+
+
+class FrozenVisitError(StorageError):
+    """The visit is finalized, amended or void: it cannot change in place."""
+
+
+class ProviderBusyError(StorageError):
+    """The provider already runs a one-on-one timer for another patient.
+
+    ``suggested_code`` is the group code the UI may offer instead.
+    """
+
+    def __init__(self, message: str, *, other_visit_id: int, suggested_code: str = "97150"):
+        super().__init__(message)
+        self.other_visit_id = other_visit_id
+        self.suggested_code = suggested_code

@@ -1,0 +1,269 @@
+"""Versioned, append-only schema migrations.
+
+``PRAGMA user_version`` holds the schema version. Each migration runs in its own transaction
+together with the version bump, so a crash leaves the database at the old version or the new one,
+never between. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from therapy_timer.storage.db import APPLICATION_ID, translating
+from therapy_timer.storage.errors import SchemaTooNewError
+
+log = logging.getLogger(__name__)
+
+_V1_TABLES = [
+    """CREATE TABLE practice (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        npi TEXT NOT NULL DEFAULT '',
+        tax_id TEXT NOT NULL DEFAULT '',
+        taxonomy TEXT NOT NULL DEFAULT '',
+        timezone TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE providers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL CHECK (name <> ''),
+        credentials TEXT NOT NULL DEFAULT '',
+        discipline TEXT NOT NULL CHECK (discipline IN ('PT', 'OT', 'SLP')),
+        role TEXT NOT NULL CHECK (role IN ('PT', 'PTA', 'OT', 'OTA', 'SLP')),
+        npi TEXT NOT NULL DEFAULT '',
+        license TEXT NOT NULL DEFAULT '',
+        supervisor_id INTEGER REFERENCES providers(id),
+        pin_hash TEXT,
+        active INTEGER NOT NULL DEFAULT 1)""",
+    """CREATE TABLE patients (
+        id INTEGER PRIMARY KEY,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL CHECK (last_name <> ''),
+        birth_date TEXT,
+        sex TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        chart_number TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE payers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE CHECK (name <> ''),
+        rule TEXT NOT NULL CHECK (rule IN ('cms', 'per-code')),
+        medicare INTEGER NOT NULL DEFAULT 0,
+        therapy_modifiers INTEGER NOT NULL DEFAULT 1,
+        assistant_modifiers INTEGER NOT NULL DEFAULT 0,
+        kx_applies INTEGER NOT NULL DEFAULT 0,
+        self_pay INTEGER NOT NULL DEFAULT 0,
+        distinct_modifier TEXT NOT NULL DEFAULT 'XU')""",
+    """CREATE TABLE payer_allowed (
+        payer_id INTEGER NOT NULL REFERENCES payers(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        cents INTEGER NOT NULL CHECK (cents >= 0),
+        PRIMARY KEY (payer_id, code))""",
+    """CREATE TABLE policies (
+        id INTEGER PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        payer_id INTEGER NOT NULL REFERENCES payers(id),
+        member_id TEXT NOT NULL DEFAULT '',
+        group_number TEXT NOT NULL DEFAULT '',
+        subscriber TEXT NOT NULL DEFAULT '',
+        relationship TEXT NOT NULL DEFAULT 'self',
+        priority INTEGER NOT NULL DEFAULT 1 CHECK (priority >= 1),
+        UNIQUE (patient_id, priority))""",
+    """CREATE TABLE fees (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        cents INTEGER NOT NULL CHECK (cents >= 0),
+        effective_from TEXT NOT NULL,
+        effective_to TEXT)""",
+    """CREATE TABLE plans (
+        id INTEGER PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        discipline TEXT NOT NULL CHECK (discipline IN ('PT', 'OT', 'SLP')),
+        therapist_id INTEGER NOT NULL REFERENCES providers(id),
+        start_date TEXT NOT NULL,
+        certified_through TEXT,
+        visits_authorized INTEGER)""",
+    """CREATE TABLE prior_kx (
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        year INTEGER NOT NULL,
+        bucket TEXT NOT NULL CHECK (bucket IN ('PT+SLP', 'OT')),
+        cents INTEGER NOT NULL CHECK (cents >= 0),
+        note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (patient_id, year, bucket))""",
+    """CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        provider_id INTEGER NOT NULL REFERENCES providers(id),
+        plan_id INTEGER REFERENCES plans(id),
+        day TEXT NOT NULL,
+        discipline TEXT NOT NULL CHECK (discipline IN ('PT', 'OT', 'SLP')),
+        place_of_service TEXT NOT NULL DEFAULT '11',
+        status TEXT NOT NULL DEFAULT 'open'
+            CHECK (status IN ('open', 'finalized', 'amended', 'void')),
+        diagnoses TEXT NOT NULL DEFAULT '',
+        session_start TEXT,
+        session_end TEXT,
+        timed_minutes INTEGER,
+        treatment_minutes INTEGER,
+        notes TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        finalized_at TEXT,
+        finalized_by TEXT NOT NULL DEFAULT '',
+        billing_json TEXT,
+        amends_id INTEGER REFERENCES visits(id))""",
+    """CREATE TABLE intervals (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id),
+        code TEXT NOT NULL,
+        start TEXT NOT NULL,
+        "end" TEXT CHECK ("end" IS NULL OR "end" >= start),
+        performer TEXT NOT NULL CHECK (performer IN ('PT', 'PTA', 'OT', 'OTA', 'SLP')),
+        provider_id INTEGER REFERENCES providers(id),
+        technique TEXT,
+        body_region TEXT,
+        heartbeat TEXT)""",
+    """CREATE TABLE charge_lines (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id),
+        line_no INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        modifiers TEXT NOT NULL DEFAULT '',
+        units INTEGER NOT NULL CHECK (units >= 0),
+        minutes INTEGER NOT NULL CHECK (minutes >= 0),
+        fee_cents INTEGER NOT NULL CHECK (fee_cents >= 0),
+        charge_cents INTEGER NOT NULL CHECK (charge_cents >= 0),
+        allowed_cents INTEGER NOT NULL DEFAULT 0,
+        diagnosis_pointers TEXT NOT NULL DEFAULT '',
+        UNIQUE (visit_id, line_no))""",
+    """CREATE TABLE amendments (
+        id INTEGER PRIMARY KEY,
+        original_visit_id INTEGER NOT NULL REFERENCES visits(id),
+        new_visit_id INTEGER NOT NULL UNIQUE REFERENCES visits(id),
+        reason TEXT NOT NULL CHECK (reason <> ''),
+        user TEXT NOT NULL,
+        at TEXT NOT NULL)""",
+    """CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        entity_id INTEGER,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+]
+
+_V2_INDEXES = [
+    "CREATE INDEX visits_by_day ON visits(day)",
+    "CREATE INDEX visits_by_patient_day ON visits(patient_id, day)",
+    "CREATE INDEX visits_by_plan ON visits(plan_id)",
+    "CREATE INDEX visits_open ON visits(id) WHERE status = 'open'",
+    "CREATE INDEX intervals_by_visit ON intervals(visit_id, start)",
+    'CREATE INDEX intervals_running ON intervals(visit_id) WHERE "end" IS NULL',
+    "CREATE INDEX charge_lines_by_visit ON charge_lines(visit_id)",
+    "CREATE INDEX policies_by_patient ON policies(patient_id)",
+    "CREATE INDEX plans_by_patient ON plans(patient_id)",
+    "CREATE INDEX patients_by_name ON patients(last_name COLLATE NOCASE, first_name)",
+    "CREATE INDEX patients_by_chart ON patients(chart_number)",
+    "CREATE INDEX fees_by_code ON fees(code, effective_from)",
+    "CREATE INDEX amendments_by_original ON amendments(original_visit_id)",
+]
+
+_V3_TRIGGERS = [
+    # The audit log is append-only.
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    # Charge lines are frozen at finalize.
+    """CREATE TRIGGER charge_lines_no_update BEFORE UPDATE ON charge_lines
+       BEGIN SELECT RAISE(ABORT, 'charge lines are frozen at finalize'); END""",
+    """CREATE TRIGGER charge_lines_no_delete BEFORE DELETE ON charge_lines
+       BEGIN SELECT RAISE(ABORT, 'charge lines are frozen at finalize'); END""",
+    # Intervals of a finalized visit never change.
+    """CREATE TRIGGER intervals_frozen_insert BEFORE INSERT ON intervals
+       WHEN (SELECT status FROM visits WHERE id = NEW.visit_id) <> 'open'
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
+    """CREATE TRIGGER intervals_frozen_update BEFORE UPDATE ON intervals
+       WHEN (SELECT status FROM visits WHERE id = OLD.visit_id) <> 'open'
+         OR (SELECT status FROM visits WHERE id = NEW.visit_id) <> 'open'
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
+    """CREATE TRIGGER intervals_frozen_delete BEFORE DELETE ON intervals
+       WHEN (SELECT status FROM visits WHERE id = OLD.visit_id) <> 'open'
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
+    # A finalized visit may only become amended or void; nothing else about it changes.
+    """CREATE TRIGGER visits_frozen BEFORE UPDATE ON visits
+       WHEN OLD.status <> 'open' AND NOT (
+            OLD.status = 'finalized' AND NEW.status IN ('amended', 'void')
+            AND NEW.patient_id = OLD.patient_id AND NEW.provider_id = OLD.provider_id
+            AND NEW.plan_id IS OLD.plan_id AND NEW.day = OLD.day
+            AND NEW.discipline = OLD.discipline
+            AND NEW.place_of_service = OLD.place_of_service
+            AND NEW.diagnoses = OLD.diagnoses AND NEW.session_start IS OLD.session_start
+            AND NEW.session_end IS OLD.session_end AND NEW.timed_minutes IS OLD.timed_minutes
+            AND NEW.treatment_minutes IS OLD.treatment_minutes AND NEW.notes = OLD.notes
+            AND NEW.finalized_at IS OLD.finalized_at AND NEW.finalized_by = OLD.finalized_by
+            AND NEW.billing_json IS OLD.billing_json AND NEW.amends_id IS OLD.amends_id)
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    """CREATE TRIGGER visits_no_delete BEFORE DELETE ON visits WHEN OLD.status <> 'open'
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot be deleted'); END""",
+]
+
+#: (version, description, statements). Append only.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "tables", _V1_TABLES),
+    (2, "indexes for a day's visits, a patient's history, running timers", _V2_INDEXES),
+    (3, "immutability: audit log append-only, finalized visits and charge lines frozen",
+     _V3_TRIGGERS),
+]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, where: str) -> int:
+    """Returns the schema version; refuses one newer than this app knows."""
+    version = schema_version(conn)
+    if version > LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"{where} was written by a newer Therapy Timer (schema {version}; this version knows "
+            f"up to {LATEST_VERSION}); update the app. Nothing was changed."
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, where: str = "the database",
+            target: int = LATEST_VERSION) -> int:
+    """Applies every migration above the file's version up to ``target``, each atomically.
+
+    Returns:
+        The schema version afterwards.
+    """
+    with translating(where):
+        version = check_version(conn, where)
+        for number, description, statements in MIGRATIONS:
+            if number <= version or number > target:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read inside the write lock: another instance may have migrated meanwhile.
+                if schema_version(conn) >= number:
+                    conn.execute("ROLLBACK")
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            log.info("database schema migrated to version %d (%s)", number, description)
+            version = number
+    return version

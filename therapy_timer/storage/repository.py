@@ -1,0 +1,96 @@
+"""The visit store's front door: ``open_repository(path)`` returns a ``Repository``.
+
+The repository takes and returns ``core`` objects (``core.records`` and the billing engine's
+values), never rows. Every write is one short transaction committed before the method returns;
+errors are ``StorageError`` subclasses with a message naming the problem.
+
+One ``Repository`` per thread: it holds one SQLite connection and must not be shared across
+threads. Two processes may open the same file: WAL plus a busy timeout keep them safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from therapy_timer.storage.charges import ChargesMixin
+from therapy_timer.storage.clinic import ClinicMixin
+from therapy_timer.storage.db import MEMORY, check_identity, connect, translating
+from therapy_timer.storage.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DiskFullError,
+    ForeignDatabaseError,
+    FrozenVisitError,
+    InvalidDataError,
+    NotFoundError,
+    ProviderBusyError,
+    ReadOnlyError,
+    SchemaTooNewError,
+    StorageError,
+)
+from therapy_timer.storage.migrations import LATEST_VERSION, check_version, migrate
+from therapy_timer.storage.timers import KEEP
+
+__all__ = [
+    "KEEP",
+    "CorruptDatabaseError",
+    "DatabaseLockedError",
+    "DiskFullError",
+    "ForeignDatabaseError",
+    "FrozenVisitError",
+    "InvalidDataError",
+    "NotFoundError",
+    "ProviderBusyError",
+    "ReadOnlyError",
+    "Repository",
+    "SchemaTooNewError",
+    "StorageError",
+    "open_repository",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Repository(ChargesMixin, ClinicMixin):
+    """Practice, people, payers, visits, timers, charge lines and the audit log."""
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: "ok" or the first problems found."""
+        with translating(self.where):
+            rows = self.conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(r[0]) for r in rows)
+
+
+def open_repository(path: Path | str, *, migrate_schema: bool = True) -> Repository:
+    """Opens (creating or migrating) a Therapy Timer database.
+
+    Args:
+        path: the database file, or ``":memory:"`` for a throw-away one (tests).
+        migrate_schema: False opens an older file as it is (tests, ``verify``).
+
+    Raises:
+        CorruptDatabaseError: not an SQLite file, or a damaged one.
+        ForeignDatabaseError: an SQLite database of another program.
+        SchemaTooNewError: written by a newer Therapy Timer.
+        ReadOnlyError, DatabaseLockedError, DiskFullError: the file cannot be written now.
+    """
+    where = f"the database {path}"
+    conn = connect(path)
+    try:
+        with translating(where):
+            known = check_identity(conn, where)
+            if known:
+                check_version(conn, where)
+            if migrate_schema:
+                migrate(conn, where, LATEST_VERSION)
+    except BaseException:
+        conn.close()
+        raise
+    if str(path) != MEMORY:
+        log.info("opened database (schema %d)", LATEST_VERSION if migrate_schema else -1)
+    return Repository(conn, path)

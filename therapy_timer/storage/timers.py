@@ -1,0 +1,399 @@
+"""Visits and their timer intervals: every start, stop, pause and edit is committed before the
+call returns, so what the screen shows is already on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, tzinfo
+from functools import cache
+
+from therapy_timer.core.codes import CodeKind, default_catalog
+from therapy_timer.core.minutes import check_overlaps
+from therapy_timer.core.model import BillingError, Interval, Performer
+from therapy_timer.core.records import StoredInterval, Visit, VisitStatus
+from therapy_timer.storage.base import RepositoryBase, interval_from, visit_from
+from therapy_timer.storage.db import day_text, to_text
+from therapy_timer.storage.errors import (
+    FrozenVisitError,
+    InvalidDataError,
+    ProviderBusyError,
+)
+
+#: ``edit_interval`` leaves a field alone when given this.
+KEEP = object()
+MAX_DIAGNOSES = 12
+GROUP_CODE = "97150"
+
+
+@cache
+def _local_zone() -> tzinfo:
+    return datetime.now().astimezone().tzinfo
+
+
+def _one_on_one(kind: CodeKind) -> bool:
+    """Codes that take the clinician's whole attention for one patient."""
+    return kind.exclusive and kind is not CodeKind.GROUP
+
+
+class TimerMixin(RepositoryBase):
+    """Visits, intervals, heartbeats and diagnoses."""
+
+    def clinic_zone(self) -> tzinfo:
+        """The practice's time zone (decides a visit's calendar day)."""
+        row = self._row("SELECT timezone FROM practice WHERE id = 1")
+        if row and row["timezone"]:
+            from zoneinfo import ZoneInfo
+
+            return ZoneInfo(row["timezone"])
+        return _local_zone()
+
+    def service_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.clinic_zone()).date()
+
+    # --- visits ---
+
+    def start_visit(self, patient_id: int, provider_id: int, plan_id: int | None,
+                    now: datetime, place_of_service: str = "11",
+                    user: str | None = None) -> Visit:
+        """Opens a visit for today (the clinic's calendar day of ``now``)."""
+        _aware(now)
+        provider = self._one("SELECT discipline FROM providers WHERE id = ?", (provider_id,),
+                             f"provider {provider_id}")
+        self._one("SELECT id FROM patients WHERE id = ?", (patient_id,), f"patient {patient_id}")
+        discipline = provider["discipline"]
+        if plan_id is not None:
+            plan = self._one("SELECT patient_id, discipline FROM plans WHERE id = ?", (plan_id,),
+                             f"plan of care {plan_id}")
+            if plan["patient_id"] != patient_id:
+                raise InvalidDataError(f"plan of care {plan_id} belongs to another patient")
+            discipline = plan["discipline"]
+        pos = str(place_of_service).strip()
+        if not (len(pos) == 2 and pos.isdigit()):
+            raise InvalidDataError(f"place of service {place_of_service!r} must be two digits "
+                                   "(11 office, 12 home, 02 or 10 telehealth)")
+        with self._write() as conn:
+            visit_id = conn.execute(
+                "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
+                " place_of_service, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+                (patient_id, provider_id, plan_id, day_text(self.service_day(now)), discipline,
+                 pos, to_text(now))).lastrowid
+            self._audit(now, user, "start_visit", "visit", visit_id,
+                        {"patient_id": patient_id, "provider_id": provider_id, "plan_id": plan_id})
+        return self.get_visit(visit_id)
+
+    def get_visit(self, visit_id: int) -> Visit:
+        return visit_from(self._one("SELECT * FROM visits WHERE id = ?", (visit_id,),
+                                    f"visit {visit_id}"))
+
+    def open_visits(self) -> list[Visit]:
+        rows = self._rows("SELECT * FROM visits WHERE status = 'open' ORDER BY day, id")
+        return [visit_from(r) for r in rows]
+
+    def visits_for_patient(self, patient_id: int, limit: int = 500) -> list[Visit]:
+        """A patient's history, newest first."""
+        rows = self._rows("SELECT * FROM visits WHERE patient_id = ? ORDER BY day DESC, id DESC"
+                          " LIMIT ?", (patient_id, limit))
+        return [visit_from(r) for r in rows]
+
+    def _open_visit(self, visit_id: int) -> Visit:
+        visit = self.get_visit(visit_id)
+        if visit.status is not VisitStatus.OPEN:
+            raise FrozenVisitError(
+                f"visit {visit_id} is {visit.status}: it cannot change in place"
+                + (" (amend it to correct it)" if visit.status is VisitStatus.FINALIZED else ""))
+        return visit
+
+    # --- intervals ---
+
+    def intervals_for(self, visit_id: int) -> list[StoredInterval]:
+        rows = self._rows("SELECT * FROM intervals WHERE visit_id = ? ORDER BY start, id",
+                          (visit_id,))
+        return [interval_from(r) for r in rows]
+
+    def get_interval(self, interval_id: int) -> StoredInterval:
+        return interval_from(self._one("SELECT * FROM intervals WHERE id = ?", (interval_id,),
+                                       f"interval {interval_id}"))
+
+    def running_intervals(self) -> list[StoredInterval]:
+        rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL ORDER BY start, id')
+        return [interval_from(r) for r in rows]
+
+    def _check_code(self, code: str, day: date) -> tuple[str, CodeKind]:
+        try:
+            info = default_catalog().get(code, day)
+        except BillingError as exc:
+            raise InvalidDataError(str(exc)) from exc
+        if info.kind is CodeKind.PERIODIC:
+            raise InvalidDataError(f"{info.code} ({info.label}) is billed per month or episode, "
+                                   "not timed in a visit")
+        return info.code, info.kind
+
+    def _check_performer(self, visit: Visit, performer: Performer | str) -> Performer:
+        try:
+            performer = Performer(performer)
+        except ValueError:
+            raise InvalidDataError(f"unknown performer {performer!r}") from None
+        if performer.discipline is not visit.discipline:
+            raise InvalidDataError(
+                f"a {performer} cannot furnish services under a {visit.discipline} plan of care")
+        return performer
+
+    def start_interval(self, visit_id: int, code: str, performer: Performer | str,
+                       now: datetime, technique: str | None = None,
+                       body_region: str | None = None, provider_id: int | None = None,
+                       user: str | None = None) -> StoredInterval:
+        """Starts a timer, atomically stopping what it replaces.
+
+        A one-on-one, constant-attendance or group code stops the visit's running exclusive
+        timer; supervised modalities run alongside. A code already running is restarted.
+
+        Raises:
+            ProviderBusyError: the provider runs a one-on-one timer for another patient (or
+                this is one-on-one while they run any exclusive timer elsewhere); the UI may
+                offer 97150 group instead.
+        """
+        _aware(now)
+        visit = self._open_visit(visit_id)
+        code, kind = self._check_code(code, visit.day)
+        performer = self._check_performer(visit, performer)
+        if provider_id is None:
+            provider_id = self._default_provider(visit, performer)
+        with self._write() as conn:
+            if provider_id is not None and kind.exclusive:
+                self._check_busy(visit, provider_id, kind)
+            rows = conn.execute(
+                'SELECT id, code, start FROM intervals WHERE visit_id = ? AND "end" IS NULL',
+                (visit_id,)).fetchall()
+            for other_id, other_code, start in rows:
+                other_kind = default_catalog().get(other_code).kind
+                if other_code == code or (kind.exclusive and other_kind.exclusive):
+                    end = max(to_text(now), start)
+                    conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
+                                 (end, end, other_id))
+                    self._audit(now, user, "stop_interval", "interval", other_id,
+                                {"visit_id": visit_id, "end": end, "by": "switch"})
+            interval_id = conn.execute(
+                'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
+                " technique, body_region, heartbeat) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                (visit_id, code, to_text(now), performer.value, provider_id, technique,
+                 body_region, to_text(now))).lastrowid
+            self._audit(now, user, "start_interval", "interval", interval_id,
+                        {"visit_id": visit_id, "code": code, "performer": performer.value,
+                         "start": to_text(now)})
+        return self.get_interval(interval_id)
+
+    def _default_provider(self, visit: Visit, performer: Performer) -> int | None:
+        row = self._row("SELECT role FROM providers WHERE id = ?", (visit.provider_id,))
+        return visit.provider_id if row and row["role"] == performer.value else None
+
+    def _check_busy(self, visit: Visit, provider_id: int, kind: CodeKind) -> None:
+        rows = self.conn.execute(
+            'SELECT i.visit_id, i.code FROM intervals i JOIN visits v ON v.id = i.visit_id'
+            ' WHERE i."end" IS NULL AND i.provider_id = ? AND v.patient_id <> ?',
+            (provider_id, visit.patient_id)).fetchall()
+        for other_visit, other_code in rows:
+            other_kind = default_catalog().get(other_code).kind
+            if other_kind.exclusive and (_one_on_one(kind) or _one_on_one(other_kind)):
+                raise ProviderBusyError(
+                    f"this provider is already running {other_code} one-on-one with another "
+                    f"patient (visit {other_visit}); one provider cannot bill one-on-one time "
+                    f"for two patients at once. Stop that timer, or record {GROUP_CODE} "
+                    "(group) for both patients instead.",
+                    other_visit_id=other_visit)
+
+    def stop_interval(self, interval_id: int, now: datetime,
+                      user: str | None = None) -> StoredInterval:
+        """Stops a running timer at ``now`` (never before its start). Stopping a stopped one
+        changes nothing."""
+        _aware(now)
+        interval = self.get_interval(interval_id)
+        if interval.end is not None:
+            return interval
+        self._open_visit(interval.visit_id)
+        with self._write() as conn:
+            end = max(to_text(now), to_text(interval.start))
+            cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ? AND'
+                               ' "end" IS NULL', (end, end, interval_id))
+            if cur.rowcount:
+                self._audit(now, user, "stop_interval", "interval", interval_id,
+                            {"visit_id": interval.visit_id, "end": end})
+        return self.get_interval(interval_id)
+
+    def pause_visit(self, visit_id: int, now: datetime,
+                    user: str | None = None) -> list[StoredInterval]:
+        """Stops every running timer of the visit; returns the ones it stopped."""
+        _aware(now)
+        self._open_visit(visit_id)
+        with self._write() as conn:
+            rows = conn.execute('SELECT id, start FROM intervals WHERE visit_id = ? AND'
+                                ' "end" IS NULL', (visit_id,)).fetchall()
+            for interval_id, start in rows:
+                end = max(to_text(now), start)
+                conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
+                             (end, end, interval_id))
+            if rows:
+                self._audit(now, user, "pause_visit", "visit", visit_id,
+                            {"stopped": [r[0] for r in rows], "end": to_text(now)})
+        return [self.get_interval(r[0]) for r in rows]
+
+    def heartbeat(self, now: datetime) -> int:
+        """Marks every running timer alive at ``now``; returns how many. Not audited."""
+        _aware(now)
+        with self._write() as conn:
+            return conn.execute('UPDATE intervals SET heartbeat = ? WHERE "end" IS NULL AND'
+                                ' (heartbeat IS NULL OR heartbeat < ?)',
+                                (to_text(now), to_text(now))).rowcount
+
+    def edit_interval(self, interval_id: int, *, start=KEEP, end=KEEP, code=KEEP,
+                      performer=KEEP, reason: str, user: str,
+                      now: datetime | None = None) -> StoredInterval:
+        """Corrects a saved interval of an open visit; the reason and the old values are
+        audit-logged.
+
+        Raises:
+            InvalidDataError: no reason, an end before the start, an unknown code, or one-on-one
+                time that would overlap another interval of the visit.
+        """
+        if not reason or not str(reason).strip():
+            raise InvalidDataError("a reason is required to edit a recorded interval")
+        now = now or datetime.now(UTC)
+        old = self.get_interval(interval_id)
+        visit = self._open_visit(old.visit_id)
+        new_code = old.code if code is KEEP else self._check_code(code, visit.day)[0]
+        new_performer = (old.performer if performer is KEEP
+                         else self._check_performer(visit, performer))
+        new_start = old.start if start is KEEP else _aware(start)
+        new_end = old.end if end is KEEP else (None if end is None else _aware(end))
+        if old.end is not None and new_end is None:
+            raise InvalidDataError("a stopped interval cannot be made to run again; start a new "
+                                   "timer instead")
+        try:
+            edited = Interval(new_code, new_start, new_end, new_performer)
+            others = [i.interval for i in self.intervals_for(visit.id) if i.id != interval_id]
+            check_overlaps([*others, edited], now=max(now, new_start))
+        except BillingError as exc:
+            raise InvalidDataError(str(exc)) from exc
+        with self._write() as conn:
+            conn.execute(
+                'UPDATE intervals SET code = ?, performer = ?, start = ?, "end" = ? WHERE id = ?',
+                (new_code, new_performer.value, to_text(new_start), to_text(new_end),
+                 interval_id))
+            self._audit(now, user, "edit_interval", "interval", interval_id, {
+                "visit_id": visit.id, "reason": str(reason).strip(),
+                "before": _interval_detail(old),
+                "after": {"code": new_code, "performer": new_performer.value,
+                          "start": to_text(new_start), "end": to_text(new_end)}})
+        return self.get_interval(interval_id)
+
+    def add_interval(self, visit_id: int, code: str, performer: Performer | str,
+                     start: datetime, end: datetime, *, reason: str, user: str,
+                     technique: str | None = None, body_region: str | None = None,
+                     now: datetime | None = None) -> StoredInterval:
+        """Records time that ran without a timer (entered afterwards, with a reason)."""
+        if not reason or not str(reason).strip():
+            raise InvalidDataError("a reason is required to add time by hand")
+        now = now or datetime.now(UTC)
+        visit = self._open_visit(visit_id)
+        code, _kind = self._check_code(code, visit.day)
+        performer = self._check_performer(visit, performer)
+        try:
+            new = Interval(code, _aware(start), _aware(end), performer)
+            check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new],
+                           now=max(now, end))
+        except BillingError as exc:
+            raise InvalidDataError(str(exc)) from exc
+        with self._write() as conn:
+            interval_id = conn.execute(
+                'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
+                " technique, body_region, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (visit_id, code, to_text(start), to_text(end), performer.value,
+                 self._default_provider(visit, performer), technique, body_region,
+                 to_text(end))).lastrowid
+            self._audit(now, user, "add_interval", "interval", interval_id,
+                        {"visit_id": visit_id, "reason": str(reason).strip(),
+                         "after": _interval_detail(self._interval_in_tx(interval_id))})
+        return self.get_interval(interval_id)
+
+    def delete_interval(self, interval_id: int, *, reason: str, user: str,
+                        now: datetime | None = None) -> None:
+        """Removes an interval recorded by mistake; its values stay in the audit log."""
+        if not reason or not str(reason).strip():
+            raise InvalidDataError("a reason is required to delete a recorded interval")
+        now = now or datetime.now(UTC)
+        old = self.get_interval(interval_id)
+        self._open_visit(old.visit_id)
+        with self._write() as conn:
+            conn.execute("DELETE FROM intervals WHERE id = ?", (interval_id,))
+            self._audit(now, user, "delete_interval", "interval", interval_id,
+                        {"visit_id": old.visit_id, "reason": str(reason).strip(),
+                         "before": _interval_detail(old)})
+
+    def _interval_in_tx(self, interval_id: int) -> StoredInterval:
+        cursor = self.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return interval_from(cursor.execute("SELECT * FROM intervals WHERE id = ?",
+                                            (interval_id,)).fetchone())
+
+    def set_technique(self, interval_id: int, technique: str | None,
+                      body_region: str | None, user: str | None = None) -> StoredInterval:
+        """Records the manual-therapy technique and body region asked for by the catalog."""
+        old = self.get_interval(interval_id)
+        self._open_visit(old.visit_id)
+        with self._write() as conn:
+            conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
+                         (technique, body_region, interval_id))
+            self._audit(datetime.now(UTC), user, "set_technique", "interval", interval_id,
+                        {"technique": technique, "body_region": body_region})
+        return self.get_interval(interval_id)
+
+    # --- diagnoses and notes ---
+
+    def set_diagnoses(self, visit_id: int, codes, user: str | None = None,
+                      validate: bool = True) -> Visit:
+        """Sets the visit's ordered ICD-10-CM list (primary first, at most 12, no repeats).
+
+        ``validate`` checks each code against the ICD-10-CM release (loads it once, ~2 s).
+        """
+        from therapy_timer.core.validation import normalise_icd10, validate_icd10
+
+        check = validate_icd10 if validate else normalise_icd10
+        try:
+            normal = [check(c) for c in codes]
+        except BillingError as exc:
+            raise InvalidDataError(str(exc)) from exc
+        if len(normal) > MAX_DIAGNOSES:
+            raise InvalidDataError(f"a claim holds at most {MAX_DIAGNOSES} diagnoses "
+                                   f"({len(normal)} given)")
+        if len(set(normal)) != len(normal):
+            raise InvalidDataError("a diagnosis is listed twice")
+        self._open_visit(visit_id)
+        with self._write() as conn:
+            conn.execute("UPDATE visits SET diagnoses = ? WHERE id = ?",
+                         (",".join(normal), visit_id))
+            self._audit(datetime.now(UTC), user, "set_diagnoses", "visit", visit_id,
+                        {"diagnoses": normal})
+        return self.get_visit(visit_id)
+
+    def set_notes(self, visit_id: int, notes: str, user: str | None = None) -> Visit:
+        self._open_visit(visit_id)
+        with self._write() as conn:
+            conn.execute("UPDATE visits SET notes = ? WHERE id = ?", (notes, visit_id))
+            self._audit(datetime.now(UTC), user, "set_notes", "visit", visit_id)
+        return self.get_visit(visit_id)
+
+    def visit_count_in_plan(self, plan_id: int) -> int:
+        """Visits under a plan of care (an amended visit counts once, through its amendment)."""
+        row = self._row("SELECT count(*) FROM visits WHERE plan_id = ? AND status IN"
+                        " ('open', 'finalized')", (plan_id,))
+        return int(row[0])
+
+
+def _aware(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise InvalidDataError(f"time {moment!r} must be a datetime with a time zone")
+    return moment
+
+
+def _interval_detail(interval: StoredInterval) -> dict:
+    return {"code": interval.code, "performer": interval.performer.value,
+            "start": to_text(interval.start), "end": to_text(interval.end)}
