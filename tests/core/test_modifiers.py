@@ -180,3 +180,16 @@ def test_charges_are_units_times_fee_in_cents():
     billing = bill_services([Service("97110", 38)], BillingContext(fees_cents={"97110": 4500}))
     assert billing.lines[0].charge_cents == 13500
     assert billing.claim_lines()[0].charge_cents == 13500
+
+
+def test_choosing_another_tie_allocation_reworks_the_modifiers():
+    # 20 + 20 min -> 3 units; the tie decides which code gets 2. The PTA ran 97110.
+    intervals = [iv("97112", 0, 20, "PT"), iv("97110", 20, 40, "PTA")]
+    billing = bill_intervals(intervals, BillingContext(), day=DAY)
+    assert billing.allocation.as_dict() == {"97112": 2, "97110": 1}
+    assert [(s.code, s.units) for s in billing.suggestions] == [("97110", 1)]
+    chosen = billing.with_choice({"97112": 1, "97110": 2})
+    assert [(line.code, line.units) for line in chosen.lines] == [("97112", 1), ("97110", 2)]
+    assert [(s.code, s.modifier, s.units) for s in chosen.suggestions] == [("97110", "CQ", 2)]
+    with pytest.raises(BillingError, match="not allowed"):
+        billing.with_choice({"97112": 3, "97110": 0})

@@ -8,7 +8,7 @@ explanation, and ``claim_lines()`` turns it into the lines a claim or superbill 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -99,6 +99,22 @@ class DayBilling:
     total_treatment_minutes: int
     session_start: datetime | None = None
     session_end: datetime | None = None
+    # Re-runs the modifier rules for another allocation of the same day (see with_choice).
+    _rebill: Callable[[Allocation], DayBilling] | None = field(default=None, repr=False,
+                                                                compare=False)
+
+    def with_choice(self, choice: Mapping[str, int]) -> DayBilling:
+        """The same day billed with the clinician's choice among tied allocations.
+
+        CQ/CO, KX and NCCI findings are worked out again for the chosen units.
+
+        Raises:
+            BillingError: the choice is not one the rule allows.
+        """
+        allocation = self.allocation.with_choice(choice)
+        if self._rebill is None:  # pragma: no cover - every builder sets it
+            raise BillingError("this billing cannot be re-allocated")
+        return self._rebill(allocation)
 
     @property
     def suggestions(self) -> tuple[Suggestion, ...]:
@@ -161,7 +177,12 @@ def bill_services(
     """Bills minutes per code (no timer evidence, so 59/XU is never suggested)."""
     allocation = allocate(services, context.rule, day=day, catalog=catalog)
     total_treatment = sum(s.minutes for s in services)
-    return _finish(allocation, context, day, catalog, ncci, None, None, total_treatment, None)
+
+    def finish(chosen: Allocation) -> DayBilling:
+        return _finish(chosen, context, day, catalog, ncci, None, None, total_treatment, None,
+                       finish)
+
+    return finish(allocation)
 
 
 def bill_intervals(
@@ -183,8 +204,12 @@ def bill_intervals(
     for interval in intervals:
         by_code.setdefault(interval.code.upper(), []).append(interval)
     moment = now or times.session_end
-    return _finish(allocation, context, day, catalog, ncci, by_code, moment,
-                   times.total_treatment_minutes, times)
+
+    def finish(chosen: Allocation) -> DayBilling:
+        return _finish(chosen, context, day, catalog, ncci, by_code, moment,
+                       times.total_treatment_minutes, times, finish)
+
+    return finish(allocation)
 
 
 def _finish(
@@ -197,6 +222,7 @@ def _finish(
     now: datetime | None,
     total_treatment: int,
     times: DayTime | None,
+    rebill: Callable[[Allocation], DayBilling],
 ) -> DayBilling:
     catalog = catalog or default_catalog()
     warnings: list[str] = []
@@ -292,6 +318,7 @@ def _finish(
         total_treatment_minutes=total_treatment,
         session_start=times.session_start if times else None,
         session_end=times.session_end if times else None,
+        _rebill=rebill,
     )
 
 
