@@ -124,3 +124,23 @@ def _alive(obj):
     import shiboken6
 
     return shiboken6.isValid(obj)
+
+
+def test_pyside_none_refcount_guard_keeps_the_process_alive():
+    """PySide6 6.12 on Python 3.11 drops a reference to None on every void call (see
+    ui/pyside_guard.py); without the guard this loop aborts the interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import therapy_timer.ui.workers\n"
+        "from PySide6.QtCore import QObject\n"
+        "o = QObject()\n"
+        "for _ in range(50_000):\n"
+        "    o.setObjectName('x')\n"
+        "print('alive')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "alive"

@@ -32,6 +32,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
