@@ -35,3 +35,14 @@ def render():
         fn(data, stream)
         return stream.getvalue()
     return run
+
+
+@pytest.fixture
+def demo():
+    """An in-memory repository holding the synthetic clinic of ``tests/pdf/clinic.py``."""
+    from tests.pdf.clinic import build
+    from therapy_timer.storage.repository import open_repository
+
+    repo = open_repository(":memory:")
+    yield build(repo)
+    repo.close()

@@ -78,7 +78,7 @@ def superbill_story(data: SuperbillData) -> list:
     story.append(Spacer(1, 4))
     story.append(_totals(data, s))
     story.extend(_documentation(data, s))
-    story.append(Spacer(1, 14))
+    story.append(Spacer(1, 8))
     story.append(_signature(data, s))
     return story
 
@@ -358,8 +358,8 @@ def _space_paragraphs(out: list) -> None:
 
     for flowable in out:
         if isinstance(flowable, Paragraph) and flowable.style.name == "head":
-            flowable.spaceBefore = 6
-            flowable.spaceAfter = 2
+            flowable.spaceBefore = 4
+            flowable.spaceAfter = 1
 
 
 def _signature(data: SuperbillData, s) -> object:
@@ -376,7 +376,7 @@ def _signature(data: SuperbillData, s) -> object:
          Paragraph("Date", s["label"])],
     ]
     table = Table(rows, colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.1,
-                                   CONTENT_WIDTH * 0.3], rowHeights=[24, None])
+                                   CONTENT_WIDTH * 0.3], rowHeights=[22, None])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),

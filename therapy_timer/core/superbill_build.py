@@ -1,0 +1,366 @@
+"""Builds ``SuperbillData`` and ``DaySheetData`` from the store's core records.
+
+``build_superbill`` takes plain records (no database); ``superbill_for_visit`` and
+``daysheet_for_range`` read those records through the repository's public methods (any object
+with the methods of ``RecordSource``), so the CLI and the front-desk screen share one assembly.
+No SQL here: the repository is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from therapy_timer.core import records as rec
+from therapy_timer.core.codes import Catalog, default_catalog
+from therapy_timer.core.minutes import day_time
+from therapy_timer.core.model import BillingError, Rule
+from therapy_timer.core.superbill import (
+    DIAGNOSIS_LETTERS,
+    CodeMinutes,
+    DaySheetData,
+    DaySheetLine,
+    DaySheetVisit,
+    Diagnosis,
+    DistinctEvidence,
+    Documentation,
+    Insurance,
+    ModifierReason,
+    Patient,
+    Practice,
+    Provider,
+    ProviderDay,
+    ServiceLine,
+    Signature,
+    Span,
+    SuperbillData,
+)
+
+DISTINCT_MODIFIERS = ("59", "XE", "XS", "XP", "XU")
+ASSISTANT_MODIFIERS = ("CQ", "CO")
+#: A range longer than this is refused (a typo like 2026 -> 2062 would read for years).
+MAX_RANGE_DAYS = 366
+
+
+class NotBillableError(BillingError):
+    """The visit cannot have a superbill (still open, voided or superseded)."""
+
+
+class RecordSource(Protocol):
+    """The repository methods the builders read through (``storage.Repository`` has them)."""
+
+    def get_visit(self, visit_id: int) -> rec.Visit: ...
+    def get_practice(self) -> rec.Practice | None: ...
+    def get_provider(self, provider_id: int) -> rec.Provider: ...
+    def get_patient(self, patient_id: int) -> rec.Patient: ...
+    def get_payer(self, payer_id: int) -> rec.Payer: ...
+    def policies_for(self, patient_id: int) -> list[rec.InsurancePolicy]: ...
+    def primary_payer(self, patient_id: int) -> rec.Payer | None: ...
+    def charge_lines(self, visit_id: int) -> list[rec.ChargeLine]: ...
+    def intervals_for(self, visit_id: int) -> list[rec.StoredInterval]: ...
+    def billing_record(self, visit_id: int) -> dict: ...
+    def clinic_zone(self) -> tzinfo: ...
+    def visits_on(self, day: date, now: datetime | None = None) -> list[rec.VisitSummary]: ...
+
+
+Describe = Callable[[str], str]
+
+
+def _no_description(code: str) -> str:
+    return ""
+
+
+def split_address(text: str) -> tuple[str, ...]:
+    """A stored address (one text) as printed lines: split on newlines."""
+    return tuple(line.strip() for line in str(text or "").splitlines() if line.strip())
+
+
+def practice_from(record: rec.Practice | None) -> Practice:
+    if record is None:
+        return Practice(name="(practice details not set up)")
+    return Practice(record.name, split_address(record.address), record.phone, record.npi,
+                    record.tax_id)
+
+
+def provider_from(record: rec.Provider) -> Provider:
+    return Provider(record.name, record.credentials, record.npi, record.license)
+
+
+def patient_name(record: rec.Patient) -> str:
+    return record.display_name
+
+
+def patient_from(record: rec.Patient) -> Patient:
+    return Patient(patient_name(record), record.birth_date, record.sex,
+                   split_address(record.address), record.phone, record.chart_number)
+
+
+def insurance_from(payer: rec.Payer | None, policy: rec.InsurancePolicy | None,
+                   patient: rec.Patient) -> Insurance | None:
+    """None for self-pay (or no payer on file)."""
+    if payer is None or payer.self_pay:
+        return None
+    if policy is None:
+        return Insurance(payer.name)
+    return Insurance(payer.name, policy.member_id, policy.group_number,
+                     policy.subscriber or patient_name(patient), policy.relationship)
+
+
+@dataclass(frozen=True)
+class VisitRecords:
+    """Everything stored about one finalized visit that its superbill prints."""
+
+    visit: rec.Visit
+    practice: rec.Practice | None
+    provider: rec.Provider
+    patient: rec.Patient
+    payer: rec.Payer | None
+    policy: rec.InsurancePolicy | None
+    lines: Sequence[rec.ChargeLine]
+    intervals: Sequence[rec.StoredInterval]
+    billing: Mapping[str, Any]
+    pooled_intervals: Sequence[rec.StoredInterval] = ()
+
+
+def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _no_description,
+                    catalog: Catalog | None = None, paid_cents: int = 0) -> SuperbillData:
+    """Assembles a visit's superbill from its records.
+
+    Args:
+        records: the visit and what it refers to.
+        zone: the clinic's time zone (times print in it).
+        describe: ICD-10-CM code -> description ("" when unknown).
+        paid_cents: payments recorded for the visit (the store keeps none yet: 0).
+
+    Raises:
+        NotBillableError: the visit is open, voided or amended.
+    """
+    visit = records.visit
+    _check_billable(visit)
+    catalog = catalog or default_catalog()
+    diagnoses = tuple(Diagnosis(DIAGNOSIS_LETTERS[i], code, _safe(describe, code))
+                      for i, code in enumerate(visit.diagnoses[: len(DIAGNOSIS_LETTERS)]))
+    letters = {d.letter for d in diagnoses}
+    lines = tuple(
+        ServiceLine(visit.day, line.code, line.label, tuple(line.modifiers),
+                    tuple(p for p in line.diagnosis_pointers if p in letters), line.units,
+                    line.fee_cents, line.minutes)
+        for line in records.lines
+    )
+    signed = visit.finalized_at.astimezone(zone).date() if visit.finalized_at else None
+    notes = ()
+    if visit.notes.strip():
+        notes = (f"Visit note: {visit.notes.strip()}",)
+    return SuperbillData(
+        visit_id=visit.id,
+        practice=practice_from(records.practice),
+        provider=provider_from(records.provider),
+        patient=patient_from(records.patient),
+        insurance=insurance_from(records.payer, records.policy, records.patient),
+        service_date=visit.day,
+        place_of_service=visit.place_of_service or "11",
+        diagnoses=diagnoses,
+        lines=lines,
+        documentation=build_documentation(records, zone, catalog),
+        signature=Signature(records.provider.name, records.provider.credentials, signed),
+        paid_cents=paid_cents,
+        discipline=str(visit.discipline.value),
+        notes=notes,
+    )
+
+
+def _safe(describe: Describe, code: str) -> str:
+    try:
+        return describe(code) or ""
+    except Exception:  # noqa: BLE001 - a missing description must not stop the superbill
+        return ""
+
+
+def _check_billable(visit: rec.Visit) -> None:
+    if visit.status is rec.VisitStatus.OPEN:
+        raise NotBillableError(f"visit {visit.id} is still open: finalize it before printing "
+                               "its superbill")
+    if visit.status is rec.VisitStatus.VOID:
+        raise NotBillableError(f"visit {visit.id} was voided: it has no superbill")
+    if visit.status is rec.VisitStatus.AMENDED:
+        raise NotBillableError(f"visit {visit.id} was amended: print the visit that replaced it")
+
+
+def build_documentation(records: VisitRecords, zone: tzinfo,
+                        catalog: Catalog | None = None) -> Documentation:
+    """The documented-time block: session, per-code minutes, totals, rule and modifier reasons."""
+    catalog = catalog or default_catalog()
+    visit = records.visit
+    billing = records.billing or {}
+    intervals = [i.interval for i in records.intervals if i.end is not None]
+    times = day_time(intervals, None, catalog) if intervals else None
+    billed_units: dict[str, int] = {}
+    for line in records.lines:
+        billed_units[line.code] = billed_units.get(line.code, 0) + line.units
+    code_minutes = []
+    for item in times.codes if times else ():
+        info = catalog.get(item.code, visit.day)
+        units = billed_units.get(item.code, 0)
+        if info.medicare_substitute:
+            units += billed_units.get(info.medicare_substitute, 0)
+        code_minutes.append(CodeMinutes(item.code, info.label, item.minutes, units, info.timed))
+    start = visit.session_start or (times.session_start if times else None)
+    end = visit.session_end or (times.session_end if times else None)
+    timed = visit.timed_minutes if visit.timed_minutes is not None else (
+        times.total_timed_minutes if times else 0)
+    treatment = visit.treatment_minutes if visit.treatment_minutes is not None else (
+        times.total_treatment_minutes if times else 0)
+    try:
+        rule = Rule.parse(billing.get("rule") or "cms")
+    except BillingError:
+        rule = Rule.CMS
+    applied = {(line.code, m) for line in records.lines for m in line.modifiers}
+    distinct, assistant, others = [], [], []
+    spans = _spans_by_code([*records.intervals, *records.pooled_intervals], zone)
+    for s in billing.get("suggestions") or ():
+        code, modifier = str(s.get("code", "")), str(s.get("modifier", ""))
+        if (code, modifier) not in applied:
+            continue
+        if modifier in DISTINCT_MODIFIERS:
+            other = _other_code(code, s.get("evidence") or ())
+            distinct.append(DistinctEvidence(code, modifier, other, spans.get(code, ()),
+                                             spans.get(other, ()), str(s.get("reason", ""))))
+        elif modifier in ASSISTANT_MODIFIERS:
+            assistant.append(ModifierReason(code, modifier, int(s.get("units", 0)),
+                                            str(s.get("reason", ""))))
+        else:
+            others.append(ModifierReason(code, modifier, int(s.get("units", 0)),
+                                         str(s.get("reason", ""))))
+    notes = []
+    pooled = billing.get("pooled_with") or []
+    if pooled:
+        notes.append(
+            "Billed together with visit(s) " + ", ".join(str(v) for v in pooled)
+            + f" the same day (same plan of care): the day's timed minutes were "
+            f"{billing.get('day_timed_minutes', '?')}; this visit carries the units the pooled "
+            "day adds."
+        )
+    return Documentation(
+        session_start=start.astimezone(zone) if start else None,
+        session_end=end.astimezone(zone) if end else None,
+        code_minutes=tuple(code_minutes),
+        total_timed_minutes=int(timed),
+        total_treatment_minutes=int(treatment),
+        rule=rule,
+        distinct=tuple(distinct),
+        assistant=tuple(assistant),
+        other_reasons=tuple(others),
+        notes=tuple(notes),
+    )
+
+
+def _spans_by_code(intervals: Iterable[rec.StoredInterval], zone: tzinfo
+                   ) -> dict[str, tuple[Span, ...]]:
+    out: dict[str, list[Span]] = {}
+    for item in sorted(intervals, key=lambda i: i.start):
+        if item.end is None:
+            continue
+        out.setdefault(item.code.upper(), []).append(Span(
+            item.code, item.start.astimezone(zone), item.end.astimezone(zone),
+            str(item.performer.value)))
+    return {code: tuple(spans) for code, spans in out.items()}
+
+
+def _other_code(code: str, evidence: Iterable[str]) -> str:
+    """The other code of an NCCI pair, read from the evidence lines ("97140: 09:05-09:20")."""
+    for line in evidence:
+        other = str(line).split(":", 1)[0].strip().upper()
+        if other and other != code.upper():
+            return other
+    return ""
+
+
+def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
+    """Reads everything a visit's superbill needs through the repository's methods."""
+    visit = source.get_visit(visit_id)
+    _check_billable(visit)
+    policies = sorted(source.policies_for(visit.patient_id), key=lambda p: p.priority)
+    payer = source.primary_payer(visit.patient_id)
+    policy = next((p for p in policies if payer is not None and p.payer_id == payer.id), None)
+    billing = source.billing_record(visit_id)
+    pooled: list[rec.StoredInterval] = []
+    for other in billing.get("pooled_with") or ():
+        pooled.extend(source.intervals_for(int(other)))
+    return VisitRecords(
+        visit=visit,
+        practice=source.get_practice(),
+        provider=source.get_provider(visit.provider_id),
+        patient=source.get_patient(visit.patient_id),
+        payer=payer,
+        policy=policy,
+        lines=source.charge_lines(visit_id),
+        intervals=source.intervals_for(visit_id),
+        billing=billing,
+        pooled_intervals=pooled,
+    )
+
+
+def superbill_for_visit(source: RecordSource, visit_id: int,
+                        describe: Describe = _no_description) -> SuperbillData:
+    """One finalized visit's superbill, read through the repository.
+
+    Raises:
+        NotBillableError: the visit is open, voided or amended.
+        storage errors (for example ``NotFoundError``) from the repository as they are.
+    """
+    return build_superbill(visit_records(source, visit_id), source.clinic_zone(), describe)
+
+
+def days(start: date, end: date) -> list[date]:
+    """Every calendar day from ``start`` to ``end`` inclusive.
+
+    Raises:
+        BillingError: the range is backwards or longer than a year.
+    """
+    if end < start:
+        raise BillingError(f"the range ends ({end}) before it starts ({start})")
+    count = (end - start).days + 1
+    if count > MAX_RANGE_DAYS:
+        raise BillingError(f"the range {start} to {end} is {count} days; at most "
+                           f"{MAX_RANGE_DAYS}")
+    return [start + timedelta(days=n) for n in range(count)]
+
+
+def billable_visit_ids(source: RecordSource, start: date, end: date) -> list[int]:
+    """Finalized visits in the range, by day then creation order."""
+    return [s.visit.id for day in days(start, end) for s in source.visits_on(day)
+            if s.status is rec.VisitStatus.FINALIZED]
+
+
+def daysheet_for_range(source: RecordSource, start: date, end: date,
+                       now: datetime | None = None) -> DaySheetData:
+    """The day sheet for ``start``..``end``: finalized and open visits per provider.
+
+    Voided and amended (superseded) visits are left out; open ones are flagged.
+    """
+    by_provider: dict[int, list[DaySheetVisit]] = {}
+    payers: dict[int, str] = {}
+    for day in days(start, end):
+        for summary in source.visits_on(day, now):
+            visit = summary.visit
+            if summary.status not in (rec.VisitStatus.FINALIZED, rec.VisitStatus.OPEN):
+                continue
+            if visit.patient_id not in payers:
+                payer = source.primary_payer(visit.patient_id)
+                payers[visit.patient_id] = "Self-pay" if payer is None or payer.self_pay \
+                    else payer.name
+            is_open = summary.status is rec.VisitStatus.OPEN
+            lines = () if is_open else tuple(
+                DaySheetLine(line.code, tuple(line.modifiers), line.units, line.charge_cents)
+                for line in source.charge_lines(visit.id))
+            by_provider.setdefault(visit.provider_id, []).append(DaySheetVisit(
+                visit.id, visit.day, summary.patient_name, summary.chart_number,
+                payers[visit.patient_id], lines, is_open))
+    providers = []
+    for provider_id, visits in by_provider.items():
+        providers.append(ProviderDay(provider_from(source.get_provider(provider_id)),
+                                     tuple(visits)))
+    providers.sort(key=lambda p: p.provider.name.casefold())
+    return DaySheetData(practice_from(source.get_practice()), start, end, tuple(providers))
