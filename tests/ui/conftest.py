@@ -22,6 +22,13 @@ from therapy_timer.ui.clock import FakeClock
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
+def pytest_collection_modifyitems(items):
+    """The offscreen platform warns once per shown top-level window; that is not our fault."""
+    for item in items:
+        if "tests/ui/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
+
+
 @dataclass
 class Clinic:
     repo: object

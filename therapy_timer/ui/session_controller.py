@@ -67,14 +67,15 @@ class SessionController(QObject):
         changed: the visit or its intervals changed (after the store committed).
         ticked: once a second while a visit is open; views repaint from ``facts()``.
         failed(str): an action was refused; the message names the problem.
-        provider_busy(str, str): (message, suggested group code) for a second patient.
+        provider_busy(str, str, int): (message, suggested group code, the other visit's id)
+            when the provider is on the clock one-on-one with another patient.
         time_jump(object): a ``TimeJump`` the clinician must confirm.
     """
 
     changed = Signal()
     ticked = Signal()
     failed = Signal(str)
-    provider_busy = Signal(str, str)
+    provider_busy = Signal(str, str, int)
     time_jump = Signal(object)
 
     def __init__(self, repo, clock: Clock, *, heartbeat_seconds: float = 5.0,
@@ -272,6 +273,24 @@ class SessionController(QObject):
         self._reload()
         return ok
 
+    def start_group(self, group_code: str, other_visit_id: int) -> bool:
+        """Records a group session for both patients: the other visit's one-on-one timer is
+        switched to ``group_code`` (same moment, one commit each), then this visit's starts."""
+        if not self._can_change():
+            return False
+        now = self.clock.now()
+        running = [i for i in self.repo.intervals_for(other_visit_id) if i.end is None]
+        performer = running[0].performer if running else (self.performer or Performer.PT)
+        if not any(i.code == group_code for i in running):
+            try:
+                self.repo.start_interval(other_visit_id, group_code, performer, now,
+                                         user=self.user or None)
+            except (StorageError, BillingError) as exc:
+                self.failed.emit(str(exc))
+                return False
+        return self._call(self.repo.start_interval, self.visit.id, group_code,
+                          self.performer or Performer.PT, now, user=self.user or None)
+
     def edit_interval(self, interval_id: int, *, reason: str, **changes) -> bool:
         """Edits one interval's start, end, code or performer; ``reason`` goes to the audit."""
         if not reason or not reason.strip():
@@ -323,7 +342,7 @@ class SessionController(QObject):
         try:
             fn(*args, **kwargs)
         except ProviderBusyError as exc:
-            self.provider_busy.emit(str(exc), exc.suggested_code)
+            self.provider_busy.emit(str(exc), exc.suggested_code, exc.other_visit_id)
             return False
         except (StorageError, BillingError) as exc:
             self.failed.emit(str(exc))

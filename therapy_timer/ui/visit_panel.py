@@ -436,8 +436,8 @@ class VisitPanel(QWidget):
     def on_failed(self, message: str) -> None:
         Ask.warn(self, "Not done", message)
 
-    def on_provider_busy(self, message: str, group_code: str) -> None:
+    def on_provider_busy(self, message: str, group_code: str, other_visit_id: int) -> None:
         if Ask.confirm(self, "Another patient is on the clock", f"{message}\n\nRecord a group "
-                       f"session ({group_code}) for this patient instead?",
-                       yes=f"Record {group_code}", no="Cancel"):
-            self.controller.start(group_code)
+                       f"session ({group_code}) for both patients instead?",
+                       yes=f"Record {group_code} for both", no="Cancel"):
+            self.controller.start_group(group_code, other_visit_id)

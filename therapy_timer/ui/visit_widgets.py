@@ -114,7 +114,7 @@ class Notice(QFrame):
         for caption, callback in actions:
             button = QPushButton(caption)
             button.setAccessibleName(f"{caption}: {text[:60]}")
-            button.clicked.connect(callback)
+            button.clicked.connect(lambda _checked=False, cb=callback: cb())
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
             self.buttons[caption] = button
         self.setAccessibleName(text)
