@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,10 @@ from therapy_timer.storage.errors import NotFoundError, StorageError
 SYSTEM_USER = "system"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class RepositoryBase:
     """Holds the connection; every write goes through ``_write()``."""
 
@@ -37,6 +41,9 @@ class RepositoryBase:
         self.conn = conn
         self.path = path
         self._closed = False
+        #: Where audit times come from for changes that take no ``now`` (reference data,
+        #: diagnoses, notes). Replace it with the app's clock, or a fixed one in tests.
+        self.clock: Callable[[], datetime] = _utc_now
 
     @property
     def where(self) -> str:

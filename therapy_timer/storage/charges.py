@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Collection, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling, bill_intervals
 from therapy_timer.core.minutes import day_time
@@ -76,7 +76,7 @@ class ChargesMixin(TimerMixin):
             visit = visit_from(row)
             units = row["frozen_units"]
             if visit.status is VisitStatus.OPEN:
-                units = self._units_so_far(visit, now or datetime.now(UTC))
+                units = self._units_so_far(visit, now or self.clock())
             out.append(VisitSummary(
                 visit=visit, patient_name=f"{row['last_name']}, {row['first_name']}",
                 chart_number=row["chart_number"], provider_name=row["provider_name"],
@@ -162,7 +162,7 @@ class ChargesMixin(TimerMixin):
         pool = self._pool(visit)
         intervals = [i.interval for v in pool for i in self.intervals_for(v.id)]
         context = self.billing_context(visit, [v.id for v in pool])
-        return bill_intervals(intervals, context, day=visit.day, now=now or datetime.now(UTC))
+        return bill_intervals(intervals, context, day=visit.day, now=now or self.clock())
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                        user: str, now: datetime, choice: Mapping[str, int] | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from datetime import UTC, date, datetime
+from datetime import date
 
 from therapy_timer.core.model import BillingError, Discipline
 from therapy_timer.core.records import (
@@ -71,10 +71,6 @@ def _code(text: str) -> str:
         raise InvalidDataError(str(exc)) from exc
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ClinicMixin(RepositoryBase):
     """Reference data. Each save is one audited transaction."""
 
@@ -102,7 +98,7 @@ class ClinicMixin(RepositoryBase):
                 (practice.name.strip(), practice.address, practice.phone, npi, practice.tax_id,
                  practice.taxonomy, practice.timezone),
             )
-            self._audit(_now(), user, "save", "practice", 1)
+            self._audit(self.clock(), user, "save", "practice", 1)
         return self.get_practice()
 
     # --- providers ---
@@ -148,7 +144,7 @@ class ClinicMixin(RepositoryBase):
                 if pin is not None:
                     conn.execute("UPDATE providers SET pin_hash=? WHERE id=?",
                                  (pin_hash, provider_id))
-            self._audit(_now(), user, "save", "provider", provider_id,
+            self._audit(self.clock(), user, "save", "provider", provider_id,
                         {"pin_changed": pin is not None})
         return self.get_provider(provider_id)
 
@@ -206,7 +202,7 @@ class ClinicMixin(RepositoryBase):
                     " address=?, phone=?, chart_number=? WHERE id=?", (*values, patient_id))
                 if cur.rowcount == 0:
                     raise NotFoundError(f"patient {patient_id} not found")
-            self._audit(_now(), user, "save", "patient", patient_id)
+            self._audit(self.clock(), user, "save", "patient", patient_id)
         return self.get_patient(patient_id)
 
     # --- payers and policies ---
@@ -252,7 +248,7 @@ class ClinicMixin(RepositoryBase):
                 conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
             conn.executemany("INSERT INTO payer_allowed (payer_id, code, cents) VALUES (?, ?, ?)",
                              [(payer_id, c, v) for c, v in allowed.items()])
-            self._audit(_now(), user, "save", "payer", payer_id)
+            self._audit(self.clock(), user, "save", "payer", payer_id)
         return self.get_payer(payer_id)
 
     def policies_for(self, patient_id: int) -> list[InsurancePolicy]:
@@ -275,7 +271,7 @@ class ClinicMixin(RepositoryBase):
                 conn.execute(
                     "UPDATE policies SET patient_id=?, payer_id=?, member_id=?, group_number=?,"
                     " subscriber=?, relationship=?, priority=? WHERE id=?", (*values, policy_id))
-            self._audit(_now(), user, "save", "policy", policy_id,
+            self._audit(self.clock(), user, "save", "policy", policy_id,
                         {"patient_id": policy.patient_id})
         return policy_from(self._one("SELECT * FROM policies WHERE id = ?", (policy_id,),
                                      f"policy {policy_id}"))
@@ -314,7 +310,7 @@ class ClinicMixin(RepositoryBase):
             fee_id = conn.execute(
                 "INSERT INTO fees (code, cents, effective_from, effective_to) VALUES (?, ?, ?, ?)",
                 (code, cents, day_text(effective_from), day_text(effective_to))).lastrowid
-            self._audit(_now(), user, "save", "fee", fee_id, {"code": code, "cents": cents})
+            self._audit(self.clock(), user, "save", "fee", fee_id, {"code": code, "cents": cents})
         return fee_from(self._one("SELECT * FROM fees WHERE id = ?", (fee_id,), "fee"))
 
     # --- plans of care ---
@@ -345,7 +341,7 @@ class ClinicMixin(RepositoryBase):
                 conn.execute(
                     "UPDATE plans SET patient_id=?, discipline=?, therapist_id=?, start_date=?,"
                     " certified_through=?, visits_authorized=? WHERE id=?", (*values, plan_id))
-            self._audit(_now(), user, "save", "plan", plan_id,
+            self._audit(self.clock(), user, "save", "plan", plan_id,
                         {"patient_id": plan.patient_id})
         return self.get_plan(plan_id)
 
@@ -362,7 +358,7 @@ class ClinicMixin(RepositoryBase):
                 "INSERT INTO prior_kx (patient_id, year, bucket, cents, note) VALUES (?,?,?,?,?)"
                 " ON CONFLICT DO UPDATE SET cents = excluded.cents, note = excluded.note",
                 (patient_id, year, bucket, cents, note))
-            self._audit(_now(), user, "prior_kx", "patient", patient_id,
+            self._audit(self.clock(), user, "prior_kx", "patient", patient_id,
                         {"year": year, "bucket": bucket, "cents": cents})
 
 

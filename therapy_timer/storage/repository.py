@@ -30,6 +30,7 @@ from therapy_timer.storage.errors import (
     StorageError,
 )
 from therapy_timer.storage.migrations import LATEST_VERSION, check_version, migrate
+from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.timers import KEEP
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ProviderBusyError",
     "ReadOnlyError",
     "Repository",
+    "Resolution",
     "SchemaTooNewError",
     "StorageError",
     "open_repository",
@@ -52,7 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(ChargesMixin, ClinicMixin):
+class Repository(ChargesMixin, ClinicMixin, RecoveryMixin):
     """Practice, people, payers, visits, timers, charge lines and the audit log."""
 
     @property

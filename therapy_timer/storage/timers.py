@@ -4,7 +4,7 @@ call returns, so what the screen shows is already on disk."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import cache
 
 from therapy_timer.core.codes import CodeKind, default_catalog
@@ -256,7 +256,7 @@ class TimerMixin(RepositoryBase):
         """
         if not reason or not str(reason).strip():
             raise InvalidDataError("a reason is required to edit a recorded interval")
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         old = self.get_interval(interval_id)
         visit = self._open_visit(old.visit_id)
         new_code = old.code if code is KEEP else self._check_code(code, visit.day)[0]
@@ -292,7 +292,7 @@ class TimerMixin(RepositoryBase):
         """Records time that ran without a timer (entered afterwards, with a reason)."""
         if not reason or not str(reason).strip():
             raise InvalidDataError("a reason is required to add time by hand")
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         visit = self._open_visit(visit_id)
         code, _kind = self._check_code(code, visit.day)
         performer = self._check_performer(visit, performer)
@@ -319,7 +319,7 @@ class TimerMixin(RepositoryBase):
         """Removes an interval recorded by mistake; its values stay in the audit log."""
         if not reason or not str(reason).strip():
             raise InvalidDataError("a reason is required to delete a recorded interval")
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         old = self.get_interval(interval_id)
         self._open_visit(old.visit_id)
         with self._write() as conn:
@@ -342,7 +342,7 @@ class TimerMixin(RepositoryBase):
         with self._write() as conn:
             conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
                          (technique, body_region, interval_id))
-            self._audit(datetime.now(UTC), user, "set_technique", "interval", interval_id,
+            self._audit(self.clock(), user, "set_technique", "interval", interval_id,
                         {"technique": technique, "body_region": body_region})
         return self.get_interval(interval_id)
 
@@ -370,7 +370,7 @@ class TimerMixin(RepositoryBase):
         with self._write() as conn:
             conn.execute("UPDATE visits SET diagnoses = ? WHERE id = ?",
                          (",".join(normal), visit_id))
-            self._audit(datetime.now(UTC), user, "set_diagnoses", "visit", visit_id,
+            self._audit(self.clock(), user, "set_diagnoses", "visit", visit_id,
                         {"diagnoses": normal})
         return self.get_visit(visit_id)
 
@@ -378,7 +378,7 @@ class TimerMixin(RepositoryBase):
         self._open_visit(visit_id)
         with self._write() as conn:
             conn.execute("UPDATE visits SET notes = ? WHERE id = ?", (notes, visit_id))
-            self._audit(datetime.now(UTC), user, "set_notes", "visit", visit_id)
+            self._audit(self.clock(), user, "set_notes", "visit", visit_id)
         return self.get_visit(visit_id)
 
     def visit_count_in_plan(self, plan_id: int) -> int:

@@ -1,0 +1,158 @@
+"""The verify, backup, restore and demo commands, run through the real command line."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import date
+
+import pytest
+
+from therapy_timer.cli import main
+
+END = "2026-11-20"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    assert main(["demo", "--db", str(path), "--seed", "7", "--end-date", END]) == 0
+    return path
+
+
+def dump(path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_demo_is_deterministic_for_seed_and_end_date(demo_db, tmp_path, capsys):
+    again = tmp_path / "again.db"
+    assert main(["demo", "--db", str(again), "--seed", "7", "--end-date", END]) == 0
+    assert "40 patients" in capsys.readouterr().out
+    assert dump(again) == dump(demo_db)
+    other = tmp_path / "other.db"
+    assert main(["--db", str(other), "demo", "--seed", "8", "--end-date", END]) == 0
+    assert dump(other) != dump(demo_db)
+
+
+def test_demo_file_is_private_and_verifies(demo_db, capsys):
+    assert stat.S_IMODE(demo_db.stat().st_mode) == 0o600
+    assert main(["verify", "--db", str(demo_db)]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
+    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 1
+    assert "already holds a clinic" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
+    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 1
+    assert "2031" in capsys.readouterr().err
+
+
+def test_verify_reports_the_first_tampered_entry(demo_db, tmp_path, capsys):
+    copy = tmp_path / "tampered.db"
+    assert main(["backup", "--db", str(demo_db), "--out", str(copy)]) == 0
+    conn = sqlite3.connect(copy)
+    conn.execute("DROP TRIGGER audit_no_update")  # an attacker goes around the trigger
+    conn.execute("UPDATE audit_log SET detail = '{}' WHERE seq = 42")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert main(["verify", "--db", str(copy)]) == 1
+    assert capsys.readouterr().out.strip().startswith("broken: audit entry 42:")
+
+
+def test_verify_missing_and_foreign_files(tmp_path, capsys):
+    assert main(["verify", "--db", str(tmp_path / "none.db")]) == 1
+    assert "no database" in capsys.readouterr().err
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just some words\n")
+    assert main(["verify", "--db", str(text)]) == 1
+    assert "not a Therapy Timer database" in capsys.readouterr().err
+
+
+def test_backup_and_restore_round_trip(demo_db, tmp_path, capsys):
+    work = tmp_path / "work.db"
+    backup = tmp_path / "backup.db"
+    assert main(["backup", "--db", str(demo_db), "--out", str(work)]) == 0
+    assert main(["backup", "--db", str(work), "--out", str(backup)]) == 0
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    before = dump(work)
+    conn = sqlite3.connect(work)
+    conn.execute("UPDATE patients SET phone = 'changed'")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert main(["restore", "--db", str(work), "--from", str(backup)]) == 0
+    out = capsys.readouterr().out
+    assert "previous database was saved as" in out
+    assert dump(work) == before
+    saved = [p for p in tmp_path.iterdir() if ".before-restore-" in p.name]
+    assert len(saved) == 1
+    conn = sqlite3.connect(saved[0])
+    assert conn.execute("SELECT DISTINCT phone FROM patients").fetchall() == [("changed",)]
+    conn.close()
+
+
+def test_restore_refuses_other_files_and_changes_nothing(demo_db, tmp_path, capsys):
+    work = tmp_path / "work.db"
+    assert main(["backup", "--db", str(demo_db), "--out", str(work)]) == 0
+    before = dump(work)
+    foreign = tmp_path / "foreign.db"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    text = tmp_path / "text.db"
+    text.write_text("hello")
+    for source, words in ((foreign, "not a Therapy Timer database"),
+                          (text, "not a Therapy Timer database"),
+                          (tmp_path / "missing.db", "no backup file")):
+        capsys.readouterr()
+        assert main(["restore", "--db", str(work), "--from", str(source)]) == 1
+        assert words in capsys.readouterr().err
+    assert dump(work) == before
+    assert not [p for p in tmp_path.iterdir() if ".before-restore-" in p.name]
+
+
+def test_backup_refuses_to_overwrite_the_database(demo_db, capsys):
+    assert main(["backup", "--db", str(demo_db), "--out", str(demo_db)]) == 1
+    assert "must not be the database itself" in capsys.readouterr().err
+
+
+def test_demo_shows_every_rule_on_the_last_days(demo_db):
+    import json
+
+    conn = sqlite3.connect(demo_db)
+    end = date.fromisoformat(END)
+    for offset in (0, 1, 2):
+        day = date.fromordinal(end.toordinal() - offset).isoformat()
+        mods = {m for (text,) in conn.execute(
+            "SELECT c.modifiers FROM charge_lines c JOIN visits v ON v.id = c.visit_id"
+            " WHERE v.day = ?", (day,)) for m in text.split()}
+        assert {"CQ", "CO", "XU", "KX", "GP", "GO"} <= mods, day
+        records = [json.loads(b) for (b,) in conn.execute(
+            "SELECT billing_json FROM visits WHERE day = ?", (day,))]
+        assert any("Tie" in line for r in records for line in r["explanation"]), day
+    statuses = {s for (s,) in conn.execute("SELECT DISTINCT status FROM visits")}
+    assert statuses == {"finalized"}
+    assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 40
+    roles = sorted(r for (r,) in conn.execute("SELECT role FROM providers"))
+    assert roles == ["OT", "OTA", "PT", "PT", "PTA"]
+    rules = sorted(r for (r,) in conn.execute("SELECT rule FROM payers"))
+    assert rules == ["cms", "cms", "per-code"]
+    fee = conn.execute("SELECT cents FROM fees WHERE code = '97110'").fetchone()[0]
+    assert fee == 4500
+    conn.close()
+
+
+def test_demo_diagnoses_are_billable_icd10_codes():
+    from therapy_timer.core.validation import validate_icd10
+    from therapy_timer.demo import OT_DX, PT_DX
+
+    assert [validate_icd10(c) for c in PT_DX + OT_DX] == PT_DX + OT_DX
