@@ -35,7 +35,7 @@ def test_superbill_from_a_finalized_medicare_visit(demo, render):
     assert [d.code for d in data.diagnoses] == list(DIAGNOSES)
     assert data.diagnoses[0].description == "Low back pain, unspecified"
     stored = demo.repo.charge_lines(demo.main_visit)
-    assert [(l.code, l.modifiers, l.units, l.total_cents) for l in data.lines] == [
+    assert [(x.code, x.modifiers, x.units, x.total_cents) for x in data.lines] == [
         (c.code, c.modifiers, c.units, c.charge_cents) for c in stored]
     assert {"CQ", "KX", "XU"} <= {m for line in data.lines for m in line.modifiers}
     assert data.charges_cents == sum(c.charge_cents for c in stored)

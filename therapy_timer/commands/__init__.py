@@ -3,4 +3,4 @@ an exit code. Modules import heavy libraries (Qt, reportlab, sqlite-utils) insid
 so ``therapy-timer units`` answers without loading them."""
 
 #: Modules under ``therapy_timer.commands`` that add subcommands, in help order.
-COMMAND_MODULES = ["units", "store"]
+COMMAND_MODULES = ["units", "documents", "store"]

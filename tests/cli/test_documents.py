@@ -1,0 +1,192 @@
+"""``therapy-timer superbill / daysheet / export`` against a small synthetic clinic database."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.pdf.clinic import build
+from tests.pdf.conftest import pages_text
+from therapy_timer.cli import main
+from therapy_timer.storage.repository import open_repository
+
+
+@pytest.fixture(scope="module")
+def clinic_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("db") / "clinic.db"
+    repo = open_repository(path)
+    clinic = build(repo)
+    repo.close()
+    return path, clinic
+
+
+@pytest.fixture(autouse=True)
+def _no_icd_package(monkeypatch):
+    """Descriptions from a stand-in (importing the ICD-10-CM package takes ~2 s)."""
+    import therapy_timer.commands.documents as documents
+
+    monkeypatch.setattr(documents, "icd_describer",
+                        lambda: {"M54.50": "Low back pain, unspecified"}.get)
+
+
+def run(*argv) -> int:
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse errors
+        return int(exc.code)
+
+
+def test_superbill_for_one_visit(clinic_db, tmp_path, capsys):
+    db, clinic = clinic_db
+    out = tmp_path / "one.pdf"
+    assert run("superbill", "--db", db, "--visit", clinic.main_visit, "--out", out) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    text = " ".join(pages_text(out.read_bytes()))
+    for item in ("Smith & Jones PT", "李, 小龙", "Zoë Núñez, PT, DPT",
+                 "A M54.50 Low back pain, unspecified", "XU GP KX", "GP CQ KX",
+                 "Total timed code minutes 53 min", "Page 1 of 1"):
+        assert item in text
+    assert [p.name for p in tmp_path.iterdir()] == ["one.pdf"]
+
+
+def test_db_option_before_the_command(clinic_db, tmp_path):
+    db, clinic = clinic_db
+    out = tmp_path / "x.pdf"
+    assert run("--db", db, "superbill", "--visit", clinic.main_visit, "--out", out) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_superbill_for_a_day_leaves_out_open_visits(clinic_db, tmp_path, capsys):
+    db, clinic = clinic_db
+    out = tmp_path / "day.pdf"
+    assert run("superbill", "--db", db, "--date", "2026-11-20", "--to", "2026-11-21",
+               "--out", out) == 0
+    err = capsys.readouterr().err
+    assert f"left out 1 open visit(s) (not billable yet): {clinic.open_visit}" in err
+    pages = pages_text(out.read_bytes())
+    assert len(pages) == 2
+    assert f"Visit {clinic.main_visit} Page 1 of 1" in pages[0]
+    assert f"Visit {clinic.self_pay_visit} Page 1 of 1" in pages[1]
+    assert "INSURANCE Self-pay" in pages[1]
+
+
+def test_superbill_split_writes_one_file_per_visit(clinic_db, tmp_path, capsys):
+    db, clinic = clinic_db
+    assert run("superbill", "--db", db, "--date", "2026-11-20", "--split", tmp_path) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"superbill-2026-11-20-visit-{clinic.main_visit}.pdf",
+                     f"superbill-2026-11-20-visit-{clinic.self_pay_visit}.pdf"]
+    assert capsys.readouterr().out.split() == [str(tmp_path / n) for n in names]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--visit", "OPEN", "--out", "{tmp}/x.pdf"], "is still open: finalize it"),
+    (["--visit", "999", "--out", "{tmp}/x.pdf"], "999"),
+    (["--visit", "MAIN", "--out", "{tmp}/missing/x.pdf"], "does not exist"),
+    (["--visit", "MAIN", "--out", "{tmp}"], "is a folder"),
+    (["--date", "2026-11-21", "--out", "{tmp}/x.pdf"], "no finalized visits on 2026-11-21"),
+    (["--date", "2026-11-21", "--to", "2026-11-20", "--out", "{tmp}/x.pdf"],
+     "ends (2026-11-20) before it starts"),
+    (["--visit", "MAIN", "--to", "2026-11-21", "--out", "{tmp}/x.pdf"],
+     "--to goes with --date"),
+    (["--date", "2026-11-20", "--split", "{tmp}/nowhere"], "no such folder"),
+])
+def test_superbill_refusals_exit_2_and_write_nothing(clinic_db, tmp_path, capsys, argv,
+                                                     message):
+    db, clinic = clinic_db
+    ids = {"OPEN": str(clinic.open_visit), "MAIN": str(clinic.main_visit)}
+    argv = [ids.get(a, a.replace("{tmp}", str(tmp_path))) for a in argv]
+    assert run("superbill", "--db", db, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["superbill", "--visit", "1"], "one of the arguments --out --split is required"),
+    (["superbill", "--visit", "x1", "--out", "a.pdf"], "bad visit number 'x1'"),
+    (["daysheet", "--date", "2026-13-01", "--out", "a.pdf"], "bad date '2026-13-01'"),
+    (["export", "--date", "2026-11-20", "--format", "xlsx", "--out", "a.csv"],
+     "invalid choice: 'xlsx'"),
+])
+def test_bad_arguments_exit_2(clinic_db, tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    db, _ = clinic_db
+    assert run(*argv[:1], "--db", db, *argv[1:]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_database_is_not_created(tmp_path, capsys):
+    missing = tmp_path / "nope.db"
+    assert run("daysheet", "--db", missing, "--date", "2026-11-20",
+               "--out", tmp_path / "d.pdf") == 2
+    assert f"no database at {missing}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_render_leaves_no_file(clinic_db, tmp_path, monkeypatch):
+    import therapy_timer.pdf as pdf
+
+    def broken(items, stream):
+        stream.write(b"%PDF-half")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pdf, "render_superbills", broken)
+    db, clinic = clinic_db
+    target = tmp_path / "x.pdf"
+    target.write_bytes(b"previous")
+    with pytest.raises(RuntimeError, match="boom"):
+        run("superbill", "--db", db, "--visit", clinic.main_visit, "--out", target)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
+
+
+def test_daysheet(clinic_db, tmp_path):
+    db, clinic = clinic_db
+    out = tmp_path / "sheet.pdf"
+    assert run("daysheet", "--db", db, "--date", "2026-11-20", "--out", out) == 0
+    text = " ".join(pages_text(out.read_bytes()))
+    for item in ("DAY SHEET", "11/20/2026", "Casey Moor, OTR/L", "Zoë Núñez, PT, DPT",
+                 "OPEN: not billable yet", "Subtotal: 1 visit(s) billed, 1 open",
+                 "Visits billed 2", "Visits open (not billable yet) 1", "Page 1 of 1"):
+        assert item in text, item
+
+
+def test_export_csv(clinic_db, tmp_path, capsys):
+    db, clinic = clinic_db
+    out = tmp_path / "charges.csv"
+    assert run("export", "--db", db, "--date", "2026-11-20", "--format", "csv",
+               "--out", out) == 0
+    assert "charge line(s) exported" in capsys.readouterr().err
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    repo = open_repository(db)
+    try:
+        stored = [(v, c) for v in (clinic.main_visit, clinic.self_pay_visit)
+                  for c in repo.charge_lines(v)]
+    finally:
+        repo.close()
+    assert len(rows) == len(stored)
+    for row, (visit_id, line) in zip(rows, stored, strict=True):
+        assert row["visit_id"] == str(visit_id)
+        assert row["code"] == line.code
+        assert [row[f"modifier_{n}"] for n in range(1, 5)] == [*line.modifiers, "", "", "",
+                                                               ""][:4]
+        assert row["units"] == str(line.units)
+        assert row["line_charge"] == f"{line.charge_cents // 100}.{line.charge_cents % 100:02d}"
+    first = rows[0]
+    assert first["patient"] == "李, 小龙" and first["payer"] == "Medicare Part B"
+    assert first["member_id"] == "1EG4TE5MK73" and first["diagnoses"] == "M54.50 R26.89 M62.81"
+    assert first["service_date"] == "2026-11-20" and first["provider_npi"] == "1558598797"
+    assert rows[-1]["payer"] == "Self-pay"
+    assert rows[-1]["patient"] == "O'Hara & Co, Ann"
+
+
+def test_csv_cells_never_start_a_formula():
+    from therapy_timer.commands.export_csv import dollars, safe_text
+
+    assert safe_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert safe_text("@x") == "'@x" and safe_text("Ann") == "Ann"
+    assert dollars(4500) == "45.00" and dollars(-5) == "-0.05" and dollars(123456) == "1234.56"

@@ -1,0 +1,266 @@
+"""``therapy-timer superbill``, ``daysheet`` and ``export``: the front desk's paper and files.
+
+- ``superbill --db PATH (--visit ID | --date D [--to D]) (--out FILE | --split DIR)``
+- ``daysheet --db PATH --date D [--to D] --out FILE``
+- ``export --db PATH --date D [--to D] --format csv --out FILE`` (one row per charge line)
+
+Bad arguments, an unknown or open visit and an unwritable path exit 2 with one line on stderr;
+files are written to a temporary name in the target folder and renamed when complete, so a
+failure never leaves a half-written file. reportlab and the store load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sb = subparsers.add_parser(
+        "superbill", help="write superbill PDFs for a visit or for a date range",
+        description="Writes the superbill of a finalized visit, or of every finalized visit "
+        "in a date range, as one PDF (--out) or one PDF per visit (--split DIR).")
+    _db_option(sb)
+    which = sb.add_mutually_exclusive_group(required=True)
+    which.add_argument("--visit", type=_visit_id, metavar="ID", help="one visit by its number")
+    which.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
+                       help="every finalized visit on this day (or from this day with --to)")
+    sb.add_argument("--to", type=_day, metavar="YYYY-MM-DD", help="last day of the range")
+    where = sb.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="FILE", help="the PDF to write (all visits in one file)")
+    where.add_argument("--split", metavar="DIR", help="write one PDF per visit into DIR")
+    sb.set_defaults(handler=run_superbill)
+
+    ds = subparsers.add_parser(
+        "daysheet", help="write the day sheet (charges per provider) as a PDF",
+        description="Writes the charge sheet for a day or a range: per provider, patients, "
+        "codes, modifiers, units and charges with subtotals; open visits are flagged.")
+    _db_option(ds)
+    _range_options(ds)
+    ds.add_argument("--out", metavar="FILE", required=True, help="the PDF to write")
+    ds.set_defaults(handler=run_daysheet)
+
+    ex = subparsers.add_parser(
+        "export", help="export charge lines for a billing service or a spreadsheet",
+        description="Writes one row per charge line of the finalized visits in the range.")
+    _db_option(ex)
+    _range_options(ex)
+    ex.add_argument("--format", choices=["csv"], default="csv", help="file format (csv)")
+    ex.add_argument("--out", metavar="FILE", required=True, help="the file to write")
+    ex.set_defaults(handler=run_export)
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="database file (default: --db before the command, "
+                        "THERAPY_TIMER_DB, or the data folder)")
+
+
+def _range_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", type=_day, metavar="YYYY-MM-DD", required=True,
+                        help="the day (or the first day with --to)")
+    parser.add_argument("--to", type=_day, metavar="YYYY-MM-DD", help="last day of the range")
+
+
+def _day(text: str) -> date:
+    value = str(text).strip()
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
+
+
+def _visit_id(text: str) -> int:
+    value = str(text).strip()
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"bad visit number {text!r}: use a whole number")
+    return int(value)
+
+
+# --- shared plumbing ---
+
+
+def _usage(message: str) -> Exception:
+    from therapy_timer.cli import UsageError
+
+    return UsageError(message)
+
+
+def _range(args: argparse.Namespace) -> tuple[date, date]:
+    start = args.date
+    end = args.to or start
+    if args.to is not None and start is None:
+        raise _usage("--to needs --date")
+    from therapy_timer.core.model import BillingError
+    from therapy_timer.core.superbill_build import days
+
+    try:
+        days(start, end)
+    except BillingError as exc:
+        raise _usage(str(exc)) from None
+    return start, end
+
+
+def _open_store(args: argparse.Namespace):
+    """Opens the database named by --db / THERAPY_TIMER_DB / the data folder; it must exist."""
+    from therapy_timer.paths import db_path
+
+    path = db_path(getattr(args, "db", None), create_dir=False)
+    if not path.is_file():
+        raise _usage(f"no database at {path} (give --db PATH; 'therapy-timer demo' makes one)")
+    from therapy_timer.storage.repository import StorageError, open_repository
+
+    try:
+        return open_repository(path)
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _check_out(path: str) -> Path:
+    from therapy_timer.pdf.output import OutputError, check_writable
+
+    try:
+        return check_writable(path)
+    except OutputError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _write(path: Path, writer) -> Path:
+    from therapy_timer.pdf.output import OutputError, write_atomically
+
+    try:
+        return write_atomically(path, writer)
+    except OutputError as exc:
+        raise _usage(str(exc)) from None
+
+
+def icd_describer():
+    """ICD-10-CM code -> description: the compact index when built, else the package (~2 s)."""
+    try:
+        from therapy_timer.storage.icd_index import IcdIndex, index_path
+
+        index = IcdIndex(index_path())
+    except (FileNotFoundError, ImportError, OSError):
+        index = None
+    if index is not None:
+        def from_index(code: str) -> str:
+            entry = index.lookup(code)
+            return entry.description if entry else ""
+        return from_index
+
+    def from_package(code: str) -> str:
+        from therapy_timer.core.validation import icd10_description
+
+        return icd10_description(code)
+    return from_package
+
+
+# --- superbill ---
+
+
+def run_superbill(args: argparse.Namespace) -> int:
+    from therapy_timer.core.model import BillingError
+    from therapy_timer.core.superbill_build import billable_visit_ids, superbill_for_visit
+    from therapy_timer.pdf import render_superbill, render_superbills
+    from therapy_timer.storage.repository import StorageError
+
+    if args.visit is not None and args.to is not None:
+        raise _usage("--to goes with --date, not --visit")
+    if args.out:
+        out = _check_out(args.out)
+    else:
+        folder = Path(args.split)
+        if not folder.is_dir():
+            raise _usage(f"--split {folder}: no such folder")
+        _check_out(folder / "superbill-check.pdf")
+    repo = _open_store(args)
+    try:
+        if args.visit is not None:
+            ids = [args.visit]
+            skipped: list[int] = []
+        else:
+            start, end = _range(args)
+            ids = billable_visit_ids(repo, start, end)
+            skipped = _open_ids(repo, start, end)
+            if not ids:
+                period = start.isoformat() if start == end else f"{start} to {end}"
+                extra = f" ({len(skipped)} still open)" if skipped else ""
+                raise _usage(f"no finalized visits on {period}{extra}")
+        describe = icd_describer()
+        try:
+            items = [superbill_for_visit(repo, vid, describe) for vid in ids]
+        except (BillingError, StorageError) as exc:
+            raise _usage(str(exc)) from None
+    finally:
+        repo.close()
+    if args.out:
+        _write(out, lambda stream: render_superbills(items, stream))
+        written = [out]
+    else:
+        written = []
+        for item in items:
+            name = f"superbill-{item.service_date.isoformat()}-visit-{item.visit_id}.pdf"
+            written.append(_write(Path(args.split) / name,
+                                  lambda stream, item=item: render_superbill(item, stream)))
+    if skipped:
+        print(f"therapy-timer: left out {len(skipped)} open visit(s) (not billable yet): "
+              + ", ".join(str(v) for v in skipped), file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _open_ids(repo, start: date, end: date) -> list[int]:
+    from therapy_timer.core.records import VisitStatus
+    from therapy_timer.core.superbill_build import days
+
+    return [s.visit.id for day in days(start, end) for s in repo.visits_on(day)
+            if s.status is VisitStatus.OPEN]
+
+
+# --- day sheet ---
+
+
+def run_daysheet(args: argparse.Namespace) -> int:
+    from therapy_timer.core.superbill_build import daysheet_for_range
+    from therapy_timer.pdf import render_daysheet
+    from therapy_timer.storage.repository import StorageError
+
+    start, end = _range(args)
+    out = _check_out(args.out)
+    repo = _open_store(args)
+    try:
+        sheet = daysheet_for_range(repo, start, end)
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+    finally:
+        repo.close()
+    _write(out, lambda stream: render_daysheet(sheet, stream))
+    print(out)
+    return 0
+
+
+# --- export ---
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from therapy_timer.commands.export_csv import charge_rows, write_csv
+    from therapy_timer.storage.repository import StorageError
+
+    start, end = _range(args)
+    out = _check_out(args.out)
+    repo = _open_store(args)
+    try:
+        rows = charge_rows(repo, start, end)
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+    finally:
+        repo.close()
+    _write(out, lambda stream: write_csv(rows, stream))
+    print(out)
+    print(f"therapy-timer: {len(rows)} charge line(s) exported", file=sys.stderr)
+    return 0
