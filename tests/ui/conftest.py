@@ -56,6 +56,11 @@ def repo():
 
 @pytest.fixture
 def clinic(repo):
+    return seed_clinic(repo)
+
+
+def seed_clinic(repo) -> Clinic:
+    """A practice, two PTs and a PTA, a Medicare payer, two patients with PT plans."""
     repo.save_practice(Practice("Harbor Test Therapy"))
     pt = repo.save_provider(Provider("Dana Test, PT", Discipline.PT, Performer.PT))
     pta = repo.save_provider(Provider("Lee Test, PTA", Discipline.PT, Performer.PTA,

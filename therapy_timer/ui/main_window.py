@@ -203,14 +203,21 @@ class MainWindow(QMainWindow):
     # -- size ---------------------------------------------------------------------------------
 
     def restore_size(self) -> None:
+        """The size (and, where the platform allows, position) the window last had."""
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        size = self.settings.value("window/size")
+        self.resize(size if isinstance(size, QSize) and size.isValid() else QSize(1280, 800))
+        if self.settings.value("window/maximized", False, type=bool):
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def save_size(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
+        maximized = self.isMaximized()
+        self.settings.setValue("window/maximized", maximized)
+        if not maximized:
+            self.settings.setValue("window/size", self.size())
+            self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -137,7 +137,7 @@ class RecoveryDialog(QDialog):
         resolved(dict): ``{interval_id: choice}`` once every row is decided.
     """
 
-    resolved = Signal(dict)
+    resolved = Signal(object)
 
     def __init__(self, crashed: Sequence[CrashedInterval], repo, clock,
                  parent: QWidget | None = None) -> None:

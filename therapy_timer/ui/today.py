@@ -222,8 +222,14 @@ class TodayPage(QWidget):
         self.run_search()
 
     def run_search(self) -> None:
+        self._search_timer.stop()
         self.results.clear()
-        for patient in self.repo.search_patients(self.search.text().strip(), limit=30):
+        try:
+            patients = self.repo.search_patients(self.search.text().strip(), limit=30)
+        except StorageError as exc:
+            log.warning("patient search failed: %s", exc)
+            return
+        for patient in patients:
             label = patient.display_name
             if patient.birth_date:
                 label += f"   born {patient.birth_date:%Y-%m-%d}"

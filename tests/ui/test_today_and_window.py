@@ -1,0 +1,180 @@
+"""Today's list, starting a visit, first run, the main window and ``--check``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+from PySide6.QtCore import QSettings, QSize, Qt
+
+from therapy_timer.core.records import Patient
+from therapy_timer.ui.clock import FakeClock
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.today import QuickAddPatient, TodayPage
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture
+def today(qtbot, clinic, clock):
+    page = TodayPage(clinic.repo, clock)
+    qtbot.addWidget(page)
+    page.refresh()
+    page.show()
+    yield page
+    page._search_timer.stop()
+
+
+def test_search_as_you_type(qtbot, today):
+    assert today.results.count() == 2
+    qtbot.keyClicks(today.search, "exa")
+    qtbot.waitUntil(lambda: today.results.count() == 1, timeout=2000)
+    assert today.results.item(0).text().startswith("Example, Ben")
+
+
+def test_start_a_visit_then_resume_it(qtbot, today, clinic):
+    today.set_provider(clinic.pt.id)
+    qtbot.keyClicks(today.search, "Sample")
+    qtbot.waitUntil(lambda: today.results.count() == 1, timeout=2000)
+    with qtbot.waitSignal(today.visit_chosen, timeout=2000) as blocker:
+        qtbot.mouseClick(today.start_button, LEFT)
+    visit = clinic.repo.get_visit(blocker.args[0])
+    assert (visit.patient_id, visit.provider_id, visit.plan_id) == (
+        clinic.patient.id, clinic.pt.id, clinic.plan.id)
+    assert today.model.rowCount() == 1
+    assert today.model.cell_text(0, 1) == "Sample, Ada"
+    assert today.model.cell_text(0, 4) == "open"
+    # Starting again for the same patient resumes the open visit.
+    with qtbot.waitSignal(today.visit_chosen, timeout=2000) as again:
+        qtbot.mouseClick(today.start_button, LEFT)
+    assert again.args[0] == visit.id
+    today.table.selectRow(0)
+    with qtbot.waitSignal(today.visit_chosen, timeout=2000) as opened:
+        qtbot.mouseClick(today.open_button, LEFT)
+    assert opened.args[0] == visit.id
+
+
+def test_quick_add_patient(qtbot, today, clinic, monkeypatch):
+    monkeypatch.setattr(QuickAddPatient, "ask", classmethod(
+        lambda cls, parent, text="": Patient("Cy", "Newcomer", date(1970, 7, 7))))
+    qtbot.mouseClick(today.quick_add, LEFT)
+    assert today.results.currentItem().text().startswith("Newcomer, Cy")
+    assert clinic.repo.search_patients("Newcomer")[0].birth_date == date(1970, 7, 7)
+
+
+def test_quick_add_dialog_needs_both_names(qtbot):
+    dialog = QuickAddPatient(None, "Newcomer")
+    qtbot.addWidget(dialog)
+    assert dialog.last.text() == "Newcomer"
+    dialog._check()
+    assert "first and last name" in dialog.error.text()
+    dialog.first.setText("Cy")
+    dialog._check()
+    assert dialog.result() == 1
+    assert dialog.patient().display_name == "Newcomer, Cy"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def test_window_remembers_its_size(qtbot, clinic, clock, settings):
+    from therapy_timer.ui.main_window import MainWindow
+
+    first = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(1111, 777)
+    first.close()
+    second = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(second)
+    assert second.size() == QSize(1111, 777)
+
+
+def test_window_navigates_today_visit_review(qtbot, clinic, clock, settings, monkeypatch):
+    from therapy_timer.ui.main_window import MainWindow
+
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    assert win.stack.currentWidget() is win.today
+    win.today.set_provider(clinic.pt.id)
+    win.today.start_for(clinic.patient.id)
+    assert win.stack.currentWidget() is win.visit_panel
+    win.controller.timer.stop()
+    qtbot.mouseClick(win.visit_panel.tiles.tiles["97110"], LEFT)
+    clock.advance(minutes=9)
+    monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
+    qtbot.mouseClick(win.visit_panel.finalize_button, LEFT)
+    assert win.stack.currentWidget() is win.finalize_page
+    assert [r.code for r in win.finalize_page.model.rows()] == ["97110"]
+    qtbot.mouseClick(win.finalize_page.back_button, LEFT)
+    assert win.stack.currentWidget() is win.visit_panel
+    qtbot.mouseClick(win.visit_panel.back_button, LEFT)
+    assert win.stack.currentWidget() is win.today
+    assert win.today.model.cell_text(0, 5) == "1"
+
+
+def test_first_run_sets_up_practice_and_provider(qtbot, repo):
+    from therapy_timer.ui.first_run import SETUP, FirstRunDialog
+
+    dialog = FirstRunDialog(repo)
+    qtbot.addWidget(dialog)
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert "Enter the practice" in dialog.error.text()
+    qtbot.keyClicks(dialog.practice, "Lakeside Test Rehab")
+    qtbot.keyClicks(dialog.provider, "Sam Test, OT")
+    dialog.role.setCurrentIndex(2)
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.outcome == SETUP
+    assert repo.get_practice().name == "Lakeside Test Rehab"
+    [provider] = repo.list_providers()
+    assert (provider.name, provider.role.value) == ("Sam Test, OT", "OT")
+
+
+def test_first_run_offers_the_demo(qtbot, repo):
+    from therapy_timer.ui.first_run import DEMO, FirstRunDialog
+
+    dialog = FirstRunDialog(repo)
+    qtbot.addWidget(dialog)
+    qtbot.mouseClick(dialog.demo_button, LEFT)
+    assert dialog.outcome == DEMO
+    assert repo.get_practice() is None
+
+
+def test_fake_clock_moves_wall_and_monotonic_time():
+    clock = FakeClock()
+    start, mono = clock.now(), clock.monotonic()
+    clock.advance(minutes=2)
+    assert (clock.now() - start, clock.monotonic() - mono) == (timedelta(minutes=2), 120)
+    clock.sleep(minutes=10)
+    assert clock.monotonic() - mono == 120
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_check_starts_the_real_gui_and_prints_ready(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [sys.executable, "-m", "therapy_timer", "--db", str(tmp_path / "c.db"), "--check"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ready"
+    assert (tmp_path / "c.db").exists()
+
+
+def test_check_reports_a_foreign_file(tmp_path):
+    bad = tmp_path / "notes.db"
+    bad.write_text("this is not a database")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [sys.executable, "-m", "therapy_timer", "--db", str(bad), "--check"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert "ready" not in result.stdout
+    assert str(bad) in result.stderr
