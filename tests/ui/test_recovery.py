@@ -88,6 +88,9 @@ def test_stop_at_last_alive(qtbot, window):
     [stored] = window.repo.intervals_for(dialog.rows[0].crashed.interval.visit_id)
     assert stored.end == LAST_ALIVE
     assert list(blocker.args[0].values()) == [STOP_LAST_ALIVE]
+    audit = window.repo.audit_entries("interval", stored.id)
+    assert [(e.action, e.user) for e in audit if e.action == "recover"] == [
+        ("recover", "Dana Test, PT")]
 
 
 def test_stop_at_a_time_entered(qtbot, window):

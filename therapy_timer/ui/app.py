@@ -19,6 +19,7 @@ from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from therapy_timer import __version__
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +157,9 @@ def build_demo(window, path: Path) -> None:
     window.setEnabled(False)
 
     def job():
-        from therapy_timer.demo import create_demo
-        from therapy_timer.storage.repository import open_repository
+        from therapy_timer.demo import build_demo_file
 
-        repo = open_repository(path)
-        try:
-            return create_demo(repo)
-        finally:
-            repo.close()
+        return build_demo_file(path)
 
     def done(_result) -> None:
         window.setEnabled(True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
 
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+
 
 class Ask:
     """Modal questions, one classmethod each (replaceable in tests)."""

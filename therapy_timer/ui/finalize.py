@@ -31,7 +31,10 @@ from therapy_timer.core.documentation import check_span, code_prompts
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
 

@@ -22,7 +22,10 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Practice, Provider
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 
 ROLES = {
     "Physical therapist (PT)": (Discipline.PT, Performer.PT),

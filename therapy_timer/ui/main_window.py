@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.records import CrashedInterval
 from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, SystemClock
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.finalize import FinalizePage
@@ -50,13 +51,9 @@ def optional_module(name: str):
 
 def find_crashed(repo) -> list[CrashedInterval]:
     """Intervals left running at start-up, with when the app was last alive for each."""
-    try:
-        recovery = importlib.import_module("therapy_timer.storage.recovery")
-    except ModuleNotFoundError:
-        recovery = None
-    finder = getattr(recovery, "crashed_intervals", None) if recovery else None
+    finder = getattr(repo, "crashed_intervals", None)
     if finder is not None:
-        return list(finder(repo))
+        return list(finder())
     out = []
     for interval in repo.running_intervals():
         visit = repo.get_visit(interval.visit_id)

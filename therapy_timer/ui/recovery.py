@@ -29,12 +29,17 @@ from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import CrashedInterval
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 from therapy_timer.ui.visit_dialogs import from_qdatetime, to_qdatetime
 
 log = logging.getLogger(__name__)
 
 KEEP, STOP_LAST_ALIVE, STOP_AT = "keep", "last-alive", "at"
+#: Our choices as the store's ``Resolution`` values.
+RESOLUTIONS = {KEEP: "keep-running", STOP_LAST_ALIVE: "stop-at-last-alive", STOP_AT: "stop-at"}
 
 
 def _hm(moment: datetime) -> str:
@@ -47,9 +52,10 @@ class RecoveryRow(QFrame):
     decided = Signal(object, str)  # (row, choice)
 
     def __init__(self, crashed: CrashedInterval, patient_name: str, repo, clock,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, user: str = "recovery") -> None:
         super().__init__(parent)
         self.crashed = crashed
+        self.user = user
         self.repo = repo
         self.clock = clock
         self.choice: str | None = None
@@ -102,24 +108,29 @@ class RecoveryRow(QFrame):
         """Writes the choice to the store; False (with a message) when refused."""
         interval = self.crashed.interval
         now = self.clock.now()
+        at = None
+        if choice == STOP_AT:
+            at = from_qdatetime(self.when.dateTime())
         try:
-            if choice == KEEP:
+            if at is not None and at < interval.start:
+                raise BillingError(f"{_hm(at)} is before the timer began ({_hm(interval.start)})")
+            if at is not None and at > now:
+                raise BillingError(f"{_hm(at)} is in the future")
+            resolve = getattr(self.repo, "resolve_crashed", None)
+            if resolve is not None:  # audit-logged by the store
+                stored = resolve(interval.id, RESOLUTIONS[choice], user=self.user, now=now,
+                                 at=at)
+            elif choice == KEEP:
                 self.repo.heartbeat(now)
-                text = "Kept running."
+                stored = interval
             else:
-                at = (self.crashed.last_alive if choice == STOP_LAST_ALIVE
-                      else from_qdatetime(self.when.dateTime()))
-                if at < interval.start:
-                    raise BillingError(
-                        f"{_hm(at)} is before the timer began ({_hm(interval.start)})")
-                if at > now:
-                    raise BillingError(f"{_hm(at)} is in the future")
-                self.repo.stop_interval(interval.id, at)
-                text = f"Stopped at {_hm(at)}."
+                stored = self.repo.stop_interval(
+                    interval.id, at or self.crashed.last_alive, user=self.user)
         except (StorageError, BillingError) as exc:
             self.result.setStyleSheet(f"font-weight: 700; color: {style.ERROR_INK};")
             self.result.setText(f"Not done: {exc}")
             return False
+        text = "Kept running." if choice == KEEP else f"Stopped at {_hm(stored.end)}."
         log.info("recovery: interval %s -> %s", interval.id, choice)
         self.choice = choice
         self.result.setStyleSheet(f"font-weight: 700; color: {style.RUNNING};")
@@ -162,7 +173,8 @@ class RecoveryDialog(QDialog):
                     names[item.patient_id] = repo.get_patient(item.patient_id).display_name
                 except StorageError:
                     names[item.patient_id] = "patient"
-            row = RecoveryRow(item, names[item.patient_id], repo, clock, self)
+            row = RecoveryRow(item, names[item.patient_id], repo, clock, self,
+                              user=_provider_name(repo, item.interval.visit_id))
             row.decided.connect(self._on_decided)
             layout.addWidget(row)
             self.rows.append(row)
@@ -181,3 +193,11 @@ class RecoveryDialog(QDialog):
                 self.choices[row.crashed.interval.id] = KEEP
         self.resolved.emit(dict(self.choices))
         super().reject()
+
+
+def _provider_name(repo, visit_id: int) -> str:
+    """The visit's provider: the audit names them as the one who resolved their timer."""
+    try:
+        return repo.get_provider(repo.get_visit(visit_id).provider_id).name
+    except StorageError:
+        return "recovery"

@@ -22,6 +22,7 @@ from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
 from therapy_timer.core.records import StoredInterval, Visit
 from therapy_timer.storage.errors import ProviderBusyError, StorageError
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock
 
 log = logging.getLogger(__name__)

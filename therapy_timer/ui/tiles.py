@@ -15,7 +15,10 @@ from PySide6.QtWidgets import QAbstractButton, QGridLayout, QSizePolicy, QWidget
 
 from therapy_timer.core.codes import CodeInfo, CodeKind
 from therapy_timer.core.model import Discipline
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 
 #: The usual interventions per discipline when a provider has not chosen favourites.
 DEFAULT_TILES: dict[Discipline, tuple[str, ...]] = {

@@ -32,7 +32,10 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Patient, VisitStatus, VisitSummary
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel
 

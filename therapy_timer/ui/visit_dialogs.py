@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import StoredInterval
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 
 TECHNIQUES = ("Soft tissue mobilization", "Joint mobilization", "Manual traction",
               "Myofascial release", "Manual lymphatic drainage", "Other")

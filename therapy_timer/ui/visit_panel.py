@@ -29,7 +29,10 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.codes import CodeKind
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.session_controller import SessionController, TimeJump
 from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid

@@ -22,7 +22,10 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.live import LiveFacts
 from therapy_timer.core.records import StoredInterval
-from therapy_timer.ui import style
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401  (before any Qt call)
+    style,
+)
 from therapy_timer.ui.tiles import mmss
 
 
