@@ -60,7 +60,8 @@ def test_long_day_sheet_paginates_with_headers(render):
     pages = pages_text(render(render_daysheet, data))
     assert len(pages) >= 2
     for number, page in enumerate(pages, start=1):
-        assert page.endswith(f"Page {number} of {len(pages)}")
+        assert f"Page {number} of {len(pages)}" in page
+        assert ("Continued: Smith & Jones PT · Day sheet 03/02/2026" in page) == (number > 1)
         if "Patient 0" in page:
             assert "Date Visit Patient Chart Payer Code Modifiers Units Charge" in page
     whole = " ".join(pages)

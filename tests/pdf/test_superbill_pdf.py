@@ -116,7 +116,9 @@ def test_a_25_line_visit_paginates_with_repeated_table_header(render):
     for n in range(25):
         assert whole.count(f"Exercise set {n + 1} ") == 1
     for number, page in enumerate(pages, start=1):
-        assert page.endswith(f"Page {number} of {len(pages)}")
+        assert f"Page {number} of {len(pages)}" in page
+        continued = "Continued: Smith & Jones PT · 李小龙 · Date of service 03/02/2026 · Visit 4711"
+        assert (continued in page) == (number > 1)
     total = sum(line.total_cents for line in data.lines)
     assert f"Total charges ${total // 100:,}.{total % 100:02d}" in whole
     assert "L M71.11 Diagnosis number 12" in whole

@@ -14,10 +14,10 @@ from therapy_timer.core.superbill import DaySheetData, ProviderDay, format_cents
 #: Day sheet columns: title, width (None = the rest).
 COLUMNS = (
     ("Date", 52),
-    ("Visit", 34),
+    ("Visit", 30),
     ("Patient", None),
-    ("Chart", 54),
-    ("Payer", 92),
+    ("Chart", 52),
+    ("Payer", 110),
     ("Code", 36),
     ("Modifiers", 60),
     ("Units", 30),

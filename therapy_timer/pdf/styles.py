@@ -230,6 +230,8 @@ class NumberedCanvas(Canvas):
             seen[key] = seen.get(key, 0) + 1
             self.__dict__.update(state)
             self._footer(seen[key], totals[key])
+            if seen[key] > 1:
+                self._continued()
             Canvas.showPage(self)
         Canvas.save(self)
 
@@ -245,13 +247,13 @@ class NumberedCanvas(Canvas):
         draw_text(self, width - MARGIN, y, f"Page {page} of {pages}", SANS, 7, align="right")
         self.restoreState()
 
-
-def money_cell(cents: int, bold: bool = False) -> str:
-    """Money as it goes into a right-aligned table cell."""
-    from therapy_timer.core.superbill import format_cents
-
-    text = format_cents(cents)
-    return f"<b>{text}</b>" if bold else text
+    def _continued(self) -> None:
+        """A one-line running head on a document's later pages: whose pages these are."""
+        y = PAGE_SIZE[1] - MARGIN * 0.65
+        self.saveState()
+        self.setFillColor(MUTED)
+        draw_text(self, MARGIN, y, f"Continued: {self._tt_footer}", SANS, 7)
+        self.restoreState()
 
 
 def build_document(story: list, stream, title: str, author: str = "") -> None:
