@@ -16,6 +16,7 @@ from pathlib import Path
 from therapy_timer.storage.db import (
     APPLICATION_ID,
     check_file,
+    check_identity,
     connect,
     create_private_file,
     translating,
@@ -131,6 +132,8 @@ def restore(db_path: Path | str, source: Path | str, now: datetime | None = None
         target = connect(db_path)
         try:
             with translating(f"the database {db_path}"):
+                if check_file(db_path):
+                    check_identity(target, f"the database {db_path}")
                 src.backup(target)
                 target.execute("PRAGMA journal_mode = WAL")
                 migrate(target, f"the database {db_path}")

@@ -77,10 +77,10 @@ def check_file(path: Path) -> bool:
     return bool(header)
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
-    """Opens (creating if needed) a database file with the safety pragmas set.
+def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Opens (creating if needed) a database file; nothing is written to it yet.
 
-    Does not check identity or schema; see ``migrations.open_database``.
+    Call ``make_durable`` once the file is known to be ours: it switches to WAL.
     """
     if str(path) != MEMORY:
         path = Path(path)
@@ -90,20 +90,25 @@ def connect(path: Path | str) -> sqlite3.Connection:
             _tighten(path)
     label = str(path)
     with translating(label):
-        conn = sqlite3.connect(label, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(label, isolation_level=None, timeout=busy_timeout_ms / 1000)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            if label != MEMORY:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise ReadOnlyError(f"cannot switch {label} to WAL mode (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA recursive_triggers = ON")
         except BaseException:
             conn.close()
             raise
     return conn
+
+
+def make_durable(conn: sqlite3.Connection, where: str) -> None:
+    """WAL journal and ``synchronous=FULL``: a committed change survives a crash or power cut."""
+    with translating(where):
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() not in ("wal", "memory"):
+            raise ReadOnlyError(f"cannot switch {where} to WAL mode (got {mode}); is the folder "
+                                "writable?")
+        conn.execute("PRAGMA synchronous = FULL")
 
 
 def _tighten(path: Path) -> None:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from therapy_timer.storage.charges import ChargesMixin
 from therapy_timer.storage.clinic import ClinicMixin
-from therapy_timer.storage.db import MEMORY, check_identity, connect, translating
+from therapy_timer.storage.db import (
+    BUSY_TIMEOUT_MS,
+    MEMORY,
+    check_identity,
+    connect,
+    make_durable,
+    translating,
+)
 from therapy_timer.storage.errors import (
     CorruptDatabaseError,
     DatabaseLockedError,
@@ -68,12 +75,14 @@ class Repository(ChargesMixin, ClinicMixin, RecoveryMixin):
         return "\n".join(str(r[0]) for r in rows)
 
 
-def open_repository(path: Path | str, *, migrate_schema: bool = True) -> Repository:
+def open_repository(path: Path | str, *, migrate_schema: bool = True,
+                    busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Repository:
     """Opens (creating or migrating) a Therapy Timer database.
 
     Args:
         path: the database file, or ``":memory:"`` for a throw-away one (tests).
         migrate_schema: False opens an older file as it is (tests, ``verify``).
+        busy_timeout_ms: how long a write waits for another instance's transaction.
 
     Raises:
         CorruptDatabaseError: not an SQLite file, or a damaged one.
@@ -82,12 +91,13 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True) -> Reposit
         ReadOnlyError, DatabaseLockedError, DiskFullError: the file cannot be written now.
     """
     where = f"the database {path}"
-    conn = connect(path)
+    conn = connect(path, busy_timeout_ms)
     try:
         with translating(where):
-            known = check_identity(conn, where)
-            if known:
+            # Identity and version first: a foreign or newer file is refused unchanged.
+            if check_identity(conn, where):
                 check_version(conn, where)
+            make_durable(conn, where)
             if migrate_schema:
                 migrate(conn, where, LATEST_VERSION)
     except BaseException:
