@@ -1,0 +1,243 @@
+"""Settings dialog: edits persist; bad values are refused with a message naming them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from therapy_timer.core.model import Discipline, Performer, Rule
+from therapy_timer.core.records import Payer, Practice, Provider
+from therapy_timer.storage.repository import open_repository
+from therapy_timer.ui.settings import (
+    SettingsDialog,
+    lock_minutes,
+    parse_dollars,
+)
+
+pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+GOOD_NPI = "1234567893"
+BAD_NPI = "1234567890"
+
+
+@pytest.fixture
+def store(tmp_path):
+    repo = open_repository(tmp_path / "settings.sqlite")
+    repo.save_practice(Practice("Harbor Test Therapy"))
+    repo.save_provider(Provider("Dana Test", Discipline.PT, Performer.PT, credentials="PT, DPT"))
+    repo.save_payer(Payer("Medicare (test)", Rule.CMS, medicare=True, kx_applies=True,
+                          allowed_cents={"97110": 2900}))
+    yield repo
+    repo.close()
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    return QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def dialog(qtbot, store, qsettings):
+    widget = SettingsDialog(store, user="Front Desk", settings=qsettings)
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def _retype(qtbot, edit, text):
+    edit.clear()
+    qtbot.keyClicks(edit, text)
+
+
+def _click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_parse_dollars():
+    assert parse_dollars("$1,234.50") == 123450
+    assert parse_dollars("45") == 4500
+    assert parse_dollars("0.5") == 50
+    for bad in ("", "abc", "-3", "1.234", "$"):
+        with pytest.raises(ValueError, match="is not an amount in dollars"):
+            parse_dollars(bad)
+
+
+def test_practice_edit_persists(qtbot, dialog, store):
+    page = dialog.practice
+    dialog.tabs.setCurrentWidget(page)
+    _retype(qtbot, page.name, "Smith & Jones PT")
+    _retype(qtbot, page.npi, GOOD_NPI)
+    _retype(qtbot, page.tax_id, "12-3456789")
+    page.timezone.setCurrentText("America/Chicago")
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Practice details saved."
+    saved = store.get_practice()
+    assert (saved.name, saved.npi, saved.tax_id, saved.timezone) == (
+        "Smith & Jones PT", GOOD_NPI, "12-3456789", "America/Chicago")
+
+
+def test_practice_bad_npi_named_and_not_saved(qtbot, dialog, store):
+    page = dialog.practice
+    _retype(qtbot, page.npi, BAD_NPI)
+    _click(qtbot, page.save_button)
+    assert BAD_NPI in page.message.text()
+    assert "check digit" in page.message.text()
+    assert store.get_practice().npi == ""
+
+
+def test_practice_bad_zone_and_tax_id(qtbot, dialog):
+    page = dialog.practice
+    _retype(qtbot, page.tax_id, "123")
+    _click(qtbot, page.save_button)
+    assert "Tax ID '123'" in page.message.text()
+    page.tax_id.clear()
+    page.timezone.setCurrentText("Mars/Olympus")
+    _click(qtbot, page.save_button)
+    assert "Mars/Olympus" in page.message.text()
+
+
+def test_new_provider_with_pin_and_npi(qtbot, dialog, store):
+    page = dialog.providers
+    dialog.tabs.setCurrentWidget(page)
+    _click(qtbot, page.new_button)
+    _retype(qtbot, page.name, "Lee Test")
+    page.discipline.setCurrentIndex(page.discipline.findData("PT"))
+    page.role.setCurrentIndex(page.role.findData("PTA"))
+    assert page.supervisor.isEnabled()
+    page.supervisor.setCurrentIndex(1)
+    _retype(qtbot, page.npi, "1558598797")
+    _retype(qtbot, page.pin, "4321")
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Lee Test saved with a new PIN."
+    lee = next(p for p in store.list_providers() if p.name == "Lee Test")
+    assert lee.role is Performer.PTA and lee.has_pin and lee.npi == "1558598797"
+    assert lee.supervisor_id == next(p.id for p in store.list_providers()
+                                     if p.name == "Dana Test")
+    assert store.verify_pin(lee.id, "4321")
+    assert page.list.currentItem().text() == "Lee Test"
+
+
+def test_provider_bad_npi_and_bad_pin_refused(qtbot, dialog, store):
+    page = dialog.providers
+    _retype(qtbot, page.npi, BAD_NPI)
+    _click(qtbot, page.save_button)
+    assert f"NPI {BAD_NPI} fails its check digit" in page.message.text()
+    _retype(qtbot, page.npi, GOOD_NPI)
+    _retype(qtbot, page.pin, "12a")
+    _click(qtbot, page.save_button)
+    assert "PIN must be 4 to 12 digits" in page.message.text()
+    assert store.list_providers()[0].npi == ""
+
+
+def test_slp_has_no_assistant_role(qtbot, dialog):
+    page = dialog.providers
+    page.discipline.setCurrentIndex(page.discipline.findData("SLP"))
+    roles = [page.role.itemData(i) for i in range(page.role.count())]
+    assert roles == ["SLP"]
+
+
+def test_payer_rule_allowed_amounts_and_confirm_notes(qtbot, dialog, store):
+    page = dialog.payers
+    dialog.tabs.setCurrentWidget(page)
+    # The Medicare payer: CMS forced, KX note with the S-sourced 2026 threshold shown.
+    assert not page.rule.isEnabled()
+    assert page.kx_label.isVisible()
+    assert "confirm" in page.kx_label.text()
+    assert "confirm it in the payer's provider manual" in page.rule_note.text()
+    _click(qtbot, page.new_button)
+    _retype(qtbot, page.name, "Acme Commercial")
+    page.rule.setCurrentIndex(page.rule.findData("per-code"))
+    page.medicare.setChecked(False)
+    page.assistant_modifiers.setChecked(False)
+    page._add_allowed_row("97110", "31.25")
+    page._add_allowed_row("97140", "abc")
+    _click(qtbot, page.save_button)
+    assert "Allowed amount for 97140: 'abc' is not an amount in dollars" in page.message.text()
+    assert [p.name for p in store.list_payers()] == ["Medicare (test)"]
+    page.allowed.item(1, 1).setText("28")
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Acme Commercial saved."
+    acme = next(p for p in store.list_payers() if p.name == "Acme Commercial")
+    assert acme.rule is Rule.PER_CODE
+    assert acme.allowed_cents == {"97110": 3125, "97140": 2800}
+
+
+def test_payer_bad_code_named(qtbot, dialog):
+    page = dialog.payers
+    page._add_allowed_row("9711", "10")
+    _click(qtbot, page.save_button)
+    assert "'9711' is not a CPT/HCPCS code" in page.message.text()
+
+
+def test_medicare_forces_cms_rule(qtbot, dialog, store):
+    page = dialog.payers
+    _click(qtbot, page.new_button)
+    _retype(qtbot, page.name, "Medicare Advantage (test)")
+    page.rule.setCurrentIndex(page.rule.findData("per-code"))
+    page.medicare.setChecked(True)
+    assert page.rule.currentData() == "cms"
+    _click(qtbot, page.save_button)
+    saved = next(p for p in store.list_payers() if p.name.startswith("Medicare Adv"))
+    assert saved.rule is Rule.CMS and saved.medicare
+
+
+def test_fee_schedule_add_and_refuse(qtbot, dialog, store):
+    page = dialog.fees
+    dialog.tabs.setCurrentWidget(page)
+    _retype(qtbot, page.code, "97110")
+    _retype(qtbot, page.amount, "$45.50")
+    page.start.setDate(page.start.date().fromString("2026-01-01", "yyyy-MM-dd"))
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "97110: $45.50 per unit from 2026-01-01."
+    assert store.fee_schedule(date(2026, 3, 2)) == {"97110": 4550}
+    assert page.model.cell_text(0, 2) == "$45.50"
+    _retype(qtbot, page.code, "97112")
+    _retype(qtbot, page.amount, "forty")
+    _click(qtbot, page.save_button)
+    assert "Fee for 97112: 'forty' is not an amount in dollars" in page.message.text()
+    _retype(qtbot, page.code, "99999")
+    _retype(qtbot, page.amount, "10")
+    _click(qtbot, page.save_button)
+    assert "99999 is not in the Therapy Timer code catalog" in page.message.text()
+
+
+def test_auto_lock_minutes_persist(qtbot, dialog, qsettings):
+    page = dialog.workstation
+    assert page.lock_minutes.value() == 10
+    page.lock_minutes.setValue(3)
+    _click(qtbot, page.save_button)
+    assert lock_minutes(qsettings) == 3
+    assert "after 3 idle minutes" in page.message.text()
+    page.lock_minutes.setValue(0)
+    _click(qtbot, page.save_button)
+    assert lock_minutes(qsettings) == 0
+    assert page.lock_minutes.text() == "never"
+
+
+def test_tiles_tab(qtbot, dialog, store):
+    page = dialog.tiles
+    codes = page.tile_codes()
+    assert codes[:2] == ["97110", "97112"]  # the PT defaults
+    if not page.supported:
+        assert "cannot store favourite tiles" in page.message.text()
+        return
+    _retype(qtbot, page.code_edit, "97150")
+    qtbot.keyClick(page.code_edit, Qt.Key.Key_Return)
+    assert "already a tile" in page.message.text()
+    page.codes.setCurrentRow(1)
+    _click(qtbot, page.up_button)
+    _click(qtbot, page.save_button)
+    provider = store.list_providers()[0]
+    assert list(store.favourite_codes(provider.id))[:2] == ["97112", "97110"]
+
+
+def test_screenshots(qtbot, dialog):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialog.resize(900, 640)
+    for name, page in (("practice", dialog.practice), ("providers", dialog.providers),
+                       ("payers", dialog.payers), ("fees", dialog.fees)):
+        dialog.tabs.setCurrentWidget(page)
+        assert dialog.grab().save(str(SHOTS / f"settings-{name}.png"))

@@ -1,0 +1,295 @@
+"""Settings: practice, providers, payers, fee schedule, favourite tiles and auto-lock.
+
+Each tab saves on its own "Save" button; a bad value is refused with a message naming it (an
+NPI that fails its check digit, an amount that is not dollars, ...) and nothing is written.
+Facts that rest on secondary or unverified sources (a payer's unit rule, the KX threshold,
+catalog rows marked S/U) are shown with a note asking the clinic to confirm them.
+
+Public API:
+
+* ``SettingsDialog(repo, parent=None, user=None, settings=None)``; ``SettingsDialog.edit(repo,
+  parent=None, user=None)`` shows it modally. Tabs: ``practice``, ``providers``, ``payers``,
+  ``fees``, ``tiles``, ``workstation`` attributes (``tabs`` is the QTabWidget).
+* ``app_settings(settings=None) -> QSettings`` (organisation "TherapyTimer", app
+  "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
+  ``set_lock_minutes(minutes, settings=None)``.
+* ``parse_dollars(text) -> int`` cents; raises ``ValueError`` naming the text.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.model import BillingError
+from therapy_timer.core.records import Practice
+from therapy_timer.core.validation import validate_npi
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+
+ORG, APP = "TherapyTimer", "therapy-timer"
+LOCK_KEY = "lock/idle_minutes"
+DEFAULT_LOCK_MINUTES = 10
+MAX_LOCK_MINUTES = 240
+CONFIRM_STYLE = "color: #7c4a00; background: #fff4d6; padding: 6px; border-radius: 4px;"
+_MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)?(\.\d{1,2})?$")
+
+
+def app_settings(settings: QSettings | None = None) -> QSettings:
+    """The app's per-workstation settings (the same store the main window uses)."""
+    return settings if settings is not None else QSettings(ORG, APP)
+
+
+def lock_minutes(settings: QSettings | None = None) -> int:
+    """Idle minutes before the screen locks (0 = never)."""
+    value = app_settings(settings).value(LOCK_KEY, DEFAULT_LOCK_MINUTES)
+    try:
+        return max(0, min(MAX_LOCK_MINUTES, int(value)))
+    except (TypeError, ValueError):
+        return DEFAULT_LOCK_MINUTES
+
+
+def set_lock_minutes(minutes: int, settings: QSettings | None = None) -> None:
+    store = app_settings(settings)
+    store.setValue(LOCK_KEY, int(minutes))
+    store.sync()
+
+
+def parse_dollars(text: str) -> int:
+    """``"$1,234.50"`` -> 123450 cents.
+
+    Raises:
+        ValueError: the text is not a non-negative dollar amount (the message names it).
+    """
+    raw = str(text).strip()
+    if not raw or not _MONEY.match(raw) or raw in ("$", "."):
+        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)")
+    try:
+        amount = Decimal(raw.replace("$", "").replace(",", "").strip() or "0")
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)") from None
+    return int((amount * 100).to_integral_value())
+
+
+def dollars(cents: int) -> str:
+    """123450 -> ``"1234.50"`` (for editing)."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+@cache
+def time_zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+class Page(QWidget):
+    """A settings tab: a form, its Save button and a message line."""
+
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.repo = repo
+        self.user = user
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("settingsMessage")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save)
+
+    def footer(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self.message, 1)
+        row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return row
+
+    def ok(self, text: str) -> None:
+        self.message.setStyleSheet("color: #065f46; font-weight: 600;")
+        self.message.setText(text)
+
+    def error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #a40000; font-weight: 700;")
+        self.message.setText(text)
+
+    def save(self) -> bool:  # pragma: no cover - every page overrides it
+        raise NotImplementedError
+
+
+def confirm_note(text: str) -> QLabel:
+    """A visible "please confirm" note for facts from secondary or unverified sources."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setObjectName("confirmNote")
+    label.setStyleSheet(CONFIRM_STYLE)
+    return label
+
+
+class PracticePage(Page):
+    """The billing practice: name, address, phone, group NPI, Tax ID, taxonomy, time zone."""
+
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(repo, user, parent)
+        self.name = QLineEdit()
+        self.address = QPlainTextEdit()
+        self.address.setTabChangesFocus(True)
+        self.address.setFixedHeight(72)
+        self.phone = QLineEdit()
+        self.npi = QLineEdit(placeholderText="10 digits, e.g. 1234567893")
+        self.tax_id = QLineEdit(placeholderText="EIN, e.g. 12-3456789")
+        self.taxonomy = QLineEdit(placeholderText="e.g. 225100000X (physical therapist)")
+        self.timezone = QComboBox()
+        self.timezone.setEditable(True)
+        self.timezone.addItem("")
+        self.timezone.addItems(time_zones())
+        self.timezone.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.timezone.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.timezone.lineEdit().setPlaceholderText("empty = this computer's zone")
+        form = QFormLayout()
+        for label, widget in (
+            ("Practice name", self.name),
+            ("Address", self.address),
+            ("Phone", self.phone),
+            ("Group NPI", self.npi),
+            ("Tax ID", self.tax_id),
+            ("Taxonomy", self.taxonomy),
+            ("Time zone", self.timezone),
+        ):
+            widget.setAccessibleName(label)
+            form.addRow(label, widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("The time zone decides which calendar day a visit belongs to."))
+        layout.addStretch(1)
+        layout.addLayout(self.footer())
+        self.load()
+
+    def load(self) -> None:
+        practice = self.repo.get_practice() or Practice("")
+        self.name.setText(practice.name)
+        self.address.setPlainText(practice.address)
+        self.phone.setText(practice.phone)
+        self.npi.setText(practice.npi)
+        self.tax_id.setText(practice.tax_id)
+        self.taxonomy.setText(practice.taxonomy)
+        self.timezone.setCurrentText(practice.timezone)
+
+    def save(self) -> bool:
+        name = self.name.text().strip()
+        if not name:
+            self.error("The practice needs a name.")
+            return False
+        npi = self.npi.text().strip()
+        try:
+            npi = validate_npi(npi) if npi else ""
+        except BillingError as exc:
+            self.error(f"Group NPI: {exc}.")
+            return False
+        tax_id = self.tax_id.text().strip()
+        if tax_id and len(re.sub(r"\D", "", tax_id)) != 9:
+            self.error(f"Tax ID {tax_id!r} must have 9 digits (EIN 12-3456789).")
+            return False
+        zone = self.timezone.currentText().strip()
+        if zone and zone not in time_zones():
+            self.error(f"Time zone {zone!r} is not a known zone (for example America/Chicago).")
+            return False
+        practice = Practice(name, self.address.toPlainText().strip(), self.phone.text().strip(),
+                            npi, tax_id, self.taxonomy.text().strip().upper(), zone)
+        try:
+            self.repo.save_practice(practice, user=self.user)
+        except Exception as exc:  # noqa: BLE001 - storage errors name the problem
+            self.error(f"Not saved: {exc}")
+            return False
+        self.ok("Practice details saved.")
+        return True
+
+
+class WorkstationPage(Page):
+    """Settings of this computer: auto-lock after N idle minutes."""
+
+    def __init__(self, repo, user: str | None, settings: QSettings | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(repo, user, parent)
+        self.settings = settings
+        self.lock_minutes = QSpinBox()
+        self.lock_minutes.setRange(0, MAX_LOCK_MINUTES)
+        self.lock_minutes.setSuffix(" min")
+        self.lock_minutes.setSpecialValueText("never")
+        self.lock_minutes.setAccessibleName("Auto-lock after idle minutes")
+        self.lock_minutes.setValue(lock_minutes(settings))
+        form = QFormLayout()
+        form.addRow("Lock the screen after", self.lock_minutes)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        explain = QLabel(
+            "When nobody touches this computer for that long, a lock screen hides patient "
+            "names. Unlocking asks for the provider's PIN where one is set (Providers tab). "
+            "Timers keep running while the screen is locked.")
+        explain.setWordWrap(True)
+        layout.addWidget(explain)
+        layout.addStretch(1)
+        layout.addLayout(self.footer())
+
+    def save(self) -> bool:
+        minutes = self.lock_minutes.value()
+        set_lock_minutes(minutes, self.settings)
+        self.ok("Auto-lock turned off." if minutes == 0
+                else f"The screen locks after {minutes} idle minutes.")
+        return True
+
+
+class SettingsDialog(QDialog):
+    """All settings in tabs; each tab saves itself."""
+
+    def __init__(self, repo, parent: QWidget | None = None, user: str | None = None,
+                 settings: QSettings | None = None) -> None:
+        super().__init__(parent)
+        from therapy_timer.ui.settings_payers import FeesPage, PayersPage
+        from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
+
+        self.setWindowTitle("Settings")
+        self.resize(900, 640)
+        self.repo = repo
+        self.tabs = QTabWidget()
+        self.practice = PracticePage(repo, user)
+        self.providers = ProvidersPage(repo, user)
+        self.payers = PayersPage(repo, user)
+        self.fees = FeesPage(repo, user)
+        self.tiles = TilesPage(repo, user)
+        self.workstation = WorkstationPage(repo, user, settings)
+        for page, title in (
+            (self.practice, "Practice"),
+            (self.providers, "Providers"),
+            (self.payers, "Payers"),
+            (self.fees, "Fee schedule"),
+            (self.tiles, "Favourite tiles"),
+            (self.workstation, "This computer"),
+        ):
+            self.tabs.addTab(page, title)
+        self.providers.saved.connect(self.tiles.reload_providers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(buttons)
+
+    @classmethod
+    def edit(cls, repo, parent: QWidget | None = None, user: str | None = None) -> None:
+        """Shows the dialog modally (what the main window's Settings menu calls)."""
+        cls(repo, parent, user).exec()

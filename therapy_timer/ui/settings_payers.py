@@ -1,0 +1,366 @@
+"""Settings tabs for money: payers (unit rule, modifiers, KX, allowed amounts) and fees.
+
+Used by ``ui/settings.py``'s ``SettingsDialog``. Public names: ``PayersPage(repo, user,
+today=None)``, ``FeesPage(repo, user, today=None)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.model import BillingError, Rule
+from therapy_timer.core.records import FeeEntry, Payer
+from therapy_timer.core.rules_data import kx_for_year
+from therapy_timer.core.validation import validate_code
+from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
+from therapy_timer.ui.settings import Page, confirm_note, dollars, parse_dollars
+
+RULE_NAMES = {
+    Rule.CMS: "CMS total time (the 8-minute rule)",
+    Rule.PER_CODE: "Per code (rule of 8s, AMA midpoint)",
+}
+RULE_NOTE = (
+    "Medicare must use the CMS total-time rule (Pub 100-04 ch. 5 §20.2). Which rule a "
+    "commercial plan or a state Medicaid plan uses comes from secondary sources only and "
+    "varies by plan: confirm it in the payer's provider manual before relying on it.")
+
+
+def kx_note(year: int) -> str:
+    """The KX threshold for ``year`` with how sure we are of it."""
+    try:
+        kx = kx_for_year(year)
+    except BillingError as exc:
+        return f"KX threshold: {exc}."
+    text = (f"KX threshold {year}: {money(kx.threshold_cents)} per year for PT and SLP "
+            f"combined and the same for OT; targeted medical review at "
+            f"{money(kx.review_cents)}.")
+    if kx.confidence != "V":
+        text += (" These amounts come from secondary sources (" + (kx.source or "not CMS") +
+                 "): the clinic should confirm them with its Medicare contractor.")
+    return text
+
+
+def qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class PayersPage(Page):
+    """Payers: unit rule, Medicare, therapy and assistant modifiers, KX, allowed amounts."""
+
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None,
+                 today: date | None = None) -> None:
+        super().__init__(repo, user, parent)
+        self.today = today or date.today()
+        self._current: Payer | None = None
+        self.list = QListWidget()
+        self.list.setAccessibleName("Payers")
+        self.new_button = QPushButton("New payer")
+        self.name = QLineEdit(placeholderText="e.g. Medicare Part B")
+        self.rule = QComboBox()
+        for rule, text in RULE_NAMES.items():
+            self.rule.addItem(text, rule.value)
+        self.medicare = QCheckBox("Medicare (forces the CMS rule; G0283 for 97014)")
+        self.therapy_modifiers = QCheckBox("Therapy modifiers GP / GO / GN on every line")
+        self.assistant_modifiers = QCheckBox("Assistant modifiers CQ / CO")
+        self.kx_applies = QCheckBox("Track the KX threshold")
+        self.self_pay = QCheckBox("Self-pay (no insurer)")
+        self.distinct = QComboBox()
+        self.distinct.addItems(["XU", "59"])
+        self.allowed = QTableWidget(0, 2)
+        self.allowed.setHorizontalHeaderLabels(["Code", "Allowed per unit ($)"])
+        self.allowed.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.allowed.verticalHeader().hide()
+        self.allowed.setAccessibleName("Allowed amounts")
+        self.add_allowed = QPushButton("Add code")
+        self.remove_allowed = QPushButton("Remove code")
+        self.rule_note = confirm_note(RULE_NOTE)
+        self.kx_label = confirm_note(kx_note(self.today.year))
+
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Unit rule", self.rule)
+        form.addRow("", self.medicare)
+        form.addRow("", self.therapy_modifiers)
+        form.addRow("", self.assistant_modifiers)
+        form.addRow("", self.kx_applies)
+        form.addRow("", self.self_pay)
+        form.addRow("Distinct-service modifier", self.distinct)
+        for label, widget in (("Name", self.name), ("Unit rule", self.rule),
+                              ("Distinct-service modifier", self.distinct)):
+            widget.setAccessibleName(label)
+        allowed_buttons = QHBoxLayout()
+        allowed_buttons.addWidget(self.add_allowed)
+        allowed_buttons.addWidget(self.remove_allowed)
+        allowed_buttons.addStretch(1)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addWidget(self.rule_note)
+        right.addWidget(self.kx_label)
+        right.addWidget(QLabel("Allowed amounts (what the payer pays per unit; they add up "
+                               "toward the KX threshold):"))
+        right.addWidget(self.allowed, 1)
+        right.addLayout(allowed_buttons)
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        left.addWidget(self.new_button)
+        top = QHBoxLayout()
+        top.addLayout(left, 2)
+        top.addLayout(right, 5)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addLayout(self.footer())
+
+        self.list.currentItemChanged.connect(self._selected)
+        self.new_button.clicked.connect(self.new_payer)
+        self.add_allowed.clicked.connect(lambda: self._add_allowed_row("", ""))
+        self.remove_allowed.clicked.connect(self._remove_allowed_row)
+        self.medicare.toggled.connect(self._medicare_toggled)
+        self.kx_applies.toggled.connect(lambda on: self.kx_label.setVisible(on))
+        self.reload()
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        else:
+            self.new_payer()
+
+    def reload(self, select: int | None = None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for payer in self.repo.list_payers():
+            item = QListWidgetItem(f"{payer.name}  ·  {payer.rule.value}")
+            item.setData(Qt.ItemDataRole.UserRole, payer.id)
+            self.list.addItem(item)
+            if payer.id == select:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def _selected(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is not None:
+            self.show_payer(self.repo.get_payer(item.data(Qt.ItemDataRole.UserRole)))
+
+    def new_payer(self) -> None:
+        self.list.blockSignals(True)
+        self.list.setCurrentRow(-1)
+        self.list.blockSignals(False)
+        self.show_payer(None)
+        self.name.setFocus()
+
+    def show_payer(self, payer: Payer | None) -> None:
+        self._current = payer
+        p = payer or Payer("")
+        self.name.setText(p.name)
+        self.rule.setCurrentIndex(self.rule.findData(p.rule.value))
+        self.medicare.setChecked(p.medicare)
+        self._medicare_toggled(p.medicare)
+        self.therapy_modifiers.setChecked(p.therapy_modifiers)
+        self.assistant_modifiers.setChecked(p.assistant_modifiers)
+        self.kx_applies.setChecked(p.kx_applies)
+        self.kx_label.setVisible(p.kx_applies)
+        self.self_pay.setChecked(p.self_pay)
+        self.distinct.setCurrentText(p.distinct_modifier or "XU")
+        self.allowed.setRowCount(0)
+        for code, cents in sorted(p.allowed_cents.items()):
+            self._add_allowed_row(code, dollars(cents))
+        self.message.clear()
+
+    def _medicare_toggled(self, on: bool) -> None:
+        if on:
+            self.rule.setCurrentIndex(self.rule.findData(Rule.CMS.value))
+        self.rule.setEnabled(not on)
+
+    def _add_allowed_row(self, code: str, amount: str) -> None:
+        row = self.allowed.rowCount()
+        self.allowed.insertRow(row)
+        self.allowed.setItem(row, 0, QTableWidgetItem(code))
+        cell = QTableWidgetItem(amount)
+        cell.setTextAlignment(RIGHT)
+        self.allowed.setItem(row, 1, cell)
+        if not code:
+            self.allowed.setCurrentCell(row, 0)
+            self.allowed.editItem(self.allowed.item(row, 0))
+
+    def _remove_allowed_row(self) -> None:
+        row = self.allowed.currentRow()
+        if row >= 0:
+            self.allowed.removeRow(row)
+
+    def _allowed_amounts(self) -> dict[str, int]:
+        """Reads the table; raises ValueError naming the first bad cell."""
+        out: dict[str, int] = {}
+        for row in range(self.allowed.rowCount()):
+            code_item, amount_item = self.allowed.item(row, 0), self.allowed.item(row, 1)
+            code_text = code_item.text().strip() if code_item else ""
+            amount_text = amount_item.text().strip() if amount_item else ""
+            if not code_text and not amount_text:
+                continue
+            try:
+                code = validate_code(code_text)
+            except BillingError as exc:
+                raise ValueError(f"Allowed amounts, row {row + 1}: {exc}") from None
+            try:
+                out[code] = parse_dollars(amount_text)
+            except ValueError as exc:
+                raise ValueError(f"Allowed amount for {code}: {exc}") from None
+        return out
+
+    def save(self) -> bool:
+        name = self.name.text().strip()
+        if not name:
+            self.error("A payer needs a name.")
+            return False
+        try:
+            allowed = self._allowed_amounts()
+        except ValueError as exc:
+            self.error(f"{exc}.")
+            return False
+        medicare = self.medicare.isChecked()
+        rule = Rule.CMS if medicare else Rule(self.rule.currentData())
+        base = self._current or Payer(name)
+        payer = replace(
+            base, name=name, rule=rule, medicare=medicare,
+            therapy_modifiers=self.therapy_modifiers.isChecked(),
+            assistant_modifiers=self.assistant_modifiers.isChecked(),
+            kx_applies=self.kx_applies.isChecked(), self_pay=self.self_pay.isChecked(),
+            distinct_modifier=self.distinct.currentText(), allowed_cents=allowed)
+        try:
+            saved = self.repo.save_payer(payer, user=self.user)
+        except Exception as exc:  # noqa: BLE001 - storage errors name the problem
+            self.error(f"Not saved: {exc}")
+            return False
+        self.reload(select=saved.id)
+        self.show_payer(saved)
+        self.ok(f"{saved.name} saved.")
+        return True
+
+
+class FeesPage(Page):
+    """The clinic's fee schedule: charge per unit by code, with effective dates."""
+
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None,
+                 today: date | None = None) -> None:
+        super().__init__(repo, user, parent)
+        self.catalog = default_catalog()
+        self.today = today or date.today()
+        self.model = RowsModel([
+            Column("Code", lambda e: e.code),
+            Column("Service", lambda e: self._label(e.code),
+                   tooltip=lambda e: self._note(e.code)),
+            Column("Per unit", lambda e: money(e.cents), RIGHT),
+            Column("From", lambda e: e.effective_from.isoformat()),
+            Column("To", lambda e: e.effective_to.isoformat() if e.effective_to else "open"),
+        ], parent=self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Fee schedule")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.code = QLineEdit(placeholderText="97110")
+        self.code.setAccessibleName("Fee code")
+        self.amount = QLineEdit(placeholderText="45.00")
+        self.amount.setAccessibleName("Fee per unit")
+        self.start = QDateEdit(qdate(self.today))
+        self.start.setCalendarPopup(True)
+        self.start.setDisplayFormat("yyyy-MM-dd")
+        self.start.setAccessibleName("Fee effective from")
+        self.save_button.setText("Save fee")
+        self.check_note = confirm_note("")
+        add = QHBoxLayout()
+        for label, widget in (("Code", self.code), ("Per unit $", self.amount),
+                              ("From", self.start)):
+            add.addWidget(QLabel(label))
+            add.addWidget(widget)
+        add.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.check_note)
+        layout.addWidget(QLabel("A new fee for a code ends its earlier open-ended fee the day "
+                                "before; past visits keep the fee of their date."))
+        layout.addLayout(add)
+        layout.addLayout(self.footer())
+        self.amount.returnPressed.connect(self.save)
+        self.reload()
+
+    def _label(self, code: str) -> str:
+        try:
+            info = self.catalog.get(code)
+        except BillingError:
+            return "(not in the catalog)"
+        return info.label + ("  (confirm)" if info.needs_confirmation else "")
+
+    def _note(self, code: str) -> str:
+        try:
+            return self.catalog.get(code).note
+        except BillingError:
+            return ""
+
+    def reload(self) -> None:
+        entries: list[FeeEntry] = self.repo.fee_entries()
+        self.model.set_rows(entries)
+        unsure = sorted({e.code for e in entries if self._needs_confirmation(e.code)})
+        self.check_note.setVisible(bool(unsure))
+        self.check_note.setText(
+            "Catalog facts for " + ", ".join(unsure) + " (kind, Medicare handling) come from "
+            "secondary or unverified sources: the clinic should confirm them.")
+
+    def _needs_confirmation(self, code: str) -> bool:
+        try:
+            return self.catalog.get(code).needs_confirmation
+        except BillingError:
+            return False
+
+    def save(self) -> bool:
+        try:
+            code = validate_code(self.code.text())
+        except BillingError as exc:
+            self.error(f"{exc}.")
+            return False
+        if code not in self.catalog:
+            self.error(f"{code} is not in the Therapy Timer code catalog.")
+            return False
+        try:
+            cents = parse_dollars(self.amount.text())
+        except ValueError as exc:
+            self.error(f"Fee for {code}: {exc}.")
+            return False
+        start = pydate(self.start.date())
+        try:
+            self.repo.save_fee(code, cents, start, user=self.user)
+        except Exception as exc:  # noqa: BLE001
+            self.error(f"Not saved: {exc}")
+            return False
+        self.reload()
+        self.code.clear()
+        self.amount.clear()
+        self.ok(f"{code}: {money(cents)} per unit from {start.isoformat()}.")
+        return True
