@@ -60,7 +60,7 @@ def test_live_display_counts_from_timestamps(qtbot, panel, clock):
     clock.advance(minutes=120)
     panel.controller.tick()
     assert tile.seconds == 128 * 60
-    assert "Running: 97110" in panel.now_running.text()
+    assert "97110 Therapeutic exercise" in panel.now_running.text()
 
 
 def test_switching_tiles_never_leaves_two_one_on_one_timers(qtbot, panel, clock, clinic):

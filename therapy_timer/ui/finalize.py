@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -121,7 +121,7 @@ class FinalizePage(QWidget):
             Column("Units", lambda r: r.units, RIGHT),
             Column("Minutes", lambda r: r.minutes, RIGHT),
             Column("Charge", lambda r: money(r.charge_cents), RIGHT),
-            Column("Dx pointers", _pointers),
+            Column("Dx", _pointers),
         ], parent=self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -132,16 +132,17 @@ class FinalizePage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setStyleSheet("font-size: 17px;")
         self.table.setMinimumHeight(200)
-        outer.addWidget(self.table, 2)
+        outer.addWidget(self.table, 1)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         holder = QWidget()
         self.checks_layout = QVBoxLayout(holder)
         self.checks_layout.setContentsMargins(0, 0, 0, 0)
         scroll.setWidget(holder)
-        outer.addWidget(scroll, 2)
+        outer.addWidget(scroll, 3)
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -235,7 +236,10 @@ class FinalizePage(QWidget):
             if not span.flags:
                 self._add_message(f"Billed time fits the {span_minutes}-minute session.",
                                   "info")
-        if not self.visit.diagnoses:
+        if self.visit.diagnoses:
+            self._add_message("Diagnoses: " + "   ".join(
+                f"{LETTERS[i]} {code}" for i, code in enumerate(self.visit.diagnoses)), "info")
+        else:
             self._add_message("No diagnosis yet: add at least one (Diagnoses on the visit "
                               "screen) before finalizing.", "error")
         if self.choice:
@@ -243,20 +247,34 @@ class FinalizePage(QWidget):
                 f"{c} × {u}" for c, u in self.choice.items() if u), "info")
         for warning in billing.warnings:
             self._add_message(warning, "warn")
+        if billing.explanation:
+            self._add_message("How the units were worked out: " + "; ".join(
+                billing.explanation), "info")
         for interval in self.repo.intervals_for(self.visit.id):
             for prompt in code_prompts(interval.code):
                 if not (interval.technique and interval.body_region):
                     self._add_message(prompt, "warn")
         for suggestion in billing.suggestions:
+            row = QFrame()
+            row.setStyleSheet(f"QFrame {{ background: {style.PAPER}; border-radius: 8px; }}")
+            layout = QVBoxLayout(row)
+            layout.setContentsMargins(10, 6, 10, 6)
+            layout.setSpacing(2)
             box = QCheckBox(f"Apply {suggestion.modifier} to {suggestion.code} "
-                            f"({suggestion.units} unit(s)): {suggestion.reason}")
+                            f"({suggestion.units} unit{'s' if suggestion.units != 1 else ''})")
             box.setAccessibleName(f"Confirm {suggestion.modifier} on {suggestion.code}")
-            box.setStyleSheet("QCheckBox { font-size: 16px; font-weight: 600; padding: 6px; }"
+            box.setStyleSheet("QCheckBox { font-size: 17px; font-weight: 700; }"
                               "QCheckBox::indicator { width: 26px; height: 26px; }")
+            why = QLabel(suggestion.reason)
+            why.setWordWrap(True)
+            why.setStyleSheet(f"color: {style.MUTED}; font-size: 15px; padding-left: 34px;")
             if suggestion.evidence:
                 box.setToolTip("\n".join(suggestion.evidence))
+                why.setText(suggestion.reason + "  Evidence: " + "; ".join(suggestion.evidence))
             box.toggled.connect(self._on_toggle)
-            self.checks_layout.addWidget(box)
+            layout.addWidget(box)
+            layout.addWidget(why)
+            self.checks_layout.addWidget(row)
             self.checks.append((box, (suggestion.code, suggestion.modifier)))
         self.checks_layout.addStretch(1)
 

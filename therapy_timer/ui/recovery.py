@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QFrame,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -84,22 +83,25 @@ class RecoveryRow(QFrame):
         self.stop_alive = QPushButton(f"Stop at {_hm(alive)} (last alive)")
         self.stop_alive.setAccessibleName(f"Stop {interval.code} at the last-alive time")
         style.polish(self.stop_alive, primary=True)
-        at_box = QHBoxLayout()
         self.when = QDateTimeEdit(to_qdatetime(alive))
-        self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.when.setDisplayFormat("ddd d MMM  HH:mm")
         self.when.setAccessibleName(f"Time to stop {interval.code}")
-        self.stop_at = QPushButton("Stop at this time")
+        self.when.setMinimumWidth(190)
+        self.stop_at = QPushButton("Stop at the time on the left")
         self.stop_at.setAccessibleName(f"Stop {interval.code} at the time entered")
-        at_box.addWidget(self.when)
-        at_box.addWidget(self.stop_at)
         for button in (self.keep, self.stop_alive, self.stop_at):
             button.setMinimumHeight(style.TOUCH)
         grid.addWidget(self.keep, 2, 0)
-        grid.addWidget(self.stop_alive, 2, 1)
-        grid.addLayout(at_box, 2, 2)
+        grid.addWidget(self.stop_alive, 2, 1, 1, 2)
+        other = QLabel("Or it ended at:")
+        other.setStyleSheet("font-size: 16px; font-weight: 600;")
+        grid.addWidget(other, 3, 0)
+        grid.addWidget(self.when, 3, 1)
+        grid.addWidget(self.stop_at, 3, 2)
+        grid.setColumnStretch(2, 1)
         self.result = QLabel("")
         self.result.setStyleSheet(f"font-weight: 700; color: {style.RUNNING};")
-        grid.addWidget(self.result, 3, 0, 1, 3)
+        grid.addWidget(self.result, 4, 0, 1, 3)
         self.keep.clicked.connect(lambda: self.apply(KEEP))
         self.stop_alive.clicked.connect(lambda: self.apply(STOP_LAST_ALIVE))
         self.stop_at.clicked.connect(lambda: self.apply(STOP_AT))

@@ -179,23 +179,32 @@ class InterventionTile(QAbstractButton):
         timed = self.info.kind.timed
         right_w = 0.0
         if self.seconds or self.state != IDLE:
-            units = f"{self.units} u" if timed or self.units else ""
-            unit_font = _font(self.font(), max(16, int(h * 0.19)), bold=True)
-            painter.setFont(unit_font)
-            painter.setPen(ink)
-            right_w = QFontMetricsF(unit_font).horizontalAdvance(units + " ")
-            painter.drawText(bottom, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                             units)
+            if timed or self.units:
+                # Units in an inverted pill at the bottom right: "2 u".
+                unit_font = _font(self.font(), max(15, int(h * 0.16)), bold=True)
+                painter.setFont(unit_font)
+                label = f"{self.units} u"
+                um = QFontMetricsF(unit_font)
+                pill = QRectF(0, 0, um.horizontalAdvance(label) + 14, um.height() + 6)
+                pill.moveBottomRight(QPointF(inner.right(), inner.bottom()))
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(ink)
+                painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+                painter.setPen(bg)
+                painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+                right_w = pill.width() + 8
+                top_of_pill = pill.top()
+            else:
+                top_of_pill = inner.bottom()
             if self.performer and self.state in (RUNNING, ALONGSIDE, PAUSED):
                 perf_font = _font(self.font(), max(11, int(h * 0.10)), bold=True)
                 painter.setFont(perf_font)
                 painter.setPen(sub)
-                above = QRectF(bottom.left(), bottom.top(), w,
-                               bottom.height() - QFontMetricsF(unit_font).height())
+                above = QRectF(bottom.left(), bottom.top(), w, top_of_pill - bottom.top() - 2)
                 painter.drawText(above, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
                                  self.performer)
             text = mmss(self.seconds)
-            time_font = _font(self.font(), max(20, int(h * 0.30)), bold=True, mono=True)
+            time_font = _font(self.font(), max(20, int(h * 0.32)), bold=True, mono=True)
             time_font = _fit(time_font, text, w - right_w)
             painter.setFont(time_font)
             painter.setPen(ink)

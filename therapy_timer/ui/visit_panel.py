@@ -169,7 +169,7 @@ class VisitPanel(QWidget):
         self.search.returnPressed.connect(lambda: self.on_search_chosen(self.search.text()))
         search_row.addWidget(self.search, 1)
         left.addLayout(search_row)
-        body.addLayout(left, 3)
+        body.addLayout(left, 1)
 
         right = QVBoxLayout()
         right.setSpacing(10)
@@ -182,12 +182,12 @@ class VisitPanel(QWidget):
         self.totals = TotalsCard(self)
         right.addWidget(self.totals)
         self.notices = NoticeList(self)
-        scroll = QScrollArea()
+        self.notice_scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.notices)
-        scroll.setMinimumHeight(120)
-        right.addWidget(scroll, 2)
+        scroll.setMinimumHeight(150)
+        right.addWidget(scroll, 3)
         table_row = QHBoxLayout()
         caption = QLabel("Recorded time")
         caption.setProperty("role", "caption")
@@ -206,8 +206,13 @@ class VisitPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.on_edit())
-        right.addWidget(self.table, 2)
-        body.addLayout(right, 2)
+        self.table.setMinimumHeight(110)
+        right.addWidget(self.table, 1)
+        self.right_column = QWidget()
+        self.right_column.setLayout(right)
+        self.right_column.setFixedWidth(430)
+        right.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.right_column)
         outer.addLayout(body, 1)
 
         for digit in range(1, 10):
@@ -234,9 +239,10 @@ class VisitPanel(QWidget):
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
         self.title.setText(patient.display_name)
-        rule = "CMS 8-minute rule" if self.controller.rule.value == "cms" else "per-code rule"
-        parts = [visit.discipline.value, provider.name if provider else "",
-                 f"{visit.day:%a %d %b %Y}", rule]
+        rule = "CMS rule" if self.controller.rule.value == "cms" else "per-code rule"
+        parts = [visit.discipline.value, provider.name if provider else "", rule]
+        self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
+                                 f"{rule}")
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
         allowed = self.performers()
         for performer, button in self.performer_buttons.items():
@@ -293,6 +299,7 @@ class VisitPanel(QWidget):
         except (StorageError, BillingError) as exc:
             log.info("visit not billable yet: %s", exc)
         self.notices.set_notices(build_notices(self, controller, self.billing))
+        self.notice_scroll.setVisible(bool(self.notices.notices))
 
     def on_tick(self) -> None:
         """Once a second: repaint tiles, totals and the running row from stored timestamps."""
@@ -345,8 +352,12 @@ class VisitPanel(QWidget):
             text = "PAUSED: " + ", ".join(self.controller.paused_codes)
             colour = style.PAUSED
         elif running:
-            names = [f"{code} {self.catalog.get(code).label}" for code in running]
-            text = "Running: " + "  +  ".join(names)
+            main = [c for c in running if self.catalog.get(c).kind.exclusive]
+            alongside = [c for c in running if c not in main]
+            names = [f"{code} {self.catalog.get(code).label}" for code in main]
+            text = "▶ " + "  ".join(names or alongside)
+            if main and alongside:
+                text += "   + " + ", ".join(alongside)
             colour = style.RUNNING
         else:
             text, colour = "Nothing running: tap a tile to start", style.MUTED

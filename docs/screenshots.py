@@ -1,0 +1,138 @@
+"""Saves PNGs of the app's main screens, on the synthetic demo clinic, into docs/screenshots/.
+
+Run: ``QT_QPA_PLATFORM=offscreen python docs/screenshots.py`` (or under ``xvfb-run -a``).
+The demo clinic is built in a temporary database ending on a fixed date, and the app runs on a
+``FakeClock`` set to that day, so the pictures are the same on every machine. Every patient in
+them is made up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time as _time
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+END = date(2026, 3, 6)
+ZONE = "America/Chicago"  # the demo clinic's zone
+SIZE = (1280, 800)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = parser.parse_args(argv)
+    os.environ["TZ"] = ZONE
+    _time.tzset()
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QSettings
+
+    from therapy_timer.core.model import Performer
+    from therapy_timer.demo import build_demo_file
+    from therapy_timer.storage.repository import open_repository
+    from therapy_timer.ui.app import make_application
+    from therapy_timer.ui.clock import FakeClock
+    from therapy_timer.ui.dialogs import Ask
+    from therapy_timer.ui.first_run import FirstRunDialog
+    from therapy_timer.ui.main_window import MainWindow
+
+    app = make_application()
+    Ask.confirm = classmethod(lambda cls, *a, **k: True)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.db"
+        build_demo_file(db, seed=1, end_date=END)
+        repo = open_repository(db)
+        start = datetime.combine(END, time(15, 10), ZoneInfo(ZONE))
+        clock = FakeClock(start)
+        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(repo, clock, db_path="demo clinic", settings=settings)
+        window.resize(*SIZE)
+        window.show()
+        window.show_today()
+
+        def shot(name: str, widget=None) -> None:
+            for _ in range(3):
+                app.processEvents()
+            path = out / f"{name}.png"
+            (widget or window).grab().save(str(path))
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+        shot("today")
+
+        # A visit on the clock: a PT with a Medicare patient, an assistant taking over.
+        pt = next(p for p in repo.list_providers() if p.role is Performer.PT)
+        patient = next(p for p in repo.search_patients("", limit=40)
+                       if any(plan.discipline.value == "PT" for plan in repo.plans_for(p.id))
+                       and getattr(repo.primary_payer(p.id), "medicare", False))
+        window.today.set_provider(pt.id)
+        window.today.start_for(patient.id)
+        window.controller.timer.stop()
+        panel = window.visit_panel
+        panel.start_or_stop("97112")
+        clock.advance(minutes=24, seconds=12)
+        panel.start_or_stop("97010")
+        panel.start_or_stop("97110")
+        clock.advance(minutes=9)
+        window.controller.set_performer(Performer.PTA)
+        clock.advance(minutes=6, seconds=41)
+        window.controller.tick()
+        panel.refresh_notices()
+        shot("visit")
+
+        # The review before locking.
+        clock.advance(minutes=3)
+        panel.start_or_stop("97010")
+        repo.set_diagnoses(window.controller.visit.id, ["M25.561", "R26.89"], validate=False)
+        window.controller.reload()
+        panel.on_finalize()
+        shot("review")
+
+        # After a crash: a timer left running, the app restarted 40 minutes later.
+        window.today.start_for(next(
+            p for p in repo.search_patients("", limit=40)
+            if p.id != patient.id and any(plan.discipline.value == "PT"
+                                          for plan in repo.plans_for(p.id))).id)
+        panel.start_or_stop("97530")
+        clock.advance(minutes=7)
+        repo.heartbeat(clock.now())
+        window.controller.close_visit()
+        window.hide()
+        clock.sleep(minutes=40)
+        second = MainWindow(repo, clock, db_path="demo clinic", settings=settings)
+        second.resize(*SIZE)
+        second.show()
+        second.show_today()
+        dialog = second.check_recovery()
+        for _ in range(3):
+            app.processEvents()
+        shot("recovery", dialog)
+        dialog.rows[0].apply("keep")
+        second.hide()
+
+        # First run on an empty database.
+        empty = open_repository(Path(tmp) / "empty.db")
+        first = FirstRunDialog(empty)
+        first.resize(640, 360)
+        first.show()
+        shot("first-run", first)
+        first.hide()
+        empty.close()
+        window.close()
+        second.close()
+        repo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
