@@ -67,6 +67,9 @@ def check_file(path: Path) -> bool:
             header = handle.read(len(SQLITE_HEADER))
     except FileNotFoundError:
         return False
+    except NotADirectoryError as exc:
+        raise ReadOnlyError(f"cannot create the folder for {path}: part of that path is a "
+                            "file, not a folder") from exc
     except OSError as exc:
         raise ReadOnlyError(f"cannot read {path}: {exc.strerror}") from exc
     if header and header != SQLITE_HEADER:

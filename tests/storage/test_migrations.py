@@ -1,0 +1,110 @@
+"""Schema migrations: every earlier version migrates to the latest with no data lost; each step
+is atomic; a broken step leaves the file at the version before it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from therapy_timer.storage import migrations
+from therapy_timer.storage.db import APPLICATION_ID, connect
+from therapy_timer.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from therapy_timer.storage.repository import open_repository
+
+from .conftest import T0
+
+# Rows valid in schema version 1 (every later version must keep them).
+V1_ROWS = {
+    "practice": [(1, "Old Clinic (synthetic)", "1 Road", "555", "", "", "", "")],
+    "providers": [(1, "Pat Old", "PT", "PT", "PT", "", "", None, None, 1)],
+    "patients": [(1, "Ann", "Oldrow", "1950-01-01", "F", "", "", "C-1")],
+    "payers": [(1, "Medicare", "cms", 1, 1, 1, 1, 0, "XU")],
+    "payer_allowed": [(1, "97110", 3000)],
+    "policies": [(1, 1, 1, "M1", "", "", "self", 1)],
+    "fees": [(1, "97110", 4500, "2026-01-01", None)],
+    "plans": [(1, 1, "PT", 1, "2026-11-01", None, 12)],
+    "prior_kx": [(1, 2026, "PT+SLP", 1000, "")],
+    "visits": [(1, 1, 1, 1, "2026-11-20", "PT", "11", "finalized", "R26.89",
+                "2026-11-20T15:00:00.000000+00:00", "2026-11-20T15:30:00.000000+00:00", 30, 30,
+                "", "2026-11-20T15:00:00.000000+00:00", "2026-11-20T15:31:00.000000+00:00",
+                "pat", "{}", None),
+               (2, 1, 1, 1, "2026-11-20", "PT", "11", "open", "", None, None, None, None, "",
+                "2026-11-20T17:00:00.000000+00:00", None, "", None, None)],
+    "intervals": [(1, 1, "97110", "2026-11-20T15:00:00.000000+00:00",
+                   "2026-11-20T15:30:00.000000+00:00", "PT", 1, None, None,
+                   "2026-11-20T15:30:00.000000+00:00"),
+                  (2, 2, "97140", "2026-11-20T17:00:00.000000+00:00", None, "PT", 1, "STM",
+                   "neck", "2026-11-20T17:05:00.000000+00:00")],
+    "charge_lines": [(1, 1, 1, "97110", "Therapeutic exercise", "GP", 2, 30, 4500, 9000, 3000,
+                      "A")],
+}
+
+
+def build_at(path, version: int) -> None:
+    conn = connect(path)
+    migrate(conn, target=version)
+    assert migrations.schema_version(conn) == version
+    conn.execute("BEGIN")
+    for table, rows in V1_ROWS.items():
+        marks = ",".join("?" * len(rows[0]))
+        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def table_rows(path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for table, rows in V1_ROWS.items():
+            width = len(rows[0])
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][:width]
+            names = ", ".join(f'"{c}"' for c in columns)
+            out[table] = conn.execute(f"SELECT {names} FROM {table} ORDER BY 1").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def test_versions_are_numbered_in_order():
+    assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+
+
+@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
+    path = tmp_path / f"v{version}.db"
+    build_at(path, version)
+    assert table_rows(path) == V1_ROWS
+    repo = open_repository(path)
+    assert repo.schema_version == LATEST_VERSION
+    assert repo.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    repo.close()
+    assert table_rows(path) == V1_ROWS
+    repo = open_repository(path)
+    # The migrated data works through the repository.
+    assert repo.get_patient(1).last_name == "Oldrow"
+    assert [c.units for c in repo.charge_lines(1)] == [2]
+    assert [i.interval.code for i in repo.intervals_for(2)] == ["97140"]
+    assert repo.crashed_intervals()[0].last_alive.isoformat() == "2026-11-20T17:05:00+00:00"
+    assert repo.kx_year_to_date(1, 2026, "PT+SLP") == 1000 + 2 * 3000
+    stopped = repo.stop_interval(2, T0.replace(hour=17, minute=20))
+    assert stopped.end is not None
+    assert repo.integrity_check() == "ok"
+    repo.close()
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
+    path = tmp_path / "broken.db"
+    build_at(path, 1)
+    broken = [*MIGRATIONS[:1], (2, "broken", ["CREATE INDEX ok_index ON visits(day)",
+                                              "CREATE INDEX bad ON no_such_table(x)"])]
+    monkeypatch.setattr(migrations, "MIGRATIONS", broken)
+    conn = connect(path)
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(conn, target=2)
+    assert migrations.schema_version(conn) == 1
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ok_index'"
+                        ).fetchone()[0] == 0
+    conn.close()
+    assert table_rows(path) == V1_ROWS
