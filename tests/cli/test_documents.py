@@ -190,3 +190,45 @@ def test_csv_cells_never_start_a_formula():
     assert safe_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert safe_text("@x") == "'@x" and safe_text("Ann") == "Ann"
     assert dollars(4500) == "45.00" and dollars(-5) == "-0.05" and dollars(123456) == "1234.56"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    assert main(["demo", "--db", str(path), "--end-date", "2026-11-20"]) == 0
+    return path
+
+
+def test_demo_days_print_cq_xu_and_kx_lines_exactly_as_stored(demo_db, tmp_path):
+    """Every charge line of the demo's last three days comes out on the superbills."""
+    out = tmp_path / "last-days.pdf"
+    assert run("superbill", "--db", demo_db, "--date", "2026-11-18", "--to", "2026-11-20",
+               "--out", out) == 0
+    text = " ".join(pages_text(out.read_bytes()))
+    repo = open_repository(demo_db)
+    try:
+        from therapy_timer.core.superbill_build import billable_visit_ids
+
+        ids = billable_visit_ids(repo, *(date_(d) for d in ("2026-11-18", "2026-11-20")))
+        lines = [(repo.get_visit(v), c) for v in ids for c in repo.charge_lines(v)]
+    finally:
+        repo.close()
+    modifiers = {m for _, line in lines for m in line.modifiers}
+    assert {"CQ", "XU", "KX"} <= modifiers
+    for visit, line in lines:
+        row = (f"{visit.day:%m/%d/%Y} {line.code} {line.label} {' '.join(line.modifiers)} "
+               f"{','.join(line.diagnosis_pointers)} {line.units} "
+               f"${line.fee_cents // 100}.{line.fee_cents % 100:02d} "
+               f"${line.charge_cents // 100:,}.{line.charge_cents % 100:02d}")
+        assert row in text, row
+    for visit_id in ids:
+        assert f"Visit {visit_id} Page 1 of 1" in text
+    assert "Distinct-service modifiers (59/XU): timer intervals" in text
+    assert "Assistant modifiers (CQ/CO)" in text
+    assert "past the KX threshold" in text
+
+
+def date_(text: str):
+    from datetime import date
+
+    return date.fromisoformat(text)

@@ -127,6 +127,22 @@ def markup(text: object) -> str:
     return "".join(parts)
 
 
+def fits(text: object, width: float, font: str = SANS, size: float = 8) -> str | None:
+    """The text itself when it can go into a table cell as a plain string (one line that fits
+    ``width``, all glyphs in ``font``), else None (use a Paragraph). Plain cells are much
+    cheaper for reportlab to lay out and draw."""
+    value = clean(text)
+    if "\n" in value or not value:
+        return value if not value else None
+    if not value.isascii() and len(runs(value)) > 1:
+        return None
+    if not value.isascii() and runs(value)[0][0] is not None:
+        return None
+    if pdfmetrics.stringWidth(value, font, size) > width:
+        return None
+    return value
+
+
 def string_width(text: str, font: str, size: float) -> float:
     """Width of ``text`` drawn with :func:`draw_text`."""
     return sum(pdfmetrics.stringWidth(chunk, run_font or font, size)

@@ -91,21 +91,19 @@ def _p(text: object, style) -> object:
     return Paragraph(markup(text), style)
 
 
+def _cell(text: object, style, width: float) -> object:
+    """A table cell: a plain string when it fits one line of ``width`` points (the table's
+    own font and size), else a wrapping Paragraph."""
+    from therapy_timer.pdf.styles import fits
+
+    plain = fits(text, width - 8, style.fontName, style.fontSize)
+    return plain if plain is not None else _p(text, style)
+
+
 def _heading(text: str, s) -> object:
     from reportlab.platypus import Paragraph
 
     return Paragraph(text, s["section"])
-
-
-def _field(label: str, value: object, s) -> object:
-    """``Label  value`` in one paragraph (label muted, value escaped)."""
-    from reportlab.platypus import Paragraph
-
-    from therapy_timer.pdf.styles import MUTED_HEX, markup
-
-    shown = markup(value) if value not in (None, "") else "—"
-    return Paragraph(f'<font color="{MUTED_HEX}">{label}</font>'
-                     f"&nbsp;&nbsp;{shown}", s["small"])
 
 
 def _header(data: SuperbillData, s) -> object:
@@ -148,49 +146,83 @@ def _esc(text: object) -> str:
     return markup(text)
 
 
+def _box(title: str, name: str, fields: list[tuple[str, object]], width: float, s) -> object:
+    """One party box (patient, insurance, provider): a small heading, the name in bold, then
+    label/value rows. Values are plain cells when they fit, so the box is cheap to lay out."""
+    from reportlab.platypus import Table
+
+    from therapy_timer.pdf.styles import INK, MUTED, SANS, SANS_BOLD, clean, fits
+
+    label_width = 58
+    value_width = width - label_width
+    rows: list[list] = [[title, ""], [_cell(name, s["cell_bold"], width), ""]]
+    for label, value in fields:
+        lines = clean(value).split("\n") if value not in (None, "") else ["—"]
+        for index, line in enumerate(lines):
+            plain = fits(line, value_width - 2, SANS, 7.5)
+            cell = plain if plain is not None else _p(line, s["small"])
+            rows.append([label if index == 0 else "", cell])
+    table = Table(rows, colWidths=[label_width, value_width])
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), SANS, 7.5),
+        ("LEADING", (0, 0), (-1, -1), 9.2),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("TEXTCOLOR", (0, 2), (0, -1), MUTED),
+        ("FONT", (0, 0), (0, 0), SANS_BOLD, 6.8),
+        ("TEXTCOLOR", (0, 0), (0, 0), MUTED),
+        ("FONT", (0, 1), (-1, 1), SANS_BOLD, 8),
+        ("SPAN", (0, 0), (1, 0)),
+        ("SPAN", (0, 1), (1, 1)),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("TOPPADDING", (0, 0), (-1, -1), 0.6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.6),
+        ("BOTTOMPADDING", (0, 1), (-1, 1), 2),
+    ])
+    return table
+
+
 def _parties(data: SuperbillData, s) -> object:
-    from reportlab.platypus import Paragraph, Table
+    from reportlab.platypus import Table
 
     from therapy_timer.pdf.styles import BAND, CONTENT_WIDTH, RULE
 
+    width = CONTENT_WIDTH / 3
+    inner = width - 12
     patient = data.patient
-    pat = [Paragraph("PATIENT", s["label"]), _p(patient.name, s["cell_bold"])]
-    pat += [
-        _field("Date of birth", format_date(patient.birth_date), s),
-        _field("Sex", patient.sex, s),
-        _field("Address", "\n".join(patient.address), s),
-        _field("Phone", patient.phone, s),
-        _field("Chart no.", patient.chart_number, s),
-    ]
-    ins = [Paragraph("INSURANCE", s["label"])]
+    pat = _box("PATIENT", patient.name, [
+        ("Date of birth", format_date(patient.birth_date)),
+        ("Sex", patient.sex),
+        ("Address", "\n".join(patient.address)),
+        ("Phone", patient.phone),
+        ("Chart no.", patient.chart_number),
+    ], inner, s)
     insurance = data.insurance
     if insurance is None:
-        ins.append(_p("Self-pay", s["cell_bold"]))
+        ins = _box("INSURANCE", "Self-pay", [], inner, s)
     else:
         subscriber = insurance.subscriber or patient.name
         if insurance.relationship:
             subscriber = f"{subscriber} ({insurance.relationship})"
-        ins += [
-            _p(insurance.payer, s["cell_bold"]),
-            _field("Member ID", insurance.member_id, s),
-            _field("Group no.", insurance.group_number, s),
-            _field("Subscriber", subscriber, s),
+        fields: list[tuple[str, object]] = [
+            ("Member ID", insurance.member_id),
+            ("Group no.", insurance.group_number),
+            ("Subscriber", subscriber),
         ]
         if insurance.referring_provider or insurance.referring_npi:
             referring = insurance.referring_provider
             if insurance.referring_npi:
                 referring = f"{referring} (NPI {insurance.referring_npi})".strip()
-            ins.append(_field("Referring", referring, s))
+            fields.append(("Referring", referring))
         if insurance.prior_authorization:
-            ins.append(_field("Prior auth.", insurance.prior_authorization, s))
+            fields.append(("Prior auth.", insurance.prior_authorization))
+        ins = _box("INSURANCE", insurance.payer, fields, inner, s)
     provider = data.provider
-    prov = [Paragraph("RENDERING PROVIDER", s["label"]), _p(provider.display_name,
-                                                           s["cell_bold"])]
-    prov += [
-        _field("NPI", provider.npi, s),
-        _field("License", provider.license, s),
-    ]
-    width = CONTENT_WIDTH / 3
+    prov = _box("RENDERING PROVIDER", provider.display_name, [
+        ("NPI", provider.npi),
+        ("License", provider.license),
+    ], inner, s)
     table = Table([[pat, ins, prov]], colWidths=[width] * 3)
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
@@ -213,7 +245,7 @@ def _diagnoses(data: SuperbillData, s) -> object:
 
     rows: list[list] = [["", "ICD-10-CM", "Description"]]
     for dx in data.diagnoses:
-        rows.append([dx.letter, dx.code, _p(dx.description, s["cell"])])
+        rows.append([dx.letter, dx.code, _cell(dx.description, s["cell"], CONTENT_WIDTH - 86)])
     if not data.diagnoses:
         rows.append(["", "—", _p("No diagnosis recorded", s["muted"])])
     table = Table(rows, colWidths=[22, 64, CONTENT_WIDTH - 86], repeatRows=1)
@@ -246,7 +278,7 @@ def _services(data: SuperbillData, s) -> object:
         rows.append([
             format_date(line.service_date),
             line.code,
-            _p(line.label, s["cell"]),
+            _cell(line.label, s["cell"], widths[2]),
             " ".join(line.modifiers),
             ",".join(line.pointers),
             str(line.units),
@@ -313,11 +345,11 @@ def _documentation(data: SuperbillData, s) -> list:
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)])
     out.append(grid)
     rows: list[list] = [["Code", "Service", "Kind", "Minutes", "Units"]]
+    label_width = CONTENT_WIDTH - 44 - 60 - 50 - 40
     for item in doc.code_minutes:
-        rows.append([item.code, _p(item.label, s["cell"]), "timed" if item.timed else "untimed",
-                     str(item.minutes), str(item.units)])
-    table = Table(rows, colWidths=[44, CONTENT_WIDTH - 44 - 60 - 50 - 40, 60, 50, 40],
-                  repeatRows=1)
+        rows.append([item.code, _cell(item.label, s["cell"], label_width),
+                     "timed" if item.timed else "untimed", str(item.minutes), str(item.units)])
+    table = Table(rows, colWidths=[44, label_width, 60, 50, 40], repeatRows=1)
     table.setStyle([*table_style(), ("ALIGN", (3, 0), (-1, -1), "RIGHT")])
     out.append(table)
     if doc.distinct:
