@@ -9,6 +9,7 @@ their module is present.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
@@ -28,15 +29,16 @@ from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, SystemClock
 from therapy_timer.ui.dialogs import Ask
-from therapy_timer.ui.finalize import FinalizePage
-from therapy_timer.ui.recovery import RecoveryDialog
-from therapy_timer.ui.session_controller import SessionController
 from therapy_timer.ui.today import TodayPage
-from therapy_timer.ui.visit_panel import VisitPanel
 
 log = logging.getLogger(__name__)
 
 ORG, APP = "TherapyTimer", "therapy-timer"
+
+
+def has_module(name: str) -> bool:
+    """True when ``therapy_timer.ui.<name>`` is part of this build (nothing is imported)."""
+    return importlib.util.find_spec(f"therapy_timer.ui.{name}") is not None
 
 
 def optional_module(name: str):
@@ -88,7 +90,11 @@ class DiagnosesDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
-    """Today, the visit screen, the review and (when built) the front desk."""
+    """Today, the visit screen, the review and (when built) the front desk.
+
+    Only Today is built at start-up; the other pages are built the first time they are shown,
+    so the window appears quickly.
+    """
 
     recovery_shown = Signal(object)  # the RecoveryDialog
 
@@ -101,50 +107,94 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings(ORG, APP)
         self.setWindowTitle("Therapy Timer")
         self.setMinimumSize(QSize(1024, 700))
-        if worker is None:
-            workers = optional_module("workers")
-            worker = workers.Worker(self) if workers else None
-        self.worker = worker
+        self._worker = worker
         self.icd_source = None
-        self.recovery_dialog: RecoveryDialog | None = None
+        self.recovery_dialog = None
+        self.lock = None
+        self._controller = None
+        self._visit_panel = None
+        self._finalize_page = None
+        self._frontdesk = None
 
-        self.controller = SessionController(repo, self.clock, parent=self)
         self.stack = QStackedWidget(self)
         self.setCentralWidget(self.stack)
         self.today = TodayPage(repo, self.clock, self)
-        self.visit_panel = VisitPanel(self.controller, self)
-        self.finalize_page = FinalizePage(repo, self.clock, self)
-        for page in (self.today, self.visit_panel, self.finalize_page):
-            self.stack.addWidget(page)
-        self.frontdesk = self._optional_page("frontdesk", "FrontDeskPage")
-
+        self.stack.addWidget(self.today)
         self.today.visit_chosen.connect(self.show_visit)
-        self.visit_panel.leave_requested.connect(self.show_today)
-        self.visit_panel.finalize_requested.connect(self.show_review)
-        self.visit_panel.diagnoses_requested.connect(self.edit_diagnoses)
-        self.finalize_page.back_requested.connect(self.show_visit)
-        self.finalize_page.done.connect(self.show_today)
-        self.finalize_page.amended.connect(self.show_visit)
-        self.finalize_page.finalized.connect(lambda _id: self.statusBar().showMessage(
-            "Visit finalized and locked.", 8000))
         self._build_menu()
         self.restore_size()
         self.statusBar().showMessage(f"Database: {db_path}" if db_path else "")
 
-    # -- construction -------------------------------------------------------------------------
+    # -- pages, built on first use ------------------------------------------------------------
 
-    def _optional_page(self, module_name: str, class_name: str) -> QWidget | None:
-        """Adds another helper's page when its module exists (front desk, ...)."""
-        module = optional_module(module_name)
-        cls = getattr(module, class_name, None) if module else None
-        if cls is None:
-            return None
-        try:
-            page = cls(self.repo, worker=self.worker, parent=self)
-        except TypeError:
-            page = cls(self.repo, self)
-        self.stack.addWidget(page)
-        return page
+    @property
+    def worker(self):
+        """The one background-job runner (PDFs, the ICD-10 index, the demo clinic)."""
+        if self._worker is None:
+            from therapy_timer.ui.workers import Worker
+
+            self._worker = Worker(self)
+        return self._worker
+
+    @property
+    def controller(self):
+        if self._controller is None:
+            from therapy_timer.ui.session_controller import SessionController
+
+            self._controller = SessionController(self.repo, self.clock, parent=self)
+        return self._controller
+
+    @property
+    def visit_panel(self):
+        if self._visit_panel is None:
+            from therapy_timer.ui.visit_panel import VisitPanel
+
+            panel = VisitPanel(self.controller, self)
+            panel.leave_requested.connect(self.show_today)
+            panel.finalize_requested.connect(self.show_review)
+            panel.diagnoses_requested.connect(self.edit_diagnoses)
+            self.stack.addWidget(panel)
+            self._visit_panel = panel
+        return self._visit_panel
+
+    @property
+    def finalize_page(self):
+        if self._finalize_page is None:
+            from therapy_timer.ui.finalize import FinalizePage
+
+            page = FinalizePage(self.repo, self.clock, self)
+            page.back_requested.connect(self.show_visit)
+            page.done.connect(self.show_today)
+            page.amended.connect(self.show_visit)
+            page.finalized.connect(lambda _id: self.statusBar().showMessage(
+                "Visit finalized and locked.", 8000))
+            self.stack.addWidget(page)
+            self._finalize_page = page
+        return self._finalize_page
+
+    @property
+    def frontdesk(self) -> QWidget | None:
+        """The front-desk page (another module), or None in a build without it."""
+        if self._frontdesk is None and has_module("frontdesk"):
+            module = optional_module("frontdesk")
+            cls = getattr(module, "FrontDeskPage", None)
+            if cls is not None:
+                try:
+                    page = cls(self.repo, worker=self.worker, parent=self)
+                except TypeError:
+                    page = cls(self.repo, self)
+                self.stack.addWidget(page)
+                self._frontdesk = page
+        return self._frontdesk
+
+    def show_frontdesk(self) -> None:
+        page = self.frontdesk
+        if page is not None:
+            if hasattr(page, "refresh"):
+                page.refresh()
+            self.stack.setCurrentWidget(page)
+
+    # -- construction -------------------------------------------------------------------------
 
     def _build_menu(self) -> None:
         bar = QToolBar("Navigate", self)
@@ -154,7 +204,7 @@ class MainWindow(QMainWindow):
         bar.setStyleSheet("QToolBar { spacing: 6px; padding: 4px; background: #1f2937; }"
                           "QToolButton { color: white; font-size: 17px; font-weight: 700;"
                           " padding: 8px 18px; border-radius: 6px; }"
-                          "QToolButton:checked { background: #374151; }")
+                          "QToolButton:hover { background: #374151; }")
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         file_menu = self.menuBar().addMenu("&File")
         self.today_action = QAction("&Today", self, shortcut=QKeySequence("Ctrl+T"))
@@ -166,15 +216,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.visit_action)
         bar.addAction(self.today_action)
         bar.addAction(self.visit_action)
-        if self.frontdesk is not None:
+        if has_module("frontdesk"):
             self.frontdesk_action = QAction("&Front desk", self,
                                             shortcut=QKeySequence("Ctrl+D"))
-            self.frontdesk_action.triggered.connect(
-                lambda: self.stack.setCurrentWidget(self.frontdesk))
+            self.frontdesk_action.triggered.connect(self.show_frontdesk)
             file_menu.addAction(self.frontdesk_action)
             bar.addAction(self.frontdesk_action)
-        settings = optional_module("settings")
-        if settings is not None and hasattr(settings, "SettingsDialog"):
+        if has_module("settings"):
             action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
             action.triggered.connect(self.open_settings)
             file_menu.addAction(action)
@@ -185,9 +233,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         visit_menu = self.menuBar().addMenu("&Visit")
         pause = QAction("Pause / resume\tSpace", self)
-        pause.triggered.connect(self.controller.toggle_pause)
+        pause.triggered.connect(lambda: self._controller and self._controller.toggle_pause())
         finish = QAction("Finish visit…", self)
-        finish.triggered.connect(self.visit_panel.on_finalize)
+        finish.triggered.connect(
+            lambda: self._visit_panel is not None and self._visit_panel.on_finalize())
         visit_menu.addAction(pause)
         visit_menu.addAction(finish)
         help_menu = self.menuBar().addMenu("&Help")
@@ -219,26 +268,29 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.save_size()
-        self.controller.timer.stop()
-        if self.worker is not None and hasattr(self.worker, "shutdown"):
-            self.worker.shutdown()
+        if self._controller is not None:
+            self._controller.timer.stop()
+        if self._worker is not None and hasattr(self._worker, "shutdown"):
+            self._worker.shutdown()
         super().closeEvent(event)
 
     # -- navigation ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """After show: fill Today and resolve timers left running by a crash."""
+        """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
         self.show_today()
         self.check_recovery()
+        self.start_lock()
 
     def show_today(self) -> None:
-        self.controller.timer.stop()
+        if self._controller is not None:
+            self._controller.timer.stop()
         self.today.refresh()
         self.stack.setCurrentWidget(self.today)
 
     def show_current_visit(self) -> None:
-        if self.controller.visit is not None:
-            self.show_visit(self.controller.visit.id)
+        if self._controller is not None and self._controller.visit is not None:
+            self.show_visit(self._controller.visit.id)
             return
         running = self.repo.running_intervals()
         if running:
@@ -257,9 +309,12 @@ class MainWindow(QMainWindow):
         self.visit_panel.tiles.setFocus()
 
     def show_review(self, visit_id: int) -> None:
-        self.controller.timer.stop()
-        self.finalize_page.user = self.controller.user or self._provider_name(visit_id)
-        self.finalize_page.load(visit_id, self.visit_panel.tie_choice)
+        if self._controller is not None:
+            self._controller.timer.stop()
+        user = self._controller.user if self._controller is not None else ""
+        choice = self._visit_panel.tie_choice if self._visit_panel is not None else None
+        self.finalize_page.user = user or self._provider_name(visit_id)
+        self.finalize_page.load(visit_id, choice)
         self.stack.setCurrentWidget(self.finalize_page)
 
     def _provider_name(self, visit_id: int) -> str:
@@ -268,7 +323,7 @@ class MainWindow(QMainWindow):
 
     # -- dialogs ------------------------------------------------------------------------------
 
-    def check_recovery(self) -> RecoveryDialog | None:
+    def check_recovery(self):
         """Opens the recovery dialog (non-modal) when timers were left running."""
         try:
             crashed = find_crashed(self.repo)
@@ -277,6 +332,8 @@ class MainWindow(QMainWindow):
             return None
         if not crashed:
             return None
+        from therapy_timer.ui.recovery import RecoveryDialog
+
         dialog = RecoveryDialog(crashed, self.repo, self.clock, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.resolved.connect(lambda _choices: self.show_today())
@@ -285,9 +342,33 @@ class MainWindow(QMainWindow):
         self.recovery_shown.emit(dialog)
         return dialog
 
+    def start_lock(self) -> None:
+        """Arms the auto-lock screen (another module) when this build has it."""
+        if self.lock is not None or not has_module("lock"):
+            return
+        from therapy_timer.ui.lock import LockController
+
+        def on_clock():
+            controller = self._controller
+            if controller is None or controller.visit is None:
+                return None
+            try:
+                return self.repo.get_provider(controller.visit.provider_id)
+            except StorageError:
+                return None
+
+        self.lock = LockController(self, self.clock, self.repo, current_provider=on_clock,
+                                   parent=self)
+        self.lock.unlocked.connect(self._on_unlocked)
+
+    def _on_unlocked(self, provider) -> None:
+        """Whoever unlocked is the acting user named in the audit log from now on."""
+        if provider is not None:
+            self.controller.user = provider.name
+
     def edit_diagnoses(self, visit_id: int) -> None:
         module = optional_module("diagnoses")
-        if module is None or self.worker is None:
+        if module is None:
             Ask.warn(self, "Diagnoses", "The diagnosis picker is not part of this build.")
             return
         if self.icd_source is None:
@@ -307,9 +388,10 @@ class MainWindow(QMainWindow):
         self.controller.reload()
 
     def open_settings(self) -> None:
-        settings = optional_module("settings")
-        dialog = settings.SettingsDialog(self.repo, parent=self)
-        dialog.exec()
+        from therapy_timer.ui.settings import SettingsDialog
+
+        user = self._controller.user if self._controller is not None else None
+        SettingsDialog.edit(self.repo, parent=self, user=user or None)
         self.today.refresh()
-        if self.controller.visit is not None:
+        if self._controller is not None and self._controller.visit is not None:
             self.visit_panel.load()
