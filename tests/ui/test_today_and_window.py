@@ -178,3 +178,20 @@ def test_check_reports_a_foreign_file(tmp_path):
     assert result.returncode == 1
     assert "ready" not in result.stdout
     assert str(bad) in result.stderr
+
+
+def test_auto_lock_is_wired_and_the_unlocker_becomes_the_acting_user(qtbot, clinic, clock,
+                                                                      settings):
+    from therapy_timer.ui.main_window import MainWindow
+
+    clinic.repo.save_provider(clinic.pta, pin="2468")
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    assert win.lock is not None
+    win.lock.lock()
+    assert win.lock.is_locked
+    assert not win.lock.unlock(clinic.pta.id, "0000")
+    assert win.lock.unlock(clinic.pta.id, "2468")
+    assert win.controller.user == "Lee Test, PTA"

@@ -43,6 +43,12 @@ def test_cms_example_shows_two_plus_one_units_and_47_minutes(qtbot, panel, clock
     assert panel.totals.timed.value.text() == "47"
     assert panel.totals.treatment.value.text() == "47:00"
     assert "2 units" in tiles["97112"].accessibleDescription()
+    # Every start and stop is in the audit log, naming the acting user.
+    [first] = [i for i in clinic.repo.intervals_for(panel.controller.visit.id)
+               if i.code == "97112"]
+    entries = clinic.repo.audit_entries("interval", first.id)
+    assert {e.action for e in entries} >= {"start_interval", "stop_interval"}
+    assert {e.user for e in entries} == {"Dana Test, PT"}
 
 
 def test_live_display_counts_from_timestamps(qtbot, panel, clock):

@@ -86,8 +86,9 @@ class SessionController(QObject):
         self.clock = clock
         self.catalog = catalog or default_catalog()
         self.heartbeat_seconds = heartbeat_seconds
-        self.user = ""
+        self.signed_in = ""  # who unlocked the workstation last (set by the lock screen)
         self.visit: Visit | None = None
+        self._visit_provider = ""
         self.rule = Rule.CMS
         self.intervals: list[StoredInterval] = []
         self.performer: Performer | None = None
@@ -102,6 +103,15 @@ class SessionController(QObject):
         self.timer.timeout.connect(self.tick)
 
     # -- state -------------------------------------------------------------------------------
+
+    @property
+    def user(self) -> str:
+        """The acting user the audit log names: who unlocked last, else the visit's provider."""
+        return self.signed_in or self._visit_provider
+
+    @user.setter
+    def user(self, name: str) -> None:
+        self.signed_in = name
 
     @property
     def is_open(self) -> bool:
@@ -146,7 +156,7 @@ class SessionController(QObject):
         self.jumps = []
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
-        self.user = provider.name if provider is not None and not self.user else self.user
+        self._visit_provider = provider.name if provider is not None else ""
         self._reload()
         self._last_wall, self._last_mono = self.clock.now(), self.clock.monotonic()
         self._last_beat = self._last_mono
