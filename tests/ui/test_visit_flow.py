@@ -247,6 +247,34 @@ def test_tie_notice_lets_the_clinician_choose(qtbot, panel, clock, monkeypatch):
     notice.buttons["Choose…"].click()
     assert panel.tie_choice == {"97112": 1, "97110": 2}
     assert any("Chosen: 97112 × 1, 97110 × 2" in t for t in panel.notices.texts())
+    # The review and the frozen lines follow the choice.
+    repo = panel.repo
+    repo.set_diagnoses(panel.controller.visit.id, ["M25.561"], validate=False)
+    page = FinalizePage(repo, clock)
+    qtbot.addWidget(page)
+    page.user = "Dana Test, PT"
+    page.load(panel.controller.visit.id, panel.tie_choice)
+    assert {r.code: r.units for r in page.model.rows()} == {"97112": 1, "97110": 2}
+    monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
+    assert page.on_finalize()
+    lines = repo.charge_lines(panel.controller.visit.id)
+    assert {ln.code: ln.units for ln in lines} == {"97112": 1, "97110": 2}
+
+
+def test_tenth_visit_reminds_of_the_progress_report(qtbot, controller, clinic, clock):
+    from therapy_timer.ui.visit_panel import VisitPanel
+
+    for _ in range(9):
+        clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    visit = clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id,
+                                    clock.now())
+    assert clinic.repo.visit_count_in_plan(clinic.plan.id) == 10
+    panel = VisitPanel(controller)
+    qtbot.addWidget(panel)
+    controller.open_visit(visit.id)
+    controller.timer.stop()
+    panel.load()
+    assert any("Visit 10 of this plan of care" in t for t in panel.notices.texts())
 
 
 @pytest.mark.parametrize("keep", [True, False])
@@ -347,3 +375,15 @@ def test_finalize_confirms_each_suggestion(qtbot, clinic, clock, monkeypatch):
     monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
     assert page.on_finalize()
     assert any("CQ" in ln.modifiers for ln in repo.charge_lines(visit.id))
+
+
+def test_space_on_a_focused_tile_pauses_rather_than_taps(qtbot, panel, clock, clinic):
+    tap(qtbot, panel, "97110")
+    tile = panel.tiles.tiles["97112"]
+    tile.setFocus()
+    qtbot.waitUntil(tile.hasFocus, timeout=2000)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.keyClick(tile, Qt.Key.Key_Space)
+    assert panel.controller.paused
+    assert clinic.repo.running_intervals() == []
+    assert panel.tiles.tiles["97112"].seconds == 0

@@ -163,6 +163,8 @@ class FinalizePage(QWidget):
         self._clear_checks()
         try:
             self.billing = self.repo.bill_visit(visit_id, self.clock.now())
+            if choice and not frozen:
+                self.billing = self.billing.with_choice(choice)
         except (StorageError, BillingError) as exc:
             self.billing = None
             self._add_message(f"This visit cannot be billed yet: {exc}", "error")

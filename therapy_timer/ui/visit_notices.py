@@ -10,12 +10,12 @@ import logging
 from dataclasses import dataclass
 
 from therapy_timer.core.billing import DayBilling
+from therapy_timer.core.documentation import progress_report_due
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui.visit_widgets import Notice
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 10
 MODIFIER_WORDS = {
     "CQ": "assistant (CQ)", "CO": "assistant (CO)", "KX": "KX (medical necessity)",
     "59": "59 (distinct service)", "XU": "XU (distinct service)",
@@ -35,9 +35,9 @@ def notice_texts(billing: DayBilling | None, facts, visit_number: int | None) ->
     if facts is not None:
         for n, tie in enumerate(facts.allocation.ties):
             out.append(NoticeText(f"tie{n}", tie.describe(), "warn"))
-    if visit_number and visit_number % PROGRESS_EVERY == 0:
-        out.append(NoticeText("progress", f"Visit {visit_number} of this plan of care: a "
-                              "progress report is due.", "warn"))
+    due = progress_report_due(visit_number) if visit_number else None
+    if due:
+        out.append(NoticeText("progress", due + ".", "warn"))
     if billing is not None:
         for n, warning in enumerate(billing.warnings):
             out.append(NoticeText(f"warning{n}", warning, "warn"))
