@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from therapy_timer.ui.workers import Worker
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,12 @@ def icd_cache(tmp_path_factory):
     cache = tmp_path_factory.getbasetemp() / "icd-cache"
     ensure_index(cache)
     return cache
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: THERAPY_TIMER_SHOTS if set (to look at them), else a temp dir."""
+    return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
 
 
 @pytest.fixture
@@ -178,12 +184,11 @@ def test_stored_list_shows_descriptions(qtbot, picker):
     ]
 
 
-def test_screenshot(qtbot, picker):
+def test_screenshot(qtbot, picker, shots):
     picker.add_code("R26.89")
     picker.add_code("M62.81")
     _type(qtbot, picker, "gait")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert picker.grab().save(str(SHOTS / "diagnosis-picker.png"))
+    assert picker.grab().save(str(shots / "diagnosis-picker.png"))
 
 
 def test_models_pass_qtmodeltester(qtmodeltester, source):

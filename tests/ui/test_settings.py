@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -18,9 +19,14 @@ from therapy_timer.ui.settings import (
 )
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 GOOD_NPI = "1234567893"
 BAD_NPI = "1234567890"
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: THERAPY_TIMER_SHOTS if set (to look at them), else a temp dir."""
+    return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
 
 
 @pytest.fixture
@@ -234,10 +240,9 @@ def test_tiles_tab(qtbot, dialog, store):
     assert list(store.favourite_codes(provider.id))[:2] == ["97112", "97110"]
 
 
-def test_screenshots(qtbot, dialog):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshots(qtbot, dialog, shots):
     dialog.resize(900, 640)
     for name, page in (("practice", dialog.practice), ("providers", dialog.providers),
                        ("payers", dialog.payers), ("fees", dialog.fees)):
         dialog.tabs.setCurrentWidget(page)
-        assert dialog.grab().save(str(SHOTS / f"settings-{name}.png"))
+        assert dialog.grab().save(str(shots / f"settings-{name}.png"))

@@ -183,9 +183,9 @@ class Worker(QObject):
 
 def _with_repo(repo_path: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """Opens a repository on the worker thread, runs ``fn(repo, *args)``, closes it."""
-    from therapy_timer.storage.repository import Repository
+    from therapy_timer.storage.repository import open_repository
 
-    repo = Repository.open(repo_path)
+    repo = open_repository(repo_path)
     try:
         return fn(repo, *args)
     finally:

@@ -1,0 +1,500 @@
+"""The front-desk page: a date range, its finalized visits, a PDF preview, print and save.
+
+Pick a day (or a range); the finalized visits are listed with patient, provider, units,
+charges and a "printed" mark. Selecting a visit previews its superbill (QtPdf); "All
+superbills" builds every superbill of the range as one document and "Day sheet" the charge
+sheet; Print sends the previewed document to the system print dialog as one job, "Save as
+PDF" writes it. Listing, PDF builds, printing and saving run on the background worker with
+their own database connection; the UI thread only shows results.
+
+Public API:
+
+* ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, settings=None,
+  icd_cache_dir=None)``: ``repo`` is the UI thread's repository (jobs open their own
+  connection to ``repo.path``). ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
+  ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
+  Signals ``document_ready(str)`` (the kind: "superbill", "superbills", "daysheet"),
+  ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
+* Hooks tests replace: ``FrontDeskPage.ask_printer(parent) -> QPrinter | None`` (the system
+  print dialog) and ``FrontDeskPage.ask_save_path(parent, suggested) -> str | None``.
+* ``PrintedMarks(repo, settings=None)``: which visits were printed (the repository's
+  ``mark_printed``/``printed_at`` when it has them, else this computer's settings).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QSettings, Qt, Signal
+from PySide6.QtPdf import QPdfDocument
+from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from therapy_timer.ui import frontdesk_jobs as jobs
+from therapy_timer.ui import pyside_guard  # noqa: F401
+from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money
+from therapy_timer.ui.settings import app_settings
+from therapy_timer.ui.workers import Worker
+
+MEMORY = ":memory:"
+
+
+class PrintedMarks:
+    """When each visit's superbill was printed."""
+
+    def __init__(self, repo, settings: QSettings | None = None) -> None:
+        self.repo = repo
+        self._settings = settings
+        self._memory: dict[int, datetime] = {}
+        self._use_repo = hasattr(repo, "mark_printed") and hasattr(repo, "printed_at")
+        path = str(getattr(repo, "path", MEMORY))
+        self._key = "frontdesk/printed/" + (str(Path(path).resolve()) if path != MEMORY else "")
+
+    def printed_at(self, visit_id: int) -> datetime | None:
+        if self._use_repo:
+            return self.repo.printed_at(visit_id)
+        if self._key.endswith("/"):
+            return self._memory.get(visit_id)
+        value = app_settings(self._settings).value(f"{self._key}/{visit_id}")
+        try:
+            return datetime.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return None
+
+    def mark(self, visit_ids, at: datetime, user: str | None = None) -> None:
+        if self._use_repo:
+            self.repo.mark_printed(list(visit_ids), at, user=user)
+            return
+        for visit_id in visit_ids:
+            if self._key.endswith("/"):
+                self._memory[visit_id] = at
+            else:
+                app_settings(self._settings).setValue(f"{self._key}/{visit_id}", at.isoformat())
+        if not self._key.endswith("/"):
+            app_settings(self._settings).sync()
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class FrontDeskPage(QWidget):
+    """Finalized visits of a date range, their superbills and the day sheet."""
+
+    document_ready = Signal(str)
+    printed = Signal(list)
+    saved = Signal(str)
+    failed = Signal(str)
+    listed = Signal()
+
+    def __init__(self, repo, worker: Worker | None = None, parent: QWidget | None = None, *,
+                 clock=None, settings: QSettings | None = None,
+                 icd_cache_dir: str | Path | None = None, user: str | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("frontDesk")
+        self.repo = repo
+        self.worker = worker or Worker(self)
+        self.clock = clock
+        self.user = user
+        self.icd_cache_dir = icd_cache_dir
+        self.marks = PrintedMarks(repo, settings)
+        self._db_path = str(getattr(repo, "path", MEMORY))
+        self._request = 0
+        self._pdf: bytes | None = None
+        self._kind = ""
+        self._doc_visits: tuple[int, ...] = ()
+        self._title = ""
+        self._buffer: QBuffer | None = None
+        self.desk: jobs.DeskList | None = None
+
+        today = self.today()
+        self.start_edit = QDateEdit(_qdate(today))
+        self.end_edit = QDateEdit(_qdate(today))
+        for edit, name in ((self.start_edit, "From date"), (self.end_edit, "To date")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("ddd yyyy-MM-dd")
+            edit.setAccessibleName(name)
+        self.today_button = QPushButton("Today")
+        self.model = RowsModel([
+            Column("Date", lambda r: r.day.isoformat()),
+            Column("Time", lambda r: r.start.strftime("%H:%M") if r.start else ""),
+            Column("Patient", lambda r: r.patient, tooltip=lambda r: f"Chart {r.chart_number}"),
+            Column("Provider", lambda r: r.provider),
+            Column("Units", lambda r: r.units, RIGHT),
+            Column("Charges", lambda r: money(r.charges_cents), RIGHT),
+            Column("Printed", lambda r: "✓ " + r.printed_at.astimezone().strftime("%m-%d %H:%M")
+                   if r.printed_at else "", CENTER),
+        ], parent=self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Finalized visits")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.all_button = QPushButton("All superbills")
+        self.all_button.setToolTip("Every finalized visit of the dates above in one document")
+        self.daysheet_button = QPushButton("Day sheet")
+        self.daysheet_button.setToolTip("The charge sheet of the dates above, per provider")
+        self.print_button = QPushButton("Print…")
+        self.save_button = QPushButton("Save as PDF…")
+        for button in (self.print_button, self.save_button):
+            button.setEnabled(False)
+        self.status = QLabel()
+        self.status.setObjectName("frontDeskStatus")
+        self.status.setWordWrap(True)
+        self.preview_title = QLabel("<b>Preview</b>")
+        self.document = QPdfDocument(self)
+        self.preview = QPdfView()
+        self.preview.setAccessibleName("Document preview")
+        self.preview.setDocument(self.document)
+        self.preview.setPageMode(QPdfView.PageMode.MultiPage)
+        self.preview.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self.preview.setStyleSheet("background: #6b7280;")
+
+        dates = QHBoxLayout()
+        dates.addWidget(QLabel("From"))
+        dates.addWidget(self.start_edit)
+        dates.addWidget(QLabel("to"))
+        dates.addWidget(self.end_edit)
+        dates.addWidget(self.today_button)
+        dates.addStretch(1)
+        documents = QHBoxLayout()
+        documents.addWidget(self.all_button)
+        documents.addWidget(self.daysheet_button)
+        documents.addStretch(1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(dates)
+        left_layout.addWidget(self.table, 1)
+        left_layout.addWidget(self.summary)
+        left_layout.addLayout(documents)
+        actions = QHBoxLayout()
+        actions.addWidget(self.preview_title, 1)
+        actions.addWidget(self.print_button)
+        actions.addWidget(self.save_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(actions)
+        right_layout.addWidget(self.preview, 1)
+        right_layout.addWidget(self.status)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        self.start_edit.dateChanged.connect(self._start_changed)
+        self.end_edit.dateChanged.connect(self._end_changed)
+        self.today_button.clicked.connect(lambda: self.set_range(self.today(), self.today()))
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.all_button.clicked.connect(self.show_all_superbills)
+        self.daysheet_button.clicked.connect(self.show_daysheet)
+        self.print_button.clicked.connect(self.print_current)
+        self.save_button.clicked.connect(self.save_current)
+        self.refresh()
+
+    # -- hooks tests replace ------------------------------------------------------------------
+
+    @classmethod
+    def ask_printer(cls, parent: QWidget | None) -> QPrinter | None:
+        """The system print dialog; returns the configured printer or None if cancelled."""
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, parent)
+        dialog.setWindowTitle("Print")
+        if dialog.exec() != QPrintDialog.DialogCode.Accepted:
+            return None
+        return printer
+
+    @classmethod
+    def ask_save_path(cls, parent: QWidget | None, suggested: str) -> str | None:
+        path, _filter = QFileDialog.getSaveFileName(parent, "Save as PDF", suggested,
+                                                    "PDF documents (*.pdf)")
+        if not path:
+            return None
+        return path if path.lower().endswith(".pdf") else path + ".pdf"
+
+    # -- range and list -----------------------------------------------------------------------
+
+    def today(self) -> date:
+        now = self.clock.now() if self.clock is not None else datetime.now(UTC)
+        try:
+            return self.repo.service_day(now)
+        except Exception:  # noqa: BLE001 - a bad zone setting must not break the desk
+            return now.astimezone().date()
+
+    def date_range(self) -> tuple[date, date]:
+        return _pydate(self.start_edit.date()), _pydate(self.end_edit.date())
+
+    def set_range(self, start: date, end: date | None = None) -> None:
+        end = end or start
+        for edit in (self.start_edit, self.end_edit):
+            edit.blockSignals(True)
+        self.start_edit.setDate(_qdate(start))
+        self.end_edit.setDate(_qdate(max(start, end)))
+        for edit in (self.start_edit, self.end_edit):
+            edit.blockSignals(False)
+        self.refresh()
+
+    def _start_changed(self, value: QDate) -> None:
+        if self.end_edit.date() < value:
+            self.end_edit.blockSignals(True)
+            self.end_edit.setDate(value)
+            self.end_edit.blockSignals(False)
+        self.refresh()
+
+    def _end_changed(self, value: QDate) -> None:
+        if self.start_edit.date() > value:
+            self.start_edit.blockSignals(True)
+            self.start_edit.setDate(value)
+            self.start_edit.blockSignals(False)
+        self.refresh()
+
+    def refresh(self, quiet: bool = False) -> None:
+        """Reloads the list for the chosen dates (on the worker); ``quiet`` keeps the status."""
+        start, end = self.date_range()
+        now = self.clock.now() if self.clock is not None else None
+        if not quiet:
+            self._busy(f"Loading visits {start.isoformat()}…")
+        self._run(jobs.load_desk_list, start, end, now, done=self._listed,
+                  label="front desk list")
+
+    def _listed(self, desk: jobs.DeskList) -> None:
+        rows = [_with_mark(row, self.marks.printed_at(row.visit_id)) for row in desk.rows]
+        self.desk = jobs.DeskList(desk.start, desk.end, tuple(rows), desk.open_visits)
+        selected = self.selected_visit()
+        self.model.set_rows(rows)
+        total = sum(r.charges_cents for r in rows)
+        period = desk.start.isoformat() if desk.start == desk.end else \
+            f"{desk.start.isoformat()} to {desk.end.isoformat()}"
+        text = (f"{len(rows)} finalized visit{'s' if len(rows) != 1 else ''} on {period}, "
+                f"{sum(r.units for r in rows)} units, {money(total)} charged.")
+        if desk.open_visits:
+            text += (f" {desk.open_visits} visit{'s are' if desk.open_visits != 1 else ' is'}"
+                     " still open (not billable yet).")
+        self.summary.setText(text)
+        self.all_button.setEnabled(bool(rows))
+        self.all_button.setText(f"All superbills ({len(rows)})" if rows else "All superbills")
+        if self.status.text().startswith("Loading"):
+            self._idle("")
+        if selected is not None:
+            for i, row in enumerate(rows):
+                if row.visit_id == selected:
+                    self.table.selectRow(i)
+        self.listed.emit()
+
+    def selected_visit(self) -> int | None:
+        index = self.table.currentIndex()
+        if not index.isValid() or index.row() >= self.model.rowCount():
+            return None
+        return self.model.row(index.row()).visit_id
+
+    def _row_changed(self, current, _previous) -> None:
+        if current.isValid():
+            self.show_visit(self.model.row(current.row()).visit_id)
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def show_visit(self, visit_id: int) -> None:
+        """Builds and previews one visit's superbill."""
+        row = next((r for r in self.model.rows() if r.visit_id == visit_id), None)
+        title = f"Superbill: {row.patient}, {row.day.isoformat()}" if row else "Superbill"
+        self._build("superbill", title, (visit_id,), jobs.superbill_pdf, visit_id,
+                    self._describer_arg())
+
+    def show_all_superbills(self) -> None:
+        start, end = self.date_range()
+        self._build("superbills", "All superbills", (), jobs.superbills_pdf, start, end,
+                    self._describer_arg())
+
+    def show_daysheet(self) -> None:
+        start, end = self.date_range()
+        now = self.clock.now() if self.clock is not None else None
+        self._build("daysheet", "Day sheet", (), jobs.daysheet_pdf, start, end, now)
+
+    def _describer_arg(self):
+        return _Describer(self.icd_cache_dir)
+
+    def _build(self, kind: str, title: str, visit_ids: tuple[int, ...], fn, *args) -> None:
+        self._request += 1
+        token = self._request
+        self._busy(f"Building {title.lower()}…")
+        self.print_button.setEnabled(False)
+        self.save_button.setEnabled(False)
+
+        def done(result) -> None:
+            if token != self._request:
+                return  # a newer request replaced this one
+            pdf, ids = result if isinstance(result, tuple) else (result, visit_ids)
+            self._show_pdf(kind, title, pdf, tuple(ids))
+
+        self._run(fn, *args, done=done, label=title)
+
+    def _show_pdf(self, kind: str, title: str, pdf: bytes, visit_ids: tuple[int, ...]) -> None:
+        self.document.close()
+        buffer = QBuffer(self)
+        buffer.setData(QByteArray(pdf))
+        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self.document.load(buffer)
+        if self._buffer is not None:
+            self._buffer.deleteLater()
+        self._buffer = buffer
+        self._pdf, self._kind, self._title, self._doc_visits = pdf, kind, title, visit_ids
+        pages = self.document.pageCount()
+        self.preview_title.setText(f"<b>{_escape(title)}</b> ({pages} page"
+                                   f"{'s' if pages != 1 else ''})")
+        self.print_button.setEnabled(True)
+        self.save_button.setEnabled(True)
+        self._idle("")
+        self.document_ready.emit(kind)
+
+    @property
+    def current_kind(self) -> str:
+        return self._kind
+
+    @property
+    def current_pdf(self) -> bytes | None:
+        return self._pdf
+
+    # -- print and save -----------------------------------------------------------------------
+
+    def print_current(self) -> None:
+        """Asks for a printer, then prints the previewed document as one job (on the worker)."""
+        if self._pdf is None:
+            return
+        printer = type(self).ask_printer(self)
+        if printer is None:
+            self._idle("Printing cancelled.")
+            return
+        printer.setDocName(self._title)
+        pdf, ids, title = self._pdf, self._doc_visits, self._title
+        self._busy(f"Printing {title.lower()}…")
+
+        def done(pages: int) -> None:
+            now = self.clock.now() if self.clock is not None else datetime.now(UTC)
+            if ids:
+                self.marks.mark(ids, now, self.user)
+            self._idle(f"Sent {title.lower()} to the printer ({pages} page"
+                       f"{'s' if pages != 1 else ''}).")
+            self.printed.emit(list(ids))
+            if ids:
+                self.refresh(quiet=True)
+
+        self.worker.submit(jobs.print_pdf, pdf, printer, on_success=done,
+                           on_failure=self._failed, owner=self, label=f"print {title}")
+        self._printer = printer  # kept alive until the job ends
+
+    def save_current(self) -> None:
+        """Asks for a file name, then writes the previewed document there."""
+        if self._pdf is None:
+            return
+        path = type(self).ask_save_path(self, self._suggested_name())
+        if not path:
+            return
+        self._busy(f"Saving {Path(path).name}…")
+
+        def done(written: Path) -> None:
+            self._idle(f"Saved {written}.")
+            self.saved.emit(str(written))
+
+        self.worker.submit(jobs.save_pdf, self._pdf, path, on_success=done,
+                           on_failure=self._failed, owner=self, label="save PDF")
+
+    def _suggested_name(self) -> str:
+        start, end = self.date_range()
+        period = start.isoformat() if start == end else f"{start.isoformat()}_{end.isoformat()}"
+        if self._kind == "superbill" and self._doc_visits:
+            row = next((r for r in self.model.rows() if r.visit_id == self._doc_visits[0]), None)
+            who = row.patient.replace(",", "").replace(" ", "-") if row else "visit"
+            return f"superbill-{who}-{row.day.isoformat() if row else period}.pdf"
+        return f"{'superbills' if self._kind == 'superbills' else 'daysheet'}-{period}.pdf"
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _run(self, fn, *args, done, label: str) -> None:
+        """Runs ``fn(repo, *args)`` on the worker with its own connection (a file database),
+        or reads on this thread and renders on the worker (an in-memory database)."""
+        if self._db_path != MEMORY:
+            self.worker.submit_with_repo(self._db_path, fn, *args, on_success=done,
+                                         on_failure=self._failed, owner=self, label=label)
+            return
+        try:
+            result = fn(self.repo, *args)  # in-memory (tests): one connection, this thread
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+            return
+        self.worker.submit(lambda: result, on_success=done, on_failure=self._failed,
+                           owner=self, label=label)
+
+    def _failed(self, exc: BaseException) -> None:
+        text = str(exc) or type(exc).__name__
+        self.status.setStyleSheet("color: #a40000; font-weight: 700;")
+        self.status.setText(f"Could not finish: {text}")
+        self.failed.emit(text)
+        if self._pdf is not None:
+            self.print_button.setEnabled(True)
+            self.save_button.setEnabled(True)
+
+    def _busy(self, text: str) -> None:
+        self.status.setStyleSheet("color: #374151;")
+        self.status.setText(text)
+
+    def _idle(self, text: str) -> None:
+        self.status.setStyleSheet("color: #065f46; font-weight: 600;")
+        self.status.setText(text)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self.desk is not None:
+            self.refresh(quiet=True)
+
+
+class _Describer:
+    """Picklable-free lazy ICD describer: built on the worker thread on first use."""
+
+    def __init__(self, cache_dir) -> None:
+        self.cache_dir = cache_dir
+        self._fn = None
+
+    def __call__(self, code: str) -> str:
+        if self._fn is None:
+            self._fn = jobs.icd_describer(self.cache_dir)
+        return self._fn(code)
+
+
+def _with_mark(row: jobs.DeskRow, printed_at: datetime | None) -> jobs.DeskRow:
+    from dataclasses import replace
+
+    return replace(row, printed_at=printed_at)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
