@@ -195,3 +195,12 @@ def test_auto_lock_is_wired_and_the_unlocker_becomes_the_acting_user(qtbot, clin
     assert not win.lock.unlock(clinic.pta.id, "0000")
     assert win.lock.unlock(clinic.pta.id, "2468")
     assert win.controller.user == "Lee Test, PTA"
+
+
+def test_no_match_says_how_to_add_a_patient(qtbot, today, monkeypatch):
+    warned = []
+    monkeypatch.setattr(Ask, "warn", classmethod(lambda cls, p, t, text: warned.append(text)))
+    qtbot.keyClicks(today.search, "Zzyzx")
+    qtbot.waitUntil(lambda: "Quick-add" in today.results.item(0).text(), timeout=2000)
+    qtbot.mouseClick(today.start_button, LEFT)
+    assert warned and "quick-add" in warned[0].lower()

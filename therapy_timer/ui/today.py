@@ -216,7 +216,10 @@ class TodayPage(QWidget):
         current = self.provider.currentData()
         self.provider.clear()
         for provider in self.repo.list_providers():
-            self.provider.addItem(f"{provider.name} ({provider.role.value})", provider.id)
+            role = provider.role.value
+            shown = provider.name if provider.name.rstrip().endswith(role) else (
+                f"{provider.name} ({role})")
+            self.provider.addItem(shown, provider.id)
         if current is not None:
             index = self.provider.findData(current)
             if index >= 0:
@@ -245,6 +248,12 @@ class TodayPage(QWidget):
             self.results.addItem(item)
         if self.results.count():
             self.results.setCurrentRow(0)
+        else:
+            text = self.search.text().strip()
+            item = QListWidgetItem(f"No patient matches \u201c{text}\u201d: use Quick-add patient."
+                                   if text else "No patients yet: use Quick-add patient.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.results.addItem(item)
 
     def set_provider(self, provider_id: int) -> None:
         index = self.provider.findData(provider_id)
@@ -270,7 +279,7 @@ class TodayPage(QWidget):
 
     def start_selected(self) -> None:
         item = self.results.currentItem()
-        if item is None:
+        if item is None or item.data(Qt.ItemDataRole.UserRole) is None:
             Ask.warn(self, "No patient", "Pick a patient from the list, or quick-add one.")
             return
         self.start_for(item.data(Qt.ItemDataRole.UserRole))
