@@ -14,8 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (ROOT / "therapy_timer" / "ui" / "app.py").exists(),
-                    reason="TEMPORARY until ui/app.py lands")
 def test_bundle_builds_and_checks(tmp_path):
     pyinstaller = Path(sys.executable).with_name("pyinstaller")
     if not pyinstaller.exists():
