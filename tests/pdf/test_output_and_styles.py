@@ -6,6 +6,8 @@ import os
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.pdf.samples import superbill
 from therapy_timer.core.model import BillingError
@@ -94,3 +96,33 @@ def test_superbill_data_refuses_what_a_claim_cannot_carry():
         superbill(diagnoses=too_many)
     with pytest.raises(BillingError, match="paid"):
         superbill(paid_cents=-1)
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn", "Zl", "Zp")),
+                max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_TEXT)
+def test_any_text_is_safe_paragraph_markup(text):
+    from reportlab.platypus import Paragraph
+
+    para = Paragraph(styles.markup(text), styles.paragraph_styles()["cell"])
+    para.wrap(200, 1000)  # parses and lays out without error
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.text(st.sampled_from("abcXYZ &<>\"'éøßñü李小龙中文한국어日本"), min_size=1, max_size=24)
+       .filter(lambda t: t.strip() == t and "  " not in t))
+def test_patient_names_survive_the_round_trip(name):
+    import dataclasses
+    import io
+
+    from tests.pdf.conftest import pages_text
+    from therapy_timer.pdf import render_superbill
+
+    data = superbill()
+    data = dataclasses.replace(data, patient=dataclasses.replace(data.patient, name=name))
+    stream = io.BytesIO()
+    render_superbill(data, stream)
+    text = pages_text(stream.getvalue())[0]
+    assert f"PATIENT {name} Date of birth" in text

@@ -241,7 +241,9 @@ class NumberedCanvas(Canvas):
             key = state["_tt_document"]
             totals[key] = totals.get(key, 0) + 1
         seen: dict[object, int] = {}
-        for state in self._pages:
+        pages, self._pages = self._pages, []
+        for index, state in enumerate(pages):
+            pages[index] = None  # let each page's drawing commands go once it is written
             key = state["_tt_document"]
             seen[key] = seen.get(key, 0) + 1
             self.__dict__.update(state)

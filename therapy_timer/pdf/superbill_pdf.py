@@ -118,7 +118,6 @@ def _header(data: SuperbillData, s) -> object:
         left.append(_p(f"Phone {practice.phone}", s["body"]))
     left.append(Paragraph(f"Group NPI {_esc(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
                           f"Tax ID {_esc(practice.tax_id or '—')}", s["body"]))
-    right = [Paragraph(data.title.upper(), s["title"])]
     rows = [
         ("Date of service", format_date(data.service_date)),
         ("Place of service", data.place_of_service_label),
@@ -126,8 +125,7 @@ def _header(data: SuperbillData, s) -> object:
     ]
     if data.discipline:
         rows.append(("Plan of care", data.discipline))
-    for label, value in rows:
-        right.append(Paragraph(f"{label}&nbsp;&nbsp;<b>{_esc(value)}</b>", s["right"]))
+    right = [Paragraph(data.title.upper(), s["title"]), _key_values(rows, CONTENT_WIDTH * 0.4, s)]
     table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
@@ -136,6 +134,35 @@ def _header(data: SuperbillData, s) -> object:
         ("RIGHTPADDING", (0, 0), (-1, -1), 0),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
         ("LINEBELOW", (0, 0), (-1, 0), 1.2, INK),
+    ])
+    return table
+
+
+def _key_values(rows: list[tuple[str, str]], width: float, s) -> object:
+    """"label  value" lines (label muted and right-aligned, value bold) as a plain-string
+    table; a value too long for one line wraps."""
+    from reportlab.platypus import Table
+
+    from therapy_timer.pdf.styles import INK, MUTED, SANS, SANS_BOLD, fits
+
+    value_width = width * 0.62
+    cells = []
+    for label, value in rows:
+        plain = fits(value, value_width - 2, SANS_BOLD, 8)
+        cells.append([label, plain if plain is not None else _p(value, s["cell_bold"])])
+    table = Table(cells, colWidths=[width - value_width, value_width])
+    table.setStyle([
+        ("FONT", (0, 0), (0, -1), SANS, 8),
+        ("FONT", (1, 0), (1, -1), SANS_BOLD, 8),
+        ("TEXTCOLOR", (0, 0), (0, -1), MUTED),
+        ("TEXTCOLOR", (1, 0), (1, -1), INK),
+        ("ALIGN", (0, 0), (0, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (0, -1), 6),
+        ("TOPPADDING", (0, 0), (-1, -1), 0.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5),
     ])
     return table
 
@@ -321,7 +348,7 @@ def _totals(data: SuperbillData, s) -> object:
 def _documentation(data: SuperbillData, s) -> list:
     from reportlab.platypus import Paragraph, Table
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, table_style
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, MUTED, table_style
 
     doc = data.documentation
     out: list = [_heading("Treatment time documentation", s)]
@@ -330,16 +357,19 @@ def _documentation(data: SuperbillData, s) -> list:
         zone = doc.session_start.tzname() or ""
         session = f"{format_time(doc.session_start)} – {format_time(doc.session_end)} {zone}"
     facts = [
-        [Paragraph("Session", s["label"]), Paragraph(_esc(session.strip()), s["cell"]),
-         Paragraph("Total timed code minutes", s["label"]),
-         Paragraph(f"<b>{doc.total_timed_minutes}</b> min", s["cell"])],
-        [Paragraph("Unit rule", s["label"]), Paragraph(_esc(format_rule(doc.rule)), s["cell"]),
-         Paragraph("Total treatment time", s["label"]),
-         Paragraph(f"<b>{doc.total_treatment_minutes}</b> min", s["cell"])],
+        ["Session", session.strip(), "Total timed code minutes",
+         f"{doc.total_timed_minutes} min"],
+        ["Unit rule", format_rule(doc.rule), "Total treatment time",
+         f"{doc.total_treatment_minutes} min"],
     ]
     grid = Table(facts, colWidths=[60, CONTENT_WIDTH - 60 - 130 - 60, 130, 60])
     grid.setStyle([("FONT", (0, 0), (-1, -1), "TTSans", 8),
-                   ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                   ("FONT", (0, 0), (0, -1), "TTSans-Bold", 6.8),
+                   ("FONT", (2, 0), (2, -1), "TTSans-Bold", 6.8),
+                   ("FONT", (3, 0), (3, -1), "TTSans-Bold", 8),
+                   ("TEXTCOLOR", (0, 0), (0, -1), MUTED),
+                   ("TEXTCOLOR", (2, 0), (2, -1), MUTED),
+                   ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                    ("LEFTPADDING", (0, 0), (-1, -1), 4),
                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)])
