@@ -8,6 +8,7 @@ their module is present.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -272,7 +273,19 @@ class MainWindow(QMainWindow):
             self._controller.timer.stop()
         if self._worker is not None and hasattr(self._worker, "shutdown"):
             self._worker.shutdown()
+        self.stop_lock()
         super().closeEvent(event)
+
+    def stop_lock(self) -> None:
+        """Removes the auto-lock's application-wide filter before the window goes away."""
+        lock, self.lock = self.lock, None
+        if lock is None:
+            return
+        detach = getattr(lock, "_detach", None)
+        if detach is not None:
+            with contextlib.suppress(RuntimeError, TypeError):  # not connected
+                self.destroyed.disconnect(detach)
+            detach()
 
     # -- navigation ---------------------------------------------------------------------------
 
