@@ -387,3 +387,19 @@ def test_space_on_a_focused_tile_pauses_rather_than_taps(qtbot, panel, clock, cl
     assert panel.controller.paused
     assert clinic.repo.running_intervals() == []
     assert panel.tiles.tiles["97112"].seconds == 0
+
+
+def test_ncci_pair_and_assistant_notices(qtbot, panel, clock, monkeypatch):
+    monkeypatch.setattr(TechniqueDialog, "ask",
+                        classmethod(lambda cls, parent, code: ("Joint mobilization", "Knee")))
+    tap(qtbot, panel, "97530")
+    clock.advance(minutes=12)
+    tap(qtbot, panel, "97140")
+    clock.advance(minutes=12)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.performer_buttons[Performer.PTA], LEFT)
+    clock.advance(minutes=25)
+    tap(qtbot, panel, "97140")
+    texts = " | ".join(panel.notices.texts())
+    assert "97140" in texts and ("XU" in texts or "59" in texts)
+    assert "assistant (CQ)" in texts
