@@ -87,11 +87,7 @@ def _page(qtbot, repo, worker, clock, qsettings, icd_cache):
 
 @pytest.fixture
 def page(qtbot, repo, worker, clock, qsettings, icd_cache):
-    widget = _page(qtbot, repo, worker, clock, qsettings, icd_cache)
-    if widget.worker.busy:  # the show event refreshes once more
-        with qtbot.waitSignal(widget.listed, timeout=TIMEOUT):
-            pass
-    return widget
+    return _page(qtbot, repo, worker, clock, qsettings, icd_cache)
 
 
 def _finalized(repo, day):

@@ -165,6 +165,16 @@ def test_pin_required_and_checked(qtbot, lock, store, window):
     assert window.presses == ["click"]
 
 
+def test_current_provider_may_be_a_provider_object(qtbot, window, clock, store, qsettings):
+    controller = LockController(window, clock, store, settings=qsettings,
+                                current_provider=lambda: store.lee)
+    controller.timer.stop()
+    controller.lock()
+    assert controller.lock_screen.provider_box.currentData() == store.lee.id
+    assert controller.unlock(store.lee.id)
+    controller._detach()
+
+
 def test_provider_without_pin_unlocks_with_a_tap(qtbot, lock, store):
     lock.lock()
     screen = lock.lock_screen

@@ -471,11 +471,6 @@ class FrontDeskPage(QWidget):
         self.status.setStyleSheet("color: #065f46; font-weight: 600;")
         self.status.setText(text)
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        if self.desk is not None:
-            self.refresh(quiet=True)
-
 
 class _Describer:
     """Picklable-free lazy ICD describer: built on the worker thread on first use."""

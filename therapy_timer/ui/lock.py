@@ -15,7 +15,8 @@ Public API:
   few seconds by its own timer; tests call it after advancing a FakeClock), ``lock()``,
   ``unlock(provider_id, pin) -> bool``, ``is_locked``, ``lock_screen``. Signals ``locked()``
   and ``unlocked(object)`` (the Provider who unlocked: make them the acting user).
-  ``current_provider`` is a callable returning the provider to preselect (the one on the clock).
+  ``current_provider`` is a callable returning the provider (or its id) to preselect: the
+  one on the clock.
 * ``LockScreen``: the widget (``provider_box``, ``pin_edit``, ``unlock_button``, ``message``).
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QWindow
 from PySide6.QtWidgets import (
@@ -200,7 +202,7 @@ class LockController(QObject):
         self._wall: datetime = clock.now()
         self._tries = 0
         self._locked_out_until: float | None = None
-        self.lock_screen = LockScreen()
+        self.lock_screen = LockScreen(window)  # its own window, deleted with the main one
         self.lock_screen.unlock_requested.connect(self._on_unlock_requested)
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_MS)
@@ -214,7 +216,7 @@ class LockController(QObject):
 
     @property
     def is_locked(self) -> bool:
-        return self.lock_screen.isVisible()
+        return shiboken6.isValid(self.lock_screen) and self.lock_screen.isVisible()
 
     @property
     def minutes(self) -> int:
@@ -252,6 +254,7 @@ class LockController(QObject):
         except Exception as exc:  # noqa: BLE001 - locking must never fail
             self.lock_screen.show_message(f"Providers could not be read: {exc}")
         current = self._current_provider() if self._current_provider else None
+        current = getattr(current, "id", current)  # a Provider or its id
         self.lock_screen.set_providers(providers, current)
         self.lock_screen.setGeometry(self._cover_rect())
         self._saved_title = self.window.windowTitle()
@@ -320,17 +323,18 @@ class LockController(QObject):
         return rect
 
     def _detach(self, *_args) -> None:
+        """The main window is going: stop watching input."""
         app = QApplication.instance()
-        if app is not None:
+        if app is not None and shiboken6.isValid(self):
             app.removeEventFilter(self)
-        self.timer.stop()
-        self.lock_screen.deleteLater()
+        if shiboken6.isValid(self.timer):
+            self.timer.stop()
 
     # -- input ---------------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         kind = int(event.type().value)
-        if kind not in _BLOCKED:
+        if kind not in _BLOCKED or not shiboken6.isValid(self.lock_screen):
             return False
         if not self.lock_screen.isVisible():
             if kind in _ACTIVITY:
