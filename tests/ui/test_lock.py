@@ -135,6 +135,7 @@ def test_lock_screen_hides_patient_names_and_covers_window(qtbot, lock, window, 
     assert "Therapy Timer is locked" in texts
     assert "Dana Test" in screen.provider_box.currentText()
     assert window.windowTitle() == "Therapy Timer (locked)"
+    assert not window.patient_label.isVisible()  # the page underneath is hidden as well
     assert screen.grab().save(str(shots / "lock-screen.png"))
 
 
@@ -161,6 +162,7 @@ def test_pin_required_and_checked(qtbot, lock, store, window):
     assert blocker.args[0].name == "Dana Test"
     assert not lock.is_locked
     assert window.windowTitle() == "Therapy Timer"
+    assert window.patient_label.isVisible()
     qtbot.mouseClick(window.button, Qt.MouseButton.LeftButton)
     assert window.presses == ["click"]
 

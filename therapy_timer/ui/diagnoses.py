@@ -302,11 +302,13 @@ class DiagnosisPicker(QWidget):
     def _set_status(self, text: str) -> None:
         self.status.setStyleSheet("")
         self.status.setText(text)
+        self.status.setVisible(bool(text))
 
     @Slot(str)
     def _show_error(self, text: str) -> None:
         self.status.setStyleSheet("color: #a40000; font-weight: bold;")
         self.status.setText(text)
+        self.status.setVisible(True)
 
 
 def _table(model, accessible_name: str) -> QTableView:

@@ -259,6 +259,12 @@ class LockController(QObject):
         self.lock_screen.setGeometry(self._cover_rect())
         self._saved_title = self.window.windowTitle()
         self.window.setWindowTitle("Therapy Timer (locked)")
+        # Belt and braces: the page under the lock screen is hidden too, so no name shows in
+        # a task-switcher thumbnail or past the edge of the lock window.
+        central = getattr(self.window, "centralWidget", lambda: None)()
+        self._hidden = central if central is not None and central.isVisible() else None
+        if self._hidden is not None:
+            self._hidden.hide()
         self.lock_screen.show()
         if QGuiApplication.platformName() != "offscreen":  # offscreen warns it cannot raise
             self.lock_screen.raise_()
@@ -301,6 +307,10 @@ class LockController(QObject):
         self._locked_out_until = None
         self.lock_screen.pin_edit.clear()
         self.lock_screen.hide()
+        hidden = getattr(self, "_hidden", None)
+        if hidden is not None and shiboken6.isValid(hidden):
+            hidden.show()
+        self._hidden = None
         self.window.setWindowTitle(getattr(self, "_saved_title", "Therapy Timer"))
         self.touch()
         self.unlocked.emit(provider)
