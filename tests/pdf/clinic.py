@@ -65,7 +65,7 @@ def build(repo) -> DemoClinic:
     ot_plan = repo.save_plan(PlanOfCare(ann.id, Discipline.OT, ot.id, date(2026, 11, 1)))
 
     main = repo.start_visit(lee.id, pt.id, plan.id, t(0))
-    add = dict(reason="entered in test", user="test", now=t(120))
+    add = dict(reason="entered in test", user="test", now=t(600))
     repo.add_interval(main.id, "97140", "PT", t(0), t(15), **add)
     repo.add_interval(main.id, "97530", "PT", t(16), t(31), **add)
     repo.add_interval(main.id, "97110", "PTA", t(32), t(42), **add)

@@ -125,3 +125,22 @@ def test_billable_visits_and_ranges(demo):
 def test_split_address():
     assert split_address("1 Main St\n\n  Town, ST 00000 ") == ("1 Main St", "Town, ST 00000")
     assert split_address("") == ()
+
+
+def test_second_visit_of_a_pooled_day_says_so(demo, render):
+    from tests.pdf.clinic import t
+
+    repo = demo.repo
+    first = repo.get_visit(demo.main_visit)
+    again = repo.start_visit(first.patient_id, first.provider_id, first.plan_id, t(300))
+    repo.add_interval(again.id, "97110", "PT", t(300), t(310), reason="test", user="test",
+                      now=t(320))
+    repo.set_diagnoses(again.id, ("M54.50",), validate=False)
+    repo.finalize_visit(again.id, None, "Zoë Núñez", t(330))
+    data = superbill_for_visit(repo, again.id)
+    doc = data.documentation
+    assert doc.total_timed_minutes == 10
+    assert [c.code for c in doc.code_minutes] == ["97110"]
+    assert any(f"Billed together with visit(s) {demo.main_visit}" in n for n in doc.notes)
+    text = " ".join(pages_text(render(render_superbill, data)))
+    assert f"Billed together with visit(s) {demo.main_visit} the same day" in text
