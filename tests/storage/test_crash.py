@@ -196,7 +196,7 @@ def test_sigkill_at_random_moments_loses_nothing_committed(crash_db):
                 pytest.fail(f"child {kill} exited by itself (status {status})")
         running_after_kill += expected.check(crash_db)
     # The kills really landed mid-work: timers were running and were recovered.
-    assert len(expected.intervals) > KILLS
+    assert len(expected.intervals) > KILLS // 2
     assert running_after_kill > KILLS // 10
     assert expected.recovered > KILLS // 10
     assert expected.finalized

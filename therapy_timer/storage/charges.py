@@ -27,7 +27,7 @@ from therapy_timer.storage import audit
 from therapy_timer.storage.base import charge_from, visit_from
 from therapy_timer.storage.db import day_text, from_text, to_text
 from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError
-from therapy_timer.storage.timers import TimerMixin
+from therapy_timer.storage.timers import TimerMixin, engine_order
 
 POINTER_LETTERS = "ABCDEFGHIJKL"
 MAX_POINTERS = 4
@@ -160,7 +160,7 @@ class ChargesMixin(TimerMixin):
         """
         visit = self.get_visit(visit_id)
         pool = self._pool(visit)
-        intervals = [i.interval for v in pool for i in self.intervals_for(v.id)]
+        intervals = engine_order(i.interval for v in pool for i in self.intervals_for(v.id))
         context = self.billing_context(visit, [v.id for v in pool])
         return bill_intervals(intervals, context, day=visit.day, now=now or self.clock())
 
@@ -192,7 +192,7 @@ class ChargesMixin(TimerMixin):
         claim = billing.claim_lines(None if confirmed is None else set(confirmed))
         already = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         lines, notes = _remaining(claim, already)
-        own = day_time([i.interval for i in self.intervals_for(visit_id)], now)
+        own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
         payer = self.primary_payer(visit.patient_id)
         allowed = dict(payer.allowed_cents) if payer else {}
         pointers = "".join(POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))])

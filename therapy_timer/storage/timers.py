@@ -4,7 +4,7 @@ call returns, so what the screen shows is already on disk."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import cache
 
 from therapy_timer.core.codes import CodeKind, default_catalog
@@ -106,8 +106,9 @@ class TimerMixin(RepositoryBase):
     # --- intervals ---
 
     def intervals_for(self, visit_id: int) -> list[StoredInterval]:
-        rows = self._rows("SELECT * FROM intervals WHERE visit_id = ? ORDER BY start, id",
-                          (visit_id,))
+        rows = self._rows(
+            'SELECT * FROM intervals WHERE visit_id = ? ORDER BY start, "end" IS NULL, "end", id',
+            (visit_id,))
         return [interval_from(r) for r in rows]
 
     def get_interval(self, interval_id: int) -> StoredInterval:
@@ -267,10 +268,12 @@ class TimerMixin(RepositoryBase):
         if old.end is not None and new_end is None:
             raise InvalidDataError("a stopped interval cannot be made to run again; start a new "
                                    "timer instead")
+        if max(new_start, new_end or new_start) > now:
+            raise InvalidDataError("an interval cannot start or end in the future")
         try:
             edited = Interval(new_code, new_start, new_end, new_performer)
             others = [i.interval for i in self.intervals_for(visit.id) if i.id != interval_id]
-            check_overlaps([*others, edited], now=max(now, new_start))
+            _check_overlaps([*others, edited])
         except BillingError as exc:
             raise InvalidDataError(str(exc)) from exc
         with self._write() as conn:
@@ -296,10 +299,11 @@ class TimerMixin(RepositoryBase):
         visit = self._open_visit(visit_id)
         code, _kind = self._check_code(code, visit.day)
         performer = self._check_performer(visit, performer)
+        if max(_aware(start), _aware(end)) > now:
+            raise InvalidDataError("time entered by hand cannot be in the future")
         try:
-            new = Interval(code, _aware(start), _aware(end), performer)
-            check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new],
-                           now=max(now, end))
+            new = Interval(code, start, end, performer)
+            _check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new])
         except BillingError as exc:
             raise InvalidDataError(str(exc)) from exc
         with self._write() as conn:
@@ -386,6 +390,21 @@ class TimerMixin(RepositoryBase):
         row = self._row("SELECT count(*) FROM visits WHERE plan_id = ? AND status IN"
                         " ('open', 'finalized')", (plan_id,))
         return int(row[0])
+
+
+def engine_order(intervals):
+    """Intervals by start, then end (running last): a zero-length interval sorts before a
+    longer one with the same start, so the engine never sees it as overlapping."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(intervals, key=lambda i: (i.start, i.end or far))
+
+
+def _check_overlaps(intervals: list[Interval]) -> None:
+    """Overlap check where a running interval runs on indefinitely (it will, until stopped).
+
+    Zero-length intervals sort first among equal starts, so they never count as overlapping.
+    """
+    check_overlaps(engine_order(intervals), now=None)
 
 
 def _aware(moment: datetime) -> datetime:

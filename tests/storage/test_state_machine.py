@@ -1,0 +1,181 @@
+"""A hypothesis state machine over start / stop / switch / pause / edit / finalize / amend.
+
+A plain-Python model mirrors what the store should hold. After every step: the stored intervals
+equal the model (time is never lost), exclusive intervals never overlap (never double counted),
+at most one exclusive timer runs, and finalized charge lines never change.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.minutes import check_overlaps
+from therapy_timer.storage.errors import InvalidDataError
+from therapy_timer.storage.repository import open_repository
+
+from .conftest import T0, build_clinic
+
+CODES = ["97110", "97140", "97530", "97112", "97010", "97150"]
+
+
+def exclusive(code: str) -> bool:
+    return default_catalog().get(code).kind.exclusive
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.repo = open_repository(":memory:")
+        self.clinic = build_clinic(self.repo)
+        self.now = T0
+        self.visit_id: int | None = None
+        self.model: dict[int, dict] = {}  # interval id -> code, performer, start, end
+        self.frozen: dict[int, list] = {}  # finalized visit -> its charge lines
+        self.last_finalized: int | None = None
+
+    def teardown(self) -> None:
+        self.repo.close()
+
+    # --- rules ---
+
+    @rule(seconds=st.integers(1, 1500))
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+    @precondition(lambda self: self.visit_id is None)
+    @rule()
+    def open_visit(self):
+        visit = self.repo.start_visit(self.clinic.patient.id, self.clinic.pt.id,
+                                      self.clinic.plan.id, self.now)
+        self.repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+        self.visit_id = visit.id
+        self.model = {}
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule(code=st.sampled_from(CODES), assistant=st.booleans())
+    def start(self, code, assistant):
+        """Starting an exclusive code while another runs is the switch."""
+        for item in self.model.values():
+            if item["end"] is None and (item["code"] == code or (
+                    exclusive(code) and exclusive(item["code"]))):
+                item["end"] = max(self.now, item["start"])
+        performer = "PTA" if assistant else "PT"
+        interval = self.repo.start_interval(self.visit_id, code, performer, self.now)
+        self.model[interval.id] = {"code": code, "performer": performer, "start": self.now,
+                                   "end": None}
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule(data=st.data())
+    def stop(self, data):
+        running = sorted(i for i, m in self.model.items() if m["end"] is None)
+        if not running:
+            return
+        interval_id = data.draw(st.sampled_from(running))
+        self.repo.stop_interval(interval_id, self.now)
+        self.model[interval_id]["end"] = self.now
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule()
+    def pause(self):
+        self.repo.pause_visit(self.visit_id, self.now)
+        for item in self.model.values():
+            if item["end"] is None:
+                item["end"] = self.now
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule(data=st.data(), shift=st.integers(-900, 900))
+    def edit_end(self, data, shift):
+        stopped = sorted(i for i, m in self.model.items() if m["end"] is not None)
+        if not stopped:
+            return
+        interval_id = data.draw(st.sampled_from(stopped))
+        item = self.model[interval_id]
+        new_end = max(item["start"], item["end"] + timedelta(seconds=shift))
+        far = self.now + timedelta(days=3650)  # a running timer runs on until stopped
+
+        def overlap(a, b) -> bool:
+            """The engine's rule: ordered by (start, end), the later starts before the
+            earlier ends (so a zero-length interval strictly inside another counts)."""
+            first, second = sorted([a, b])
+            return second[0] < first[1]
+
+        clash = new_end > self.now or exclusive(item["code"]) and any(
+            exclusive(other["code"])
+            and overlap((item["start"], new_end), (other["start"], other["end"] or far))
+            for other_id, other in self.model.items() if other_id != interval_id)
+        try:
+            self.repo.edit_interval(interval_id, end=new_end, reason="state machine",
+                                    user="hyp", now=self.now)
+        except InvalidDataError as exc:
+            assert clash, f"edit refused without an overlap or a future end: {exc}"
+            return
+        assert not clash, "an overlapping edit was accepted"
+        item["end"] = new_end
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule()
+    def finalize(self):
+        running = any(m["end"] is None for m in self.model.values())
+        try:
+            lines = self.repo.finalize_visit(self.visit_id, None, "hyp", self.now)
+        except InvalidDataError:
+            assert running
+            return
+        assert not running
+        self.frozen[self.visit_id] = lines
+        self.last_finalized = self.visit_id
+        self.visit_id = None
+        self.model = {}
+
+    @precondition(lambda self: self.visit_id is None and self.last_finalized is not None)
+    @rule()
+    def amend(self):
+        original = self.last_finalized
+        copies = self.repo.amend_visit(original, "state machine correction", "hyp", self.now)
+        before = sorted((i.code, i.performer.value, i.start, i.end)
+                        for i in self.repo.intervals_for(original))
+        after = self.repo.intervals_for(copies.id)
+        assert sorted((i.code, i.performer.value, i.start, i.end) for i in after) == before
+        self.visit_id = copies.id
+        self.model = {i.id: {"code": i.code, "performer": i.performer.value, "start": i.start,
+                             "end": i.end} for i in after}
+        self.last_finalized = None
+
+    # --- invariants ---
+
+    @invariant()
+    def stored_time_equals_the_model(self):
+        if self.visit_id is None:
+            return
+        stored = {i.id: {"code": i.code, "performer": i.performer.value, "start": i.start,
+                         "end": i.end} for i in self.repo.intervals_for(self.visit_id)}
+        assert stored == self.model
+
+    @invariant()
+    def never_double_counted(self):
+        if self.visit_id is None:
+            return
+        intervals = [i.interval for i in self.repo.intervals_for(self.visit_id)]
+        check_overlaps(intervals, self.now)  # raises on overlapping one-on-one time
+        running = [i for i in intervals if i.end is None and exclusive(i.code)]
+        assert len(running) <= 1
+
+    @invariant()
+    def finalized_lines_never_change(self):
+        for visit_id, lines in self.frozen.items():
+            assert self.repo.charge_lines(visit_id) == lines
+
+    @invariant()
+    def audit_chain_holds(self):
+        assert self.repo.audit_verify() is None
+
+
+StoreMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+test_store_state_machine = StoreMachine.TestCase
