@@ -127,6 +127,19 @@ def test_missing_database_is_not_created(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["superbill", "daysheet", "export"])
+def test_output_never_overwrites_the_database(tmp_path, capsys, command):
+    db = tmp_path / "clinic.db"
+    repo = open_repository(db)
+    build(repo)
+    repo.close()
+    before = db.read_bytes()
+    which = ["--visit", "1"] if command == "superbill" else ["--date", "2026-11-20"]
+    assert run(command, "--db", db, *which, "--out", db) == 2
+    assert "refusing to write over the database" in capsys.readouterr().err
+    assert db.read_bytes() == before
+
+
 def test_failed_render_leaves_no_file(clinic_db, tmp_path, monkeypatch):
     import therapy_timer.pdf as pdf
 

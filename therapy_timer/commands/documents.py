@@ -105,11 +105,16 @@ def _range(args: argparse.Namespace) -> tuple[date, date]:
     return start, end
 
 
-def _open_store(args: argparse.Namespace):
-    """Opens the database named by --db / THERAPY_TIMER_DB / the data folder; it must exist."""
+def _open_store(args: argparse.Namespace, *outputs: Path):
+    """Opens the database named by --db / THERAPY_TIMER_DB / the data folder; it must exist,
+    and no output may overwrite it (or its journal files)."""
     from therapy_timer.paths import db_path
 
     path = db_path(getattr(args, "db", None), create_dir=False)
+    guarded = {Path(f"{path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
+    for out in outputs:
+        if out.resolve() in guarded:
+            raise _usage(f"refusing to write over the database {path}: choose another --out")
     if not path.is_file():
         raise _usage(f"no database at {path} (give --db PATH; 'therapy-timer demo' makes one)")
     from therapy_timer.storage.repository import StorageError, open_repository
@@ -177,7 +182,7 @@ def run_superbill(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise _usage(f"--split {folder}: no such folder")
         _check_out(folder / "superbill-check.pdf")
-    repo = _open_store(args)
+    repo = _open_store(args, *([out] if args.out else []))
     try:
         if args.visit is not None:
             ids = [args.visit]
@@ -232,7 +237,7 @@ def run_daysheet(args: argparse.Namespace) -> int:
 
     start, end = _range(args)
     out = _check_out(args.out)
-    repo = _open_store(args)
+    repo = _open_store(args, out)
     try:
         sheet = daysheet_for_range(repo, start, end)
     except StorageError as exc:
@@ -253,7 +258,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     start, end = _range(args)
     out = _check_out(args.out)
-    repo = _open_store(args)
+    repo = _open_store(args, out)
     try:
         rows = charge_rows(repo, start, end)
     except StorageError as exc:
