@@ -120,8 +120,9 @@ def crash_db(tmp_path) -> Path:
     return path
 
 
-def _read_lines(fd: int, buffer: bytearray, until: str | None, timeout: float) -> list[str]:
-    """Reads complete lines from ``fd``; stops after ``until`` or at EOF."""
+def _read_lines(fd: int, buffer: bytearray, until: str | None, timeout: float,
+                at_most: int | None = None) -> list[str]:
+    """Reads complete lines from ``fd``; stops after ``until``, ``at_most`` lines, or EOF."""
     lines: list[str] = []
     selector = selectors.DefaultSelector()
     selector.register(fd, selectors.EVENT_READ)
@@ -132,7 +133,7 @@ def _read_lines(fd: int, buffer: bytearray, until: str | None, timeout: float) -
                 raw, _, rest = bytes(buffer).partition(b"\n")
                 buffer[:] = rest
                 lines.append(raw.decode())
-                if until is not None and lines[-1] == until:
+                if (until is not None and lines[-1] == until) or len(lines) == at_most:
                     return lines
             left = deadline - time.monotonic()
             if left <= 0:
@@ -184,7 +185,17 @@ def test_sigkill_at_random_moments_loses_nothing_committed(crash_db):
                 assert not line.startswith("ERROR"), line
                 if line != "READY":
                     expected.apply(line)
-            time.sleep(rng.uniform(0.0, 0.03))
+            # Let it commit a random number of changes (so the test works under load too),
+            # then kill it a random moment later: often in the middle of a transaction.
+            wanted = rng.randrange(0, 6)
+            while wanted > 0:
+                more = _read_lines(fd, buffer, None, timeout=20, at_most=wanted)
+                assert more, f"child {kill} stopped talking"
+                for line in more:
+                    assert not line.startswith("ERROR"), f"kill {kill}: {line}"
+                    expected.apply(line)
+                wanted -= len(more)
+            time.sleep(rng.uniform(0.0, 0.008))
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             for line in _read_lines(fd, buffer, None, timeout=20):
