@@ -1,0 +1,300 @@
+"""Visit store speed on a 10-year, 10-therapist clinic (about 300,000 visits, 1.5 million
+intervals), each query beside the same SQL through plain sqlite3 in the same run.
+
+Times: a day's visit list, a patient's history, a patient's year-to-date KX amount, and
+finalizing a visit (the engine's billing plus the committed, fsynced write). Target: each under
+10 ms.
+
+Run: .venv/bin/python benchmarks/store.py [--scale 0.1] [--quick] [--db FILE] [--keep]
+``--scale`` shrinks the clinic (0.1 = one year); ``--quick`` is ``--scale 0.05``. The clinic is
+written straight into the store's schema with bulk inserts in one transaction (the repository's
+per-change audit entries are skipped for the history; the timed finalize writes them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from therapy_timer.core.model import Discipline, Performer, Rule  # noqa: E402
+from therapy_timer.core.records import (  # noqa: E402
+    Payer,
+    Practice,
+    Provider,
+)
+from therapy_timer.storage.repository import open_repository  # noqa: E402
+
+END = date(2026, 11, 20)
+YEARS = 10
+THERAPISTS = 10
+VISITS_PER_DAY = 12  # per therapist
+INTERVALS_PER_VISIT = 5
+VISITS_PER_PATIENT = 20
+PT_CODES = ["97110", "97112", "97116", "97140", "97530"]
+OT_CODES = ["97110", "97530", "97535", "97140", "97112"]
+FEES = {"97110": 4500, "97112": 4800, "97116": 4500, "97140": 4600, "97530": 5200,
+        "97535": 4900}
+ALLOWED = {"97110": 2980, "97112": 3390, "97116": 2960, "97140": 2720, "97530": 3530,
+           "97535": 3210}
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def build(path: Path, scale: float, seed: int = 1) -> dict:
+    """Writes the clinic; returns counts."""
+    rng = random.Random(seed)
+    repo = open_repository(path)
+    repo.save_practice(Practice("Benchmark Clinic (synthetic)", timezone="UTC"))
+    providers = []
+    for n in range(THERAPISTS):
+        ot = n >= 7
+        providers.append(repo.save_provider(Provider(
+            f"Therapist {n + 1}", Discipline.OT if ot else Discipline.PT,
+            Performer.OT if ot else Performer.PT)))
+    medicare = repo.save_payer(Payer("Medicare (bench)", Rule.CMS, medicare=True,
+                                     assistant_modifiers=True, kx_applies=True,
+                                     allowed_cents=ALLOWED))
+    commercial = repo.save_payer(Payer("Commercial (bench)", Rule.PER_CODE,
+                                       allowed_cents=ALLOWED))
+    for code, cents in FEES.items():
+        repo.save_fee(code, cents, date(END.year - YEARS, 1, 1))
+    repo.close()
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    days = []
+    day = END - timedelta(days=int(365 * YEARS * scale))
+    while day <= END:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    total_visits = len(days) * THERAPISTS * VISITS_PER_DAY
+    patients = max(1, total_visits // VISITS_PER_PATIENT)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO patients (id, first_name, last_name, birth_date, chart_number)"
+        " VALUES (?, ?, ?, ?, ?)",
+        ((p, f"First{p}", f"Last{p:06d}", "1950-01-01", f"B-{p:06d}")
+         for p in range(1, patients + 1)))
+    conn.executemany(
+        "INSERT INTO policies (patient_id, payer_id, member_id, priority) VALUES (?, ?, ?, 1)",
+        ((p, medicare.id if p % 2 else commercial.id, f"M{p}") for p in range(1, patients + 1)))
+    # Each patient gets a run of visits with one therapist (their plan of care).
+    conn.executemany(
+        "INSERT INTO plans (id, patient_id, discipline, therapist_id, start_date)"
+        " VALUES (?, ?, ?, ?, ?)",
+        ((p, p, providers[(p - 1) % THERAPISTS].discipline.value,
+          providers[(p - 1) % THERAPISTS].id,
+          days[0].isoformat()) for p in range(1, patients + 1)))
+    visit_id = interval_id = 0
+    visit_rows, interval_rows, line_rows = [], [], []
+    next_patient = {t: t + 1 for t in range(THERAPISTS)}
+
+    def flush():
+        conn.executemany(
+            "INSERT INTO visits (id, patient_id, provider_id, plan_id, day, discipline, status,"
+            " diagnoses, session_start, session_end, timed_minutes, treatment_minutes,"
+            " created_at, finalized_at, finalized_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'open', 'R26.89', ?, ?, ?, ?, ?, ?, 'bench')",
+            visit_rows)
+        conn.executemany(
+            'INSERT INTO intervals (id, visit_id, code, start, "end", performer, provider_id,'
+            " heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", interval_rows)
+        conn.executemany(
+            "INSERT INTO charge_lines (visit_id, line_no, code, label, modifiers, units,"
+            " minutes, fee_cents, charge_cents, allowed_cents, diagnosis_pointers)"
+            " VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, 'A')", line_rows)
+        visit_rows.clear()
+        interval_rows.clear()
+        line_rows.clear()
+
+    for day in days:
+        for t, provider in enumerate(providers):
+            codes = OT_CODES if provider.discipline is Discipline.OT else PT_CODES
+            performer = provider.role.value
+            modifier = provider.discipline.therapy_modifier
+            for slot in range(VISITS_PER_DAY):
+                patient = next_patient[t]
+                if rng.random() < 1 / VISITS_PER_PATIENT:
+                    patient = next_patient[t] = min(patient + THERAPISTS, patients)
+                visit_id += 1
+                start = datetime(day.year, day.month, day.day, 7 + slot % 11, 0, tzinfo=UTC)
+                moment = start
+                minutes_by_code: dict[str, int] = {}
+                for _ in range(INTERVALS_PER_VISIT):
+                    code = rng.choice(codes)
+                    length = rng.randrange(5, 12)
+                    interval_id += 1
+                    interval_rows.append((interval_id, visit_id, code, iso(moment),
+                                          iso(moment + timedelta(minutes=length)), performer,
+                                          provider.id, iso(moment + timedelta(minutes=length))))
+                    moment += timedelta(minutes=length)
+                    minutes_by_code[code] = minutes_by_code.get(code, 0) + length
+                total = sum(minutes_by_code.values())
+                visit_rows.append((visit_id, patient, provider.id, patient, day.isoformat(),
+                                   provider.discipline.value, iso(start), iso(moment), total,
+                                   total, iso(start), iso(moment + timedelta(minutes=2))))
+                for number, (code, minutes) in enumerate(sorted(minutes_by_code.items()), 1):
+                    units = (minutes + 7) // 15
+                    if units:
+                        line_rows.append((visit_id, number, code, modifier, units, minutes,
+                                          FEES[code], FEES[code] * units, ALLOWED[code]))
+        if len(interval_rows) > 200_000:
+            flush()
+    flush()
+    conn.execute("UPDATE visits SET status = 'finalized'")
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    counts = dict(zip(("visits", "intervals", "charge_lines", "patients"), conn.execute(
+        "SELECT (SELECT count(*) FROM visits), (SELECT count(*) FROM intervals),"
+        " (SELECT count(*) FROM charge_lines), (SELECT count(*) FROM patients)").fetchone(),
+        strict=True))
+    conn.close()
+    return counts
+
+
+def median_ms(func, repeat: int = 30) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+DAY_SQL = (
+    "SELECT v.*, p.first_name, p.last_name, p.chart_number, pr.name AS provider_name,"
+    " (SELECT COALESCE(SUM(units), 0) FROM charge_lines c WHERE c.visit_id = v.id)"
+    "   AS frozen_units,"
+    ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL)'
+    "   AS running"
+    " FROM visits v JOIN patients p ON p.id = v.patient_id"
+    " JOIN providers pr ON pr.id = v.provider_id"
+    " WHERE v.day = ? ORDER BY v.created_at, v.id")
+HISTORY_SQL = ("SELECT * FROM visits WHERE patient_id = ? ORDER BY day DESC, id DESC"
+               " LIMIT 500")
+KX_SQL = ("SELECT COALESCE(SUM(c.units * c.allowed_cents), 0) FROM visits v"
+          " JOIN charge_lines c ON c.visit_id = v.id WHERE v.patient_id = ? AND v.day >= ?"
+          " AND v.day <= ? AND v.status = 'finalized' AND v.discipline IN ('PT', 'SLP')")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="fraction of the 10-year clinic (default 1.0)")
+    parser.add_argument("--quick", action="store_true", help="same as --scale 0.05")
+    parser.add_argument("--db", help="build into (or reuse) this file")
+    parser.add_argument("--keep", action="store_true", help="keep the database file")
+    args = parser.parse_args()
+    scale = 0.05 if args.quick else args.scale
+    folder = None
+    if args.db:
+        path = Path(args.db)
+    else:
+        folder = tempfile.TemporaryDirectory(prefix="tt-bench-")
+        path = Path(folder.name) / "bench.db"
+    started = time.perf_counter()
+    if path.exists():
+        conn = sqlite3.connect(path)
+        counts = {"visits": conn.execute("SELECT count(*) FROM visits").fetchone()[0],
+                  "intervals": conn.execute("SELECT count(*) FROM intervals").fetchone()[0]}
+        conn.close()
+        print(f"reusing {path}")
+    else:
+        counts = build(path, scale)
+        print(f"built in {time.perf_counter() - started:.1f} s")
+    size = path.stat().st_size
+    print(f"clinic: {counts['visits']:,} visits, {counts['intervals']:,} intervals "
+          f"(scale {scale}), file {size / 1e6:.1f} MB")
+
+    rng = random.Random(7)
+    repo = open_repository(path)
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("PRAGMA synchronous = FULL")
+    days = [r[0] for r in plain.execute("SELECT DISTINCT day FROM visits ORDER BY day")]
+    max_patient = plain.execute("SELECT max(id) FROM patients").fetchone()[0]
+    sample_days = [date.fromisoformat(rng.choice(days)) for _ in range(30)]
+    sample_patients = [rng.randrange(1, max_patient + 1) for _ in range(30)]
+    year = END.year
+    it_days, it_patients = iter(sample_days * 100), iter(sample_patients * 100)
+    now = datetime(END.year, END.month, END.day, 23, 0, tzinfo=UTC)
+
+    results = []
+    day_rows = len(repo.visits_on(sample_days[0], now))
+    results.append(("a day's visit list", median_ms(lambda: repo.visits_on(next(it_days), now)),
+                    median_ms(lambda: plain.execute(DAY_SQL, (next(it_days).isoformat(),))
+                              .fetchall()), f"{day_rows} visits"))
+    results.append(("a patient's history",
+                    median_ms(lambda: repo.visits_for_patient(next(it_patients))),
+                    median_ms(lambda: plain.execute(HISTORY_SQL, (next(it_patients),))
+                              .fetchall()), f"{len(repo.visits_for_patient(1))} visits"))
+    results.append(("a patient's KX year to date",
+                    median_ms(lambda: repo.kx_year_to_date(next(it_patients), year, "PT+SLP")),
+                    median_ms(lambda: plain.execute(KX_SQL, (next(it_patients), f"{year}-01-01",
+                                                             f"{year}-12-31")).fetchone()),
+                    ""))
+
+    # Finalizing: fresh open visits with five intervals each, for 20 different patients on
+    # the day after the history (so no visit pools with an older one).
+    prepared = []
+    now += timedelta(days=1)
+    for patient in rng.sample(range(1, max_patient + 1), min(20, max_patient)):
+        plan = plain.execute("SELECT therapist_id FROM plans WHERE id = ?",
+                             (patient,)).fetchone()[0]
+        start = now - timedelta(hours=10)
+        visit = repo.start_visit(patient, plan, patient, start)
+        moment = start
+        for code in ("97110", "97140", "97530", "97112", "97110"):
+            repo.start_interval(visit.id, code, repo.get_provider(plan).role, moment)
+            moment += timedelta(minutes=9)
+        repo.pause_visit(visit.id, moment)
+        repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+        prepared.append(visit.id)
+    it_visits = iter(prepared)
+    finalize_ms = median_ms(lambda: repo.finalize_visit(next(it_visits), None, "bench", now),
+                            repeat=len(prepared))
+
+    def plain_finalize():
+        plain.execute("BEGIN IMMEDIATE")
+        plain.execute("INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
+                      " status, created_at) VALUES (1, 1, 1, ?, 'PT', 'open', ?)",
+                      (END.isoformat(), iso(now)))
+        new_id = plain.execute("SELECT last_insert_rowid()").fetchone()[0]
+        plain.executemany(
+            "INSERT INTO charge_lines (visit_id, line_no, code, modifiers, units, minutes,"
+            " fee_cents, charge_cents) VALUES (?, ?, ?, 'GP', 1, 9, 4500, 4500)",
+            [(new_id, k, c) for k, c in enumerate(("97110", "97140", "97530"), 1)])
+        plain.execute("UPDATE visits SET status = 'finalized' WHERE id = ?", (new_id,))
+        plain.execute("COMMIT")
+
+    results.append(("finalizing a visit (engine + fsynced commit)", finalize_ms,
+                    median_ms(plain_finalize, repeat=20), "5 intervals, 4 codes"))
+    repo.close()
+    plain.close()
+
+    print(f"\n{'operation':46} {'store':>9} {'sqlite3':>9} {'ratio':>6}  target < 10 ms")
+    for name, ours, bare, note in results:
+        ok = "ok" if ours < 10 else "SLOW"
+        print(f"{name:46} {ours:7.2f}ms {bare:7.2f}ms {ours / bare:6.1f}  {ok}  {note}")
+    if folder is not None and not args.keep:
+        folder.cleanup()
+    elif args.keep:
+        print(f"kept {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
