@@ -297,3 +297,39 @@ def test_log_is_private_and_never_names_patients(tmp_path):
     assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
     for name in FIRST + LAST:
         assert name not in text
+
+
+def test_two_processes_write_at_once_without_corruption(saved):
+    """Two app instances (separate processes) record timers on one file at the same time."""
+    path, clinic, _ = saved
+    repo = open_repository(path)
+    visits = [repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id,
+                               T0 + timedelta(days=2)).id,
+              repo.start_visit(clinic.other.id, clinic.ot.id, None, T0 + timedelta(days=2)).id]
+    repo.close()
+    children = []
+    for visit_id, code, performer in ((visits[0], "97110", "PT"), (visits[1], "97530", "OT")):
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                mine = open_repository(path)
+                for n in range(60):
+                    moment = T0 + timedelta(days=2, minutes=n)
+                    mine.start_interval(visit_id, code if n % 2 else "97140", performer, moment)
+                    mine.heartbeat(moment)
+                mine.close()
+                status = 0
+            finally:
+                os._exit(status)
+        children.append(pid)
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    repo = open_repository(path)
+    assert repo.integrity_check() == "ok"
+    assert repo.audit_verify() is None
+    assert [len(repo.intervals_for(v)) for v in visits] == [60, 60]
+    assert len(repo.running_intervals()) == 2
+    assert repo.db["intervals"].count == 121  # plus the finalized visit's one
+    repo.close()

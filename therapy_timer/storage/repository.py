@@ -65,6 +65,18 @@ class Repository(ChargesMixin, ClinicMixin, RecoveryMixin):
     """Practice, people, payers, visits, timers, charge lines and the audit log."""
 
     @property
+    def db(self):
+        """The same connection as a ``sqlite_utils.Database`` (inspection, exports, tools).
+
+        Writes through it bypass the audit log: use the repository's methods for changes.
+        """
+        if getattr(self, "_sqlite_utils", None) is None:
+            import sqlite_utils
+
+            self._sqlite_utils = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._sqlite_utils
+
+    @property
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
