@@ -156,3 +156,17 @@ def test_demo_diagnoses_are_billable_icd10_codes():
     from therapy_timer.demo import OT_DX, PT_DX
 
     assert [validate_icd10(c) for c in PT_DX + OT_DX] == PT_DX + OT_DX
+
+
+def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
+    copy = tmp_path / "orphan.db"
+    assert main(["backup", "--db", str(demo_db), "--out", str(copy)]) == 0
+    conn = sqlite3.connect(copy)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO intervals (visit_id, code, start, performer) VALUES"
+                 " (999999, '97110', '2026-11-20T15:00:00.000000+00:00', 'PT')")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert main(["verify", "--db", str(copy)]) == 1
+    assert "refers to a missing visits row" in capsys.readouterr().err

@@ -69,6 +69,16 @@ class StoreMachine(RuleBasedStateMachine):
         self.model[interval.id] = {"code": code, "performer": performer, "start": self.now,
                                    "end": None}
 
+    @precondition(lambda self: self.visit_id is not None and any(
+        m["end"] is None and exclusive(m["code"]) for m in self.model.values()))
+    @rule(code=st.sampled_from([c for c in CODES if exclusive(c)]))
+    def switch(self, code):
+        """One tap from a running one-on-one code to another: exactly one stops, one starts."""
+        running = [i for i, m in self.model.items()
+                   if m["end"] is None and exclusive(m["code"])]
+        self.start(code, assistant=False)
+        assert all(self.model[i]["end"] == self.now for i in running)
+
     @precondition(lambda self: self.visit_id is not None)
     @rule(data=st.data())
     def stop(self, data):

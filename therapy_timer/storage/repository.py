@@ -81,10 +81,17 @@ class Repository(ChargesMixin, ClinicMixin, RecoveryMixin):
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def integrity_check(self) -> str:
-        """SQLite's own check of the file: "ok" or the first problems found."""
+        """SQLite's own check of the file and its references: "ok" or the problems found."""
         with translating(self.where):
             rows = self.conn.execute("PRAGMA integrity_check").fetchall()
-        return "\n".join(str(r[0]) for r in rows)
+            result = "\n".join(str(r[0]) for r in rows)
+            if result != "ok":
+                return result
+            broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            return "\n".join(f"{table} row {rowid} refers to a missing {parent} row"
+                             for table, rowid, parent, _ in broken[:20])
+        return "ok"
 
 
 def open_repository(path: Path | str, *, migrate_schema: bool = True,
