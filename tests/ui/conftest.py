@@ -40,6 +40,20 @@ class Clinic:
     plan: PlanOfCare
 
 
+@pytest.fixture(autouse=True)
+def _no_unexpected_dialogs(monkeypatch):
+    """A modal question a test did not expect fails the test instead of hanging it."""
+    from therapy_timer.ui.dialogs import Ask
+
+    def unexpected(name):
+        def ask(cls, parent, *args, **kwargs):
+            raise AssertionError(f"unexpected Ask.{name}: {args!r}")
+        return classmethod(ask)
+
+    for name in ("confirm", "text", "choice", "warn", "inform"):
+        monkeypatch.setattr(Ask, name, unexpected(name))
+
+
 @pytest.fixture
 def clock():
     return FakeClock(START)

@@ -204,3 +204,34 @@ def test_no_match_says_how_to_add_a_patient(qtbot, today, monkeypatch):
     qtbot.waitUntil(lambda: "Quick-add" in today.results.item(0).text(), timeout=2000)
     qtbot.mouseClick(today.start_button, LEFT)
     assert warned and "quick-add" in warned[0].lower()
+
+
+def test_diagnoses_button_saves_the_ordered_codes(qtbot, clinic, clock, settings, monkeypatch):
+    from therapy_timer.ui import diagnoses
+    from therapy_timer.ui.main_window import DiagnosesDialog, MainWindow
+
+    class Source:
+        def __init__(self, worker, parent=None):
+            self.started = False
+
+        def start(self):
+            self.started = True
+
+    monkeypatch.setattr(diagnoses, "IcdIndexSource", Source)
+    asked = []
+
+    def ask(cls, parent, source, codes):
+        asked.append((source.started, tuple(codes)))
+        return ["R26.89", "M25.561"]
+
+    monkeypatch.setattr(DiagnosesDialog, "ask", classmethod(ask))
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.show_today()
+    win.today.set_provider(clinic.pt.id)
+    visit_id = win.today.start_for(clinic.patient.id)
+    win.controller.timer.stop()
+    qtbot.mouseClick(win.visit_panel.diagnoses_button, LEFT)
+    assert asked == [(True, ())]
+    assert clinic.repo.get_visit(visit_id).diagnoses == ("R26.89", "M25.561")
+    assert win.controller.visit.diagnoses == ("R26.89", "M25.561")
