@@ -157,7 +157,10 @@ def test_technique_dialog_widgets(qtbot):
 
 
 def test_search_starts_any_catalog_code(qtbot, panel, clinic):
-    panel.search.setText("97113")
+    panel.search.setFocus()
+    qtbot.keyClicks(panel.search, "97113")  # digits type into the search, not the tiles
+    assert clinic.repo.running_intervals() == []
+    assert panel.search.text() == "97113"
     with qtbot.waitSignal(panel.controller.changed, timeout=2000):
         qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert [i.code for i in clinic.repo.running_intervals()] == ["97113"]
@@ -403,3 +406,16 @@ def test_ncci_pair_and_assistant_notices(qtbot, panel, clock, monkeypatch):
     texts = " | ".join(panel.notices.texts())
     assert "97140" in texts and ("XU" in texts or "59" in texts)
     assert "assistant (CQ)" in texts
+
+
+def test_search_by_words_through_the_completer(qtbot, panel, clinic):
+    panel.search.setFocus()
+    qtbot.keyClicks(panel.search, "gait")
+    popup = panel.search.completer().popup()
+    qtbot.waitUntil(popup.isVisible, timeout=2000)
+    index = panel.search.completer().completionModel().index(0, 0)
+    popup.setCurrentIndex(index)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert [i.code for i in clinic.repo.running_intervals()] == ["97116"]
+    qtbot.waitUntil(lambda: panel.search.text() == "", timeout=2000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -166,7 +166,7 @@ class VisitPanel(QWidget):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.activated.connect(self.on_search_chosen)
         self.search.setCompleter(completer)
-        self.search.returnPressed.connect(lambda: self.on_search_chosen(self.search.text()))
+        self.search.returnPressed.connect(self._on_search_return)
         search_row.addWidget(self.search, 1)
         left.addLayout(search_row)
         body.addLayout(left, 1)
@@ -395,6 +395,14 @@ class VisitPanel(QWidget):
             technique, region = answer
         self.controller.start(code, technique, region)
 
+    def _on_search_return(self) -> None:
+        popup = self.search.completer().popup()
+        if popup is not None and popup.isVisible():
+            if popup.currentIndex().isValid():
+                return  # the completer's own "activated" handles this Enter
+            popup.hide()
+        self.on_search_chosen(self.search.text())
+
     def on_search_chosen(self, text: str) -> None:
         text = text.strip()
         if not text:
@@ -407,6 +415,7 @@ class VisitPanel(QWidget):
                 return
             code = matches[0].code
         self.search.clear()
+        QTimer.singleShot(0, self.search.clear)  # the completer writes its choice back after
         self.start_or_stop(code)
 
     def on_edit(self) -> None:
