@@ -72,12 +72,18 @@ def test_dialog_shows_when_it_began_and_when_the_app_was_last_alive(qtbot, windo
 
 def test_keep_running(qtbot, window):
     dialog = open_dialog(qtbot, window)
+    assert not window.heartbeat_timer.isActive()  # the last-alive time must survive until then
     with qtbot.waitSignal(dialog.resolved, timeout=2000) as blocker:
         qtbot.mouseClick(dialog.rows[0].keep, LEFT)
     [running] = window.repo.running_intervals()
     assert blocker.args[0] == {running.id: KEEP}
     assert running.heartbeat == REOPENED
     assert not dialog.isVisible()
+    assert window.heartbeat_timer.isActive()
+    window.clock.advance(minutes=1)
+    window.heartbeat()  # on Today, the window keeps the running timer alive
+    [running] = window.repo.running_intervals()
+    assert running.heartbeat == REOPENED + timedelta(minutes=1)
 
 
 def test_stop_at_last_alive(qtbot, window):

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import logging
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -35,6 +35,7 @@ from therapy_timer.ui.today import TodayPage
 log = logging.getLogger(__name__)
 
 ORG, APP = "TherapyTimer", "therapy-timer"
+HEARTBEAT_MS = 5000
 
 
 def has_module(name: str) -> bool:
@@ -117,6 +118,11 @@ class MainWindow(QMainWindow):
         self._finalize_page = None
         self._frontdesk = None
 
+        # Running timers carry a heartbeat even while the visit screen is not shown. It starts
+        # only after crash recovery, which needs the heartbeat the previous run left.
+        self.heartbeat_timer = QTimer(self)
+        self.heartbeat_timer.setInterval(HEARTBEAT_MS)
+        self.heartbeat_timer.timeout.connect(self.heartbeat)
         self.stack = QStackedWidget(self)
         self.setCentralWidget(self.stack)
         self.today = TodayPage(repo, self.clock, self)
@@ -269,6 +275,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.save_size()
+        self.heartbeat_timer.stop()
         if self._controller is not None:
             self._controller.timer.stop()
         if self._worker is not None and hasattr(self._worker, "shutdown"):
@@ -292,8 +299,21 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
         self.show_today()
-        self.check_recovery()
+        dialog = self.check_recovery()
+        if dialog is None:
+            self.heartbeat_timer.start()
+        else:
+            dialog.resolved.connect(lambda _choices: self.heartbeat_timer.start())
         self.start_lock()
+
+    def heartbeat(self) -> None:
+        """Marks running timers alive (the visit screen's own tick does it while shown)."""
+        if self._controller is not None and self._controller.timer.isActive():
+            return
+        try:
+            self.repo.heartbeat(self.clock.now())
+        except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
+            log.warning("heartbeat not written: %s", exc)
 
     def show_today(self) -> None:
         if self._controller is not None:
