@@ -235,3 +235,9 @@ def test_diagnoses_button_saves_the_ordered_codes(qtbot, clinic, clock, settings
     assert asked == [(True, ())]
     assert clinic.repo.get_visit(visit_id).diagnoses == ("R26.89", "M25.561")
     assert win.controller.visit.diagnoses == ("R26.89", "M25.561")
+    assert win.visit_panel.diagnoses_button.text() == "Diagnoses (2)"
+    # From the review too: it reloads with the new list.
+    win.show_review(visit_id)
+    qtbot.mouseClick(win.finalize_page.diagnoses_button, LEFT)
+    assert len(asked) == 2 and asked[1][1] == ("R26.89", "M25.561")
+    assert win.stack.currentWidget() is win.finalize_page

@@ -61,6 +61,7 @@ class FinalizePage(QWidget):
     """
 
     back_requested = Signal(int)
+    diagnoses_requested = Signal(int)
     finalized = Signal(int)
     amended = Signal(int)
     done = Signal()
@@ -93,6 +94,10 @@ class FinalizePage(QWidget):
         self.back_button.setAccessibleName("Back to the visit's timers")
         self.back_button.clicked.connect(
             lambda: self.visit and self.back_requested.emit(self.visit.id))
+        self.diagnoses_button = QPushButton("Diagnoses…")
+        self.diagnoses_button.setAccessibleName("Edit the visit's diagnoses")
+        self.diagnoses_button.clicked.connect(
+            lambda: self.visit and self.diagnoses_requested.emit(self.visit.id))
         self.finalize_button = QPushButton("Finalize and lock")
         self.finalize_button.setAccessibleName("Finalize and lock the visit")
         style.polish(self.finalize_button, primary=True)
@@ -103,8 +108,8 @@ class FinalizePage(QWidget):
         self.done_button = QPushButton("Today")
         self.done_button.setAccessibleName("Back to today's visits")
         self.done_button.clicked.connect(self.done)
-        for button in (self.back_button, self.amend_button, self.finalize_button,
-                       self.done_button):
+        for button in (self.back_button, self.diagnoses_button, self.amend_button,
+                       self.finalize_button, self.done_button):
             button.setMinimumHeight(style.TOUCH)
             header.addWidget(button)
         outer.addLayout(header)
@@ -159,6 +164,7 @@ class FinalizePage(QWidget):
         frozen = status.frozen
         self.finalize_button.setVisible(not frozen)
         self.back_button.setVisible(not frozen)
+        self.diagnoses_button.setVisible(not frozen)
         self.amend_button.setVisible(status is VisitStatus.FINALIZED)
         self._clear_checks()
         try:
@@ -242,8 +248,8 @@ class FinalizePage(QWidget):
             self._add_message("Diagnoses: " + "   ".join(
                 f"{LETTERS[i]} {code}" for i, code in enumerate(self.visit.diagnoses)), "info")
         else:
-            self._add_message("No diagnosis yet: add at least one (Diagnoses on the visit "
-                              "screen) before finalizing.", "error")
+            self._add_message("No diagnosis yet: add at least one (Diagnoses…) before "
+                              "finalizing.", "error")
         if self.choice:
             self._add_message("Tie: you chose " + ", ".join(
                 f"{c} × {u}" for c, u in self.choice.items() if u), "info")

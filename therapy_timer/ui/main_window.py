@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
 
             page = FinalizePage(self.repo, self.clock, self)
             page.back_requested.connect(self.show_visit)
+            page.diagnoses_requested.connect(self.edit_diagnoses)
             page.done.connect(self.show_today)
             page.amended.connect(self.show_visit)
             page.finalized.connect(lambda _id: self.statusBar().showMessage(
@@ -419,6 +420,8 @@ class MainWindow(QMainWindow):
             Ask.warn(self, "Diagnoses not saved", str(exc))
             return
         self.controller.reload()
+        if self._finalize_page is not None and self.stack.currentWidget() is self._finalize_page:
+            self.show_review(visit_id)
 
     def open_settings(self) -> None:
         from therapy_timer.ui.settings import SettingsDialog

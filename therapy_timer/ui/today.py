@@ -207,6 +207,10 @@ class TodayPage(QWidget):
     # -- data ---------------------------------------------------------------------------------
 
     def today(self) -> date:
+        """The clinic's calendar day now (the practice's time zone when it has one)."""
+        service_day = getattr(self.repo, "service_day", None)
+        if service_day is not None:
+            return service_day(self.clock.now())
         return self.clock.now().astimezone().date()
 
     def refresh(self) -> None:

@@ -281,6 +281,9 @@ class VisitPanel(QWidget):
                        self.edit_button):
             widget.setEnabled(editable)
         self.finalize_button.setText("Finish visit" if editable else "Review")
+        count = len(controller.visit.diagnoses)
+        self.diagnoses_button.setText(f"Diagnoses ({count})" if count else "Diagnoses")
+        self.diagnoses_button.setEnabled(editable)
         if controller.performer in self.performer_buttons:
             self.performer_buttons[controller.performer].setChecked(True)
         self.pause_button.setText("Resume" if controller.paused else "Pause")
