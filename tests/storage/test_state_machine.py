@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from therapy_timer.core.codes import default_catalog
@@ -137,6 +137,7 @@ class StoreMachine(RuleBasedStateMachine):
             assert running
             return
         assert not running
+        event("finalized a visit")
         self.frozen[self.visit_id] = lines
         self.last_finalized = self.visit_id
         self.visit_id = None
@@ -146,6 +147,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def amend(self):
         original = self.last_finalized
+        event("amended a visit")
         copies = self.repo.amend_visit(original, "state machine correction", "hyp", self.now)
         before = sorted((i.code, i.performer.value, i.start, i.end)
                         for i in self.repo.intervals_for(original))
@@ -186,6 +188,6 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 StoreMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None,
+    max_examples=60, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
 test_store_state_machine = StoreMachine.TestCase
