@@ -211,3 +211,16 @@ def test_missing_records_raise_not_found(repo):
         repo.get_visit(99)
     with pytest.raises(NotFoundError):
         repo.start_visit(1, 1, None, T0)
+
+
+@pytest.mark.parametrize(("sql", "index"), [
+    ("SELECT * FROM visits WHERE day = '2026-11-20'", "visits_by_day"),
+    ("SELECT * FROM visits WHERE patient_id = 1 ORDER BY day DESC", "visits_by_patient_day"),
+    ("SELECT * FROM visits v JOIN charge_lines c ON c.visit_id = v.id WHERE v.patient_id = 1"
+     " AND v.day >= '2026-01-01' AND v.day <= '2026-12-31'", "charge_lines_by_visit"),
+    ('SELECT * FROM intervals WHERE "end" IS NULL', "intervals_running"),
+    ("SELECT * FROM intervals WHERE visit_id = 3 ORDER BY start", "intervals_by_visit"),
+])
+def test_real_queries_use_indexes(repo, sql, index):
+    plan = " ".join(str(row[-1]) for row in repo.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert index in plan, plan
