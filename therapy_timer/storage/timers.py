@@ -240,6 +240,8 @@ class TimerMixin(RepositoryBase):
     def heartbeat(self, now: datetime) -> int:
         """Marks every running timer alive at ``now``; returns how many. Not audited."""
         _aware(now)
+        if self._row('SELECT 1 FROM intervals WHERE "end" IS NULL LIMIT 1') is None:
+            return 0  # nothing runs: no write, no fsync
         with self._write() as conn:
             return conn.execute('UPDATE intervals SET heartbeat = ? WHERE "end" IS NULL AND'
                                 ' (heartbeat IS NULL OR heartbeat < ?)',
