@@ -419,3 +419,13 @@ def test_search_by_words_through_the_completer(qtbot, panel, clinic):
         qtbot.keyClick(popup, Qt.Key.Key_Return)
     assert [i.code for i in clinic.repo.running_intervals()] == ["97116"]
     qtbot.waitUntil(lambda: panel.search.text() == "", timeout=2000)
+
+
+def test_tiles_follow_the_providers_favourites(qtbot, panel, clinic, monkeypatch):
+    assert list(panel.tiles.tiles)[:3] == ["97110", "97112", "97116"]  # PT defaults
+    monkeypatch.setattr(clinic.repo, "favourite_codes",
+                        lambda provider_id: ["97530", "97140", "97010", "NOPE1"], raising=False)
+    panel.load()
+    assert list(panel.tiles.tiles) == ["97530", "97140", "97010"]  # unknown codes left out
+    assert panel.tiles.tile_at(2).code == "97140"
+    assert panel.tiles.tiles["97530"].accessibleName() == "97530 Therapeutic activities"
