@@ -158,7 +158,8 @@ class RecoveryDialog(QDialog):
         self.setWindowTitle("Timers left running")
         self.setMinimumWidth(820)
         layout = QVBoxLayout(self)
-        heading = QLabel("Therapy Timer stopped unexpectedly while these timers were running.")
+        heading = QLabel("These timers were still running when Therapy Timer last closed "
+                         "(or stopped unexpectedly).")
         heading.setWordWrap(True)
         heading.setStyleSheet("font-size: 20px; font-weight: 700;")
         layout.addWidget(heading)
