@@ -241,3 +241,24 @@ def test_diagnoses_button_saves_the_ordered_codes(qtbot, clinic, clock, settings
     qtbot.mouseClick(win.finalize_page.diagnoses_button, LEFT)
     assert len(asked) == 2 and asked[1][1] == ("R26.89", "M25.561")
     assert win.stack.currentWidget() is win.finalize_page
+
+
+def test_open_the_demo_clinic_builds_off_the_ui_thread(qtbot, tmp_path, settings):
+    from therapy_timer.storage.repository import open_repository
+    from therapy_timer.ui.app import build_demo
+    from therapy_timer.ui.main_window import MainWindow
+
+    path = tmp_path / "first.db"
+    repo = open_repository(path)
+    win = MainWindow(repo, FakeClock(), db_path=str(path), settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.worker.idle, timeout=30000):
+        build_demo(win, path)
+        assert not win.isEnabled()  # the window waits, the UI thread does not
+    assert win.isEnabled()
+    assert repo.get_practice().name
+    assert len(repo.list_providers()) == 5
+    assert "made up" in win.statusBar().currentMessage()
+    win.close()
+    repo.close()
