@@ -178,6 +178,14 @@ class ChargesMixin(TimerMixin):
             InvalidDataError: timers still run, or no diagnosis is recorded.
             BillingError: the engine refuses the intervals or the choice.
         """
+        # One write transaction from the first read: another instance cannot finalize a
+        # pooled visit of the same day in between.
+        with self._write():
+            return self._finalize(visit_id, confirmed, user, now, choice)
+
+    def _finalize(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
+                  user: str, now: datetime, choice: Mapping[str, int] | None
+                  ) -> list[ChargeLine]:
         visit = self._open_visit(visit_id)
         if not user or not str(user).strip():
             raise InvalidDataError("finalizing needs the name of the user who signs it")
