@@ -230,7 +230,8 @@ def main() -> int:
     sample_patients = [rng.randrange(1, max_patient + 1) for _ in range(30)]
     year = END.year
     it_days, it_patients = iter(sample_days * 100), iter(sample_patients * 100)
-    now = datetime(END.year, END.month, END.day, 23, 0, tzinfo=UTC)
+    last = date.fromisoformat(days[-1])  # a reused file may hold earlier runs' visits
+    now = datetime(last.year, last.month, last.day, 23, 0, tzinfo=UTC)
 
     results = []
     day_rows = len(repo.visits_on(sample_days[0], now))
