@@ -134,6 +134,14 @@ class NoticeList(QWidget):
         self.notices: dict[str, Notice] = {}
 
     def set_notices(self, notices: Sequence[Notice]) -> None:
+        """Shows ``notices``; when they say the same as the ones shown, keeps those (no
+        flicker, and a button the clinician is about to press stays put)."""
+        same = [(n.key, n.label.text()) for n in notices] == [
+            (n.key, n.label.text()) for n in self.notices.values()]
+        if same:
+            for notice in notices:
+                notice.deleteLater()
+            return
         for notice in self.notices.values():
             notice.hide()
             notice.deleteLater()
