@@ -429,3 +429,29 @@ def test_tiles_follow_the_providers_favourites(qtbot, panel, clinic, monkeypatch
     assert list(panel.tiles.tiles) == ["97530", "97140", "97010"]  # unknown codes left out
     assert panel.tiles.tile_at(2).code == "97140"
     assert panel.tiles.tiles["97530"].accessibleName() == "97530 Therapeutic activities"
+
+
+def test_second_visit_the_same_day_pools_its_units(qtbot, controller, clinic, clock, visit,
+                                                  monkeypatch):
+    """CMS: 20 + 20 minutes in two visits bill as 40 minutes (3 units), not 1 + 1."""
+    from therapy_timer.ui.visit_panel import VisitPanel
+
+    repo = clinic.repo
+    repo.start_interval(visit.id, "97110", Performer.PT, clock.now())
+    clock.advance(minutes=20)
+    repo.pause_visit(visit.id, clock.now())
+    repo.set_diagnoses(visit.id, ["M25.561"], validate=False)
+    repo.finalize_visit(visit.id, None, "Dana Test, PT", clock.now())
+    clock.advance(minutes=120)
+    later = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    panel = VisitPanel(controller)
+    qtbot.addWidget(panel)
+    controller.open_visit(later.id)
+    controller.timer.stop()
+    panel.load()
+    assert "pooled with 1 earlier visit" in panel.subtitle.text()
+    tap(qtbot, panel, "97112")
+    clock.advance(minutes=20)
+    tap(qtbot, panel, "97112")
+    assert panel.totals.timed.value.text() == "40"
+    assert panel.totals.units.value.text() == "3"

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
-from therapy_timer.core.records import StoredInterval, Visit
+from therapy_timer.core.records import StoredInterval, Visit, VisitStatus
 from therapy_timer.storage.errors import ProviderBusyError, StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock
@@ -91,6 +91,7 @@ class SessionController(QObject):
         self._visit_provider = ""
         self.rule = Rule.CMS
         self.intervals: list[StoredInterval] = []
+        self.pooled: list[StoredInterval] = []  # the day's finalized visits, same discipline
         self.performer: Performer | None = None
         self.paused_codes: tuple[str, ...] = ()
         self.jumps: list[TimeJump] = []
@@ -157,6 +158,7 @@ class SessionController(QObject):
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
         self._visit_provider = provider.name if provider is not None else ""
+        self.pooled = self._pooled_intervals(self.visit)
         self._reload()
         self._last_wall, self._last_mono = self.clock.now(), self.clock.monotonic()
         self._last_beat = self._last_mono
@@ -167,6 +169,7 @@ class SessionController(QObject):
         self.timer.stop()
         self.visit = None
         self.intervals = []
+        self.pooled = []
         self._tally = None
         self.changed.emit()
 
@@ -180,13 +183,27 @@ class SessionController(QObject):
         assert self.visit is not None
         self.intervals = list(self.repo.intervals_for(self.visit.id))
         try:
-            self._tally = LiveTally([i.interval for i in self.intervals], self.rule,
-                                    self.catalog)
+            self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
+                                    self.rule, self.catalog)
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
             self.failed.emit(str(exc))
         self.changed.emit()
+
+    def _pooled_intervals(self, visit: Visit) -> list[StoredInterval]:
+        """Intervals of the patient's finalized visits that day in the same discipline: the
+        CMS rule pools them with this visit, so the live units must too."""
+        finder = getattr(self.repo, "visits_for_patient", None)
+        if finder is None:
+            return []
+        out: list[StoredInterval] = []
+        for other in finder(visit.patient_id, limit=50):
+            if (other.id != visit.id and other.day == visit.day
+                    and other.discipline == visit.discipline
+                    and other.status is VisitStatus.FINALIZED):
+                out.extend(self.repo.intervals_for(other.id))
+        return out
 
     def _rule_for(self, visit: Visit) -> Rule:
         try:

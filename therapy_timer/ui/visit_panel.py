@@ -241,6 +241,10 @@ class VisitPanel(QWidget):
         self.title.setText(patient.display_name)
         rule = "CMS rule" if self.controller.rule.value == "cms" else "per-code rule"
         parts = [visit.discipline.value, provider.name if provider else "", rule]
+        earlier = {i.visit_id for i in self.controller.pooled}
+        if earlier:
+            parts.append(f"units pooled with {len(earlier)} earlier visit"
+                         f"{'s' if len(earlier) > 1 else ''} today")
         self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
                                  f"{rule}")
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
