@@ -268,8 +268,8 @@ class FinalizePage(QWidget):
             layout = QVBoxLayout(row)
             layout.setContentsMargins(10, 6, 10, 6)
             layout.setSpacing(2)
-            box = QCheckBox(f"Apply {suggestion.modifier} to {suggestion.code} "
-                            f"({suggestion.units} unit{'s' if suggestion.units != 1 else ''})")
+            units = f"{suggestion.units} unit{'s' if suggestion.units != 1 else ''}"
+            box = QCheckBox(_attestation(suggestion.modifier, suggestion.code, units))
             box.setAccessibleName(f"Confirm {suggestion.modifier} on {suggestion.code}")
             box.setStyleSheet("QCheckBox { font-size: 17px; font-weight: 700; }"
                               "QCheckBox::indicator { width: 26px; height: 26px; }")
@@ -333,6 +333,16 @@ class FinalizePage(QWidget):
         new_id = new if isinstance(new, int) else new.id
         self.amended.emit(new_id)
         return new_id
+
+
+def _attestation(modifier: str, code: str, units: str) -> str:
+    """What ticking the box says, in the clinician's words."""
+    if modifier == "KX":
+        return f"I attest these services are medically necessary: apply KX to {code} ({units})"
+    if modifier in ("59", "XU", "XE", "XS", "XP"):
+        return (f"{code} was a distinct service in separate time (see the times): apply "
+                f"{modifier} ({units})")
+    return f"Apply {modifier} to {code} ({units})"
 
 
 class _Preview:
