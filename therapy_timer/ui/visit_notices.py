@@ -27,6 +27,7 @@ class NoticeText:
     key: str
     text: str
     level: str = "info"
+    detail: str = ""  # the full reason, in the tooltip
 
 
 def notice_texts(billing: DayBilling | None, facts, visit_number: int | None) -> list[NoticeText]:
@@ -43,8 +44,9 @@ def notice_texts(billing: DayBilling | None, facts, visit_number: int | None) ->
             out.append(NoticeText(f"warning{n}", warning, "warn"))
         for n, s in enumerate(billing.suggestions):
             name = MODIFIER_WORDS.get(s.modifier, s.modifier)
-            out.append(NoticeText(f"suggest{n}", f"{s.code}: suggest {name} on {s.units} "
-                                  f"unit(s). {s.reason}. You confirm it at finish.", "info"))
+            units = f"{s.units} unit{'s' if s.units != 1 else ''}"
+            out.append(NoticeText(f"suggest{n}", f"{s.code}: {name} suggested on {units}; "
+                                  "you confirm it at finish.", "info", s.reason))
     return out
 
 
@@ -73,5 +75,9 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
             if panel.tie_choice:
                 text += " Chosen: " + ", ".join(
                     f"{code} × {units}" for code, units in panel.tie_choice.items() if units)
-        notices.append(Notice(item.key, text, item.level, actions))
+        notice = Notice(item.key, text, item.level, actions)
+        if item.detail:
+            notice.setToolTip(item.detail)
+            notice.setAccessibleDescription(item.detail)
+        notices.append(notice)
     return notices
