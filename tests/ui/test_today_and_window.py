@@ -262,3 +262,24 @@ def test_open_the_demo_clinic_builds_off_the_ui_thread(qtbot, tmp_path, settings
     assert "made up" in win.statusBar().currentMessage()
     win.close()
     repo.close()
+
+
+def test_front_desk_page_is_wired_in(qtbot, tmp_path, settings):
+    from therapy_timer.storage.repository import open_repository
+    from therapy_timer.ui.main_window import MainWindow, has_module
+
+    if not has_module("frontdesk"):
+        pytest.skip("this build has no front-desk page")
+    path = tmp_path / "desk.db"
+    repo = open_repository(path)  # the page's jobs open their own connection to the file
+    from tests.ui.conftest import seed_clinic
+
+    seed_clinic(repo)
+    win = MainWindow(repo, FakeClock(), db_path=str(path), settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.worker.idle, timeout=20000):
+        win.frontdesk_action.trigger()
+    assert win.stack.currentWidget() is win.frontdesk
+    win.close()
+    repo.close()

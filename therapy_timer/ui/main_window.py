@@ -188,9 +188,9 @@ class MainWindow(QMainWindow):
             cls = getattr(module, "FrontDeskPage", None)
             if cls is not None:
                 try:
+                    page = cls(self.repo, worker=self.worker, parent=self, clock=self.clock)
+                except TypeError:  # an older page without the clock
                     page = cls(self.repo, worker=self.worker, parent=self)
-                except TypeError:
-                    page = cls(self.repo, self)
                 self.stack.addWidget(page)
                 self._frontdesk = page
         return self._frontdesk
