@@ -71,6 +71,15 @@ def test_parse_dollars():
             parse_dollars(bad)
 
 
+def test_money_display():
+    from therapy_timer.ui.models import money
+
+    assert money(123450) == "$1,234.50"
+    assert money(5) == "$0.05"
+    assert money(-250) == "-$2.50"
+    assert money(None) == ""
+
+
 def test_practice_edit_persists(qtbot, dialog, store):
     page = dialog.practice
     dialog.tabs.setCurrentWidget(page)
