@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from therapy_timer import __version__
-from therapy_timer.commands import COMMAND_MODULES
+from therapy_timer.commands import COMMAND_MODULES, COMMANDS
 
 EXIT_USAGE = 2
 
@@ -21,7 +21,30 @@ class UsageError(Exception):
     """Bad arguments or input: exit 2 with a one-line message."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def modules_for(argv: Sequence[str]) -> list[str]:
+    """The command modules a run needs: the one naming its subcommand, or all for help/errors.
+
+    The desktop app (no subcommand) needs none, which keeps its start-up short.
+    """
+    positionals = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--db":
+            skip = True
+        elif token in ("-h", "--help") and not positionals:
+            return list(COMMAND_MODULES)
+        elif not token.startswith("-"):
+            positionals.append(token)
+    if not positionals:
+        return []
+    module = COMMANDS.get(positionals[0])
+    return [module] if module else list(COMMAND_MODULES)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``argv`` it registers only the subcommands that run needs."""
     parser = argparse.ArgumentParser(
         prog="therapy-timer",
         description="Intervention timers with live billable units, charge sheets and superbills.",
@@ -32,14 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true",
                         help="start the app, wait until it is idle, print 'ready' and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else modules_for(argv):
         importlib.import_module(f"therapy_timer.commands.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     try:

@@ -4,3 +4,16 @@ so ``therapy-timer units`` answers without loading them."""
 
 #: Modules under ``therapy_timer.commands`` that add subcommands, in help order.
 COMMAND_MODULES = ["units", "documents", "store"]
+
+#: Which module registers each subcommand, so a run imports only the module it needs (the GUI
+#: start-up imports none). tests/cli/test_cli_entry.py checks this against the modules.
+COMMANDS = {
+    "units": "units",
+    "superbill": "documents",
+    "daysheet": "documents",
+    "export": "documents",
+    "verify": "store",
+    "backup": "store",
+    "restore": "store",
+    "demo": "store",
+}
