@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# Before any Qt call in the test process (pytest-qt creates the QApplication): PySide6 6.12's
+# abi3 wheel leaks references to None on Python 3.11; see therapy_timer/ui/pyside_guard.py.
+from therapy_timer.ui import pyside_guard  # noqa: F401
+
 if not os.environ.get("DISPLAY"):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
