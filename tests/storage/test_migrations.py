@@ -94,6 +94,22 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     repo.close()
 
 
+def test_opening_an_older_database_backs_it_up_beside_itself_first(tmp_path):
+    path = tmp_path / "clinic.db"
+    build_at(path, 1)
+    before = table_rows(path)
+    open_repository(path).close()
+    (saved,) = tmp_path.glob("clinic.db.schema1-*.bak")
+    conn = sqlite3.connect(saved)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # the old schema, untouched
+    conn.close()
+    assert table_rows(saved) == before
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
+    # opening the now-current database again makes no further copy
+    open_repository(path).close()
+    assert len(list(tmp_path.glob("*.bak"))) == 1
+
+
 def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     path = tmp_path / "broken.db"
     build_at(path, 1)

@@ -44,6 +44,17 @@ def _open_existing(path: Path) -> sqlite3.Connection:
     return connect(path)
 
 
+def backup_before_upgrade(db_path: Path | str, version: int) -> Path:
+    """Copies an older-schema database beside itself before it is migrated.
+
+    The copy is named ``<file>.schema<version>-<UTC time>.bak`` so an upgrade of the app can
+    always be undone by restoring it.
+    """
+    db_path = Path(db_path)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return backup(db_path, db_path.with_name(f"{db_path.name}.schema{version}-{stamp}.bak"))
+
+
 def backup(db_path: Path | str, out: Path | str) -> Path:
     """Copies the database at ``db_path`` to ``out`` (created 0600). Returns ``out``.
 

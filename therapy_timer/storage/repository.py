@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from therapy_timer.storage.backup import backup_before_upgrade
 from therapy_timer.storage.charges import ChargesMixin
 from therapy_timer.storage.clinic import ClinicMixin
 from therapy_timer.storage.db import (
@@ -114,10 +115,14 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
     try:
         with translating(where):
             # Identity and version first: a foreign or newer file is refused unchanged.
-            if check_identity(conn, where):
-                check_version(conn, where)
+            version = check_version(conn, where) if check_identity(conn, where) else 0
             make_durable(conn, where)
             if migrate_schema:
+                if 0 < version < LATEST_VERSION and str(path) != MEMORY:
+                    # An upgrade of the app: keep the old file before changing its schema.
+                    saved = backup_before_upgrade(path, version)
+                    log.info("backed up schema %d database before migrating: %s", version,
+                             saved.name)
                 migrate(conn, where, LATEST_VERSION)
     except BaseException:
         conn.close()
