@@ -45,6 +45,14 @@ def qsettings(tmp_path):
     return QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
 
 
+@pytest.fixture(autouse=True)
+def _no_modal_questions(monkeypatch):
+    """Closing a dialog with unsaved edits asks; tests answer "discard" unless they say."""
+    from therapy_timer.ui.settings import Page
+
+    monkeypatch.setattr(Page, "ask_discard", classmethod(lambda cls, parent, what: True))
+
+
 @pytest.fixture
 def dialog(qtbot, store, qsettings):
     widget = SettingsDialog(store, user="Front Desk", settings=qsettings)
@@ -255,3 +263,43 @@ def test_screenshots(qtbot, dialog, shots):
                        ("payers", dialog.payers), ("fees", dialog.fees)):
         dialog.tabs.setCurrentWidget(page)
         assert dialog.grab().save(str(shots / f"settings-{name}.png"))
+
+
+def test_close_with_unsaved_changes_asks_first(qtbot, dialog, store, monkeypatch):
+    from therapy_timer.ui.settings import Page
+
+    asked = []
+    answer = [False]
+    monkeypatch.setattr(Page, "ask_discard",
+                        classmethod(lambda cls, parent, what: asked.append(what) or answer[0]))
+    dialog.tabs.setCurrentWidget(dialog.payers)
+    _retype(qtbot, dialog.practice.name, "Renamed Clinic")
+    dialog.reject()  # Close / Escape
+    assert asked == ["the practice details"]
+    assert dialog.isVisible() and dialog.tabs.currentWidget() is dialog.practice
+    answer[0] = True
+    dialog.reject()
+    assert not dialog.isVisible()
+    assert store.get_practice().name == "Harbor Test Therapy"  # nothing written
+
+
+def test_switching_provider_with_unsaved_edits_asks(qtbot, dialog, monkeypatch):
+    from therapy_timer.ui.settings import Page
+
+    asked = []
+    monkeypatch.setattr(Page, "ask_discard",
+                        classmethod(lambda cls, parent, what: asked.append(what) or False))
+    page = dialog.providers
+    _retype(qtbot, page.license, "PT-1234")
+    _click(qtbot, page.new_button)
+    assert asked == ["Dana Test"]
+    assert page.license.text() == "PT-1234"  # the edit is still there
+    _click(qtbot, page.save_button)
+    assert not page.dirty
+    _click(qtbot, page.new_button)
+    assert asked == ["Dana Test"]  # saved: no question
+    assert page.name.text() == ""
+
+
+def test_loading_a_record_is_not_an_edit(dialog):
+    assert not any(page.dirty for page in dialog.pages())

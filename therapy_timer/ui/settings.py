@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -101,12 +102,19 @@ def time_zones() -> list[str]:
 
 
 class Page(QWidget):
-    """A settings tab: a form, its Save button and a message line."""
+    """A settings tab: a form, its Save button and a message line.
+
+    ``dirty`` is True once the user changed a watched field and has not saved; leaving the
+    record (or closing the dialog) then asks first, through ``Page.ask_discard``.
+    """
+
+    title = "this tab"
 
     def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.repo = repo
         self.user = user
+        self.dirty = False
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("settingsMessage")
@@ -130,6 +138,41 @@ class Page(QWidget):
 
     def save(self) -> bool:  # pragma: no cover - every page overrides it
         raise NotImplementedError
+
+    @classmethod
+    def ask_discard(cls, parent: QWidget | None, what: str) -> bool:
+        """Asks whether unsaved changes may be dropped (tests replace this)."""
+        answer = QMessageBox.question(
+            parent, "Unsaved changes", f"Discard the unsaved changes to {what}?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def may_leave(self) -> bool:
+        """True when nothing is unsaved, or the user agrees to drop it."""
+        if not self.dirty:
+            return True
+        if type(self).ask_discard(self, self.title):
+            self.dirty = False
+            return True
+        return False
+
+    def watch(self, *widgets: QWidget) -> None:
+        """Marks the page dirty when the user edits any of ``widgets``."""
+        for widget in widgets:
+            for name in ("textEdited", "itemChanged", "activated", "clicked", "valueChanged",
+                         "dateChanged", "textChanged"):
+                signal = getattr(widget, name, None)
+                if signal is not None and hasattr(signal, "connect"):
+                    if name == "textChanged" and hasattr(widget, "textEdited"):
+                        continue  # a line edit: only the user's edits count
+                    signal.connect(self._mark_dirty)
+                    break
+            if isinstance(widget, QComboBox) and widget.isEditable():
+                widget.lineEdit().textEdited.connect(self._mark_dirty)
+
+    def _mark_dirty(self, *_args) -> None:
+        self.dirty = True
 
 
 def confirm_note(text: str) -> QLabel:
@@ -179,6 +222,10 @@ class PracticePage(Page):
         layout.addStretch(1)
         layout.addLayout(self.footer())
         self.load()
+        self.watch(self.name, self.address, self.phone, self.npi, self.tax_id, self.taxonomy,
+                   self.timezone)
+
+    title = "the practice details"
 
     def load(self) -> None:
         practice = self.repo.get_practice() or Practice("")
@@ -189,6 +236,7 @@ class PracticePage(Page):
         self.tax_id.setText(practice.tax_id)
         self.taxonomy.setText(practice.taxonomy)
         self.timezone.setCurrentText(practice.timezone)
+        self.dirty = False
 
     def save(self) -> bool:
         name = self.name.text().strip()
@@ -216,6 +264,7 @@ class PracticePage(Page):
         except Exception as exc:  # noqa: BLE001 - storage errors name the problem
             self.error(f"Not saved: {exc}")
             return False
+        self.dirty = False
         self.ok("Practice details saved.")
         return True
 
@@ -245,10 +294,14 @@ class WorkstationPage(Page):
         layout.addWidget(explain)
         layout.addStretch(1)
         layout.addLayout(self.footer())
+        self.watch(self.lock_minutes)
+
+    title = "the auto-lock setting"
 
     def save(self) -> bool:
         minutes = self.lock_minutes.value()
         set_lock_minutes(minutes, self.settings)
+        self.dirty = False
         self.ok("Auto-lock turned off." if minutes == 0
                 else f"The screen locks after {minutes} idle minutes.")
         return True
@@ -288,6 +341,18 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
+
+    def pages(self) -> list[Page]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def reject(self) -> None:
+        """Close (or Escape): asks first about each tab with unsaved changes."""
+        for page in self.pages():
+            if page.dirty:
+                self.tabs.setCurrentWidget(page)
+                if not page.may_leave():
+                    return
+        super().reject()
 
     @classmethod
     def edit(cls, repo, parent: QWidget | None = None, user: str | None = None) -> None:

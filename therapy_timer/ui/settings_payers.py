@@ -141,7 +141,9 @@ class PayersPage(Page):
         self.list.currentItemChanged.connect(self._selected)
         self.new_button.clicked.connect(self.new_payer)
         self.add_allowed.clicked.connect(lambda: self._add_allowed_row("", ""))
+        self.add_allowed.clicked.connect(self._mark_dirty)
         self.remove_allowed.clicked.connect(self._remove_allowed_row)
+        self.remove_allowed.clicked.connect(self._mark_dirty)
         self.medicare.toggled.connect(self._medicare_toggled)
         self.kx_applies.toggled.connect(lambda on: self.kx_label.setVisible(on))
         self.reload()
@@ -149,6 +151,13 @@ class PayersPage(Page):
             self.list.setCurrentRow(0)
         else:
             self.new_payer()
+        self.watch(self.name, self.rule, self.medicare, self.therapy_modifiers,
+                   self.assistant_modifiers, self.kx_applies, self.self_pay, self.distinct,
+                   self.allowed)
+
+    @property
+    def title(self) -> str:
+        return self._current.name if self._current else "the new payer"
 
     def reload(self, select: int | None = None) -> None:
         self.list.blockSignals(True)
@@ -161,11 +170,19 @@ class PayersPage(Page):
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 
-    def _selected(self, item: QListWidgetItem | None, _previous=None) -> None:
-        if item is not None:
-            self.show_payer(self.repo.get_payer(item.data(Qt.ItemDataRole.UserRole)))
+    def _selected(self, item: QListWidgetItem | None, previous=None) -> None:
+        if item is None:
+            return
+        if not self.may_leave():
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(previous)
+            self.list.blockSignals(False)
+            return
+        self.show_payer(self.repo.get_payer(item.data(Qt.ItemDataRole.UserRole)))
 
     def new_payer(self) -> None:
+        if not self.may_leave():
+            return
         self.list.blockSignals(True)
         self.list.setCurrentRow(-1)
         self.list.blockSignals(False)
@@ -189,6 +206,7 @@ class PayersPage(Page):
         for code, cents in sorted(p.allowed_cents.items()):
             self._add_allowed_row(code, dollars(cents))
         self.message.clear()
+        self.dirty = False
 
     def _medicare_toggled(self, on: bool) -> None:
         if on:
@@ -310,6 +328,9 @@ class FeesPage(Page):
         layout.addLayout(self.footer())
         self.amount.returnPressed.connect(self.save)
         self.reload()
+        self.watch(self.code, self.amount)
+
+    title = "the new fee"
 
     def _label(self, code: str) -> str:
         try:
@@ -362,5 +383,6 @@ class FeesPage(Page):
         self.reload()
         self.code.clear()
         self.amount.clear()
+        self.dirty = False
         self.ok(f"{code}: {money(cents)} per unit from {start.isoformat()}.")
         return True

@@ -118,6 +118,12 @@ class ProvidersPage(Page):
             self.list.setCurrentRow(0)
         else:
             self.new_provider()
+        self.watch(self.name, self.credentials, self.discipline, self.role, self.npi,
+                   self.license, self.supervisor, self.active, self.pin, self.clear_pin)
+
+    @property
+    def title(self) -> str:
+        return self._current.name if self._current else "the new provider"
 
     # -- list ---------------------------------------------------------------------------------
 
@@ -132,12 +138,19 @@ class ProvidersPage(Page):
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 
-    def _selected(self, item: QListWidgetItem | None, _previous=None) -> None:
+    def _selected(self, item: QListWidgetItem | None, previous=None) -> None:
         if item is None:
+            return
+        if not self.may_leave():
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(previous)
+            self.list.blockSignals(False)
             return
         self.show_provider(self.repo.get_provider(item.data(Qt.ItemDataRole.UserRole)))
 
     def new_provider(self) -> None:
+        if not self.may_leave():
+            return
         self.list.blockSignals(True)
         self.list.clearSelection()
         self.list.setCurrentRow(-1)
@@ -163,6 +176,7 @@ class ProvidersPage(Page):
         self.clear_pin.setEnabled(p.has_pin)
         self.pin_state.setText("A PIN is set." if p.has_pin else "No PIN set.")
         self.message.clear()
+        self.dirty = False
 
     def _discipline_changed(self, *_args) -> None:
         discipline = self._discipline_value()
@@ -286,7 +300,7 @@ class TilesPage(Page):
         layout.addWidget(self.check_note)
         layout.addLayout(self.footer())
 
-        self.provider.currentIndexChanged.connect(self._load_codes)
+        self.provider.currentIndexChanged.connect(self._provider_chosen)
         self.add_button.clicked.connect(self._add_from_edit)
         self.code_edit.returnPressed.connect(self._add_from_edit)
         self.up_button.clicked.connect(lambda: self._move(-1))
@@ -294,6 +308,7 @@ class TilesPage(Page):
         self.remove_button.clicked.connect(self._remove)
         self.defaults_button.clicked.connect(self._defaults)
         self.reload_providers()
+        self.watch(self.codes)
         if not self.supported:
             for widget in (self.codes, self.code_edit, self.add_button, self.up_button,
                            self.down_button, self.remove_button, self.defaults_button,
@@ -322,6 +337,8 @@ class TilesPage(Page):
             return None
         return self.repo.get_provider(provider_id).discipline
 
+    title = "the favourite tiles"
+
     def _load_codes(self, *_args) -> None:
         provider_id = self.provider.currentData()
         codes: list[str] = []
@@ -330,6 +347,18 @@ class TilesPage(Page):
         if not codes:
             codes = self._default_codes()
         self._set_codes(codes)
+        self.dirty = False
+        self._shown_provider = provider_id
+
+    def _provider_chosen(self, *_args) -> None:
+        if self.provider.currentData() == getattr(self, "_shown_provider", None):
+            return
+        if not self.may_leave():
+            self.provider.blockSignals(True)
+            self.provider.setCurrentIndex(self.provider.findData(self._shown_provider))
+            self.provider.blockSignals(False)
+            return
+        self._load_codes()
 
     def _default_codes(self) -> list[str]:
         from therapy_timer.ui.tiles import DEFAULT_TILES
@@ -388,6 +417,7 @@ class TilesPage(Page):
         self._set_codes([*codes, code])
         self.code_edit.clear()
         self.message.clear()
+        self.dirty = True
 
     def _move(self, step: int) -> None:
         row = self.codes.currentRow()
@@ -398,6 +428,7 @@ class TilesPage(Page):
         codes[row], codes[target] = codes[target], codes[row]
         self._set_codes(codes)
         self.codes.setCurrentRow(target)
+        self.dirty = True
 
     def _remove(self) -> None:
         row = self.codes.currentRow()
@@ -405,9 +436,11 @@ class TilesPage(Page):
             codes = self.tile_codes()
             del codes[row]
             self._set_codes(codes)
+            self.dirty = True
 
     def _defaults(self) -> None:
         self._set_codes(self._default_codes())
+        self.dirty = True
 
     def save(self) -> bool:
         provider_id = self.provider.currentData()
@@ -421,5 +454,6 @@ class TilesPage(Page):
         except Exception as exc:  # noqa: BLE001
             self.error(f"Not saved: {exc}")
             return False
+        self.dirty = False
         self.ok(f"Tiles saved for {self.provider.currentText()}.")
         return True
