@@ -235,6 +235,8 @@ def test_print_one_superbill_to_a_pdf_printer(qtbot, page, tmp_path, monkeypatch
 def test_print_cancelled(qtbot, page, monkeypatch):
     _click_row(qtbot, page, 0)
     monkeypatch.setattr(FrontDeskPage, "ask_printer", classmethod(lambda c, p: None))
+    assert page.print_button.shortcut().toString() == "Ctrl+P"
+    assert "Ctrl+P" in page.print_button.toolTip()
     qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
     assert page.status.text() == "Printing cancelled."
     assert set(_cells(page, 6)) == {""}

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QSettings, Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
@@ -162,6 +163,10 @@ class FrontDeskPage(QWidget):
         self.daysheet_button.setToolTip("The charge sheet of the dates above, per provider")
         self.print_button = QPushButton("Print…")
         self.save_button = QPushButton("Save as PDF…")
+        self.print_button.setShortcut(QKeySequence.StandardKey.Print)
+        self.print_button.setToolTip("Print the document shown (Ctrl+P): one print job")
+        self.save_button.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_button.setToolTip("Save the document shown as a PDF file (Ctrl+S)")
         for button in (self.print_button, self.save_button):
             button.setEnabled(False)
         self.status = QLabel()
