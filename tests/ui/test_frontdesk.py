@@ -12,6 +12,7 @@ from pathlib import Path
 import pypdf
 import pytest
 from PySide6.QtCore import QDate, QSettings, Qt
+from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrinter
 
 from therapy_timer.core.records import VisitStatus
@@ -299,3 +300,7 @@ def test_screenshot_preview_on_white(qtbot, page, shots):
     corner = view.mapTo(page, view.rect().center())
     colour = image.pixelColor(corner.x(), min(corner.y(), image.height() - 1))
     assert colour.lightness() > 200  # the page is painted on white, not transparent
+    page.zoom.setCurrentText("Whole page")
+    assert page.preview.zoomMode() == QPdfView.ZoomMode.FitInView
+    page.zoom.setCurrentText("150%")
+    assert page.preview.zoomFactor() == pytest.approx(1.5)

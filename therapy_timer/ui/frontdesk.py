@@ -17,8 +17,7 @@ Public API:
   ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
 * Hooks tests replace: ``FrontDeskPage.ask_printer(parent) -> QPrinter | None`` (the system
   print dialog) and ``FrontDeskPage.ask_save_path(parent, suggested) -> str | None``.
-* ``PrintedMarks(repo, settings=None)``: which visits were printed (the repository's
-  ``mark_printed``/``printed_at`` when it has them, else this computer's settings).
+* ``frontdesk_jobs.PrintedMarks(repo, settings=None)``: which visits were printed.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
@@ -48,45 +48,9 @@ from PySide6.QtWidgets import (
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
 from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money
-from therapy_timer.ui.settings import app_settings
 from therapy_timer.ui.workers import Worker
 
 MEMORY = ":memory:"
-
-
-class PrintedMarks:
-    """When each visit's superbill was printed."""
-
-    def __init__(self, repo, settings: QSettings | None = None) -> None:
-        self.repo = repo
-        self._settings = settings
-        self._memory: dict[int, datetime] = {}
-        self._use_repo = hasattr(repo, "mark_printed") and hasattr(repo, "printed_at")
-        path = str(getattr(repo, "path", MEMORY))
-        self._key = "frontdesk/printed/" + (str(Path(path).resolve()) if path != MEMORY else "")
-
-    def printed_at(self, visit_id: int) -> datetime | None:
-        if self._use_repo:
-            return self.repo.printed_at(visit_id)
-        if self._key.endswith("/"):
-            return self._memory.get(visit_id)
-        value = app_settings(self._settings).value(f"{self._key}/{visit_id}")
-        try:
-            return datetime.fromisoformat(str(value)) if value else None
-        except ValueError:
-            return None
-
-    def mark(self, visit_ids, at: datetime, user: str | None = None) -> None:
-        if self._use_repo:
-            self.repo.mark_printed(list(visit_ids), at, user=user)
-            return
-        for visit_id in visit_ids:
-            if self._key.endswith("/"):
-                self._memory[visit_id] = at
-            else:
-                app_settings(self._settings).setValue(f"{self._key}/{visit_id}", at.isoformat())
-        if not self._key.endswith("/"):
-            app_settings(self._settings).sync()
 
 
 def _qdate(day: date) -> QDate:
@@ -116,7 +80,7 @@ class FrontDeskPage(QWidget):
         self.clock = clock
         self.user = user
         self.icd_cache_dir = icd_cache_dir
-        self.marks = PrintedMarks(repo, settings)
+        self.marks = jobs.PrintedMarks(repo, settings)
         self._db_path = str(getattr(repo, "path", MEMORY))
         self._request = 0
         self._pdf: bytes | None = None
@@ -180,6 +144,11 @@ class FrontDeskPage(QWidget):
         self.preview.setPageMode(QPdfView.PageMode.MultiPage)
         self.preview.setZoomMode(QPdfView.ZoomMode.FitToWidth)
         self.preview.setStyleSheet("background: #6b7280;")
+        self.zoom = QComboBox()
+        self.zoom.setAccessibleName("Preview zoom")
+        for text in ("Fit width", "Whole page", "100%", "150%"):
+            self.zoom.addItem(text)
+        self.zoom.currentTextChanged.connect(self._zoom_changed)
 
         dates = QHBoxLayout()
         dates.addWidget(QLabel("From"))
@@ -201,6 +170,7 @@ class FrontDeskPage(QWidget):
         left_layout.addLayout(documents)
         actions = QHBoxLayout()
         actions.addWidget(self.preview_title, 1)
+        actions.addWidget(self.zoom)
         actions.addWidget(self.print_button)
         actions.addWidget(self.save_button)
         right = QWidget()
@@ -380,6 +350,15 @@ class FrontDeskPage(QWidget):
         self.save_button.setEnabled(True)
         self._idle("")
         self.document_ready.emit(kind)
+
+    def _zoom_changed(self, text: str) -> None:
+        if text == "Fit width":
+            self.preview.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        elif text == "Whole page":
+            self.preview.setZoomMode(QPdfView.ZoomMode.FitInView)
+        else:
+            self.preview.setZoomMode(QPdfView.ZoomMode.Custom)
+            self.preview.setZoomFactor(int(text.rstrip("%")) / 100)
 
     @property
     def current_kind(self) -> str:
