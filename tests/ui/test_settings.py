@@ -240,27 +240,37 @@ def test_auto_lock_minutes_persist(qtbot, dialog, qsettings):
     assert page.lock_minutes.text() == "never"
 
 
-def test_tiles_tab(qtbot, dialog, store):
+def test_tiles_tab(qtbot, dialog, store, qsettings):
+    from therapy_timer.ui.settings import favourite_codes
+
     page = dialog.tiles
+    dialog.tabs.setCurrentWidget(page)
     codes = page.tile_codes()
     assert codes[:2] == ["97110", "97112"]  # the PT defaults
-    if not page.supported:
-        assert "cannot store favourite tiles" in page.message.text()
-        return
     _retype(qtbot, page.code_edit, "97150")
     qtbot.keyClick(page.code_edit, Qt.Key.Key_Return)
-    assert "already a tile" in page.message.text()
+    assert page.message.text() == "97150 is already a tile."
+    _retype(qtbot, page.code_edit, "99999")
+    qtbot.keyClick(page.code_edit, Qt.Key.Key_Return)
+    assert "unknown code '99999'" in page.message.text()
     page.codes.setCurrentRow(1)
     _click(qtbot, page.up_button)
+    page.codes.setCurrentRow(len(codes) - 1)
+    _click(qtbot, page.remove_button)
+    assert page.dirty
     _click(qtbot, page.save_button)
     provider = store.list_providers()[0]
-    assert list(store.favourite_codes(provider.id))[:2] == ["97112", "97110"]
+    saved = favourite_codes(store, provider.id, qsettings)
+    assert saved[:2] == ["97112", "97110"]
+    assert saved == ["97112", "97110", *codes[2:-1]]
+    assert not page.dirty
 
 
 def test_screenshots(qtbot, dialog, shots):
     dialog.resize(900, 640)
     for name, page in (("practice", dialog.practice), ("providers", dialog.providers),
-                       ("payers", dialog.payers), ("fees", dialog.fees)):
+                       ("payers", dialog.payers), ("fees", dialog.fees),
+                       ("tiles", dialog.tiles), ("computer", dialog.workstation)):
         dialog.tabs.setCurrentWidget(page)
         assert dialog.grab().save(str(shots / f"settings-{name}.png"))
 

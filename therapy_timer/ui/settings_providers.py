@@ -27,7 +27,12 @@ from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Provider
 from therapy_timer.core.validation import validate_npi
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.settings import Page, confirm_note
+from therapy_timer.ui.settings import (
+    Page,
+    confirm_note,
+    favourite_codes,
+    set_favourite_codes,
+)
 
 MAX_TILES = 16
 _ROLES = {
@@ -258,8 +263,10 @@ class ProvidersPage(Page):
 class TilesPage(Page):
     """Each provider's favourite intervention tiles, in the order the visit screen shows."""
 
-    def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None,
+                 settings=None) -> None:
         super().__init__(repo, user, parent)
+        self.settings = settings
         self.catalog = default_catalog()
         self.provider = QComboBox()
         self.provider.setAccessibleName("Provider")
@@ -278,7 +285,7 @@ class TilesPage(Page):
         self.down_button = QPushButton("Move down")
         self.remove_button = QPushButton("Remove")
         self.defaults_button = QPushButton("Use the defaults")
-        self.supported = hasattr(repo, "favourite_codes") and hasattr(repo, "set_favourite_codes")
+        self.in_database = hasattr(repo, "set_favourite_codes")
 
         add_row = QHBoxLayout()
         add_row.addWidget(self.code_edit, 1)
@@ -309,13 +316,9 @@ class TilesPage(Page):
         self.defaults_button.clicked.connect(self._defaults)
         self.reload_providers()
         self.watch(self.codes)
-        if not self.supported:
-            for widget in (self.codes, self.code_edit, self.add_button, self.up_button,
-                           self.down_button, self.remove_button, self.defaults_button,
-                           self.save_button):
-                widget.setEnabled(False)
-            self.error("This database cannot store favourite tiles yet; the visit screen "
-                       "shows each discipline's usual interventions.")
+        if not self.in_database:
+            layout.insertWidget(layout.count() - 1, QLabel(
+                "Tiles are kept on this computer (this database cannot hold them yet)."))
 
     def reload_providers(self) -> None:
         current = self.provider.currentData()
@@ -342,8 +345,8 @@ class TilesPage(Page):
     def _load_codes(self, *_args) -> None:
         provider_id = self.provider.currentData()
         codes: list[str] = []
-        if provider_id is not None and self.supported:
-            codes = list(self.repo.favourite_codes(provider_id) or [])
+        if provider_id is not None:
+            codes = favourite_codes(self.repo, provider_id, self.settings)
         if not codes:
             codes = self._default_codes()
         self._set_codes(codes)
@@ -368,14 +371,15 @@ class TilesPage(Page):
 
     def _set_codes(self, codes: list[str]) -> None:
         self.codes.clear()
-        for code in codes:
+        for position, code in enumerate(codes, start=1):
+            key = f"key {position}:  " if position <= 9 else "             "
             try:
                 info = self.catalog.get(code)
-                text = f"{info.code}  {info.label}"
+                text = f"{key}{info.code}  {info.label}"
                 if info.needs_confirmation:
                     text += "  (confirm)"
             except BillingError:
-                text = f"{code}  (not in the catalog)"
+                text = f"{key}{code}  (not in the catalog)"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, code)
             self.codes.addItem(item)
@@ -444,13 +448,12 @@ class TilesPage(Page):
 
     def save(self) -> bool:
         provider_id = self.provider.currentData()
-        if provider_id is None or not self.supported:
+        if provider_id is None:
             self.error("Pick a provider first.")
             return False
         try:
-            self.repo.set_favourite_codes(provider_id, self.tile_codes(), user=self.user)
-        except TypeError:
-            self.repo.set_favourite_codes(provider_id, self.tile_codes())
+            set_favourite_codes(self.repo, provider_id, self.tile_codes(), self.user,
+                                self.settings)
         except Exception as exc:  # noqa: BLE001
             self.error(f"Not saved: {exc}")
             return False
