@@ -14,6 +14,35 @@ if not os.environ.get("DISPLAY"):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_modal_dialogs():
+    """A real modal dialog would wait forever for a click in a headless run: fail instead.
+
+    Code asks through replaceable hooks (``Ask.*``, ``*.ask()`` classmethods); a test that
+    reaches a real dialog forgot to replace one. Tests may still monkeypatch these themselves.
+    """
+    from PySide6.QtPrintSupport import QPrintDialog
+    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
+
+    def refuse(name):
+        def _refuse(*_args, **_kwargs):
+            raise RuntimeError(f"a test opened a real modal dialog ({name}): replace the code's "
+                               "ask hook in the test")
+        return _refuse
+
+    patch = pytest.MonkeyPatch()
+    for cls in (QDialog, QMessageBox, QPrintDialog, QFileDialog, QInputDialog):
+        patch.setattr(cls, "exec", refuse(f"{cls.__name__}.exec"))
+    for name in ("question", "warning", "information", "critical", "about"):
+        patch.setattr(QMessageBox, name, refuse(f"QMessageBox.{name}"))
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        patch.setattr(QFileDialog, name, refuse(f"QFileDialog.{name}"))
+    for name in ("getText", "getInt", "getItem", "getDouble", "getMultiLineText"):
+        patch.setattr(QInputDialog, name, refuse(f"QInputDialog.{name}"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     """Points every per-user folder (data, config, cache, logs) at a temporary directory."""
