@@ -175,10 +175,10 @@ class FinalizePage(QWidget):
             self.billing = None
             self._add_message(f"This visit cannot be billed yet: {exc}", "error")
         if frozen:
-            self.model.set_rows(self.repo.charge_lines(visit_id))
+            self.model.set_rows([*self.repo.charge_lines(visit_id), *self._unbilled_rows()])
         elif self.billing is not None:
             try:
-                self.model.set_rows(self._preview_lines())
+                self.model.set_rows([*self._preview_lines(), *self._unbilled_rows()])
             except BillingError as exc:
                 self.model.set_rows([])
                 self._add_message(str(exc), "error")
@@ -193,6 +193,14 @@ class FinalizePage(QWidget):
         diagnoses = self.visit.diagnoses
         pointers = tuple(LETTERS[i] for i in range(min(4, len(diagnoses))))
         return [_Preview(line, pointers) for line in lines]
+
+    def _unbilled_rows(self) -> list[_Preview]:
+        """Codes that were timed but earn no unit: documented (CMS asks for every timed
+        intervention), shown with 0 units so the clinician sees where the minutes went."""
+        if self.billing is None:
+            return []
+        return [_Preview(line, (), note="documented, not billed")
+                for line in self.billing.lines if line.units == 0]
 
     def confirmed(self) -> set[tuple[str, str]]:
         """The (code, modifier) suggestions the clinician ticked."""
@@ -348,10 +356,10 @@ def _attestation(modifier: str, code: str, units: str) -> str:
 class _Preview:
     """A claim line as the review shows it before finalize (with default pointers)."""
 
-    def __init__(self, line, pointers: tuple[str, ...]) -> None:
+    def __init__(self, line, pointers: tuple[str, ...], note: str = "") -> None:
         self.code = line.code
-        self.label = line.label
-        self.modifiers = line.modifiers
+        self.label = f"{line.label} ({note})" if note else line.label
+        self.modifiers = line.modifiers if line.units else ()
         self.units = line.units
         self.minutes = line.minutes
         self.charge_cents = line.charge_cents
