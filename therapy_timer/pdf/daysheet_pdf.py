@@ -60,30 +60,15 @@ def _p(text: object, style):
 
 
 def _header(data: DaySheetData, s):
-    from reportlab.platypus import Paragraph, Table
+    from reportlab.platypus import Paragraph
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, markup
+    from therapy_timer.pdf.styles import letterhead, markup
 
-    practice = data.practice
-    left = [_p(practice.name, s["practice"])]
-    left += [_p(line, s["body"]) for line in practice.address]
-    if practice.npi or practice.tax_id:
-        left.append(Paragraph(f"Group NPI {markup(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
-                              f"Tax ID {markup(practice.tax_id or '—')}", s["body"]))
     right = [Paragraph(markup(data.title.upper()), s["title"]),
              Paragraph(f"<b>{_period(data)}</b>", s["right"]),
              Paragraph(f"{data.billable_visits} visit(s) billed, {data.open_visits} open",
                        s["right"])]
-    table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
-    table.setStyle([
-        ("FONT", (0, 0), (-1, -1), "TTSans", 8),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 0),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-        ("LINEBELOW", (0, 0), (-1, 0), 1.2, INK),
-    ])
-    return table
+    return letterhead(data.practice, right, s)
 
 
 def _provider_section(day: ProviderDay, s) -> list:

@@ -310,3 +310,27 @@ def table_style(header_rows: int = 1, money_from: int | None = None,
     if money_from is not None:
         commands.append(("ALIGN", (money_from, 0), (-1, -1), "RIGHT"))
     return commands
+
+
+def letterhead(practice, right: list, s: dict) -> object:
+    """The page head both documents share: the practice on the left (name, address, phone,
+    group NPI and Tax ID), the document's title block on the right, a rule below."""
+    from reportlab.platypus import Paragraph, Table
+
+    left = [Paragraph(markup(practice.name), s["practice"])]
+    left += [Paragraph(markup(line), s["body"]) for line in practice.address]
+    if practice.phone:
+        left.append(Paragraph(markup(f"Phone {practice.phone}"), s["body"]))
+    left.append(Paragraph(f"Group NPI {markup(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
+                          f"Tax ID {markup(practice.tax_id or '—')}", s["body"]))
+    table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
+    table.setStyle([
+        ("FONT", (0, 0), (-1, -1), SANS, 8),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("LINEBELOW", (0, 0), (-1, 0), 1.2, INK),
+    ])
+    return table
+

@@ -107,17 +107,10 @@ def _heading(text: str, s) -> object:
 
 
 def _header(data: SuperbillData, s) -> object:
-    from reportlab.platypus import Paragraph, Table
+    from reportlab.platypus import Paragraph
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, letterhead
 
-    practice = data.practice
-    left = [_p(practice.name, s["practice"])]
-    left += [_p(line, s["body"]) for line in practice.address]
-    if practice.phone:
-        left.append(_p(f"Phone {practice.phone}", s["body"]))
-    left.append(Paragraph(f"Group NPI {_esc(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
-                          f"Tax ID {_esc(practice.tax_id or '—')}", s["body"]))
     rows = [
         ("Date of service", format_date(data.service_date)),
         ("Place of service", data.place_of_service_label),
@@ -126,16 +119,7 @@ def _header(data: SuperbillData, s) -> object:
     if data.discipline:
         rows.append(("Plan of care", data.discipline))
     right = [Paragraph(data.title.upper(), s["title"]), _key_values(rows, CONTENT_WIDTH * 0.4, s)]
-    table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
-    table.setStyle([
-        ("FONT", (0, 0), (-1, -1), "TTSans", 8),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 0),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-        ("LINEBELOW", (0, 0), (-1, 0), 1.2, INK),
-    ])
-    return table
+    return letterhead(data.practice, right, s)
 
 
 def _key_values(rows: list[tuple[str, str]], width: float, s) -> object:
