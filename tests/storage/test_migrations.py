@@ -46,9 +46,16 @@ def build_at(path, version: int) -> None:
     migrate(conn, target=version)
     assert migrations.schema_version(conn) == version
     conn.execute("BEGIN")
+    status = V1_ROWS["visits"][0].index("finalized")
     for table, rows in V1_ROWS.items():
         marks = ",".join("?" * len(rows[0]))
+        if table == "visits":
+            # From version 3 a finalized visit's intervals are frozen: insert the visits open
+            # and finalize them once their intervals are in, as the app does.
+            rows = [(*row[:status], "open", *row[status + 1:]) for row in rows]
         conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    conn.executemany("UPDATE visits SET status = ? WHERE id = ?",
+                     [(row[status], row[0]) for row in V1_ROWS["visits"]])
     conn.execute("COMMIT")
     conn.close()
 
@@ -90,7 +97,18 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert repo.kx_year_to_date(1, 2026, "PT+SLP") == 1000 + 2 * 3000
     stopped = repo.stop_interval(2, T0.replace(hour=17, minute=20))
     assert stopped.end is not None
+    # Version 4's tables start empty and work on the migrated rows.
+    assert repo.favourite_codes(1) == []
+    assert repo.printed_at(1) is None
+    repo.set_favourite_codes(1, ["97140", "97110"], user="pat")
+    repo.mark_printed([1], T0.replace(hour=18), user="desk")
     assert repo.integrity_check() == "ok"
+    repo.close()
+    assert table_rows(path)["visits"][0] == V1_ROWS["visits"][0]
+    repo = open_repository(path)
+    assert repo.favourite_codes(1) == ["97140", "97110"]
+    assert repo.printed_at(1) == T0.replace(hour=18)
+    assert repo.get_visit(1).status.value == "finalized"
     repo.close()
 
 

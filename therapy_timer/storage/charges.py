@@ -1,4 +1,5 @@
-"""Billing a visit from stored data, freezing its charge lines, amending, and KX spend.
+"""Billing a visit from stored data, freezing its charge lines, amending, KX spend, and the
+front desk's printed marks.
 
 A patient's visits on one day under one discipline pool their minutes (billing-rules.md,
 decision 3): a visit is billed together with the day's already finalized visits, and its frozen
@@ -24,9 +25,9 @@ from therapy_timer.core.records import (
     VisitSummary,
 )
 from therapy_timer.storage import audit
-from therapy_timer.storage.base import charge_from, visit_from
+from therapy_timer.storage.base import SYSTEM_USER, charge_from, visit_from
 from therapy_timer.storage.db import day_text, from_text, to_text
-from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError
+from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError, NotFoundError
 from therapy_timer.storage.timers import TimerMixin, engine_order
 
 POINTER_LETTERS = "ABCDEFGHIJKL"
@@ -286,6 +287,47 @@ class ChargesMixin(TimerMixin):
             conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
             self._audit(now, user, "void", "visit", visit_id, {"reason": str(reason).strip()})
         return self.get_visit(visit_id)
+
+    # --- printed marks (front desk) ---
+
+    def mark_printed(self, visit_ids: Collection[int], at: datetime,
+                     user: str | None = None) -> None:
+        """Records that these visits' superbills were printed at ``at`` (a reprint moves the
+        mark to the later time). One audited transaction.
+
+        Raises:
+            NotFoundError: a visit does not exist; nothing is marked.
+            InvalidDataError: ``at`` has no time zone.
+        """
+        ids = list(dict.fromkeys(int(v) for v in visit_ids))
+        stamp = to_text(at)
+        with self._write() as conn:
+            for visit_id in ids:
+                if conn.execute("SELECT 1 FROM visits WHERE id = ?", (visit_id,)
+                                ).fetchone() is None:
+                    raise NotFoundError(f"visit {visit_id} not found; nothing marked printed")
+                conn.execute(
+                    "INSERT INTO printed_visits (visit_id, printed_at, user) VALUES (?, ?, ?)"
+                    " ON CONFLICT(visit_id) DO UPDATE SET printed_at = excluded.printed_at,"
+                    " user = excluded.user", (visit_id, stamp, user or SYSTEM_USER))
+                self._audit(at, user, "printed", "visit", visit_id)
+
+    def printed_at(self, visit_id: int) -> datetime | None:
+        """When the visit's superbill was last printed (UTC), or None."""
+        row = self._row("SELECT printed_at FROM printed_visits WHERE visit_id = ?",
+                        (visit_id,))
+        return None if row is None else from_text(row["printed_at"])
+
+    def printed_marks(self, visit_ids: Collection[int]) -> dict[int, datetime]:
+        """``printed_at`` for many visits at once: visit id -> time, printed ones only."""
+        ids = list(dict.fromkeys(int(v) for v in visit_ids))
+        marks: dict[int, datetime] = {}
+        for start in range(0, len(ids), 500):  # stay under SQLite's parameter limit
+            chunk = ids[start:start + 500]
+            rows = self._rows("SELECT visit_id, printed_at FROM printed_visits WHERE visit_id"
+                              f" IN ({','.join('?' * len(chunk))})", chunk)
+            marks.update({r["visit_id"]: from_text(r["printed_at"]) for r in rows})
+        return marks
 
     # --- audit ---
 

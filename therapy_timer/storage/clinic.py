@@ -1,13 +1,15 @@
-"""The clinic's reference data: practice, providers (with PINs), patients, payers, policies,
-fee schedule, plans of care and prior KX spend."""
+"""The clinic's reference data: practice, providers (with PINs and favourite tiles), patients,
+payers, policies, fee schedule, plans of care and prior KX spend."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from datetime import date
 
+from therapy_timer.core.codes import CodeKind, default_catalog
 from therapy_timer.core.model import BillingError, Discipline
 from therapy_timer.core.records import (
     FeeEntry,
@@ -153,6 +155,48 @@ class ClinicMixin(RepositoryBase):
         row = self._one("SELECT pin_hash FROM providers WHERE id = ?", (provider_id,),
                         f"provider {provider_id}")
         return row["pin_hash"] is not None and check_pin(pin, row["pin_hash"])
+
+    # --- favourite tiles ---
+
+    def favourite_codes(self, provider_id: int) -> list[str]:
+        """A provider's favourite tile codes in order (empty: use the discipline's defaults)."""
+        rows = self._rows("SELECT code FROM favourite_codes WHERE provider_id = ?"
+                          " ORDER BY position", (provider_id,))
+        return [r["code"] for r in rows]
+
+    def set_favourite_codes(self, provider_id: int, codes: Sequence[str],
+                            user: str | None = None) -> list[str]:
+        """Replaces a provider's favourite tile codes (an empty list: the defaults again).
+
+        Raises:
+            InvalidDataError: a code is not in the catalog, is billed per month or episode
+                (it cannot be a timer), or appears twice; nothing is written.
+            NotFoundError: no such provider.
+        """
+        if isinstance(codes, str):
+            raise InvalidDataError("favourite codes must be a list of codes, not one text")
+        catalog = default_catalog()
+        clean: list[str] = []
+        for code in codes:
+            try:
+                info = catalog.get(code)
+            except BillingError as exc:
+                raise InvalidDataError(f"favourite tile: {exc}") from exc
+            if info.kind is CodeKind.PERIODIC:
+                raise InvalidDataError(f"favourite tile {info.code} is billed per month or "
+                                       "episode; it cannot be a timer tile")
+            if info.code in clean:
+                raise InvalidDataError(f"favourite tile {info.code} is listed twice")
+            clean.append(info.code)
+        self.get_provider(provider_id)
+        with self._write() as conn:
+            conn.execute("DELETE FROM favourite_codes WHERE provider_id = ?", (provider_id,))
+            conn.executemany(
+                "INSERT INTO favourite_codes (provider_id, position, code) VALUES (?, ?, ?)",
+                [(provider_id, position, code) for position, code in enumerate(clean)])
+            self._audit(self.clock(), user, "favourites", "provider", provider_id,
+                        {"codes": clean})
+        return self.favourite_codes(provider_id)
 
     # --- patients ---
 

@@ -212,12 +212,29 @@ _V3_TRIGGERS = [
        BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot be deleted'); END""",
 ]
 
+_V4_FAVOURITES_AND_PRINTED = [
+    # A provider's favourite intervention tiles, in the order the visit screen shows them.
+    """CREATE TABLE favourite_codes (
+        provider_id INTEGER NOT NULL REFERENCES providers(id),
+        position INTEGER NOT NULL CHECK (position >= 0),
+        code TEXT NOT NULL CHECK (code <> ''),
+        PRIMARY KEY (provider_id, position),
+        UNIQUE (provider_id, code))""",
+    # When a visit's superbill was last printed (front desk), and by whom.
+    """CREATE TABLE printed_visits (
+        visit_id INTEGER PRIMARY KEY REFERENCES visits(id),
+        printed_at TEXT NOT NULL,
+        user TEXT NOT NULL)""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
     (2, "indexes for a day's visits, a patient's history, running timers", _V2_INDEXES),
     (3, "immutability: audit log append-only, finalized visits and charge lines frozen",
      _V3_TRIGGERS),
+    (4, "favourite tile codes per provider; printed marks of visits",
+     _V4_FAVOURITES_AND_PRINTED),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
