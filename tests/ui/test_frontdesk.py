@@ -77,8 +77,8 @@ def clock():
 
 def _page(qtbot, repo, worker, clock, qsettings, icd_cache):
     with qtbot.waitSignal(worker.idle, timeout=TIMEOUT):
-        page = FrontDeskPage(repo, worker, clock=clock, settings=qsettings,
-                             icd_cache_dir=icd_cache, user="Front Desk")
+        page = FrontDeskPage(repo, worker, clock=clock, icd_cache_dir=icd_cache,
+                             user="Front Desk")
     qtbot.addWidget(page)
     page.resize(1280, 800)
     page.show()
@@ -228,9 +228,21 @@ def test_print_one_superbill_to_a_pdf_printer(qtbot, page, tmp_path, monkeypatch
         pass
     marks = _cells(page, 6)
     assert marks[0].startswith("✓") and set(marks[1:]) == {""}
-    # The mark survives a new page (another session on this computer).
-    again = _page(qtbot, repo, worker, clock, qsettings, icd_cache)
-    assert _cells(again, 6)[0].startswith("✓")
+    # The mark is in the database (not this computer's settings), with who and when.
+    assert repo.printed_at(visit_id) == clock.now()
+    assert not [key for key in qsettings.allKeys() if "printed" in key]
+    entry = repo.audit_entries("visit", visit_id)[0]
+    assert (entry.action, entry.user) == ("printed", "Front Desk")
+    # It survives reopening the database: a new page on a new connection shows it.
+    reopened = open_repository(repo.path)
+    try:
+        assert reopened.printed_at(visit_id) == clock.now()
+        again = _page(qtbot, reopened, worker, clock, qsettings, icd_cache)
+        assert _cells(again, 6)[0].startswith("✓")
+        assert set(_cells(again, 6)[1:]) == {""}
+        again.close()
+    finally:
+        reopened.close()
 
 
 def test_print_cancelled(qtbot, page, monkeypatch):

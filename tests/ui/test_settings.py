@@ -245,8 +245,6 @@ def test_auto_lock_minutes_persist(qtbot, dialog, qsettings):
 
 
 def test_tiles_tab(qtbot, dialog, store, qsettings):
-    from therapy_timer.ui.settings import favourite_codes
-
     page = dialog.tiles
     dialog.tabs.setCurrentWidget(page)
     codes = page.tile_codes()
@@ -264,10 +262,13 @@ def test_tiles_tab(qtbot, dialog, store, qsettings):
     assert page.dirty
     _click(qtbot, page.save_button)
     provider = store.list_providers()[0]
-    saved = favourite_codes(store, provider.id, qsettings)
+    saved = store.favourite_codes(provider.id)  # in the database, not on this computer
     assert saved[:2] == ["97112", "97110"]
     assert saved == ["97112", "97110", *codes[2:-1]]
     assert not page.dirty
+    assert not [key for key in qsettings.allKeys() if key.startswith("tiles")]
+    entry = store.audit_entries("provider", provider.id)[0]
+    assert (entry.action, entry.user) == ("favourites", "Front Desk")
 
 
 def test_screenshots(qtbot, dialog, shots):

@@ -266,10 +266,8 @@ def test_open_the_demo_clinic_builds_off_the_ui_thread(qtbot, tmp_path, settings
 
 def test_front_desk_page_is_wired_in(qtbot, tmp_path, settings):
     from therapy_timer.storage.repository import open_repository
-    from therapy_timer.ui.main_window import MainWindow, has_module
+    from therapy_timer.ui.main_window import MainWindow
 
-    if not has_module("frontdesk"):
-        pytest.skip("this build has no front-desk page")
     path = tmp_path / "desk.db"
     repo = open_repository(path)  # the page's jobs open their own connection to the file
     from tests.ui.conftest import seed_clinic

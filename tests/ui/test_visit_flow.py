@@ -423,12 +423,21 @@ def test_search_by_words_through_the_completer(qtbot, panel, clinic):
 
 def test_tiles_follow_the_providers_favourites(qtbot, panel, clinic, monkeypatch):
     assert list(panel.tiles.tiles)[:3] == ["97110", "97112", "97116"]  # PT defaults
-    monkeypatch.setattr(clinic.repo, "favourite_codes",
-                        lambda provider_id: ["97530", "97140", "97010", "NOPE1"], raising=False)
+    clinic.repo.set_favourite_codes(clinic.pt.id, ["97530", "97140", "97010"])
+    clinic.repo.set_favourite_codes(clinic.pt2.id, ["97112"])  # another provider's own
     panel.load()
-    assert list(panel.tiles.tiles) == ["97530", "97140", "97010"]  # unknown codes left out
+    assert list(panel.tiles.tiles) == ["97530", "97140", "97010"]
     assert panel.tiles.tile_at(2).code == "97140"
     assert panel.tiles.tiles["97530"].accessibleName() == "97530 Therapeutic activities"
+    # A stored code the catalog no longer knows is left out rather than breaking the screen.
+    monkeypatch.setattr(clinic.repo, "favourite_codes",
+                        lambda provider_id: ["97530", "97140", "97010", "NOPE1"])
+    panel.load()
+    assert list(panel.tiles.tiles) == ["97530", "97140", "97010"]
+    monkeypatch.undo()
+    clinic.repo.set_favourite_codes(clinic.pt.id, [])  # back to the discipline's defaults
+    panel.load()
+    assert list(panel.tiles.tiles)[:3] == ["97110", "97112", "97116"]
 
 
 def test_second_visit_the_same_day_pools_its_units(qtbot, controller, clinic, clock, visit,

@@ -9,15 +9,15 @@ their own database connection; the UI thread only shows results.
 
 Public API:
 
-* ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, settings=None,
-  icd_cache_dir=None)``: ``repo`` is the UI thread's repository (jobs open their own
+* ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, icd_cache_dir=None,
+  user=None)``: ``repo`` is the UI thread's repository (jobs open their own
   connection to ``repo.path``). ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
   ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
   Signals ``document_ready(str)`` (the kind: "superbill", "superbills", "daysheet"),
   ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
 * Hooks tests replace: ``FrontDeskPage.ask_printer(parent) -> QPrinter | None`` (the system
   print dialog) and ``FrontDeskPage.ask_save_path(parent, suggested) -> str | None``.
-* ``frontdesk_jobs.PrintedMarks(repo, settings=None)``: which visits were printed.
+* ``frontdesk_jobs.PrintedMarks(repo)``: which visits were printed (kept in the database).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QSettings, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -71,7 +71,7 @@ class FrontDeskPage(QWidget):
     listed = Signal()
 
     def __init__(self, repo, worker: Worker | None = None, parent: QWidget | None = None, *,
-                 clock=None, settings: QSettings | None = None,
+                 clock=None,
                  icd_cache_dir: str | Path | None = None, user: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("frontDesk")
@@ -80,8 +80,8 @@ class FrontDeskPage(QWidget):
         self.clock = clock
         self.user = user
         self.icd_cache_dir = icd_cache_dir
-        self.marks = jobs.PrintedMarks(repo, settings)
-        self._db_path = str(getattr(repo, "path", MEMORY))
+        self.marks = jobs.PrintedMarks(repo)
+        self._db_path = str(repo.path)
         self._request = 0
         self._pdf: bytes | None = None
         self._kind = ""
@@ -263,7 +263,8 @@ class FrontDeskPage(QWidget):
                   label="front desk list")
 
     def _listed(self, desk: jobs.DeskList) -> None:
-        rows = [_with_mark(row, self.marks.printed_at(row.visit_id)) for row in desk.rows]
+        marks = self.marks.printed_marks([row.visit_id for row in desk.rows])
+        rows = [_with_mark(row, marks.get(row.visit_id)) for row in desk.rows]
         self.desk = jobs.DeskList(desk.start, desk.end, tuple(rows), desk.open_visits)
         selected = self.selected_visit()
         self.model.set_rows(rows)

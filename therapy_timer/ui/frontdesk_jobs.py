@@ -8,9 +8,8 @@ Public names: ``DeskRow``, ``DeskList``, ``load_desk_list(repo, start, end, now)
 ``superbill_pdf(repo, visit_id, describe)``, ``superbills_pdf(repo, start, end, describe)``,
 ``daysheet_pdf(repo, start, end, now)``, ``print_pdf(pdf_bytes, printer) -> pages``,
 ``save_pdf(pdf_bytes, path) -> Path``, ``icd_describer(cache_dir=None)``; and, for the UI
-thread, ``PrintedMarks(repo, settings=None)``: when each visit was printed (the repository's
-``mark_printed``/``printed_at`` when it has them, else this computer's settings, keyed by the
-database file).
+thread, ``PrintedMarks(repo)``: when each visit was printed (the repository's
+``mark_printed``/``printed_marks``, so every workstation sees the same marks).
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.core.superbill_build import (
     billable_visit_ids,
@@ -30,7 +27,6 @@ from therapy_timer.core.superbill_build import (
     daysheet_for_range,
     superbill_for_visit,
 )
-from therapy_timer.ui.settings import app_settings
 
 MEMORY = ":memory:"
 PRINT_DPI = 300
@@ -217,35 +213,17 @@ def print_pdf(pdf: bytes, printer) -> int:
 
 
 class PrintedMarks:
-    """When each visit's superbill was printed."""
+    """When each visit's superbill was printed: the repository's marks, on the UI thread."""
 
-    def __init__(self, repo, settings: QSettings | None = None) -> None:
+    def __init__(self, repo) -> None:
         self.repo = repo
-        self._settings = settings
-        self._memory: dict[int, datetime] = {}
-        self._use_repo = hasattr(repo, "mark_printed") and hasattr(repo, "printed_at")
-        path = str(getattr(repo, "path", MEMORY))
-        self._key = "frontdesk/printed/" + (str(Path(path).resolve()) if path != MEMORY else "")
 
     def printed_at(self, visit_id: int) -> datetime | None:
-        if self._use_repo:
-            return self.repo.printed_at(visit_id)
-        if self._key.endswith("/"):
-            return self._memory.get(visit_id)
-        value = app_settings(self._settings).value(f"{self._key}/{visit_id}")
-        try:
-            return datetime.fromisoformat(str(value)) if value else None
-        except ValueError:
-            return None
+        return self.repo.printed_at(visit_id)
+
+    def printed_marks(self, visit_ids) -> dict[int, datetime]:
+        """Visit id -> when printed, for the printed ones among ``visit_ids``."""
+        return self.repo.printed_marks(visit_ids)
 
     def mark(self, visit_ids, at: datetime, user: str | None = None) -> None:
-        if self._use_repo:
-            self.repo.mark_printed(list(visit_ids), at, user=user)
-            return
-        for visit_id in visit_ids:
-            if self._key.endswith("/"):
-                self._memory[visit_id] = at
-            else:
-                app_settings(self._settings).setValue(f"{self._key}/{visit_id}", at.isoformat())
-        if not self._key.endswith("/"):
-            app_settings(self._settings).sync()
+        self.repo.mark_printed(list(visit_ids), at, user=user)

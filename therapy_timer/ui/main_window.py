@@ -1,17 +1,16 @@
 """The main window: a stack of pages (Today, Visit, Review, Front desk), a menu and navigation.
 
 Thin on purpose: it builds the pages, connects their signals to one another, remembers its
-size (QSettings) and opens the recovery dialog when timers were left running by a crash. Pages
-owned by other modules (front desk, settings, lock screen, diagnoses) are wired in only when
-their module is present.
+size (QSettings) and opens the recovery dialog when timers were left running by a crash. The
+heavier pages of other modules (front desk with its PDF viewer, settings, lock screen,
+diagnoses) are imported when first used, keeping start-up quick.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -25,45 +24,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from therapy_timer.core.records import CrashedInterval
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, SystemClock
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.today import TodayPage
 
+if TYPE_CHECKING:
+    from therapy_timer.ui.frontdesk import FrontDeskPage
+
 log = logging.getLogger(__name__)
 
 ORG, APP = "TherapyTimer", "therapy-timer"
 HEARTBEAT_MS = 5000
-
-
-def has_module(name: str) -> bool:
-    """True when ``therapy_timer.ui.<name>`` is part of this build (nothing is imported)."""
-    return importlib.util.find_spec(f"therapy_timer.ui.{name}") is not None
-
-
-def optional_module(name: str):
-    """``therapy_timer.ui.<name>`` if that page exists in this build, else None."""
-    try:
-        return importlib.import_module(f"therapy_timer.ui.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"therapy_timer.ui.{name}":
-            raise
-        return None
-
-
-def find_crashed(repo) -> list[CrashedInterval]:
-    """Intervals left running at start-up, with when the app was last alive for each."""
-    finder = getattr(repo, "crashed_intervals", None)
-    if finder is not None:
-        return list(finder())
-    out = []
-    for interval in repo.running_intervals():
-        visit = repo.get_visit(interval.visit_id)
-        out.append(CrashedInterval(interval, visit.patient_id,
-                                   interval.heartbeat or interval.start))
-    return out
 
 
 class DiagnosesDialog(QDialog):
@@ -181,26 +154,20 @@ class MainWindow(QMainWindow):
         return self._finalize_page
 
     @property
-    def frontdesk(self) -> QWidget | None:
-        """The front-desk page (another module), or None in a build without it."""
-        if self._frontdesk is None and has_module("frontdesk"):
-            module = optional_module("frontdesk")
-            cls = getattr(module, "FrontDeskPage", None)
-            if cls is not None:
-                try:
-                    page = cls(self.repo, worker=self.worker, parent=self, clock=self.clock)
-                except TypeError:  # an older page without the clock
-                    page = cls(self.repo, worker=self.worker, parent=self)
-                self.stack.addWidget(page)
-                self._frontdesk = page
+    def frontdesk(self) -> FrontDeskPage:
+        """The front-desk page, built on first use."""
+        if self._frontdesk is None:
+            from therapy_timer.ui.frontdesk import FrontDeskPage
+
+            self._frontdesk = FrontDeskPage(self.repo, worker=self.worker, parent=self,
+                                            clock=self.clock)
+            self.stack.addWidget(self._frontdesk)
         return self._frontdesk
 
     def show_frontdesk(self) -> None:
         page = self.frontdesk
-        if page is not None:
-            if hasattr(page, "refresh"):
-                page.refresh()
-            self.stack.setCurrentWidget(page)
+        page.refresh()
+        self.stack.setCurrentWidget(page)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -224,17 +191,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.visit_action)
         bar.addAction(self.today_action)
         bar.addAction(self.visit_action)
-        if has_module("frontdesk"):
-            self.frontdesk_action = QAction("&Front desk", self,
-                                            shortcut=QKeySequence("Ctrl+D"))
-            self.frontdesk_action.triggered.connect(self.show_frontdesk)
-            file_menu.addAction(self.frontdesk_action)
-            bar.addAction(self.frontdesk_action)
-        if has_module("settings"):
-            action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
-            action.triggered.connect(self.open_settings)
-            file_menu.addAction(action)
-            bar.addAction(action)
+        self.frontdesk_action = QAction("&Front desk", self, shortcut=QKeySequence("Ctrl+D"))
+        self.frontdesk_action.triggered.connect(self.show_frontdesk)
+        file_menu.addAction(self.frontdesk_action)
+        bar.addAction(self.frontdesk_action)
+        action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        action.triggered.connect(self.open_settings)
+        file_menu.addAction(action)
+        bar.addAction(action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -279,7 +243,7 @@ class MainWindow(QMainWindow):
         self.heartbeat_timer.stop()
         if self._controller is not None:
             self._controller.timer.stop()
-        if self._worker is not None and hasattr(self._worker, "shutdown"):
+        if self._worker is not None:
             self._worker.shutdown()
         self.stop_lock()
         super().closeEvent(event)
@@ -360,7 +324,7 @@ class MainWindow(QMainWindow):
     def check_recovery(self):
         """Opens the recovery dialog (non-modal) when timers were left running."""
         try:
-            crashed = find_crashed(self.repo)
+            crashed = self.repo.crashed_intervals()
         except StorageError as exc:
             log.error("running timers not read: %s", exc)
             return None
@@ -377,8 +341,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def start_lock(self) -> None:
-        """Arms the auto-lock screen (another module) when this build has it."""
-        if self.lock is not None or not has_module("lock"):
+        """Arms the auto-lock screen (once)."""
+        if self.lock is not None:
             return
         from therapy_timer.ui.lock import LockController
 
@@ -401,12 +365,10 @@ class MainWindow(QMainWindow):
             self.controller.user = provider.name
 
     def edit_diagnoses(self, visit_id: int) -> None:
-        module = optional_module("diagnoses")
-        if module is None:
-            Ask.warn(self, "Diagnoses", "The diagnosis picker is not part of this build.")
-            return
+        from therapy_timer.ui.diagnoses import IcdIndexSource
+
         if self.icd_source is None:
-            self.icd_source = module.IcdIndexSource(self.worker, parent=self)
+            self.icd_source = IcdIndexSource(self.worker, parent=self)
             self.icd_source.start()
         visit = self.repo.get_visit(visit_id)
         codes = DiagnosesDialog.ask(self, self.icd_source, visit.diagnoses)

@@ -118,16 +118,9 @@ class RecoveryRow(QFrame):
                 raise BillingError(f"{_hm(at)} is before the timer began ({_hm(interval.start)})")
             if at is not None and at > now:
                 raise BillingError(f"{_hm(at)} is in the future")
-            resolve = getattr(self.repo, "resolve_crashed", None)
-            if resolve is not None:  # audit-logged by the store
-                stored = resolve(interval.id, RESOLUTIONS[choice], user=self.user, now=now,
-                                 at=at)
-            elif choice == KEEP:
-                self.repo.heartbeat(now)
-                stored = interval
-            else:
-                stored = self.repo.stop_interval(
-                    interval.id, at or self.crashed.last_alive, user=self.user)
+            # audit-logged by the store
+            stored = self.repo.resolve_crashed(interval.id, RESOLUTIONS[choice], user=self.user,
+                                               now=now, at=at)
         except (StorageError, BillingError) as exc:
             self.result.setStyleSheet(f"font-weight: 700; color: {style.ERROR_INK};")
             self.result.setText(f"Not done: {exc}")

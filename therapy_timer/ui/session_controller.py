@@ -194,11 +194,8 @@ class SessionController(QObject):
     def _pooled_intervals(self, visit: Visit) -> list[StoredInterval]:
         """Intervals of the patient's finalized visits that day in the same discipline: the
         CMS rule pools them with this visit, so the live units must too."""
-        finder = getattr(self.repo, "visits_for_patient", None)
-        if finder is None:
-            return []
         out: list[StoredInterval] = []
-        for other in finder(visit.patient_id, limit=50):
+        for other in self.repo.visits_for_patient(visit.patient_id, limit=50):
             if (other.id != visit.id and other.day == visit.day
                     and other.discipline == visit.discipline
                     and other.status is VisitStatus.FINALIZED):

@@ -14,10 +14,9 @@ Public API:
   "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
   ``set_lock_minutes(minutes, settings=None)``.
 * ``parse_dollars(text) -> int`` cents; raises ``ValueError`` naming the text.
-* ``favourite_codes(repo, provider_id, settings=None) -> list[str]`` (empty = the
-  discipline's defaults) and ``set_favourite_codes(repo, provider_id, codes, user=None,
-  settings=None)``: the repository's ``favourite_codes``/``set_favourite_codes`` when it has
-  them, else this computer's settings (keyed by database file and provider).
+
+Favourite tiles live in the database (``repo.favourite_codes``/``repo.set_favourite_codes``),
+so every workstation shows a provider the same tiles.
 """
 
 from __future__ import annotations
@@ -76,33 +75,6 @@ def lock_minutes(settings: QSettings | None = None) -> int:
 def set_lock_minutes(minutes: int, settings: QSettings | None = None) -> None:
     store = app_settings(settings)
     store.setValue(LOCK_KEY, int(minutes))
-    store.sync()
-
-
-def _favourites_key(repo, provider_id: int) -> str:
-    from pathlib import Path
-
-    path = str(getattr(repo, "path", ":memory:"))
-    where = str(Path(path).resolve()) if path != ":memory:" else f"memory-{id(repo)}"
-    return f"tiles/{where}/{provider_id}"
-
-
-def favourite_codes(repo, provider_id: int, settings: QSettings | None = None) -> list[str]:
-    """A provider's favourite tile codes in order (empty: use the discipline's defaults)."""
-    if hasattr(repo, "favourite_codes"):
-        return list(repo.favourite_codes(provider_id) or [])
-    value = app_settings(settings).value(_favourites_key(repo, provider_id), "")
-    return [code for code in str(value or "").split(",") if code]
-
-
-def set_favourite_codes(repo, provider_id: int, codes: list[str], user: str | None = None,
-                        settings: QSettings | None = None) -> None:
-    """Stores a provider's favourite tile codes (in the database when it can hold them)."""
-    if hasattr(repo, "set_favourite_codes"):
-        repo.set_favourite_codes(provider_id, list(codes), user=user)
-        return
-    store = app_settings(settings)
-    store.setValue(_favourites_key(repo, provider_id), ",".join(codes))
     store.sync()
 
 
@@ -355,7 +327,7 @@ class SettingsDialog(QDialog):
         self.providers = ProvidersPage(repo, user)
         self.payers = PayersPage(repo, user)
         self.fees = FeesPage(repo, user)
-        self.tiles = TilesPage(repo, user, settings=settings)
+        self.tiles = TilesPage(repo, user)
         self.workstation = WorkstationPage(repo, user, settings)
         for page, title in (
             (self.practice, "Practice"),

@@ -26,13 +26,9 @@ from therapy_timer.core.codes import CodeKind, default_catalog
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Provider
 from therapy_timer.core.validation import validate_npi
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.settings import (
-    Page,
-    confirm_note,
-    favourite_codes,
-    set_favourite_codes,
-)
+from therapy_timer.ui.settings import Page, confirm_note
 
 MAX_TILES = 16
 _ROLES = {
@@ -263,10 +259,8 @@ class ProvidersPage(Page):
 class TilesPage(Page):
     """Each provider's favourite intervention tiles, in the order the visit screen shows."""
 
-    def __init__(self, repo, user: str | None, parent: QWidget | None = None,
-                 settings=None) -> None:
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
         super().__init__(repo, user, parent)
-        self.settings = settings
         self.catalog = default_catalog()
         self.provider = QComboBox()
         self.provider.setAccessibleName("Provider")
@@ -285,7 +279,6 @@ class TilesPage(Page):
         self.down_button = QPushButton("Move down")
         self.remove_button = QPushButton("Remove")
         self.defaults_button = QPushButton("Use the defaults")
-        self.in_database = hasattr(repo, "set_favourite_codes")
 
         add_row = QHBoxLayout()
         add_row.addWidget(self.code_edit, 1)
@@ -316,9 +309,6 @@ class TilesPage(Page):
         self.defaults_button.clicked.connect(self._defaults)
         self.reload_providers()
         self.watch(self.codes)
-        if not self.in_database:
-            layout.insertWidget(layout.count() - 1, QLabel(
-                "Tiles are kept on this computer (this database cannot hold them yet)."))
 
     def reload_providers(self) -> None:
         current = self.provider.currentData()
@@ -346,7 +336,7 @@ class TilesPage(Page):
         provider_id = self.provider.currentData()
         codes: list[str] = []
         if provider_id is not None:
-            codes = favourite_codes(self.repo, provider_id, self.settings)
+            codes = self.repo.favourite_codes(provider_id)
         if not codes:
             codes = self._default_codes()
         self._set_codes(codes)
@@ -452,9 +442,8 @@ class TilesPage(Page):
             self.error("Pick a provider first.")
             return False
         try:
-            set_favourite_codes(self.repo, provider_id, self.tile_codes(), self.user,
-                                self.settings)
-        except Exception as exc:  # noqa: BLE001
+            self.repo.set_favourite_codes(provider_id, self.tile_codes(), user=self.user)
+        except StorageError as exc:
             self.error(f"Not saved: {exc}")
             return False
         self.dirty = False

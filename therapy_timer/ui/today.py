@@ -208,10 +208,7 @@ class TodayPage(QWidget):
 
     def today(self) -> date:
         """The clinic's calendar day now (the practice's time zone when it has one)."""
-        service_day = getattr(self.repo, "service_day", None)
-        if service_day is not None:
-            return service_day(self.clock.now())
-        return self.clock.now().astimezone().date()
+        return self.repo.service_day(self.clock.now())
 
     def refresh(self) -> None:
         """Re-reads providers, today's visits and the patient list."""

@@ -260,12 +260,10 @@ class VisitPanel(QWidget):
 
     def _tile_infos(self, discipline: Discipline, provider_id: int, day):
         codes: list[str] = []
-        favourites = getattr(self.repo, "favourite_codes", None)
-        if favourites is not None:
-            try:
-                codes = list(favourites(provider_id) or [])
-            except (StorageError, BillingError) as exc:
-                log.warning("favourite tiles not read: %s", exc)
+        try:
+            codes = self.repo.favourite_codes(provider_id)
+        except StorageError as exc:  # a locked or damaged file: the defaults still work
+            log.warning("favourite tiles not read: %s", exc)
         codes = codes or list(DEFAULT_TILES[discipline])
         infos = []
         for code in codes:

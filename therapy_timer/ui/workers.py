@@ -185,10 +185,5 @@ def _with_repo(repo_path: str, fn: Callable[..., Any], args: tuple[Any, ...]) ->
     """Opens a repository on the worker thread, runs ``fn(repo, *args)``, closes it."""
     from therapy_timer.storage.repository import open_repository
 
-    repo = open_repository(repo_path)
-    try:
+    with open_repository(repo_path) as repo:
         return fn(repo, *args)
-    finally:
-        close = getattr(repo, "close", None)
-        if close is not None:
-            close()
