@@ -9,6 +9,7 @@ from therapy_timer.core.validation import (
     icd10_description,
     normalise_icd10,
     npi_check_digit,
+    parse_birth_date,
     validate_code,
     validate_icd10,
     validate_modifier,
@@ -66,3 +67,18 @@ def test_icd10_exists_and_is_billable():
         validate_icd10("R26.8")
     with pytest.raises(ValidationError, match="Z99.999 is not in the ICD-10-CM code set"):
         validate_icd10("Z99.999")
+
+
+def test_birth_dates_typed_us_or_iso():
+    from datetime import date
+
+    today = date(2026, 11, 23)
+    assert parse_birth_date("04/12/1958", today) == date(1958, 4, 12)
+    assert parse_birth_date("4/2/1958", today) == date(1958, 4, 2)
+    assert parse_birth_date(" 1958-04-12 ", today) == date(1958, 4, 12)
+    for bad, message in [("", "enter the date of birth"), ("13/01/1958", "not a date"),
+                         ("02/30/1990", "not a date"), ("1958", "not a date"),
+                         ("01/01/2027", "in the future"), ("01/01/1890", "over 130 years")]:
+        with pytest.raises(ValidationError, match=message):
+            parse_birth_date(bad, today)
+

@@ -59,22 +59,33 @@ def test_start_a_visit_then_resume_it(qtbot, today, clinic):
 
 def test_quick_add_patient(qtbot, today, clinic, monkeypatch):
     monkeypatch.setattr(QuickAddPatient, "ask", classmethod(
-        lambda cls, parent, text="": Patient("Cy", "Newcomer", date(1970, 7, 7))))
+        lambda cls, parent, text="", today=None: Patient("Cy", "Newcomer", date(1970, 7, 7))))
     qtbot.mouseClick(today.quick_add, LEFT)
     assert today.results.currentItem().text().startswith("Newcomer, Cy")
     assert clinic.repo.search_patients("Newcomer")[0].birth_date == date(1970, 7, 7)
 
 
-def test_quick_add_dialog_needs_both_names(qtbot):
-    dialog = QuickAddPatient(None, "Newcomer")
+def test_quick_add_dialog_needs_names_and_a_typed_birth_date(qtbot):
+    dialog = QuickAddPatient(None, "Newcomer", today=date(2026, 11, 23))
     qtbot.addWidget(dialog)
     assert dialog.last.text() == "Newcomer"
+    assert dialog.birth.text() == ""  # never pre-filled
     dialog._check()
     assert "first and last name" in dialog.error.text()
     dialog.first.setText("Cy")
     dialog._check()
+    assert "enter the date of birth" in dialog.error.text()
+    assert dialog.result() == 0
+    qtbot.keyClicks(dialog.birth, "13/45/1958")
+    dialog._check()
+    assert "not a date" in dialog.error.text()
+    dialog.birth.clear()
+    qtbot.keyClicks(dialog.birth, "04/12/1958")
+    dialog._check()
     assert dialog.result() == 1
-    assert dialog.patient().display_name == "Newcomer, Cy"
+    patient = dialog.patient()
+    assert patient.display_name == "Newcomer, Cy"
+    assert patient.birth_date == date(1958, 4, 12)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from datetime import date
 from functools import cache
 from types import ModuleType
 
@@ -110,3 +111,36 @@ def validate_npi(text: str) -> str:
             "look for a mistyped digit"
         )
     return npi
+
+
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+OLDEST_AGE_YEARS = 130
+
+
+def parse_birth_date(text: str, today: date) -> date:
+    """A date of birth typed as MM/DD/YYYY (US) or YYYY-MM-DD.
+
+    Raises:
+        ValidationError: empty, not a real date, in the future, or over 130 years ago.
+    """
+    raw = str(text).strip()
+    if not raw:
+        raise ValidationError("enter the date of birth (MM/DD/YYYY)")
+    try:
+        us = _US_DATE.match(raw)
+        if us:
+            month, day, year = (int(part) for part in us.groups())
+            born = date(year, month, day)
+        else:
+            born = date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            f"{raw!r} is not a date: type it as MM/DD/YYYY, e.g. 04/12/1958"
+        ) from None
+    if born > today:
+        raise ValidationError(f"date of birth {born:%m/%d/%Y} is in the future")
+    if today.year - born.year > OLDEST_AGE_YEARS:
+        raise ValidationError(f"date of birth {born:%m/%d/%Y} is over {OLDEST_AGE_YEARS} "
+                              "years ago: check the year")
+    return born
+

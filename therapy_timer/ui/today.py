@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Patient, VisitStatus, VisitSummary
+from therapy_timer.core.validation import ValidationError, parse_birth_date
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
@@ -56,8 +56,10 @@ def _status(summary: VisitSummary) -> str:
 class QuickAddPatient(QDialog):
     """The few fields needed to start timing a new patient (the front desk adds the rest)."""
 
-    def __init__(self, parent: QWidget | None = None, text: str = "") -> None:
+    def __init__(self, parent: QWidget | None = None, text: str = "",
+                 today: date | None = None) -> None:
         super().__init__(parent)
+        self.today = today or date.today()
         self.setWindowTitle("Quick-add a patient")
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -66,11 +68,10 @@ class QuickAddPatient(QDialog):
         self.first.setAccessibleName("First name")
         self.last = QLineEdit(parts[0] if parts else "")
         self.last.setAccessibleName("Last name")
-        self.birth = QDateEdit()
-        self.birth.setDisplayFormat("yyyy-MM-dd")
-        self.birth.setCalendarPopup(True)
+        # Typed, never pre-filled: a default date would end up on superbills unnoticed.
+        self.birth = QLineEdit()
+        self.birth.setPlaceholderText("MM/DD/YYYY")
         self.birth.setAccessibleName("Date of birth")
-        self.birth.setDate(date(1960, 1, 1))
         form.addRow("Last name", self.last)
         form.addRow("First name", self.first)
         form.addRow("Date of birth", self.birth)
@@ -86,17 +87,24 @@ class QuickAddPatient(QDialog):
 
     def patient(self) -> Patient:
         return Patient(first_name=self.first.text().strip(), last_name=self.last.text().strip(),
-                       birth_date=self.birth.date().toPython())
+                       birth_date=parse_birth_date(self.birth.text(), self.today))
 
     def _check(self) -> None:
         if not self.first.text().strip() or not self.last.text().strip():
             self.error.setText("Enter the patient's first and last name.")
             return
+        try:
+            parse_birth_date(self.birth.text(), self.today)
+        except ValidationError as exc:
+            self.error.setText(f"Date of birth: {exc}.")
+            self.birth.setFocus()
+            return
         self.accept()
 
     @classmethod
-    def ask(cls, parent: QWidget | None, text: str = "") -> Patient | None:
-        dialog = cls(parent, text)
+    def ask(cls, parent: QWidget | None, text: str = "",
+            today: date | None = None) -> Patient | None:
+        dialog = cls(parent, text, today)
         return dialog.patient() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -264,7 +272,7 @@ class TodayPage(QWidget):
     # -- intent -------------------------------------------------------------------------------
 
     def add_patient(self) -> None:
-        patient = QuickAddPatient.ask(self, self.search.text())
+        patient = QuickAddPatient.ask(self, self.search.text(), self.clock.now().date())
         if patient is None:
             return
         try:
