@@ -80,7 +80,7 @@ def lock(qtbot, window, clock, store, qsettings):
     controller.timer.stop()  # tests call check() after moving the clock
     yield controller
     controller.lock_screen.hide()
-    controller._detach()
+    controller.detach()
 
 
 def _visible_texts(widget):
@@ -174,7 +174,7 @@ def test_current_provider_may_be_a_provider_object(qtbot, window, clock, store, 
     controller.lock()
     assert controller.lock_screen.provider_box.currentData() == store.lee.id
     assert controller.unlock(store.lee.id)
-    controller._detach()
+    controller.detach()
 
 
 def test_provider_without_pin_unlocks_with_a_tap(qtbot, lock, store):

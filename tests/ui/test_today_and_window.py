@@ -292,3 +292,23 @@ def test_front_desk_page_is_wired_in(qtbot, tmp_path, settings):
     assert win.stack.currentWidget() is win.frontdesk
     win.close()
     repo.close()
+
+
+def test_diagnosis_index_is_prepared_once_and_reused(qtbot, clinic, clock, settings,
+                                                     monkeypatch):
+    from therapy_timer.ui.diagnoses import IcdIndexSource
+    from therapy_timer.ui.main_window import DiagnosesDialog, MainWindow
+
+    started = []
+    monkeypatch.setattr(IcdIndexSource, "start", lambda self: started.append(self))
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.prepare_diagnoses()
+    win.prepare_diagnoses()
+    assert len(started) == 1
+    seen = []
+    monkeypatch.setattr(DiagnosesDialog, "ask",
+                        classmethod(lambda cls, parent, source, codes: seen.append(source)))
+    visit = clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    win.edit_diagnoses(visit.id)
+    assert seen == [started[0]] and len(started) == 1

@@ -118,10 +118,8 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _setup_logging() -> None:
-    try:
-        from therapy_timer.logging_setup import setup_logging
-    except ImportError:  # an older build without the log file
-        return
+    from therapy_timer.logging_setup import setup_logging
+
     try:
         setup_logging()
     except OSError as exc:  # an unwritable log folder must not stop the app
@@ -149,6 +147,9 @@ def _first_start(window, path: Path) -> None:
             build_demo(window, path)
             return
     window.start()
+    # Build the ICD-10-CM search index in the background now (about 6 s, once per release),
+    # so the diagnosis picker is ready when the clinician first opens it.
+    QTimer.singleShot(3000, window.prepare_diagnoses)
 
 
 def build_demo(window, path: Path) -> None:

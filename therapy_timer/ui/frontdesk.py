@@ -119,6 +119,10 @@ class FrontDeskPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # The patient's name matters most at the desk: the provider column gives way (elided).
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(3, 120)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.all_button = QPushButton("All superbills")

@@ -210,7 +210,7 @@ class LockController(QObject):
         self.timer.start()
         app = QApplication.instance()
         app.installEventFilter(self)
-        window.destroyed.connect(self._detach)
+        window.destroyed.connect(self.detach)
 
     # -- idle time -----------------------------------------------------------------------------
 
@@ -332,8 +332,8 @@ class LockController(QObject):
                 rect = inside
         return rect
 
-    def _detach(self, *_args) -> None:
-        """The main window is going: stop watching input."""
+    def detach(self, *_args) -> None:
+        """The main window is going: stop watching input (safe to call more than once)."""
         app = QApplication.instance()
         if app is not None and shiboken6.isValid(self):
             app.removeEventFilter(self)

@@ -253,11 +253,9 @@ class MainWindow(QMainWindow):
         lock, self.lock = self.lock, None
         if lock is None:
             return
-        detach = getattr(lock, "_detach", None)
-        if detach is not None:
-            with contextlib.suppress(RuntimeError, TypeError):  # not connected
-                self.destroyed.disconnect(detach)
-            detach()
+        with contextlib.suppress(RuntimeError, TypeError):  # not connected
+            self.destroyed.disconnect(lock.detach)
+        lock.detach()
 
     # -- navigation ---------------------------------------------------------------------------
 
@@ -364,12 +362,16 @@ class MainWindow(QMainWindow):
         if provider is not None:
             self.controller.user = provider.name
 
-    def edit_diagnoses(self, visit_id: int) -> None:
+    def prepare_diagnoses(self) -> None:
+        """Starts loading the ICD-10-CM index on the worker (once); the picker uses it."""
         from therapy_timer.ui.diagnoses import IcdIndexSource
 
         if self.icd_source is None:
             self.icd_source = IcdIndexSource(self.worker, parent=self)
             self.icd_source.start()
+
+    def edit_diagnoses(self, visit_id: int) -> None:
+        self.prepare_diagnoses()
         visit = self.repo.get_visit(visit_id)
         codes = DiagnosesDialog.ask(self, self.icd_source, visit.diagnoses)
         if codes is None:
