@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -185,6 +187,74 @@ def confirm_note(text: str) -> QLabel:
     label.setObjectName("confirmNote")
     label.setStyleSheet(CONFIRM_STYLE)
     return label
+
+
+class RecordListPage(Page):
+    """A page editing one record at a time, picked from a list (providers, payers).
+
+    Subclasses give ``records()``, ``record_label(record)``, ``get_record(id)`` and
+    ``show_record(record_or_None)``; selecting, "New ..." and reloading are shared, and
+    leaving a record with unsaved edits asks first (``may_leave``).
+    """
+
+    def __init__(self, repo, user: str | None, parent: QWidget | None = None, *,
+                 list_name: str, new_text: str) -> None:
+        super().__init__(repo, user, parent)
+        self.list = QListWidget()
+        self.list.setAccessibleName(list_name)
+        self.new_button = QPushButton(new_text)
+
+    def connect_list(self) -> None:
+        """Wires the list and the New button, then shows the first record (or a new one)."""
+        self.list.currentItemChanged.connect(self._selected)
+        self.new_button.clicked.connect(self.new_record)
+        self.reload()
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        else:
+            self.new_record()
+
+    def records(self) -> list:
+        raise NotImplementedError
+
+    def record_label(self, record) -> str:
+        raise NotImplementedError
+
+    def get_record(self, record_id: int):
+        raise NotImplementedError
+
+    def show_record(self, record) -> None:
+        raise NotImplementedError
+
+    def reload(self, select: int | None = None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for record in self.records():
+            item = QListWidgetItem(self.record_label(record))
+            item.setData(Qt.ItemDataRole.UserRole, record.id)
+            self.list.addItem(item)
+            if record.id == select:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def _selected(self, item: QListWidgetItem | None, previous=None) -> None:
+        if item is None:
+            return
+        if not self.may_leave():
+            self.list.blockSignals(True)
+            self.list.setCurrentItem(previous)
+            self.list.blockSignals(False)
+            return
+        self.show_record(self.get_record(item.data(Qt.ItemDataRole.UserRole)))
+
+    def new_record(self) -> None:
+        if not self.may_leave():
+            return
+        self.list.blockSignals(True)
+        self.list.clearSelection()
+        self.list.setCurrentRow(-1)
+        self.list.blockSignals(False)
+        self.show_record(None)
 
 
 class PracticePage(Page):

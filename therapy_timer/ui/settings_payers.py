@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QTableView,
     QTableWidget,
@@ -37,7 +35,7 @@ from therapy_timer.core.rules_data import kx_for_year
 from therapy_timer.core.validation import validate_code
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
-from therapy_timer.ui.settings import Page, confirm_note, dollars, parse_dollars
+from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars, parse_dollars
 
 RULE_NAMES = {
     Rule.CMS: "CMS total time (the 8-minute rule)",
@@ -72,17 +70,14 @@ def pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
-class PayersPage(Page):
+class PayersPage(RecordListPage):
     """Payers: unit rule, Medicare, therapy and assistant modifiers, KX, allowed amounts."""
 
     def __init__(self, repo, user: str | None, parent: QWidget | None = None,
                  today: date | None = None) -> None:
-        super().__init__(repo, user, parent)
+        super().__init__(repo, user, parent, list_name="Payers", new_text="New payer")
         self.today = today or date.today()
         self._current: Payer | None = None
-        self.list = QListWidget()
-        self.list.setAccessibleName("Payers")
-        self.new_button = QPushButton("New payer")
         self.name = QLineEdit(placeholderText="e.g. Medicare Part B")
         self.rule = QComboBox()
         for rule, text in RULE_NAMES.items():
@@ -138,19 +133,13 @@ class PayersPage(Page):
         layout.addLayout(top, 1)
         layout.addLayout(self.footer())
 
-        self.list.currentItemChanged.connect(self._selected)
-        self.new_button.clicked.connect(self.new_payer)
         self.add_allowed.clicked.connect(lambda: self._add_allowed_row("", ""))
         self.add_allowed.clicked.connect(self._mark_dirty)
         self.remove_allowed.clicked.connect(self._remove_allowed_row)
         self.remove_allowed.clicked.connect(self._mark_dirty)
         self.medicare.toggled.connect(self._medicare_toggled)
         self.kx_applies.toggled.connect(lambda on: self.kx_label.setVisible(on))
-        self.reload()
-        if self.list.count():
-            self.list.setCurrentRow(0)
-        else:
-            self.new_payer()
+        self.connect_list()
         self.watch(self.name, self.rule, self.medicare, self.therapy_modifiers,
                    self.assistant_modifiers, self.kx_applies, self.self_pay, self.distinct,
                    self.allowed)
@@ -159,35 +148,17 @@ class PayersPage(Page):
     def title(self) -> str:
         return self._current.name if self._current else "the new payer"
 
-    def reload(self, select: int | None = None) -> None:
-        self.list.blockSignals(True)
-        self.list.clear()
-        for payer in self.repo.list_payers():
-            item = QListWidgetItem(f"{payer.name}  ·  {payer.rule.value}")
-            item.setData(Qt.ItemDataRole.UserRole, payer.id)
-            self.list.addItem(item)
-            if payer.id == select:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
+    def records(self) -> list:
+        return self.repo.list_payers()
 
-    def _selected(self, item: QListWidgetItem | None, previous=None) -> None:
-        if item is None:
-            return
-        if not self.may_leave():
-            self.list.blockSignals(True)
-            self.list.setCurrentItem(previous)
-            self.list.blockSignals(False)
-            return
-        self.show_payer(self.repo.get_payer(item.data(Qt.ItemDataRole.UserRole)))
+    def record_label(self, record) -> str:
+        return f"{record.name}  ·  {record.rule.value}"
 
-    def new_payer(self) -> None:
-        if not self.may_leave():
-            return
-        self.list.blockSignals(True)
-        self.list.setCurrentRow(-1)
-        self.list.blockSignals(False)
-        self.show_payer(None)
-        self.name.setFocus()
+    def get_record(self, record_id: int):
+        return self.repo.get_payer(record_id)
+
+    def show_record(self, record) -> None:
+        self.show_payer(record)
 
     def show_payer(self, payer: Payer | None) -> None:
         self._current = payer

@@ -28,7 +28,7 @@ from therapy_timer.core.records import Provider
 from therapy_timer.core.validation import validate_npi
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.settings import Page, confirm_note
+from therapy_timer.ui.settings import Page, RecordListPage, confirm_note
 
 MAX_TILES = 16
 _ROLES = {
@@ -54,17 +54,14 @@ def provider_label(provider: Provider) -> str:
     return text
 
 
-class ProvidersPage(Page):
+class ProvidersPage(RecordListPage):
     """Providers: name, credentials, discipline, therapist or assistant, NPI, license, PIN."""
 
     saved = Signal()
 
     def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
-        super().__init__(repo, user, parent)
+        super().__init__(repo, user, parent, list_name="Providers", new_text="New provider")
         self._current: Provider | None = None
-        self.list = QListWidget()
-        self.list.setAccessibleName("Providers")
-        self.new_button = QPushButton("New provider")
         self.name = QLineEdit(placeholderText="e.g. Dana Reyes")
         self.credentials = QLineEdit(placeholderText="e.g. PT, DPT")
         self.discipline = QComboBox()
@@ -112,13 +109,7 @@ class ProvidersPage(Page):
 
         self.discipline.currentIndexChanged.connect(self._discipline_changed)
         self.role.currentIndexChanged.connect(self._role_changed)
-        self.list.currentItemChanged.connect(self._selected)
-        self.new_button.clicked.connect(self.new_provider)
-        self.reload()
-        if self.list.count():
-            self.list.setCurrentRow(0)
-        else:
-            self.new_provider()
+        self.connect_list()
         self.watch(self.name, self.credentials, self.discipline, self.role, self.npi,
                    self.license, self.supervisor, self.active, self.pin, self.clear_pin)
 
@@ -128,36 +119,17 @@ class ProvidersPage(Page):
 
     # -- list ---------------------------------------------------------------------------------
 
-    def reload(self, select: int | None = None) -> None:
-        self.list.blockSignals(True)
-        self.list.clear()
-        for provider in self.repo.list_providers(include_inactive=True):
-            item = QListWidgetItem(provider_label(provider))
-            item.setData(Qt.ItemDataRole.UserRole, provider.id)
-            self.list.addItem(item)
-            if provider.id == select:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
+    def records(self) -> list:
+        return self.repo.list_providers(include_inactive=True)
 
-    def _selected(self, item: QListWidgetItem | None, previous=None) -> None:
-        if item is None:
-            return
-        if not self.may_leave():
-            self.list.blockSignals(True)
-            self.list.setCurrentItem(previous)
-            self.list.blockSignals(False)
-            return
-        self.show_provider(self.repo.get_provider(item.data(Qt.ItemDataRole.UserRole)))
+    def record_label(self, record) -> str:
+        return provider_label(record)
 
-    def new_provider(self) -> None:
-        if not self.may_leave():
-            return
-        self.list.blockSignals(True)
-        self.list.clearSelection()
-        self.list.setCurrentRow(-1)
-        self.list.blockSignals(False)
-        self.show_provider(None)
-        self.name.setFocus()
+    def get_record(self, record_id: int):
+        return self.repo.get_provider(record_id)
+
+    def show_record(self, record) -> None:
+        self.show_provider(record)
 
     def show_provider(self, provider: Provider | None) -> None:
         self._current = provider
