@@ -60,6 +60,7 @@ def test_start_a_visit_then_resume_it(qtbot, today, clinic):
 def test_quick_add_patient(qtbot, today, clinic, monkeypatch):
     monkeypatch.setattr(QuickAddPatient, "ask", classmethod(
         lambda cls, parent, text="", today=None: Patient("Cy", "Newcomer", date(1970, 7, 7))))
+    monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: False))  # "Later"
     qtbot.mouseClick(today.quick_add, LEFT)
     assert today.results.currentItem().text().startswith("Newcomer, Cy")
     assert clinic.repo.search_patients("Newcomer")[0].birth_date == date(1970, 7, 7)

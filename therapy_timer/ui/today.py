@@ -117,6 +117,7 @@ class TodayPage(QWidget):
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
+        self.user: str | None = None  # who is at the keyboard (audit); the provider if unset
         self.setAccessibleName("Today")
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -190,13 +191,23 @@ class TodayPage(QWidget):
         self.results.setStyleSheet("QListWidget { font-size: 17px; } "
                                    "QListWidget::item { min-height: 40px; }")
         self.results.itemDoubleClicked.connect(lambda _i: self.start_selected())
+        self.results.currentItemChanged.connect(lambda *_a: self._update_edit_button())
         right.addWidget(self.results, 1)
-        buttons = QHBoxLayout()
+        patient_buttons = QHBoxLayout()
         self.quick_add = QPushButton("Quick-add patient")
         self.quick_add.setMinimumHeight(style.TOUCH)
         self.quick_add.setAccessibleName("Quick-add a patient")
         self.quick_add.clicked.connect(self.add_patient)
-        buttons.addWidget(self.quick_add)
+        patient_buttons.addWidget(self.quick_add)
+        self.edit_button = QPushButton("Edit patient\u2026")
+        self.edit_button.setMinimumHeight(style.TOUCH)
+        self.edit_button.setAccessibleName("Edit the selected patient's details and insurance")
+        self.edit_button.setToolTip("Details, insurance, plans of care and prior therapy spend")
+        self.edit_button.setEnabled(False)
+        self.edit_button.clicked.connect(self.edit_selected)
+        patient_buttons.addWidget(self.edit_button)
+        right.addLayout(patient_buttons)
+        buttons = QHBoxLayout()
         self.start_button = QPushButton("Start visit")
         self.start_button.setMinimumHeight(style.TOUCH)
         self.start_button.setAccessibleName("Start a visit for the selected patient")
@@ -282,9 +293,41 @@ class TodayPage(QWidget):
             return
         self.search.setText(saved.last_name)
         self.run_search()
+        self._select_patient(saved.id)
+        if Ask.confirm(self, "Patient added",
+                       f"{saved.display_name} is added. Enter the rest now (sex, address, "
+                       "phone, insurance, plan of care)? The superbill needs them.",
+                       yes="Edit patient", no="Later"):
+            self.edit_patient(saved.id)
+
+    def _select_patient(self, patient_id: int) -> None:
         for row in range(self.results.count()):
-            if self.results.item(row).data(Qt.ItemDataRole.UserRole) == saved.id:
+            if self.results.item(row).data(Qt.ItemDataRole.UserRole) == patient_id:
                 self.results.setCurrentRow(row)
+
+    def selected_patient_id(self) -> int | None:
+        item = self.results.currentItem()
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+
+    def _update_edit_button(self) -> None:
+        self.edit_button.setEnabled(self.selected_patient_id() is not None)
+
+    def edit_selected(self) -> None:
+        patient_id = self.selected_patient_id()
+        if patient_id is None:
+            Ask.warn(self, "No patient", "Pick a patient from the list first.")
+            return
+        self.edit_patient(patient_id)
+
+    def edit_patient(self, patient_id: int) -> None:
+        """Opens the patient editor; afterwards the list shows what was saved."""
+        from therapy_timer.ui.patients import PatientDialog
+
+        user = self.user or self.provider.currentText() or None
+        if PatientDialog.edit(self.repo, patient_id, parent=self, user=user,
+                              today=self.today()):
+            self.run_search()
+            self._select_patient(patient_id)
 
     def start_selected(self) -> None:
         item = self.results.currentItem()
