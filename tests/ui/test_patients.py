@@ -15,7 +15,8 @@ from therapy_timer.core.records import Patient, Payer
 from therapy_timer.core.superbill_build import superbill_for_visit
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui.dialogs import Ask
-from therapy_timer.ui.patients import PatientDialog, parse_day
+from therapy_timer.ui.patient_fields import parse_day
+from therapy_timer.ui.patients import PatientDialog
 from therapy_timer.ui.today import QuickAddPatient, TodayPage
 
 from .conftest import START, seed_clinic

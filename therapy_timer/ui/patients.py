@@ -9,14 +9,13 @@ another policy or plan while the form holds unsaved edits.
 Public API: ``PatientDialog(repo, patient_id, parent=None, user=None, today=None)`` with the
 sections ``details``, ``insurance``, ``plans``, ``prior`` (``tabs`` is the QTabWidget) and
 ``save() -> bool``; ``PatientDialog.edit(repo, patient_id, parent=None, user=None, today=None)
--> bool`` shows it modally and says whether anything was saved. ``parse_day(text, what)``
-reads MM/DD/YYYY or YYYY-MM-DD.
+-> bool`` shows it modally and says whether anything was saved. The fields and their checks
+live in ``ui/patient_fields.py`` (``parse_day(text, what)`` reads MM/DD/YYYY or YYYY-MM-DD).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import date
 
@@ -39,103 +38,33 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.model import BillingError, Discipline
-from therapy_timer.core.records import InsurancePolicy, Patient, PlanOfCare
-from therapy_timer.core.validation import ValidationError, parse_birth_date
+from therapy_timer.core.records import InsurancePolicy, PlanOfCare
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
 from therapy_timer.ui.models import money
-from therapy_timer.ui.settings import confirm_note, dollars, parse_dollars
+from therapy_timer.ui.patient_fields import (
+    BUCKETS,
+    PRIORITIES,
+    RELATIONSHIPS,
+    SEXES,
+    PatientChecks,
+    Refused,
+    caption,
+    combo,
+    form_layout,
+    form_row,
+    item_list,
+    line_edit,
+    us_date,
+)
+from therapy_timer.ui.settings import confirm_note, dollars
 from therapy_timer.ui.settings_payers import kx_note
 
-SEXES = (("", "Not recorded"), ("F", "Female"), ("M", "Male"), ("X", "X (unspecified)"))
-RELATIONSHIPS = ("self", "spouse", "child", "other")
-PRIORITIES = ((1, "Primary"), (2, "Secondary"), (3, "Tertiary"))
-BUCKETS = (("PT+SLP", "PT and speech therapy combined"), ("OT", "Occupational therapy"))
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_PHONE = re.compile(r"^[\d\s()+.\-]*(\s*(x|ext\.?)\s*\d+)?$", re.IGNORECASE)
 
-
-class Refused(ValueError):
-    """A value the user typed cannot be saved; ``widget`` is where to put the cursor."""
-
-    def __init__(self, message: str, widget: QWidget | None = None) -> None:
-        super().__init__(message)
-        self.widget = widget
-
-
-def parse_day(text: str, what: str) -> date:
-    """A calendar day typed as MM/DD/YYYY or YYYY-MM-DD.
-
-    Raises:
-        ValueError: not a real date (the message names ``what`` and the text).
-    """
-    raw = str(text).strip()
-    try:
-        us = _US_DATE.match(raw)
-        if us:
-            month, day, year = (int(part) for part in us.groups())
-            return date(year, month, day)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{what}: {raw!r} is not a date; type it as MM/DD/YYYY or "
-                         "YYYY-MM-DD, e.g. 03/02/2026") from None
-
-
-def us_date(day: date | None) -> str:
-    return "" if day is None else f"{day:%m/%d/%Y}"
-
-
-def _line(placeholder: str = "", name: str = "") -> QLineEdit:
-    edit = QLineEdit()
-    edit.setPlaceholderText(placeholder)
-    edit.setAccessibleName(name)
-    return edit
-
-
-def _combo(items, name: str) -> QComboBox:
-    combo = QComboBox()
-    combo.setAccessibleName(name)
-    for data, text in items:
-        combo.addItem(text, data)
-    return combo
-
-
-def _form() -> QFormLayout:
-    form = QFormLayout()
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    form.setVerticalSpacing(10)
-    return form
-
-
-def _row(form: QFormLayout, text: str, widget: QWidget) -> None:
-    """A form row whose label sits level with the middle of its field."""
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    if not isinstance(widget, QPlainTextEdit):
-        label.setMinimumHeight(max(widget.sizeHint().height(), style.TOUCH - 16))
-    label.setBuddy(widget)
-    form.addRow(label, widget)
-
-
-def _list(name: str) -> QListWidget:
-    items = QListWidget()
-    items.setAccessibleName(name)
-    items.setStyleSheet("QListWidget { font-size: 16px; } "
-                        "QListWidget::item { min-height: 40px; padding-left: 6px; }")
-    return items
-
-
-def _caption(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setProperty("role", "caption")
-    return label
-
-
-class PatientDialog(QDialog):
+class PatientDialog(PatientChecks, QDialog):
     """Everything the clinic keeps about one patient, in four tabs and one Save."""
 
     def __init__(self, repo, patient_id: int, parent: QWidget | None = None,
@@ -190,46 +119,46 @@ class PatientDialog(QDialog):
 
     def _build_details(self) -> QWidget:
         page = QWidget()
-        self.last = _line(name="Last name")
-        self.first = _line(name="First name")
-        self.birth = _line("MM/DD/YYYY", "Date of birth")
-        self.sex = _combo(SEXES, "Sex")
+        self.last = line_edit(name="Last name")
+        self.first = line_edit(name="First name")
+        self.birth = line_edit("MM/DD/YYYY", "Date of birth")
+        self.sex = combo(SEXES, "Sex")
         self.address = QPlainTextEdit()
         self.address.setAccessibleName("Address")
         self.address.setPlaceholderText("Street\nCity, State ZIP")
         self.address.setTabChangesFocus(True)
         self.address.setFixedHeight(76)
-        self.phone = _line("e.g. (555) 010-0199", "Phone")
-        self.chart = _line("the clinic's chart or account number", "Chart number")
-        form = _form()
+        self.phone = line_edit("e.g. (555) 010-0199", "Phone")
+        self.chart = line_edit("the clinic's chart or account number", "Chart number")
+        form = form_layout()
         page.setLayout(form)
         for label, widget in (("Last name", self.last), ("First name", self.first),
                               ("Date of birth", self.birth), ("Sex", self.sex),
                               ("Address", self.address), ("Phone", self.phone),
                               ("Chart number", self.chart)):
-            _row(form, label, widget)
+            form_row(form, label, widget)
         self._watch("details", self.last, self.first, self.birth, self.sex, self.address,
                     self.phone, self.chart)
         return page
 
     def _build_insurance(self) -> QWidget:
         page = QWidget()
-        self.policy_list = _list("Policies")
+        self.policy_list = item_list("Policies")
         self.new_policy = QPushButton("New policy")
         self.payer = QComboBox()
         self.payer.setAccessibleName("Payer")
-        self.member_id = _line("as on the insurance card", "Member ID")
-        self.group = _line("optional", "Group number")
-        self.subscriber = _line("empty = the patient", "Subscriber")
-        self.relationship = _combo([(r, r.capitalize()) for r in RELATIONSHIPS],
+        self.member_id = line_edit("as on the insurance card", "Member ID")
+        self.group = line_edit("optional", "Group number")
+        self.subscriber = line_edit("empty = the patient", "Subscriber")
+        self.relationship = combo([(r, r.capitalize()) for r in RELATIONSHIPS],
                                    "Patient's relationship to the subscriber")
-        self.priority = _combo(PRIORITIES, "Priority")
-        self.no_payers = _caption("No payers yet: add them in Settings → Payers first.")
-        form = _form()
+        self.priority = combo(PRIORITIES, "Priority")
+        self.no_payers = caption("No payers yet: add them in Settings → Payers first.")
+        form = form_layout()
         for label, widget in (("Payer", self.payer), ("Member ID", self.member_id),
                               ("Group number", self.group), ("Subscriber", self.subscriber),
                               ("Relationship", self.relationship), ("Priority", self.priority)):
-            _row(form, label, widget)
+            form_row(form, label, widget)
         self.policy_list.currentItemChanged.connect(self._policy_picked)
         self.new_policy.clicked.connect(lambda: self._pick_new(self.policy_list, "insurance"))
         self._watch("insurance", self.payer, self.member_id, self.group, self.subscriber,
@@ -238,20 +167,20 @@ class PatientDialog(QDialog):
 
     def _build_plans(self) -> QWidget:
         page = QWidget()
-        self.plan_list = _list("Plans of care")
+        self.plan_list = item_list("Plans of care")
         self.new_plan = QPushButton("New plan")
-        self.discipline = _combo([(d.value, d.value) for d in Discipline], "Discipline")
+        self.discipline = combo([(d.value, d.value) for d in Discipline], "Discipline")
         self.therapist = QComboBox()
         self.therapist.setAccessibleName("Certifying therapist")
-        self.plan_start = _line("MM/DD/YYYY", "Plan start")
-        self.plan_through = _line("MM/DD/YYYY (optional)", "Certified through")
-        self.visits = _line("optional", "Visits authorized")
-        form = _form()
+        self.plan_start = line_edit("MM/DD/YYYY", "Plan start")
+        self.plan_through = line_edit("MM/DD/YYYY (optional)", "Certified through")
+        self.visits = line_edit("optional", "Visits authorized")
+        form = form_layout()
         for label, widget in (("Discipline", self.discipline), ("Therapist", self.therapist),
                               ("Start", self.plan_start), ("Certified through", self.plan_through),
                               ("Visits authorized", self.visits)):
-            _row(form, label, widget)
-        note = _caption("The plan's discipline decides the GP / GO / GN modifier and counts "
+            form_row(form, label, widget)
+        note = caption("The plan's discipline decides the GP / GO / GN modifier and counts "
                         "visits toward the progress report.")
         self.plan_list.currentItemChanged.connect(self._plan_picked)
         self.new_plan.clicked.connect(lambda: self._pick_new(self.plan_list, "plans"))
@@ -263,13 +192,13 @@ class PatientDialog(QDialog):
         page = QWidget()
         year = self.today.year
         self.prior_edits: dict[str, QLineEdit] = {}
-        form = _form()
+        form = form_layout()
         for bucket, label in BUCKETS:
-            edit = _line("0.00", f"Prior {bucket} spend in dollars")
+            edit = line_edit("0.00", f"Prior {bucket} spend in dollars")
             edit.setMaximumWidth(180)
             self.prior_edits[bucket] = edit
-            _row(form, f"{label} ($)", edit)
-        self.kx_total = _caption("")
+            form_row(form, f"{label} ($)", edit)
+        self.kx_total = caption("")
         layout = QVBoxLayout(page)
         intro = QLabel(f"Medicare-allowed amounts for therapy this patient had at other "
                        f"providers in {year}. They count toward the KX threshold together with "
@@ -485,97 +414,6 @@ class PatientDialog(QDialog):
             self.plan_start.setFocus()
 
     # -- checking and saving ------------------------------------------------------------------
-
-    def _check_details(self) -> Patient:
-        last, first = self.last.text().strip(), self.first.text().strip()
-        if not last:
-            raise Refused("Last name: enter the patient's last name.", self.last)
-        if not first:
-            raise Refused("First name: enter the patient's first name.", self.first)
-        try:
-            born = parse_birth_date(self.birth.text(), self.today)
-        except ValidationError as exc:
-            raise Refused(f"Date of birth: {exc}.", self.birth) from None
-        phone = self.phone.text().strip()
-        if phone and (not _PHONE.match(phone) or len(re.sub(r"\D", "", phone)) < 7):
-            raise Refused(f"Phone: {phone!r} is not a phone number (e.g. (555) 010-0199).",
-                          self.phone)
-        return Patient(first, last, born, self.sex.currentData() or "",
-                       self.address.toPlainText().strip(), phone, self.chart.text().strip(),
-                       id=self.patient_id)
-
-    def _check_policy(self) -> InsurancePolicy:
-        payer_id = self.payer.currentData()
-        if payer_id is None:
-            raise Refused("Payer: choose the insurer (add payers in Settings).", self.payer)
-        payer = self.repo.get_payer(payer_id)
-        member = self.member_id.text().strip()
-        if not member and not payer.self_pay:
-            raise Refused(f"Member ID: enter the member ID for {payer.name}.", self.member_id)
-        relationship = self.relationship.currentData()
-        subscriber = self.subscriber.text().strip()
-        if relationship != "self" and not subscriber:
-            raise Refused(f"Subscriber: the patient is the subscriber's {relationship}; "
-                          "enter the subscriber's name.", self.subscriber)
-        priority = self.priority.currentData()
-        own = self._policy.id if self._policy else None
-        for other in self.repo.policies_for(self.patient_id):
-            if other.id != own and other.priority == priority:
-                raise Refused(f"Priority: {self._payer_names.get(other.payer_id, 'another')} "
-                              f"is already {dict(PRIORITIES)[priority].lower()}.", self.priority)
-        return InsurancePolicy(self.patient_id, payer_id, member, self.group.text().strip(),
-                               subscriber, relationship, priority, id=own)
-
-    def _check_plan(self) -> PlanOfCare:
-        discipline = Discipline(self.discipline.currentData())
-        therapist_id = self.therapist.currentData()
-        if therapist_id is None:
-            raise Refused("Therapist: choose the certifying therapist (add providers in "
-                          "Settings).", self.therapist)
-        therapist = self.repo.get_provider(therapist_id)
-        if therapist.discipline is not discipline:
-            raise Refused(f"Therapist: {therapist.name} is {therapist.discipline.value}, not "
-                          f"{discipline.value}.", self.therapist)
-        if not self.plan_start.text().strip():
-            raise Refused("Plan start: enter the day the plan of care starts (MM/DD/YYYY).",
-                          self.plan_start)
-        try:
-            start = parse_day(self.plan_start.text(), "Plan start")
-        except ValueError as exc:
-            raise Refused(f"{exc}.", self.plan_start) from None
-        through = None
-        if self.plan_through.text().strip():
-            try:
-                through = parse_day(self.plan_through.text(), "Certified through")
-            except ValueError as exc:
-                raise Refused(f"{exc}.", self.plan_through) from None
-            if through < start:
-                raise Refused(f"Certified through: {us_date(through)} is before the plan "
-                              f"starts ({us_date(start)}).", self.plan_through)
-        visits = None
-        text = self.visits.text().strip()
-        if text:
-            if not text.isdigit() or int(text) < 1:
-                raise Refused(f"Visits authorized: {text!r} is not a whole number of visits.",
-                              self.visits)
-            visits = int(text)
-        own = self._plan.id if self._plan else None
-        return PlanOfCare(self.patient_id, discipline, therapist_id, start, through, visits,
-                          id=own)
-
-    def _check_prior(self) -> dict[str, int]:
-        changed = {}
-        for bucket, label in BUCKETS:
-            edit = self.prior_edits[bucket]
-            text = edit.text().strip()
-            if not text and bucket not in self._prior:
-                continue
-            try:
-                cents = parse_dollars(text) if text else 0
-            except ValueError as exc:
-                raise Refused(f"Prior spend, {label}: {exc}.", edit) from None
-            changed[bucket] = cents
-        return changed
 
     def save(self) -> bool:
         """Checks every changed section, then writes them; False (nothing written) on a bad
