@@ -143,3 +143,14 @@ def test_favourites_and_printed_marks_survive_reopening_the_file(tmp_path):
         assert reopened.integrity_check() == "ok"
     finally:
         reopened.close()
+
+
+def test_prior_kx_spend_reads_back_per_year_and_bucket(repo, clinic):
+    patient = clinic.patient
+    assert repo.prior_kx(patient.id, 2026) == {}
+    repo.set_prior_kx(patient.id, 2026, "PT+SLP", 12000, user="Front Desk")
+    repo.set_prior_kx(patient.id, 2026, "OT", 500, user="Front Desk")
+    repo.set_prior_kx(patient.id, 2026, "PT+SLP", 15000, user="Front Desk")  # corrected
+    repo.set_prior_kx(patient.id, 2025, "OT", 9900, user="Front Desk")
+    assert repo.prior_kx(patient.id, 2026) == {"PT+SLP": 15000, "OT": 500}
+    assert repo.prior_kx(patient.id, 2025) == {"OT": 9900}

@@ -405,6 +405,12 @@ class ClinicMixin(RepositoryBase):
             self._audit(self.clock(), user, "prior_kx", "patient", patient_id,
                         {"year": year, "bucket": bucket, "cents": cents})
 
+    def prior_kx(self, patient_id: int, year: int) -> dict[str, int]:
+        """Spend at other providers entered for ``year``: KX bucket -> cents (entered ones)."""
+        rows = self._rows("SELECT bucket, cents FROM prior_kx WHERE patient_id = ? AND year = ?",
+                          (patient_id, year))
+        return {row["bucket"]: int(row["cents"]) for row in rows}
+
 
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

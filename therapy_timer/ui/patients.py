@@ -15,7 +15,6 @@ live in ``ui/patient_fields.py`` (``parse_day(text, what)`` reads MM/DD/YYYY or 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 
@@ -298,13 +297,7 @@ class PatientDialog(PatientChecks, QDialog):
 
     def _load_prior(self) -> None:
         year = self.today.year
-        self._prior = {}
-        for entry in self.repo.audit_entries("patient", self.patient_id):  # newest first
-            if entry.action != "prior_kx":
-                continue
-            detail = json.loads(entry.detail or "{}")
-            if detail.get("year") == year and detail.get("bucket") not in self._prior:
-                self._prior[detail["bucket"]] = int(detail.get("cents", 0))
+        self._prior = self.repo.prior_kx(self.patient_id, year)
         for bucket, edit in self.prior_edits.items():
             edit.setText(dollars(self._prior[bucket]) if bucket in self._prior else "")
         totals = []
