@@ -207,6 +207,7 @@ def test_auto_lock_is_wired_and_the_unlocker_becomes_the_acting_user(qtbot, clin
     assert not win.lock.unlock(clinic.pta.id, "0000")
     assert win.lock.unlock(clinic.pta.id, "2468")
     assert win.controller.user == "Lee Test, PTA"
+    assert win.today.user == "Lee Test, PTA"  # patient edits name the same person
 
 
 def test_no_match_says_how_to_add_a_patient(qtbot, today, monkeypatch):

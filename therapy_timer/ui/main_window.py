@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
         """Whoever unlocked is the acting user named in the audit log from now on."""
         if provider is not None:
             self.controller.user = provider.name
+            self.today.user = provider.name
 
     def prepare_diagnoses(self) -> None:
         """Starts loading the ICD-10-CM index on the worker (once); the picker uses it."""
