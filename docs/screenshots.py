@@ -98,6 +98,36 @@ def main(argv: list[str] | None = None) -> int:
         panel.on_finalize()
         shot("review")
 
+        # The front desk: the day's finalized visits and one superbill in the preview.
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        def wait_for(signal, ms: int = 30000) -> None:
+            loop = QEventLoop()
+            signal.connect(loop.quit)
+            QTimer.singleShot(ms, loop.quit)
+            loop.exec()
+
+        desk = window.frontdesk
+        window.show_frontdesk()
+        wait_for(desk.listed)
+        rows = desk.model.rows()
+        if rows:
+            desk.table.selectRow(0)
+            desk.show_visit(rows[0].visit_id)
+            wait_for(desk.document_ready)
+        shot("frontdesk")
+
+        # The patient editor (insurance tab), opened from Today.
+        from therapy_timer.ui.patients import PatientDialog
+
+        editor = PatientDialog(repo, patient.id, window, user="Front Desk", today=END)
+        editor.resize(900, 620)
+        editor.show()
+        editor.tabs.setCurrentIndex(1)
+        shot("patient-editor", editor)
+        editor.hide()
+        window.show_today()
+
         # After a crash: a timer left running, the app restarted 40 minutes later.
         window.today.start_for(next(
             p for p in repo.search_patients("", limit=40)
