@@ -166,27 +166,31 @@ class ChargesMixin(TimerMixin):
         return bill_intervals(intervals, context, day=visit.day, now=now or self.clock())
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
-                       user: str, now: datetime, choice: Mapping[str, int] | None = None
-                       ) -> list[ChargeLine]:
+                       user: str, now: datetime, choice: Mapping[str, int] | None = None,
+                       pointers: Mapping[str, str] | None = None) -> list[ChargeLine]:
         """Freezes the visit's claim lines; afterwards nothing about it changes in place.
 
         Args:
             confirmed: ``(code, modifier)`` suggestions the clinician confirmed (None = all).
             choice: the clinician's allocation where the rule left a tie (code -> units).
+            pointers: code -> its diagnosis pointer letters, primary first (``"BA"``): 1-4
+                of A-L, each naming a diagnosis of the visit, none twice. Every line of that
+                code gets them; codes left out point at the first four diagnoses.
 
         Raises:
             FrozenVisitError: the visit is not open.
-            InvalidDataError: timers still run, or no diagnosis is recorded.
+            InvalidDataError: timers still run, no diagnosis is recorded, or a pointer is
+                bad (the message names the code and the pointer).
             BillingError: the engine refuses the intervals or the choice.
         """
         # One write transaction from the first read: another instance cannot finalize a
         # pooled visit of the same day in between.
         with self._write():
-            return self._finalize(visit_id, confirmed, user, now, choice)
+            return self._finalize(visit_id, confirmed, user, now, choice, pointers)
 
     def _finalize(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
-                  user: str, now: datetime, choice: Mapping[str, int] | None
-                  ) -> list[ChargeLine]:
+                  user: str, now: datetime, choice: Mapping[str, int] | None,
+                  pointers: Mapping[str, str] | None = None) -> list[ChargeLine]:
         visit = self._open_visit(visit_id)
         if not user or not str(user).strip():
             raise InvalidDataError("finalizing needs the name of the user who signs it")
@@ -199,12 +203,14 @@ class ChargesMixin(TimerMixin):
         if choice:
             billing = apply_choice(billing, choice)
         claim = billing.claim_lines(None if confirmed is None else set(confirmed))
+        chosen = check_pointers(pointers or {}, len(visit.diagnoses),
+                                {line.code for line in claim})
         already = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         lines, notes = _remaining(claim, already)
         own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
         payer = self.primary_payer(visit.patient_id)
         allowed = dict(payer.allowed_cents) if payer else {}
-        pointers = "".join(POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))])
+        default = POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))]
         record = {
             "rule": billing.context.rule.value, "discipline": visit.discipline.value,
             "explanation": list(billing.explanation), "warnings": [*billing.warnings, *notes],
@@ -215,6 +221,7 @@ class ChargesMixin(TimerMixin):
             "day_timed_minutes": billing.total_timed_minutes,
             "day_treatment_minutes": billing.total_treatment_minutes,
             "payer_id": payer.id if payer else None,
+            "pointers": chosen or None,
         }
         with self._write() as conn:
             for number, line in enumerate(lines, start=1):
@@ -224,7 +231,7 @@ class ChargesMixin(TimerMixin):
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (visit_id, number, line.code, line.label, " ".join(line.modifiers),
                      line.units, line.minutes, line.fee_cents, line.charge_cents,
-                     int(allowed.get(line.code, 0)), pointers))
+                     int(allowed.get(line.code, 0)), chosen.get(line.code, default)))
             cur = conn.execute(
                 "UPDATE visits SET status = 'finalized', session_start = ?, session_end = ?,"
                 " timed_minutes = ?, treatment_minutes = ?, finalized_at = ?, finalized_by = ?,"
@@ -237,7 +244,8 @@ class ChargesMixin(TimerMixin):
             self._audit(now, user, "finalize", "visit", visit_id, {
                 "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
                           for ln in lines],
-                "confirmed": record["confirmed"], "choice": record["choice"]})
+                "confirmed": record["confirmed"], "choice": record["choice"],
+                "pointers": record["pointers"]})
         return self.charge_lines(visit_id)
 
     def amend_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
@@ -338,6 +346,58 @@ class ChargesMixin(TimerMixin):
     def audit_entries(self, entity: str | None = None, entity_id: int | None = None,
                       limit: int = 1000):
         return audit.entries(self.conn, entity, entity_id, limit)
+
+
+def check_pointers(pointers: Mapping[str, str], diagnoses: int,
+                   codes: Collection[str]) -> dict[str, str]:
+    """The clinician's diagnosis pointers per code, checked and normalised (``"b a"`` ->
+    ``"BA"``; order kept: the first letter is the line's primary diagnosis).
+
+    Args:
+        pointers: code -> pointer letters (a text, or a sequence of letters).
+        diagnoses: how many diagnoses the visit has (letters past them point at nothing).
+        codes: the codes the visit's lines carry.
+
+    Raises:
+        InvalidDataError: naming the code and the bad pointer.
+    """
+    if not isinstance(pointers, Mapping):
+        raise InvalidDataError("diagnosis pointers must map each code to its letters, "
+                               f"not {type(pointers).__name__}")
+    out: dict[str, str] = {}
+    for code, given in pointers.items():
+        key = str(code).strip().upper()
+        if key not in codes:
+            raise InvalidDataError(f"diagnosis pointers for {code!r}: the visit has no "
+                                   "line with that code")
+        if isinstance(given, str):
+            letters = [ch for ch in given.upper() if not ch.isspace() and ch != ","]
+        elif isinstance(given, Collection):
+            letters = [str(p).strip().upper() for p in given]
+        else:
+            raise InvalidDataError(f"{key}: diagnosis pointers must be letters A-L, "
+                                   f"not {given!r}")
+        if not letters:
+            raise InvalidDataError(f"{key}: give 1 to {MAX_POINTERS} diagnosis pointers "
+                                   "(none given)")
+        if len(letters) > MAX_POINTERS:
+            raise InvalidDataError(f"{key}: a line points at most at {MAX_POINTERS} diagnoses "
+                                   f"({''.join(letters)!r} has {len(letters)})")
+        for letter in letters:
+            if len(letter) != 1 or letter not in POINTER_LETTERS:
+                raise InvalidDataError(f"{key}: diagnosis pointer {letter!r} is not a letter "
+                                       "A-L")
+            if POINTER_LETTERS.index(letter) >= diagnoses:
+                raise InvalidDataError(
+                    f"{key}: diagnosis pointer {letter} points at no diagnosis (the visit has "
+                    f"{diagnoses}: {POINTER_LETTERS[:diagnoses] or 'none'})")
+        repeated = sorted({p for p in letters if letters.count(p) > 1})
+        if repeated:
+            raise InvalidDataError(f"{key}: diagnosis pointer {repeated[0]} is given twice")
+        if key in out:
+            raise InvalidDataError(f"diagnosis pointers for {key} are given twice")
+        out[key] = "".join(letters)
+    return out
 
 
 def apply_choice(billing: DayBilling, choice: Mapping[str, int]) -> DayBilling:
