@@ -2,9 +2,10 @@
 
 The review shows code, modifiers, units, minutes, charge and diagnosis pointers for every line,
 a check of billed time against the session's span, and one tick box per suggestion (59/XU,
-CQ/CO, KX): nothing suggested is applied unless the clinician ticks it. "Finalize and lock"
-freezes the charge lines in the store. A finalized visit is corrected only by an amendment with
-a reason; the original is kept.
+CQ/CO, KX): nothing suggested is applied unless the clinician ticks it. Each open line has a
+row of diagnosis letters to tap (``ui/pointers.py``); untouched lines point at the first four
+diagnoses. "Finalize and lock" freezes the charge lines and their pointers in the store. A
+finalized visit is corrected only by an amendment with a reason; the original is kept.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from therapy_timer.ui import (
 )
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
+from therapy_timer.ui.pointers import PointerToggles
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
+DX_COLUMN, POINT_COLUMN = 6, 7
 
 
 def _mods(line) -> str:
@@ -75,6 +78,9 @@ class FinalizePage(QWidget):
         self.billing: DayBilling | None = None
         self.choice: dict[str, int] | None = None
         self.checks: list[tuple[QCheckBox, tuple[str, str]]] = []
+        self.pointers: dict[str, str] = {}  # code -> letters the clinician chose
+        self.toggles: list[PointerToggles] = []
+        self._pointers_for: tuple | None = None  # (visit id, diagnoses) they were chosen for
         self.setAccessibleName("Review and finalize")
         self._build()
 
@@ -127,12 +133,13 @@ class FinalizePage(QWidget):
             Column("Minutes", lambda r: r.minutes, RIGHT),
             Column("Charge", lambda r: money(r.charge_cents), RIGHT),
             Column("Dx", _pointers),
+            Column("Point to", lambda r: ""),
         ], parent=self)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Charge lines")
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(40)
+        self.table.verticalHeader().setDefaultSectionSize(50)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setStyleSheet("font-size: 17px;")
@@ -155,6 +162,9 @@ class FinalizePage(QWidget):
         """Shows ``visit_id``: a preview while open, the frozen lines once finalized."""
         self.visit = self.repo.get_visit(visit_id)
         self.choice = choice
+        key = (visit_id, tuple(self.visit.diagnoses))
+        if key != self._pointers_for:  # letters chosen for other diagnoses point elsewhere
+            self.pointers, self._pointers_for = {}, key
         patient = self.repo.get_patient(self.visit.patient_id)
         self.title.setText(f"Review: {patient.display_name}")
         status = self.visit.status
@@ -175,24 +185,75 @@ class FinalizePage(QWidget):
             self.billing = None
             self._add_message(f"This visit cannot be billed yet: {exc}", "error")
         if frozen:
-            self.model.set_rows([*self.repo.charge_lines(visit_id), *self._unbilled_rows()])
+            self._set_rows([*self.repo.charge_lines(visit_id), *self._unbilled_rows()])
         elif self.billing is not None:
             try:
-                self.model.set_rows([*self._preview_lines(), *self._unbilled_rows()])
+                self._set_rows([*self._preview_lines(), *self._unbilled_rows()])
             except BillingError as exc:
-                self.model.set_rows([])
+                self._set_rows([])
                 self._add_message(str(exc), "error")
         else:
-            self.model.set_rows([])
+            self._set_rows([])
         self._show_totals()
         if not frozen and self.billing is not None:
             self._show_checks()
+        elif frozen and self.visit.diagnoses:
+            self._add_message(self._diagnoses_text(), "info")
+            self.checks_layout.addStretch(1)
+
+    def _diagnoses_text(self) -> str:
+        """The letters the Dx column uses: "Diagnoses: A M54.50   B R26.89"."""
+        return "Diagnoses: " + "   ".join(
+            f"{LETTERS[i]} {code}" for i, code in enumerate(self.visit.diagnoses))
 
     def _preview_lines(self):
         lines = self.billing.claim_lines(confirmed=self.confirmed())
-        diagnoses = self.visit.diagnoses
-        pointers = tuple(LETTERS[i] for i in range(min(4, len(diagnoses))))
-        return [_Preview(line, pointers) for line in lines]
+        default = self.default_pointers()
+        return [_Preview(line, tuple(self.pointers.get(line.code, default)), billed=True)
+                for line in lines]
+
+    def default_pointers(self) -> str:
+        """What a line points at unless the clinician chooses: the first four diagnoses."""
+        return LETTERS[: min(4, len(self.visit.diagnoses))]
+
+    def _set_rows(self, rows) -> None:
+        """Shows ``rows``, with pointer toggles on each billed line of an open visit."""
+        self.model.set_rows(rows)
+        self.toggles = []
+        diagnoses = self.visit.diagnoses if self.visit is not None else ()
+        editable = bool(diagnoses) and self.visit is not None and not self.visit.status.frozen
+        self.table.setColumnHidden(POINT_COLUMN, not editable)
+        if not editable:
+            return
+        for i, row in enumerate(rows):
+            if not getattr(row, "billed", False):
+                continue
+            toggles = PointerToggles(row.code, diagnoses, "".join(row.diagnosis_pointers))
+            toggles.changed.connect(self.set_pointers)
+            self.table.setIndexWidget(self.model.index(i, POINT_COLUMN), toggles)
+            self.toggles.append(toggles)
+        header = self.table.horizontalHeader().sectionSizeHint(POINT_COLUMN)
+        self.table.setColumnWidth(POINT_COLUMN,
+                                  max(header, PointerToggles.width_for(len(diagnoses))))
+
+    def set_pointers(self, code: str, letters: str) -> None:
+        """The clinician's pointers for every line of ``code`` (primary first)."""
+        self.pointers[code] = letters
+        for toggles in self.toggles:
+            if toggles.code == code and toggles.letters() != letters:
+                toggles.set_letters(letters)
+        rows = self.model.rows()
+        for row in rows:
+            if getattr(row, "billed", False) and row.code == code:
+                row.diagnosis_pointers = tuple(letters)
+        if rows:
+            self.model.dataChanged.emit(self.model.index(0, DX_COLUMN),
+                                        self.model.index(len(rows) - 1, DX_COLUMN))
+
+    def chosen_pointers(self) -> dict[str, str]:
+        """Pointers to freeze: the clinician's choices for codes the review still bills."""
+        codes = {r.code for r in self.model.rows() if getattr(r, "billed", False)}
+        return {code: letters for code, letters in self.pointers.items() if code in codes}
 
     def _unbilled_rows(self) -> list[_Preview]:
         """Codes that were timed but earn no unit: documented (CMS asks for every timed
@@ -253,8 +314,8 @@ class FinalizePage(QWidget):
                 self._add_message(f"Billed time fits the {span_minutes}-minute session.",
                                   "info")
         if self.visit.diagnoses:
-            self._add_message("Diagnoses: " + "   ".join(
-                f"{LETTERS[i]} {code}" for i, code in enumerate(self.visit.diagnoses)), "info")
+            self._add_message(self._diagnoses_text() + "  ·  Tap the letters each line treats "
+                              "under “Point to” (the first ticked is its primary).", "info")
         else:
             self._add_message("No diagnosis yet: add at least one (Diagnoses…) before "
                               "finalizing.", "error")
@@ -297,7 +358,7 @@ class FinalizePage(QWidget):
     def _on_toggle(self) -> None:
         if self.billing is not None and not self.visit.status.frozen:
             try:
-                self.model.set_rows(self._preview_lines())
+                self._set_rows([*self._preview_lines(), *self._unbilled_rows()])
             except BillingError as exc:
                 Ask.warn(self, "Too many modifiers", str(exc))
             self._show_totals()
@@ -313,7 +374,8 @@ class FinalizePage(QWidget):
             return False
         try:
             self.repo.finalize_visit(self.visit.id, self.confirmed(), self.user or "unknown",
-                                     self.clock.now(), choice=self.choice)
+                                     self.clock.now(), choice=self.choice,
+                                     pointers=self.chosen_pointers())
         except (StorageError, BillingError) as exc:
             Ask.warn(self, "Not finalized", str(exc))
             return False
@@ -354,9 +416,12 @@ def _attestation(modifier: str, code: str, units: str) -> str:
 
 
 class _Preview:
-    """A claim line as the review shows it before finalize (with default pointers)."""
+    """A claim line as the review shows it before finalize (``billed``: it will be frozen,
+    and its pointers can be chosen)."""
 
-    def __init__(self, line, pointers: tuple[str, ...], note: str = "") -> None:
+    def __init__(self, line, pointers: tuple[str, ...], note: str = "",
+                 billed: bool = False) -> None:
+        self.billed = billed
         self.code = line.code
         self.label = f"{line.label} ({note})" if note else line.label
         self.modifiers = line.modifiers if line.units else ()

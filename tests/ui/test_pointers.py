@@ -1,0 +1,228 @@
+"""The finalize review lets the clinician choose each line's diagnosis pointers; finalize
+freezes them, the frozen review and the superbill show them, and an amendment chooses again."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from therapy_timer.core.model import Performer
+from therapy_timer.core.records import VisitStatus
+from therapy_timer.core.superbill_build import superbill_for_visit
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.finalize import DX_COLUMN, POINT_COLUMN, FinalizePage
+from therapy_timer.ui.pointers import PointerToggles, toggle_pointer
+
+LEFT = Qt.MouseButton.LeftButton
+TWO = ["M54.50", "R26.89"]
+
+
+def timed_visit(clinic, clock, diagnoses=TWO, assistant_minutes=0):
+    """24 min of 97112 then 23 min of 97110 (2 + 1 units), paused, with ``diagnoses``."""
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    repo.start_interval(visit.id, "97112", Performer.PT, clock.now())
+    clock.advance(minutes=24)
+    repo.start_interval(visit.id, "97110", Performer.PT, clock.now())
+    clock.advance(minutes=23)
+    if assistant_minutes:
+        repo.start_interval(visit.id, "97110", Performer.PTA, clock.now())
+        clock.advance(minutes=assistant_minutes)
+    repo.pause_visit(visit.id, clock.now())
+    repo.set_diagnoses(visit.id, list(diagnoses), validate=False)
+    return visit
+
+
+@pytest.fixture
+def page(qtbot, clinic, clock):
+    widget = FinalizePage(clinic.repo, clock)
+    qtbot.addWidget(widget)
+    widget.user = "Dana Test, PT"
+    widget.resize(1280, 760)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def yes(monkeypatch):
+    monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
+
+
+def dx_cells(page) -> dict[str, str]:
+    """Code -> the Dx cell's text, for billed lines."""
+    return {page.model.row(i).code: page.model.cell_text(i, DX_COLUMN)
+            for i in range(page.model.rowCount()) if page.model.row(i).units}
+
+
+def toggles_for(page, code) -> PointerToggles:
+    [toggles] = [t for t in page.toggles if t.code == code]
+    return toggles
+
+
+def tap(qtbot, page, code, letter):
+    button = toggles_for(page, code).buttons[letter]
+    assert button.isVisible() and button.isEnabled()
+    qtbot.mouseClick(button, LEFT)
+
+
+@pytest.mark.parametrize(("letters", "letter", "after"), [
+    ("AB", "A", "B"),     # untick
+    ("B", "A", "BA"),     # a new letter goes last: B stays primary
+    ("A", "A", "A"),      # a line keeps at least one pointer
+    ("ABCD", "E", "ABCD"),  # at most four
+    ("ABC", "L", "ABCL"),
+])
+def test_toggle_rule(letters, letter, after):
+    assert toggle_pointer(letters, letter) == after
+
+
+def test_chosen_pointers_are_frozen_shown_and_printed(qtbot, page, clinic, clock, yes):
+    repo = clinic.repo
+    visit = timed_visit(clinic, clock)
+    page.load(visit.id)
+    # one row of toggles per billed line, the default (the first four: A and B) ticked
+    assert not page.table.isColumnHidden(POINT_COLUMN)
+    assert [t.code for t in page.toggles] == ["97112", "97110"]
+    for toggles in page.toggles:
+        assert list(toggles.buttons) == ["A", "B"]
+        assert all(b.isChecked() for b in toggles.buttons.values())
+        qtbot.waitUntil(lambda t=toggles: t.buttons["A"].height() >= 40, timeout=2000)
+        index = page.model.index(page.toggles.index(toggles), POINT_COLUMN)
+        assert page.table.indexWidget(index) is toggles
+    assert dx_cells(page) == {"97112": "AB", "97110": "AB"}
+    assert "R26.89" in toggles_for(page, "97110").buttons["B"].toolTip()
+
+    tap(qtbot, page, "97110", "A")  # 97110 treats the gait diagnosis (B) only
+    assert dx_cells(page) == {"97112": "AB", "97110": "B"}
+    tap(qtbot, page, "97112", "A")
+    tap(qtbot, page, "97112", "A")  # ticked again: now after B, so B is primary
+    assert dx_cells(page) == {"97112": "BA", "97110": "B"}
+    assert page.chosen_pointers() == {"97112": "BA", "97110": "B"}
+
+    with qtbot.waitSignal(page.finalized, timeout=2000):
+        qtbot.mouseClick(page.finalize_button, LEFT)
+    stored = {ln.code: ln.diagnosis_pointers for ln in repo.charge_lines(visit.id)}
+    assert stored == {"97112": ("B", "A"), "97110": ("B",)}
+    # the frozen review shows what was stored, with nothing left to tap
+    assert page.visit.status is VisitStatus.FINALIZED
+    assert page.table.isColumnHidden(POINT_COLUMN) and page.toggles == []
+    assert dx_cells(page) == {"97112": "BA", "97110": "B"}
+    legend = page.checks_layout.itemAt(0).widget()
+    assert legend.text() == "Diagnoses: A M54.50   B R26.89"
+    # and the superbill prints the chosen pointers against the visit's diagnoses
+    bill = superbill_for_visit(repo, visit.id)
+    assert [(d.letter, d.code) for d in bill.diagnoses] == [("A", "M54.50"), ("B", "R26.89")]
+    assert {ln.code: ln.pointers for ln in bill.lines} == {
+        "97112": ("B", "A"), "97110": ("B",)}
+
+
+def test_untouched_review_freezes_the_default(qtbot, page, clinic, clock, yes):
+    visit = timed_visit(clinic, clock, ["M54.50", "R26.89", "M25.561", "M62.81", "Z96.651"])
+    page.load(visit.id)
+    toggles = toggles_for(page, "97110")
+    assert toggles.letters() == "ABCD"
+    assert not toggles.buttons["E"].isEnabled()  # a fifth pointer is not offered
+    assert page.chosen_pointers() == {}
+    assert page.on_finalize()
+    assert {ln.code: "".join(ln.diagnosis_pointers)
+            for ln in clinic.repo.charge_lines(visit.id)} == {"97112": "ABCD", "97110": "ABCD"}
+
+
+def test_the_last_pointer_cannot_be_untapped_and_a_fifth_frees_up(qtbot, page, clinic, clock):
+    visit = timed_visit(clinic, clock, ["M54.50", "R26.89", "M25.561", "M62.81", "Z96.651"])
+    page.load(visit.id)
+    for letter in "BCD":
+        tap(qtbot, page, "97112", letter)
+    toggles = toggles_for(page, "97112")
+    assert toggles.letters() == "A" and toggles.buttons["E"].isEnabled()
+    qtbot.mouseClick(toggles.buttons["A"], LEFT)  # refused: the line needs a diagnosis
+    assert toggles.letters() == "A" and toggles.buttons["A"].isChecked()
+    tap(qtbot, page, "97112", "E")
+    assert dx_cells(page)["97112"] == "AE"
+
+
+def test_choices_survive_a_modifier_tick_but_not_new_diagnoses(qtbot, page, clinic, clock):
+    """An assistant's minutes split 97110 into two lines: both follow one choice; ticking CQ
+    rebuilds the rows and keeps it; changing the diagnoses starts again from the default."""
+    visit = timed_visit(clinic, clock, assistant_minutes=20)
+    page.load(visit.id)
+    tap(qtbot, page, "97110", "A")
+    assert page.pointers == {"97110": "B"}
+    [cq] = [box for box, key in page.checks if key == ("97110", "CQ")]
+    cq.setChecked(True)
+    lines_97110 = [r for r in page.model.rows() if r.code == "97110" and r.units]
+    assert len(lines_97110) == 2 and any("CQ" in r.modifiers for r in lines_97110)
+    assert all(r.diagnosis_pointers == ("B",) for r in lines_97110)
+    both = [t for t in page.toggles if t.code == "97110"]
+    assert len(both) == 2 and all(t.letters() == "B" for t in both)
+    qtbot.mouseClick(both[1].buttons["A"], LEFT)  # either row changes both
+    assert [t.letters() for t in both] == ["BA", "BA"]
+    assert all(r.diagnosis_pointers == ("B", "A") for r in lines_97110)
+
+    page.load(visit.id)  # back from the timers, same diagnoses: the choice stays
+    assert toggles_for(page, "97112").letters() == "AB"
+    assert page.pointers == {"97110": "BA"}
+    clinic.repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+    page.load(visit.id)  # the letters would point at other diagnoses now
+    assert page.pointers == {}
+    assert all(t.letters() == "A" for t in page.toggles)
+    assert all(list(t.buttons) == ["A"] for t in page.toggles)
+
+
+def test_no_diagnosis_hides_the_toggles(page, clinic, clock):
+    visit = timed_visit(clinic, clock, [])
+    page.load(visit.id)
+    assert page.table.isColumnHidden(POINT_COLUMN) and page.toggles == []
+    assert dx_cells(page) == {"97112": "", "97110": ""}
+
+
+def test_a_documented_line_with_no_unit_gets_no_toggles(qtbot, page, clinic, clock):
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    repo.start_interval(visit.id, "97110", Performer.PT, clock.now())
+    clock.advance(minutes=33)
+    repo.start_interval(visit.id, "97116", Performer.PT, clock.now())
+    clock.advance(minutes=3)
+    repo.pause_visit(visit.id, clock.now())
+    repo.set_diagnoses(visit.id, TWO, validate=False)
+    page.load(visit.id)
+    assert [t.code for t in page.toggles] == ["97110"]
+    unbilled = next(i for i, r in enumerate(page.model.rows()) if r.code == "97116")
+    assert page.table.indexWidget(page.model.index(unbilled, POINT_COLUMN)) is None
+
+
+def test_a_refused_pointer_is_reported_and_nothing_locks(qtbot, page, clinic, clock,
+                                                         monkeypatch, yes):
+    """The store is the last word: a choice it refuses comes back as a message."""
+    visit = timed_visit(clinic, clock)
+    page.load(visit.id)
+    page.pointers["97110"] = "C"  # as if the diagnoses changed under the review
+    warned = []
+    monkeypatch.setattr(Ask, "warn", classmethod(lambda cls, parent, title, text:
+                                                 warned.append((title, text))))
+    assert not page.on_finalize()
+    assert warned and warned[0][0] == "Not finalized"
+    assert "97110" in warned[0][1] and "C" in warned[0][1]
+    assert clinic.repo.get_visit(visit.id).status is VisitStatus.OPEN
+
+
+def test_an_amendment_chooses_again_and_keeps_the_original(qtbot, page, clinic, clock,
+                                                           monkeypatch, yes):
+    repo = clinic.repo
+    visit = timed_visit(clinic, clock)
+    page.load(visit.id)
+    tap(qtbot, page, "97110", "B")
+    assert page.on_finalize()
+    monkeypatch.setattr(Ask, "text", classmethod(lambda cls, *a, **k: "97110 was for gait"))
+    with qtbot.waitSignal(page.amended, timeout=2000) as amended:
+        qtbot.mouseClick(page.amend_button, LEFT)
+    new_id = amended.args[0]
+    page.load(new_id)
+    assert [t.letters() for t in page.toggles] == ["AB", "AB"]  # a new review, the default
+    tap(qtbot, page, "97110", "A")
+    assert page.on_finalize()
+    assert {ln.code: "".join(ln.diagnosis_pointers)
+            for ln in repo.charge_lines(visit.id)} == {"97112": "AB", "97110": "A"}
+    assert {ln.code: "".join(ln.diagnosis_pointers)
+            for ln in repo.charge_lines(new_id)} == {"97112": "AB", "97110": "B"}
