@@ -102,6 +102,9 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert repo.printed_at(1) is None
     repo.set_favourite_codes(1, ["97140", "97110"], user="pat")
     repo.mark_printed([1], T0.replace(hour=18), user="desk")
+    # Version 5's payments start empty and work on the migrated finalized visit.
+    assert repo.paid_cents([1, 2]) == {1: 0, 2: 0}
+    repo.record_payment(1, 2500, "check", "#101", T0.replace(hour=18), user="desk")
     assert repo.integrity_check() == "ok"
     repo.close()
     assert table_rows(path)["visits"][0] == V1_ROWS["visits"][0]
@@ -109,6 +112,8 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert repo.favourite_codes(1) == ["97140", "97110"]
     assert repo.printed_at(1) == T0.replace(hour=18)
     assert repo.get_visit(1).status.value == "finalized"
+    assert [(p.cents, p.reference) for p in repo.payments_for(1)] == [(2500, "#101")]
+    assert repo.audit_verify() is None
     repo.close()
 
 

@@ -8,7 +8,7 @@ No SQL here: the repository is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -63,6 +63,7 @@ class RecordSource(Protocol):
     def billing_record(self, visit_id: int) -> dict: ...
     def clinic_zone(self) -> tzinfo: ...
     def visits_on(self, day: date, now: datetime | None = None) -> list[rec.VisitSummary]: ...
+    def paid_cents(self, visit_ids: Collection[int]) -> dict[int, int]: ...
 
 
 Describe = Callable[[str], str]
@@ -132,7 +133,7 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
         records: the visit and what it refers to.
         zone: the clinic's time zone (times print in it).
         describe: ICD-10-CM code -> description ("" when unknown).
-        paid_cents: payments recorded for the visit (the store keeps none yet: 0).
+        paid_cents: payments recorded for the visit, voided ones left out.
 
     Raises:
         NotBillableError: the visit is open, voided or amended.
@@ -310,7 +311,18 @@ def superbill_for_visit(source: RecordSource, visit_id: int,
         NotBillableError: the visit is open, voided or amended.
         storage errors (for example ``NotFoundError``) from the repository as they are.
     """
-    return build_superbill(visit_records(source, visit_id), source.clinic_zone(), describe)
+    records = visit_records(source, visit_id)
+    paid = paid_by_visit(source, [visit_id]).get(visit_id, 0)
+    return build_superbill(records, source.clinic_zone(), describe, paid_cents=paid)
+
+
+def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:
+    """Payments recorded per visit (cents, voided ones left out) from the repository; a source
+    that keeps no payments (an older or stand-in store) answers 0 for each."""
+    reader = getattr(source, "paid_cents", None)
+    if not callable(reader) or not visit_ids:
+        return dict.fromkeys(visit_ids, 0)
+    return {int(k): int(v) for k, v in reader(list(visit_ids)).items()}
 
 
 def days(start: date, end: date) -> list[date]:
@@ -340,24 +352,29 @@ def daysheet_for_range(source: RecordSource, start: date, end: date,
 
     Voided and amended (superseded) visits are left out; open ones are flagged.
     """
-    by_provider: dict[int, list[DaySheetVisit]] = {}
+    listed: list[rec.VisitSummary] = []
     payers: dict[int, str] = {}
     for day in days(start, end):
         for summary in source.visits_on(day, now):
-            visit = summary.visit
             if summary.status not in (rec.VisitStatus.FINALIZED, rec.VisitStatus.OPEN):
                 continue
-            if visit.patient_id not in payers:
-                payer = source.primary_payer(visit.patient_id)
-                payers[visit.patient_id] = "Self-pay" if payer is None or payer.self_pay \
-                    else payer.name
-            is_open = summary.status is rec.VisitStatus.OPEN
-            lines = () if is_open else tuple(
-                DaySheetLine(line.code, tuple(line.modifiers), line.units, line.charge_cents)
-                for line in source.charge_lines(visit.id))
-            by_provider.setdefault(visit.provider_id, []).append(DaySheetVisit(
-                visit.id, visit.day, summary.patient_name, summary.chart_number,
-                payers[visit.patient_id], lines, is_open))
+            listed.append(summary)
+    paid = paid_by_visit(source, [s.visit.id for s in listed
+                                  if s.status is rec.VisitStatus.FINALIZED])
+    by_provider: dict[int, list[DaySheetVisit]] = {}
+    for summary in listed:
+        visit = summary.visit
+        if visit.patient_id not in payers:
+            payer = source.primary_payer(visit.patient_id)
+            payers[visit.patient_id] = "Self-pay" if payer is None or payer.self_pay \
+                else payer.name
+        is_open = summary.status is rec.VisitStatus.OPEN
+        lines = () if is_open else tuple(
+            DaySheetLine(line.code, tuple(line.modifiers), line.units, line.charge_cents)
+            for line in source.charge_lines(visit.id))
+        by_provider.setdefault(visit.provider_id, []).append(DaySheetVisit(
+            visit.id, visit.day, summary.patient_name, summary.chart_number,
+            payers[visit.patient_id], lines, is_open, paid.get(visit.id, 0)))
     providers = []
     for provider_id, visits in by_provider.items():
         providers.append(ProviderDay(provider_from(source.get_provider(provider_id)),

@@ -227,6 +227,32 @@ _V4_FAVOURITES_AND_PRINTED = [
         user TEXT NOT NULL)""",
 ]
 
+_V5_PAYMENTS = [
+    # Money received against a finalized visit. Rows are never deleted or changed, except that
+    # a payment entered by mistake is voided once (kept, with the reason; totals leave it out).
+    """CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id),
+        cents INTEGER NOT NULL CHECK (cents > 0),
+        method TEXT NOT NULL CHECK (method IN ('cash', 'check', 'card', 'other')),
+        reference TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        voided_at TEXT,
+        voided_by TEXT,
+        void_reason TEXT)""",
+    "CREATE INDEX payments_by_visit ON payments(visit_id)",
+    """CREATE TRIGGER payments_no_delete BEFORE DELETE ON payments
+       BEGIN SELECT RAISE(ABORT, 'payments are kept: void one instead'); END""",
+    """CREATE TRIGGER payments_only_void BEFORE UPDATE ON payments
+       WHEN OLD.voided_at IS NOT NULL OR NEW.voided_at IS NULL
+         OR NEW.void_reason IS NULL OR NEW.void_reason = ''
+         OR NEW.id <> OLD.id OR NEW.visit_id <> OLD.visit_id OR NEW.cents <> OLD.cents
+         OR NEW.method <> OLD.method OR NEW.reference <> OLD.reference
+         OR NEW.received_at <> OLD.received_at OR NEW.user <> OLD.user
+       BEGIN SELECT RAISE(ABORT, 'a payment only changes by being voided, once'); END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -235,6 +261,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
      _V3_TRIGGERS),
     (4, "favourite tile codes per provider; printed marks of visits",
      _V4_FAVOURITES_AND_PRINTED),
+    (5, "payments received against finalized visits (voidable, never deleted)", _V5_PAYMENTS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -38,6 +38,7 @@ from therapy_timer.storage.errors import (
     StorageError,
 )
 from therapy_timer.storage.migrations import LATEST_VERSION, check_version, migrate
+from therapy_timer.storage.payments import PaymentsMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.timers import KEEP
 
@@ -62,8 +63,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(ChargesMixin, ClinicMixin, RecoveryMixin):
-    """Practice, people, payers, visits, timers, charge lines and the audit log."""
+class Repository(ChargesMixin, ClinicMixin, PaymentsMixin, RecoveryMixin):
+    """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
     def db(self):

@@ -12,6 +12,7 @@ Public API:
 * ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, icd_cache_dir=None,
   user=None)``: ``repo`` is the UI thread's repository (jobs open their own
   connection to ``repo.path``). ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
+  ``record_payment()`` (the selected visit; ``ui/payments.py``),
   ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
   Signals ``document_ready(str)`` (the kind: "superbill", "superbills", "daysheet"),
   ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
@@ -107,6 +108,8 @@ class FrontDeskPage(QWidget):
             Column("Charges", lambda r: money(r.charges_cents), RIGHT),
             Column("Printed", lambda r: "✓ " + r.printed_at.astimezone().strftime("%m-%d %H:%M")
                    if r.printed_at else "", CENTER),
+            Column("Paid", lambda r: money(r.paid_cents), RIGHT),
+            Column("Balance", lambda r: money(r.balance_cents), RIGHT),
         ], parent=self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -128,6 +131,9 @@ class FrontDeskPage(QWidget):
         self.all_button.setToolTip("Every finalized visit of the dates above in one document")
         self.daysheet_button = QPushButton("Day sheet")
         self.daysheet_button.setToolTip("The charge sheet of the dates above, per provider")
+        self.payment_button = QPushButton("Record payment…")
+        self.payment_button.setToolTip("Record money received for the selected visit")
+        self.payment_button.setEnabled(False)
         self.print_button = QPushButton("Print…")
         self.save_button = QPushButton("Save as PDF…")
         self.print_button.setShortcut(QKeySequence.StandardKey.Print)
@@ -164,6 +170,7 @@ class FrontDeskPage(QWidget):
         documents.addWidget(self.all_button)
         documents.addWidget(self.daysheet_button)
         documents.addStretch(1)
+        documents.addWidget(self.payment_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -196,6 +203,7 @@ class FrontDeskPage(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.all_button.clicked.connect(self.show_all_superbills)
         self.daysheet_button.clicked.connect(self.show_daysheet)
+        self.payment_button.clicked.connect(self.record_payment)
         self.print_button.clicked.connect(self.print_current)
         self.save_button.clicked.connect(self.save_current)
         self.refresh()
@@ -272,10 +280,11 @@ class FrontDeskPage(QWidget):
         selected = self.selected_visit()
         self.model.set_rows(rows)
         total = sum(r.charges_cents for r in rows)
+        paid = sum(r.paid_cents for r in rows)
         period = desk.start.isoformat() if desk.start == desk.end else \
             f"{desk.start.isoformat()} to {desk.end.isoformat()}"
         text = (f"{len(rows)} finalized visit{'s' if len(rows) != 1 else ''} on {period}, "
-                f"{sum(r.units for r in rows)} units, {money(total)} charged.")
+                f"{sum(r.units for r in rows)} units, {money(total)} charged, {money(paid)} paid.")
         if desk.open_visits:
             text += (f" {desk.open_visits} visit{'s are' if desk.open_visits != 1 else ' is'}"
                      " still open (not billable yet).")
@@ -288,6 +297,7 @@ class FrontDeskPage(QWidget):
             for i, row in enumerate(rows):
                 if row.visit_id == selected:
                     self.table.selectRow(i)
+        self.payment_button.setEnabled(self.selected_visit() is not None)
         self.listed.emit()
 
     def selected_visit(self) -> int | None:
@@ -297,8 +307,16 @@ class FrontDeskPage(QWidget):
         return self.model.row(index.row()).visit_id
 
     def _row_changed(self, current, _previous) -> None:
+        self.payment_button.setEnabled(current.isValid())
         if current.isValid():
             self.show_visit(self.model.row(current.row()).visit_id)
+
+    def record_payment(self) -> bool:
+        """Asks for a payment for the selected visit (``PaymentDialog.ask``), saves it, then
+        refreshes the list and the preview. True when one was saved."""
+        from therapy_timer.ui.payments import record_for_selected
+
+        return record_for_selected(self)
 
     # -- documents ----------------------------------------------------------------------------
 

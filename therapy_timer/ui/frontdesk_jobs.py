@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from therapy_timer.core.superbill_build import (
     billable_visit_ids,
     days,
     daysheet_for_range,
+    paid_by_visit,
     superbill_for_visit,
 )
 
@@ -46,6 +47,12 @@ class DeskRow:
     units: int
     charges_cents: int
     printed_at: datetime | None = None
+    paid_cents: int = 0
+
+    @property
+    def balance_cents(self) -> int:
+        """Charges less payments (negative: a credit from an overpayment)."""
+        return self.charges_cents - self.paid_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,8 @@ class DeskList:
 
 
 def load_desk_list(repo, start: date, end: date, now: datetime | None = None) -> DeskList:
-    """Finalized visits from ``start`` to ``end`` with their totals (a few indexed queries)."""
+    """Finalized visits from ``start`` to ``end`` with their totals and payments (a few indexed
+    queries)."""
     zone = repo.clinic_zone()
     rows = []
     open_count = 0
@@ -77,6 +85,8 @@ def load_desk_list(repo, start: date, end: date, now: datetime | None = None) ->
                 visit.id, visit.day, begin, summary.patient_name, summary.chart_number,
                 summary.provider_name, summary.discipline.value,
                 sum(line.units for line in lines), sum(line.charge_cents for line in lines)))
+    paid = paid_by_visit(repo, [row.visit_id for row in rows])
+    rows = [replace(row, paid_cents=paid.get(row.visit_id, 0)) for row in rows]
     return DeskList(start, end, tuple(rows), open_count)
 
 

@@ -1,0 +1,70 @@
+"""``therapy-timer superbill`` and ``daysheet`` print the payments recorded in the store: the
+amount paid and the balance due (voided payments left out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.pdf.clinic import build, t
+from tests.pdf.conftest import pages_text
+from therapy_timer.cli import main
+from therapy_timer.storage.repository import open_repository
+
+
+@pytest.fixture
+def paid_db(tmp_path):
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    clinic = build(repo)
+    repo.record_payment(clinic.main_visit, 3000, "card", "slip 12", t(120), user="desk")
+    wrong = repo.record_payment(clinic.main_visit, 99900, "cash", "", t(121), user="desk")
+    repo.void_payment(wrong.id, "wrong visit", user="desk", at=t(122))
+    repo.record_payment(clinic.self_pay_visit, 1250, "check", "#5", t(123), user="desk")
+    charges = {v: sum(c.charge_cents for c in repo.charge_lines(v))
+               for v in (clinic.main_visit, clinic.self_pay_visit)}
+    repo.close()
+    return path, clinic, charges
+
+
+@pytest.fixture(autouse=True)
+def _no_icd_package(monkeypatch):
+    import therapy_timer.commands.documents as documents
+
+    monkeypatch.setattr(documents, "icd_describer", lambda: {}.get)
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+def text_of(path) -> str:
+    return " ".join(" ".join(pages_text(path.read_bytes())).split())
+
+
+def test_superbill_prints_the_amount_paid_and_the_balance(paid_db, tmp_path):
+    db, clinic, charges = paid_db
+    out = tmp_path / "bill.pdf"
+    assert main(["superbill", "--db", str(db), "--visit", str(clinic.main_visit),
+                 "--out", str(out)]) == 0
+    text = text_of(out)
+    assert f"Amount paid {money(3000)}" in text
+    assert f"Balance due {money(charges[clinic.main_visit] - 3000)}" in text
+
+
+def test_split_superbills_each_print_their_own_payments(paid_db, tmp_path):
+    db, clinic, charges = paid_db
+    folder = tmp_path / "bills"
+    folder.mkdir()
+    assert main(["superbill", "--db", str(db), "--date", "2026-11-20",
+                 "--split", str(folder)]) == 0
+    other = text_of(folder / f"superbill-2026-11-20-visit-{clinic.self_pay_visit}.pdf")
+    assert f"Amount paid {money(1250)}" in other
+    assert f"Balance due {money(charges[clinic.self_pay_visit] - 1250)}" in other
+
+
+def test_daysheet_prints_the_payments_recorded(paid_db, tmp_path):
+    db, _clinic, _charges = paid_db
+    out = tmp_path / "sheet.pdf"
+    assert main(["daysheet", "--db", str(db), "--date", "2026-11-20", "--out", str(out)]) == 0
+    assert f"Payments recorded {money(3000 + 1250)}" in text_of(out)
