@@ -47,6 +47,7 @@ class PaymentDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Record payment")
+        self.setMinimumWidth(400)
         balance = charges_cents - paid_cents
         self.heading = QLabel(f"<b>{_escape(title)}</b><br>Charges {money(charges_cents)}, "
                               f"paid {money(paid_cents)}, balance {money(balance)}")
