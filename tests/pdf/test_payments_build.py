@@ -52,8 +52,9 @@ def test_the_day_sheet_totals_payments_of_billable_visits(demo, render):
     assert f"Payments recorded {money(4000)}" in text
 
 
-def test_a_source_without_payments_reads_as_nothing_paid():
-    class Old:
-        pass
-
-    assert paid_by_visit(Old(), [3, 4]) == {3: 0, 4: 0}
+def test_every_visit_asked_for_gets_an_amount_and_unpaid_ones_zero(demo):
+    repo = demo.repo
+    repo.record_payment(demo.main_visit, 1500, "check", "#1001", t(120))
+    paid = paid_by_visit(repo, [demo.main_visit, demo.self_pay_visit])
+    assert paid == {demo.main_visit: 1500, demo.self_pay_visit: 0}
+    assert paid_by_visit(repo, []) == {}

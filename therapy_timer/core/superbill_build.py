@@ -317,12 +317,10 @@ def superbill_for_visit(source: RecordSource, visit_id: int,
 
 
 def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:
-    """Payments recorded per visit (cents, voided ones left out) from the repository; a source
-    that keeps no payments (an older or stand-in store) answers 0 for each."""
-    reader = getattr(source, "paid_cents", None)
-    if not callable(reader) or not visit_ids:
-        return dict.fromkeys(visit_ids, 0)
-    return {int(k): int(v) for k, v in reader(list(visit_ids)).items()}
+    """Payments recorded per visit (cents, voided ones left out) from the repository."""
+    if not visit_ids:
+        return {}
+    return {int(k): int(v) for k, v in source.paid_cents(list(visit_ids)).items()}
 
 
 def days(start: date, end: date) -> list[date]:

@@ -201,7 +201,7 @@ class ChargesMixin(TimerMixin):
         pool = self._pool(visit)
         billing = self.bill_visit(visit_id, now)
         if choice:
-            billing = apply_choice(billing, choice)
+            billing = billing.with_choice(choice)
         claim = billing.claim_lines(None if confirmed is None else set(confirmed))
         chosen = check_pointers(pointers or {}, len(visit.diagnoses),
                                 {line.code for line in claim})
@@ -398,21 +398,6 @@ def check_pointers(pointers: Mapping[str, str], diagnoses: int,
             raise InvalidDataError(f"diagnosis pointers for {key} are given twice")
         out[key] = "".join(letters)
     return out
-
-
-def apply_choice(billing: DayBilling, choice: Mapping[str, int]) -> DayBilling:
-    """The billing with the clinician's allocation among tied ones (validated by core)."""
-    with_choice = getattr(billing, "with_choice", None)
-    if callable(with_choice):
-        return with_choice(choice)
-    allocation = billing.allocation.with_choice(choice)
-    lines = []
-    for line, chosen in zip(billing.lines, allocation.lines, strict=True):
-        units = chosen.units
-        suggestions = tuple(dataclasses.replace(s, units=min(s.units, units))
-                            for s in line.suggestions if units > 0)
-        lines.append(dataclasses.replace(line, units=units, suggestions=suggestions))
-    return dataclasses.replace(billing, allocation=allocation, lines=tuple(lines))
 
 
 def _remaining(claim: list[ClaimLine], already: list[ChargeLine]
