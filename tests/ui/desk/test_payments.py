@@ -5,55 +5,21 @@ The dialog itself is driven with real widgets."""
 from __future__ import annotations
 
 import io
-import shutil
-from datetime import UTC, date, datetime
 
 import pypdf
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from therapy_timer.demo import build_demo_file
-from therapy_timer.storage.repository import open_repository
-from therapy_timer.ui.clock import FakeClock
 from therapy_timer.ui.frontdesk import FrontDeskPage
 from therapy_timer.ui.models import money
 from therapy_timer.ui.payments import PaymentDialog, PaymentEntry
-from therapy_timer.ui.workers import Worker
+
+from .conftest import END
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-END = date(2026, 3, 6)
 TIMEOUT = 30000
 PAID, BALANCE = 7, 8  # list columns
-
-
-@pytest.fixture(scope="session")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.getbasetemp() / "frontdesk-demo.sqlite"
-    if not path.exists():
-        build_demo_file(path, seed=1, end_date=END)
-    return path
-
-
-@pytest.fixture
-def repo(demo_file, tmp_path):
-    copy = tmp_path / "clinic.sqlite"
-    shutil.copy(demo_file, copy)
-    store = open_repository(copy)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def worker(qtbot):
-    w = Worker()
-    yield w
-    w.shutdown()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(datetime(2026, 3, 7, 0, 30, tzinfo=UTC))  # 18:30 on END in Chicago
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import threading
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pypdf
@@ -16,16 +15,14 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrinter
 
 from therapy_timer.core.records import VisitStatus
-from therapy_timer.demo import build_demo_file
 from therapy_timer.storage.icd_index import ensure_index
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui import frontdesk_jobs
-from therapy_timer.ui.clock import FakeClock
 from therapy_timer.ui.frontdesk import FrontDeskPage
-from therapy_timer.ui.workers import Worker
+
+from .conftest import END
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-END = date(2026, 3, 6)
 TIMEOUT = 30000
 
 
@@ -36,43 +33,14 @@ def icd_cache(tmp_path_factory):
     return cache
 
 
-@pytest.fixture(scope="session")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.getbasetemp() / "frontdesk-demo.sqlite"
-    if not path.exists():
-        build_demo_file(path, seed=1, end_date=END)
-    return path
-
-
-@pytest.fixture
-def repo(demo_file, tmp_path):
-    copy = tmp_path / "clinic.sqlite"
-    shutil.copy(demo_file, copy)
-    store = open_repository(copy)
-    yield store
-    store.close()
-
-
 @pytest.fixture
 def shots(tmp_path):
     return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
 
 
 @pytest.fixture
-def worker(qtbot):
-    w = Worker()
-    yield w
-    w.shutdown()
-
-
-@pytest.fixture
 def qsettings(tmp_path):
     return QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(datetime(2026, 3, 7, 0, 30, tzinfo=UTC))  # 18:30 on END in Chicago
 
 
 def _page(qtbot, repo, worker, clock, qsettings, icd_cache):
