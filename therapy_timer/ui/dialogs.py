@@ -42,6 +42,15 @@ class Ask:
         return options.index(value) if ok else None
 
     @classmethod
+    def discard(cls, parent: QWidget | None, what: str) -> bool:
+        """Whether unsaved changes to ``what`` may be dropped; True to drop them."""
+        answer = QMessageBox.question(
+            parent, "Unsaved changes", f"Discard the unsaved changes to {what}?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    @classmethod
     def warn(cls, parent: QWidget | None, title: str, text: str) -> None:
         """Tells the user something went wrong (the message names the problem)."""
         QMessageBox.warning(parent, title, text)

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -43,6 +42,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import money
 from therapy_timer.ui.patient_fields import (
     BUCKETS,
@@ -460,11 +460,7 @@ class PatientDialog(PatientChecks, QDialog):
     @classmethod
     def ask_discard(cls, parent: QWidget | None, what: str) -> bool:
         """Asks whether unsaved changes may be dropped (tests replace this)."""
-        answer = QMessageBox.question(
-            parent, "Unsaved changes", f"Discard the unsaved changes to {what}?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+        return Ask.discard(parent, what)
 
     def reject(self) -> None:
         """Close (or Escape): asks first when edits are unsaved."""

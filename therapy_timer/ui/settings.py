@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -51,6 +50,7 @@ from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Practice
 from therapy_timer.core.validation import validate_npi
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+from therapy_timer.ui.dialogs import Ask
 
 ORG, APP = "TherapyTimer", "therapy-timer"
 LOCK_KEY = "lock/idle_minutes"
@@ -147,11 +147,7 @@ class Page(QWidget):
     @classmethod
     def ask_discard(cls, parent: QWidget | None, what: str) -> bool:
         """Asks whether unsaved changes may be dropped (tests replace this)."""
-        answer = QMessageBox.question(
-            parent, "Unsaved changes", f"Discard the unsaved changes to {what}?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+        return Ask.discard(parent, what)
 
     def may_leave(self) -> bool:
         """True when nothing is unsaved, or the user agrees to drop it."""
