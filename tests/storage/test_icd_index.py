@@ -109,3 +109,14 @@ def test_punctuation_and_quotes_do_not_break_search(index):
     assert index.search('gait "') != []
     assert index.search("()*") == []
     assert index.search("   ") == []
+
+
+def test_describer_reads_the_index_when_built_and_the_package_otherwise(icd_cache, tmp_path):
+    from therapy_timer.storage.icd_index import describer
+
+    from_index = describer(icd_cache)
+    assert from_index("R26.89") == "Other abnormalities of gait and mobility"
+    assert from_index("Z99.999") == ""
+    from_package = describer(tmp_path / "no-index-here")
+    assert from_package("R26.89") == "Other abnormalities of gait and mobility"
+    assert from_package("not a code") == ""

@@ -144,24 +144,10 @@ def _write(path: Path, writer) -> Path:
 
 
 def icd_describer():
-    """ICD-10-CM code -> description: the compact index when built, else the package (~2 s)."""
-    try:
-        from therapy_timer.storage.icd_index import IcdIndex, index_path
+    """ICD-10-CM code -> description (the compact index when built, else the package, ~2 s)."""
+    from therapy_timer.storage.icd_index import describer
 
-        index = IcdIndex(index_path())
-    except (FileNotFoundError, ImportError, OSError):
-        index = None
-    if index is not None:
-        def from_index(code: str) -> str:
-            entry = index.lookup(code)
-            return entry.description if entry else ""
-        return from_index
-
-    def from_package(code: str) -> str:
-        from therapy_timer.core.validation import icd10_description
-
-        return icd10_description(code)
-    return from_package
+    return describer()
 
 
 # --- superbill ---

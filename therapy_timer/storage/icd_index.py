@@ -206,3 +206,32 @@ class IcdIndex:
 
 def _entry(row) -> IcdEntry:
     return IcdEntry(row[0], row[1], bool(row[2]))
+
+
+def describer(cache_dir: str | Path | None = None):
+    """ICD-10-CM code -> official description, for superbills.
+
+    Reads the compact index when it has been built, else the ICD-10-CM package (about 2 s to
+    load, once: call it off the UI thread). A code the data does not know describes as "" (the
+    superbill still prints the code).
+    """
+    from therapy_timer.core.model import BillingError
+    from therapy_timer.core.validation import icd10_description
+
+    try:
+        index = IcdIndex(index_path(cache_dir))
+    except FileNotFoundError:
+        def from_package(code: str) -> str:
+            try:
+                return icd10_description(code)
+            except (BillingError, KeyError, ValueError):
+                return ""
+
+        return from_package
+
+    def from_index(code: str) -> str:
+        entry = index.lookup(code)
+        return entry.description if entry else ""
+
+    return from_index
+

@@ -91,31 +91,10 @@ def load_desk_list(repo, start: date, end: date, now: datetime | None = None) ->
 
 
 def icd_describer(cache_dir: str | Path | None = None) -> Callable[[str], str]:
-    """ICD-10-CM descriptions from the compact index when it is built, else from the package.
+    """ICD-10-CM descriptions (``storage.icd_index.describer``); call on the worker thread."""
+    from therapy_timer.storage.icd_index import describer
 
-    Call on the worker thread: the fallback loads the ICD-10-CM package (about 2 s, once).
-    """
-    from therapy_timer.storage.icd_index import IcdIndex, index_path
-
-    path = index_path(cache_dir)
-    try:
-        index = IcdIndex(path)
-    except FileNotFoundError:
-        from therapy_timer.core.validation import icd10_description
-
-        def describe(code: str) -> str:
-            try:
-                return icd10_description(code)
-            except Exception:  # noqa: BLE001 - a superbill still prints the code
-                return ""
-
-        return describe
-
-    def describe_from_index(code: str) -> str:
-        entry = index.lookup(code)
-        return entry.description if entry else ""
-
-    return describe_from_index
+    return describer(cache_dir)
 
 
 def _render(writer: Callable[[io.BytesIO], None]) -> bytes:
