@@ -23,6 +23,7 @@ Public API:
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -54,12 +55,6 @@ from therapy_timer.ui.workers import Worker
 MEMORY = ":memory:"
 
 
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _pydate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
 
 
 class FrontDeskPage(QWidget):
@@ -92,8 +87,8 @@ class FrontDeskPage(QWidget):
         self.desk: jobs.DeskList | None = None
 
         today = self.today()
-        self.start_edit = QDateEdit(_qdate(today))
-        self.end_edit = QDateEdit(_qdate(today))
+        self.start_edit = QDateEdit(QDate(today))
+        self.end_edit = QDateEdit(QDate(today))
         for edit, name in ((self.start_edit, "From date"), (self.end_edit, "To date")):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("ddd yyyy-MM-dd")
@@ -238,14 +233,14 @@ class FrontDeskPage(QWidget):
             return now.astimezone().date()
 
     def date_range(self) -> tuple[date, date]:
-        return _pydate(self.start_edit.date()), _pydate(self.end_edit.date())
+        return self.start_edit.date().toPython(), self.end_edit.date().toPython()
 
     def set_range(self, start: date, end: date | None = None) -> None:
         end = end or start
         for edit in (self.start_edit, self.end_edit):
             edit.blockSignals(True)
-        self.start_edit.setDate(_qdate(start))
-        self.end_edit.setDate(_qdate(max(start, end)))
+        self.start_edit.setDate(QDate(start))
+        self.end_edit.setDate(QDate(max(start, end)))
         for edit in (self.start_edit, self.end_edit):
             edit.blockSignals(False)
         self.refresh()
@@ -366,7 +361,7 @@ class FrontDeskPage(QWidget):
         self._buffer = buffer
         self._pdf, self._kind, self._title, self._doc_visits = pdf, kind, title, visit_ids
         pages = self.document.pageCount()
-        self.preview_title.setText(f"<b>{_escape(title)}</b> ({pages} page"
+        self.preview_title.setText(f"<b>{html.escape(title)}</b> ({pages} page"
                                    f"{'s' if pages != 1 else ''})")
         self.print_button.setEnabled(True)
         self.save_button.setEnabled(True)
@@ -495,7 +490,3 @@ def _with_mark(row: jobs.DeskRow, printed_at: datetime | None) -> jobs.DeskRow:
     from dataclasses import replace
 
     return replace(row, printed_at=printed_at)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

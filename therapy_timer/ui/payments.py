@@ -9,6 +9,7 @@ and the superbill preview.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,7 +50,7 @@ class PaymentDialog(QDialog):
         self.setWindowTitle("Record payment")
         self.setMinimumWidth(400)
         balance = charges_cents - paid_cents
-        self.heading = QLabel(f"<b>{_escape(title)}</b><br>Charges {money(charges_cents)}, "
+        self.heading = QLabel(f"<b>{html.escape(title)}</b><br>Charges {money(charges_cents)}, "
                               f"paid {money(paid_cents)}, balance {money(balance)}")
         self.heading.setWordWrap(True)
         self.amount = QLineEdit(dollars(balance) if balance > 0 else "")
@@ -153,7 +154,3 @@ def record_for_selected(page) -> bool:
 
     page.document_ready.connect(confirm)
     return True
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

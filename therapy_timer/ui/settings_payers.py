@@ -62,12 +62,6 @@ def kx_note(year: int) -> str:
     return text
 
 
-def qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def pydate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
 
 
 class PayersPage(RecordListPage):
@@ -278,7 +272,7 @@ class FeesPage(Page):
         self.code.setAccessibleName("Fee code")
         self.amount = QLineEdit(placeholderText="45.00")
         self.amount.setAccessibleName("Fee per unit")
-        self.start = QDateEdit(qdate(self.today))
+        self.start = QDateEdit(QDate(self.today))
         self.start.setCalendarPopup(True)
         self.start.setDisplayFormat("yyyy-MM-dd")
         self.start.setAccessibleName("Fee effective from")
@@ -345,7 +339,7 @@ class FeesPage(Page):
         except ValueError as exc:
             self.error(f"Fee for {code}: {exc}.")
             return False
-        start = pydate(self.start.date())
+        start = self.start.date().toPython()
         try:
             self.repo.save_fee(code, cents, start, user=self.user)
         except Exception as exc:  # noqa: BLE001
