@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             desk.table.selectRow(0)
             desk.show_visit(rows[0].visit_id)
             wait_for(desk.document_ready)
+            # QPdfView renders pages in the background after layout: give it a moment.
+            loop = QEventLoop()
+            QTimer.singleShot(1000, loop.quit)
+            loop.exec()
         shot("frontdesk")
 
         # The patient editor (insurance tab), opened from Today.

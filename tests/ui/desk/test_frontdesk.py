@@ -92,6 +92,7 @@ def test_lists_todays_finalized_visits(qtbot, page, repo):
     assert page.model.rowCount() == len(expected)
     assert sorted(_cells(page, 2)) == sorted(s.patient_name for s in expected)
     assert set(_cells(page, 0)) == {END.isoformat()}
+    assert page.table.isColumnHidden(0)  # one day: the date is in the picker
     assert all(c.startswith("$") for c in _cells(page, 5))
     assert set(_cells(page, 6)) == {""}  # nothing printed yet
     assert f"{len(expected)} finalized visits on {END.isoformat()}" in page.summary.text()
@@ -106,6 +107,7 @@ def test_pick_a_date_and_a_range(qtbot, page, repo):
     total = sum(len(_finalized(repo, date(2026, 3, d))) for d in (4, 5, 6))
     assert page.model.rowCount() == total
     assert "2026-03-04 to 2026-03-06" in page.summary.text()
+    assert not page.table.isColumnHidden(0)  # a range: each row says its day
     with qtbot.waitSignal(page.listed, timeout=TIMEOUT):
         page.end_edit.setDate(QDate(2026, 3, 4))
     assert page.model.rowCount() == len(_finalized(repo, earlier))
