@@ -9,12 +9,22 @@ from PySide6.QtCore import Qt
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.core.superbill_build import superbill_for_visit
+from therapy_timer.storage.icd_index import ensure_index
+from therapy_timer.ui import style
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.finalize import DX_COLUMN, POINT_COLUMN, FinalizePage
-from therapy_timer.ui.pointers import PointerToggles, toggle_pointer
+from therapy_timer.ui.pointers import (
+    CODES_MAX_WIDTH,
+    IndexDescriber,
+    PointerToggles,
+    toggle_pointer,
+)
 
 LEFT = Qt.MouseButton.LeftButton
 TWO = ["M54.50", "R26.89"]
+SIX = ["M54.50", "R26.89", "M25.561", "M62.81", "Z96.651", "S83.511A"]
+DESCRIBED = {"M54.50": "Low back pain, unspecified",
+             "R26.89": "Other abnormalities of gait and mobility"}
 
 
 def timed_visit(clinic, clock, diagnoses=TWO, assistant_minutes=0):
@@ -226,3 +236,82 @@ def test_an_amendment_chooses_again_and_keeps_the_original(qtbot, page, clinic, 
             for ln in repo.charge_lines(visit.id)} == {"97112": "AB", "97110": "A"}
     assert {ln.code: "".join(ln.diagnosis_pointers)
             for ln in repo.charge_lines(new_id)} == {"97112": "AB", "97110": "B"}
+
+
+@pytest.fixture
+def described(qtbot, clinic, clock):
+    """The review with ICD-10-CM descriptions for the two diagnoses of ``TWO``."""
+    widget = FinalizePage(clinic.repo, clock, describe=lambda code: DESCRIBED.get(code, ""))
+    qtbot.addWidget(widget)
+    widget.resize(1280, 760)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_each_toggle_names_its_diagnosis(qtbot, described, clinic, clock, yes):
+    page = described
+    visit = timed_visit(clinic, clock)
+    page.load(visit.id)
+    toggles = toggles_for(page, "97110")
+    a, b = toggles.buttons["A"], toggles.buttons["B"]
+    assert toggles.show_codes
+    assert (a.text(), b.text()) == ("A M54.50", "B R26.89")
+    assert a.accessibleName() == "A: M54.50 Low back pain, unspecified"
+    assert b.accessibleName() == "B: R26.89 Other abnormalities of gait and mobility"
+    assert a.toolTip().startswith("A: M54.50 Low back pain, unspecified\n")
+    assert "97110" in a.accessibleDescription()
+    # touch-sized, and the column and rows hold the toggles whole (nothing clipped)
+    qtbot.waitUntil(lambda: a.height() >= style.TOUCH - 8, timeout=2000)
+    assert a.width() >= a.fontMetrics().horizontalAdvance(a.text())
+    assert min(a.width(), a.height()) >= 48
+    column = page.table.columnWidth(POINT_COLUMN)
+    assert toggles.sizeHint().width() <= column <= CODES_MAX_WIDTH
+    row = page.toggles.index(toggles)
+    assert page.table.rowHeight(row) >= toggles.sizeHint().height()
+    assert toggles.geometry().height() >= a.height()
+    # tapping still stores pointers as before
+    tap(qtbot, page, "97110", "A")
+    assert page.on_finalize()
+    assert {ln.code: ln.diagnosis_pointers for ln in clinic.repo.charge_lines(visit.id)} == {
+        "97112": ("A", "B"), "97110": ("B",)}
+
+
+def test_many_diagnoses_show_letters_but_still_name_them(qtbot, described, clinic, clock):
+    page = described
+    visit = timed_visit(clinic, clock, SIX)
+    page.load(visit.id)
+    toggles = toggles_for(page, "97112")
+    assert not toggles.show_codes  # six codes would squeeze the service column
+    assert [b.text() for b in toggles.buttons.values()] == list("ABCDEF")
+    assert toggles.buttons["A"].accessibleName() == "A: M54.50 Low back pain, unspecified"
+    # a code the describer does not know is still named by its code
+    assert toggles.buttons["F"].accessibleName() == "F: S83.511A"
+    assert toggles.buttons["F"].toolTip().startswith("F: S83.511A\n")
+    assert page.table.columnWidth(POINT_COLUMN) <= CODES_MAX_WIDTH
+    tap(qtbot, page, "97112", "A")
+    tap(qtbot, page, "97112", "E")
+    assert dx_cells(page)["97112"] == "BCDE"
+
+
+def test_the_default_review_names_codes_without_the_icd_index(page, clinic, clock):
+    """No index built yet (a fresh cache): the toggles still name each code."""
+    visit = timed_visit(clinic, clock)
+    page.load(visit.id)
+    button = toggles_for(page, "97112").buttons["B"]
+    assert button.text() == "B R26.89"
+    assert button.accessibleName() == "B: R26.89"
+
+
+def test_the_index_describer_reads_the_built_index(tmp_path_factory, tmp_path):
+    cache = tmp_path_factory.getbasetemp() / "icd-cache"  # shared with the other ICD tests
+    ensure_index(cache)
+    describe = IndexDescriber(cache)
+    try:
+        assert describe("M54.50") == "Low back pain, unspecified"
+        assert describe("m5450") == "Low back pain, unspecified"
+        assert describe("Q99.999") == ""
+    finally:
+        describe.close()
+    missing = IndexDescriber(tmp_path / "no-index-here")
+    assert missing("M54.50") == ""  # no index: no description, and no slow package load

@@ -11,6 +11,7 @@ finalized visit is corrected only by an amendment with a reason; the original is
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -38,7 +39,7 @@ from therapy_timer.ui import (
 )
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
-from therapy_timer.ui.pointers import PointerToggles
+from therapy_timer.ui.pointers import IndexDescriber, PointerToggles
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
@@ -69,10 +70,12 @@ class FinalizePage(QWidget):
     amended = Signal(int)
     done = Signal()
 
-    def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
+    def __init__(self, repo, clock, parent: QWidget | None = None, *,
+                 describe: Callable[[str], str] | None = None) -> None:
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
+        self.describe = describe or IndexDescriber()  # ICD-10-CM code -> description
         self.user = ""
         self.visit = None
         self.billing: DayBilling | None = None
@@ -225,16 +228,20 @@ class FinalizePage(QWidget):
         self.table.setColumnHidden(POINT_COLUMN, not editable)
         if not editable:
             return
+        descriptions = {code: self.describe(code) for code in diagnoses}
         for i, row in enumerate(rows):
             if not getattr(row, "billed", False):
                 continue
-            toggles = PointerToggles(row.code, diagnoses, "".join(row.diagnosis_pointers))
+            toggles = PointerToggles(row.code, diagnoses, "".join(row.diagnosis_pointers),
+                                     descriptions=descriptions)
             toggles.changed.connect(self.set_pointers)
             self.table.setIndexWidget(self.model.index(i, POINT_COLUMN), toggles)
+            self.table.setRowHeight(i, max(self.table.rowHeight(i),  # keeps the touch size
+                                           toggles.sizeHint().height()))
             self.toggles.append(toggles)
         header = self.table.horizontalHeader().sectionSizeHint(POINT_COLUMN)
         self.table.setColumnWidth(POINT_COLUMN,
-                                  max(header, PointerToggles.width_for(len(diagnoses))))
+                                  max(header, PointerToggles.width_for(diagnoses)))
 
     def set_pointers(self, code: str, letters: str) -> None:
         """The clinician's pointers for every line of ``code`` (primary first)."""

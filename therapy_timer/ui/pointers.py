@@ -1,29 +1,47 @@
-"""Diagnosis pointers for one charge line on the finalize review: a row of touch-sized letter
-toggles, one per diagnosis of the visit (A-L). The line points at the ticked letters in the
-order they were ticked: the first is the line's primary diagnosis.
+"""Diagnosis pointers for one charge line on the finalize review: a row of touch-sized toggles,
+one per diagnosis of the visit (A-L). The line points at the ticked letters in the order they
+were ticked: the first is the line's primary diagnosis.
+
+Each toggle names what it points at: its text is the letter and the ICD-10-CM code ("A M54.50")
+while the row fits ``CODES_MAX_WIDTH`` (letters only beyond that), and its tooltip and
+accessible name carry the code and description ("A: M54.50 Low back pain, unspecified").
 
 Public API:
 
 * ``toggle_pointer(letters, letter, limit=4) -> str``: the pure rule a tap follows.
-* ``PointerToggles(code, diagnoses, letters)``: the widget; ``letters()``, ``set_letters()``,
-  ``buttons`` (letter -> button) and the ``changed(code, letters)`` signal.
+* ``PointerToggles(code, diagnoses, letters, parent=None, *, descriptions=None)``: the widget;
+  ``letters()``, ``set_letters()``, ``buttons`` (letter -> button), ``show_codes`` and the
+  ``changed(code, letters)`` signal. ``PointerToggles.width_for(diagnoses)``: the width a row
+  of toggles for those diagnosis codes takes.
+* ``IndexDescriber(cache_dir=None)``: code -> description from the ICD-10-CM index on disk
+  (built by the diagnoses picker); "" while there is none. Never loads the slow package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QPushButton, QWidget
 
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
 
+log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
 MAX_POINTERS = 4
-BUTTON_W, BUTTON_H = 44, 40
+BUTTON_W, BUTTON_H = 48, style.TOUCH - 8  # at least 48 x 48: a fingertip
+FONT_PX = 15
+PADDING = 16  # left + right inside a toggle
+BORDER = 2  # as the application style's buttons
+SPACING, MARGINS = 4, 4 + 4
+#: Widest row of "A M54.50" toggles the review gives room to; wider rows show letters only.
+CODES_MAX_WIDTH = 480
 
 
 def toggle_pointer(letters: str, letter: str, limit: int = MAX_POINTERS) -> str:
@@ -37,8 +55,38 @@ def toggle_pointer(letters: str, letter: str, limit: int = MAX_POINTERS) -> str:
     return letters if len(letters) >= limit else letters + letter
 
 
+def _font() -> QFont:
+    font = QFont(QApplication.font())
+    font.setPixelSize(FONT_PX)
+    font.setWeight(QFont.Weight.Bold)
+    return font
+
+
+def _button_width(text: str, metrics: QFontMetrics) -> int:
+    return max(BUTTON_W, metrics.horizontalAdvance(text) + PADDING)
+
+
+def _row_width(texts: Sequence[str]) -> int:
+    metrics = QFontMetrics(_font())
+    return (sum(_button_width(t, metrics) for t in texts) + SPACING * max(0, len(texts) - 1)
+            + MARGINS)
+
+
+def _codes_text(diagnoses: Sequence[str]) -> list[str]:
+    return [f"{letter} {code}" for letter, code in zip(LETTERS, diagnoses, strict=False)]
+
+
+def _shows_codes(diagnoses: Sequence[str]) -> bool:
+    return _row_width(_codes_text(diagnoses)) <= CODES_MAX_WIDTH
+
+
+def describe_pointer(letter: str, code: str, description: str = "") -> str:
+    """"A: M54.50 Low back pain, unspecified" (just "A: M54.50" when not described)."""
+    return f"{letter}: {code} {description}".strip()
+
+
 class PointerToggles(QWidget):
-    """One line's pointer letters as toggle buttons (only letters the visit has).
+    """One line's pointer toggles (only letters the visit has), each naming its diagnosis.
 
     Signals:
         changed(str, str): the line's code and its new letters (primary first).
@@ -47,28 +95,41 @@ class PointerToggles(QWidget):
     changed = Signal(str, str)
 
     def __init__(self, code: str, diagnoses: Sequence[str], letters: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 descriptions: Mapping[str, str] | None = None) -> None:
         super().__init__(parent)
         self.code = code
         self._letters = ""
         self.buttons: dict[str, QPushButton] = {}
+        descriptions = descriptions or {}
+        self.show_codes = _shows_codes(diagnoses)
         self.setAccessibleName(f"Diagnoses {code} points at")
         self.setToolTip(f"Tap the diagnoses {code} treats (up to {MAX_POINTERS}); the first "
                         "ticked is the line's primary diagnosis.")
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        layout.setSpacing(4)
+        layout.setContentsMargins(MARGINS // 2, 2, MARGINS // 2, 2)
+        layout.setSpacing(SPACING)
+        metrics = QFontMetrics(_font())
+        inner = BUTTON_H - 2 * BORDER
         for letter, diagnosis in zip(LETTERS, diagnoses, strict=False):
-            button = QPushButton(letter)
+            text = f"{letter} {diagnosis}" if self.show_codes else letter
+            name = describe_pointer(letter, diagnosis, descriptions.get(diagnosis, ""))
+            button = QPushButton(text)
             button.setCheckable(True)
-            button.setFixedSize(BUTTON_W, BUTTON_H)
-            button.setAccessibleName(f"{code} points at diagnosis {letter} ({diagnosis})")
-            button.setToolTip(f"Diagnosis {letter}: {diagnosis}")
+            button.setFixedSize(_button_width(text, metrics), BUTTON_H)
+            button.setAccessibleName(name)
+            button.setAccessibleDescription(f"Point {code} at diagnosis {letter}")
+            button.setToolTip(f"{name}\nTap to point {code} at it (the first ticked is the "
+                              "primary).")
             button.setStyleSheet(
-                "QPushButton { min-height: 0; padding: 0; border-radius: 6px; font-size: 17px;"
-                " font-weight: 700; }"
+                # the style sheet's heights win over setFixedSize once polished: set both
+                f"QPushButton {{ min-height: {inner}px; max-height: {inner}px; padding: 0;"
+                f" border: {BORDER}px solid {style.LINE}; border-radius: 6px;"
+                f" font-size: {FONT_PX}px; font-weight: 700; }}"
+                f"QPushButton:hover, QPushButton:focus {{ border-color: {style.ACCENT}; }}"
                 f"QPushButton:checked {{ background: {style.ACCENT}; color: white;"
-                f" border-color: {style.ACCENT}; }}")
+                f" border-color: {style.ACCENT}; }}"
+                "QPushButton:disabled { color: #9ca3af; border-color: #d1d5db; }")
             button.clicked.connect(lambda _=False, x=letter: self._tap(x))
             self.buttons[letter] = button
             layout.addWidget(button)
@@ -76,10 +137,11 @@ class PointerToggles(QWidget):
         self.set_letters(letters)
 
     @staticmethod
-    def width_for(diagnoses: int) -> int:
-        """The column width that shows every letter of ``diagnoses`` diagnoses."""
-        count = max(1, min(diagnoses, len(LETTERS)))
-        return count * (BUTTON_W + 4) + 12
+    def width_for(diagnoses: Sequence[str]) -> int:
+        """The column width that shows a toggle for each of ``diagnoses`` (codes, A first)."""
+        codes = list(diagnoses[: len(LETTERS)]) or ["?"]
+        texts = _codes_text(codes) if _shows_codes(codes) else list(LETTERS[: len(codes)])
+        return _row_width(texts)
 
     def letters(self) -> str:
         return self._letters
@@ -96,3 +158,46 @@ class PointerToggles(QWidget):
         self.set_letters(toggle_pointer(before, letter))  # also re-ticks a refused tap
         if self._letters != before:
             self.changed.emit(self.code, self._letters)
+
+
+class IndexDescriber:
+    """ICD-10-CM code -> description from the index on disk, for the UI thread.
+
+    The index is built by the diagnoses picker (``ui/diagnoses.py``) on the worker; until it
+    exists every code describes as "" (the toggles still show the code) and the next call looks
+    again. Never imports the ICD-10-CM package (seconds of parsing).
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._index = None
+        self._known: dict[str, str] = {}
+
+    def __call__(self, code: str) -> str:
+        if code in self._known:
+            return self._known[code]
+        index = self._open()
+        if index is None:
+            return ""
+        try:
+            entry = index.lookup(code)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache only loses the description
+            log.warning("ICD-10-CM lookup of %s failed: %s", code, exc)
+            return ""
+        self._known[code] = entry.description if entry else ""
+        return self._known[code]
+
+    def _open(self):
+        if self._index is None:
+            from therapy_timer.storage.icd_index import IcdIndex, index_path
+
+            try:
+                self._index = IcdIndex(index_path(self.cache_dir))
+            except (FileNotFoundError, OSError):
+                return None
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
