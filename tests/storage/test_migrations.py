@@ -95,6 +95,11 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert [i.interval.code for i in repo.intervals_for(2)] == ["97140"]
     assert repo.crashed_intervals()[0].last_alive.isoformat() == "2026-11-20T17:05:00+00:00"
     assert repo.kx_year_to_date(1, 2026, "PT+SLP") == 1000 + 2 * 3000
+    # Version 6: nothing is paused or flagged after the upgrade; a jump flags the running one.
+    assert repo.get_visit(2).paused_codes == () and repo.get_interval(2).clock_flag is None
+    [flagged] = repo.flag_clock_jump(T0.replace(hour=17, minute=10),
+                                     T0.replace(hour=19, minute=10), 7200, 0)
+    assert flagged.id == 2 and flagged.clock_flag.trusted_until == T0.replace(hour=17, minute=10)
     stopped = repo.stop_interval(2, T0.replace(hour=17, minute=20))
     assert stopped.end is not None
     # Version 4's tables start empty and work on the migrated rows.
@@ -113,8 +118,34 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert repo.printed_at(1) == T0.replace(hour=18)
     assert repo.get_visit(1).status.value == "finalized"
     assert [(p.cents, p.reference) for p in repo.payments_for(1)] == [(2500, "#101")]
+    assert repo.get_interval(2).clock_flag == flagged.clock_flag
     assert repo.audit_verify() is None
     repo.close()
+
+
+def test_version_5_gains_pause_and_clock_flag_columns_empty(tmp_path):
+    path = tmp_path / "v5.db"
+    build_at(path, 5)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == 6
+        visits = {r[1] for r in repo.conn.execute("PRAGMA table_info(visits)")}
+        intervals = {r[1] for r in repo.conn.execute("PRAGMA table_info(intervals)")}
+        assert "paused_codes" in visits and "clock_flag" in intervals
+        assert repo.conn.execute("SELECT count(*) FROM visits WHERE paused_codes IS NOT NULL"
+                                 ).fetchone()[0] == 0
+        assert repo.conn.execute("SELECT count(*) FROM intervals WHERE clock_flag IS NOT NULL"
+                                 ).fetchone()[0] == 0
+        # The migrated open visit pauses and resumes through the new column.
+        [paused] = repo.pause_visit(2, T0.replace(hour=17, minute=30))
+        assert repo.get_visit(2).paused_codes == ("97140",)
+        [resumed] = repo.resume_visit(2, "PT", T0.replace(hour=17, minute=35))
+        assert (paused.code, resumed.code, resumed.running) == ("97140", "97140", True)
+        # The finalized visit of version 5 stays finalized and unpaused.
+        assert repo.get_visit(1).paused_codes == ()
+    finally:
+        repo.close()
+    assert table_rows(path)["visits"][0] == V1_ROWS["visits"][0]
 
 
 def test_opening_an_older_database_backs_it_up_beside_itself_first(tmp_path):

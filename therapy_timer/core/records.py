@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from therapy_timer.core.model import Discipline, Interval, Performer, Rule
 
@@ -161,6 +161,8 @@ class Visit:
     finalized_at: datetime | None = None
     finalized_by: str = ""
     amends_id: int | None = None
+    #: While the visit is paused: the codes Resume restarts (empty when not paused).
+    paused_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,27 @@ class VisitSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockFlag:
+    """The wall clock moved differently from real time while an interval ran (the machine
+    slept, or someone changed the clock); stored until the clinician confirms the time.
+
+    ``last_good`` is the last moment both clocks agreed; ``real_seconds`` is the time the
+    monotonic clock saw pass after it (none while asleep), ``wall_seconds`` what the wall clock
+    claimed; ``now`` is when the jump was noticed.
+    """
+
+    last_good: datetime
+    now: datetime
+    wall_seconds: float
+    real_seconds: float
+
+    @property
+    def trusted_until(self) -> datetime:
+        """The last moment the interval certainly ran."""
+        return self.last_good + timedelta(seconds=max(0.0, self.real_seconds))
+
+
+@dataclass(frozen=True, slots=True)
 class StoredInterval:
     """A saved timer interval; ``end`` is None while it runs, ``heartbeat`` is the last moment
     the app confirmed it was alive while running."""
@@ -192,6 +215,7 @@ class StoredInterval:
     technique: str | None = None
     body_region: str | None = None
     heartbeat: datetime | None = None
+    clock_flag: ClockFlag | None = None  # a clock jump the clinician has not confirmed yet
 
     @property
     def running(self) -> bool:

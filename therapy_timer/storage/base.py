@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from typing import Any
 from therapy_timer.core.model import Discipline, Performer, Rule
 from therapy_timer.core.records import (
     ChargeLine,
+    ClockFlag,
     FeeEntry,
     InsurancePolicy,
     Patient,
@@ -23,8 +26,10 @@ from therapy_timer.core.records import (
     VisitStatus,
 )
 from therapy_timer.storage import audit
-from therapy_timer.storage.db import day_from, from_text, translate
+from therapy_timer.storage.db import day_from, from_text, to_text, translate
 from therapy_timer.storage.errors import NotFoundError, StorageError
+
+log = logging.getLogger(__name__)
 
 #: Who the audit log names when the caller does not say.
 SYSTEM_USER = "system"
@@ -179,6 +184,8 @@ def visit_from(row: sqlite3.Row) -> Visit:
         notes=row["notes"], created_at=from_text(row["created_at"]),
         finalized_at=from_text(row["finalized_at"]), finalized_by=row["finalized_by"],
         amends_id=row["amends_id"],
+        paused_codes=(paused_codes_from(row["paused_codes"])
+                      if row["status"] == VisitStatus.OPEN.value else ()),
     )
 
 
@@ -189,7 +196,40 @@ def interval_from(row: sqlite3.Row) -> StoredInterval:
         performer=Performer(row["performer"]), provider_id=row["provider_id"],
         technique=row["technique"], body_region=row["body_region"],
         heartbeat=from_text(row["heartbeat"]),
+        clock_flag=clock_flag_from(row["clock_flag"], from_text(row["start"])),
     )
+
+
+def paused_codes_from(text: str | None) -> tuple[str, ...]:
+    """A visit's stored paused codes (a JSON list); empty when not paused or unreadable."""
+    if not text:
+        return ()
+    try:
+        codes = json.loads(text)
+    except ValueError:
+        log.warning("unreadable paused codes %r ignored", text)
+        return ()
+    return tuple(str(c) for c in codes) if isinstance(codes, list) else ()
+
+
+def clock_flag_text(flag: ClockFlag) -> str:
+    return json.dumps({"last_good": to_text(flag.last_good), "now": to_text(flag.now),
+                       "wall_seconds": round(float(flag.wall_seconds), 3),
+                       "real_seconds": round(float(flag.real_seconds), 3)}, sort_keys=True)
+
+
+def clock_flag_from(text: str | None, start: datetime) -> ClockFlag | None:
+    """An interval's stored clock flag. An unreadable one still flags the interval, trusting
+    nothing after its ``start``: the clinician decides."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return ClockFlag(from_text(data["last_good"]), from_text(data["now"]),
+                         float(data["wall_seconds"]), float(data["real_seconds"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("unreadable clock flag %r", text)
+        return ClockFlag(start, start, 0.0, 0.0)
 
 
 def charge_from(row: sqlite3.Row) -> ChargeLine:

@@ -253,6 +253,20 @@ _V5_PAYMENTS = [
        BEGIN SELECT RAISE(ABORT, 'a payment only changes by being voided, once'); END""",
 ]
 
+_V6_PAUSE_AND_CLOCK_FLAGS = [
+    # The codes a paused visit resumes (JSON list, in the order they ran); NULL when the visit
+    # is not paused. Set with the pause, cleared by the next start of any timer of the visit.
+    "ALTER TABLE visits ADD COLUMN paused_codes TEXT",
+    # A wall-clock jump (sleep, clock change) seen while the interval ran, for the clinician to
+    # confirm: JSON {last_good, now, wall_seconds, real_seconds}; NULL when nothing is pending.
+    "ALTER TABLE intervals ADD COLUMN clock_flag TEXT",
+    """CREATE TRIGGER visits_finalize_clock_flag BEFORE UPDATE OF status ON visits
+       WHEN OLD.status = 'open' AND NEW.status <> 'open' AND EXISTS (
+            SELECT 1 FROM intervals WHERE visit_id = OLD.id AND clock_flag IS NOT NULL)
+       BEGIN SELECT RAISE(ABORT, 'the clock jumped while a timer ran: confirm its time first');
+       END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -262,6 +276,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (4, "favourite tile codes per provider; printed marks of visits",
      _V4_FAVOURITES_AND_PRINTED),
     (5, "payments received against finalized visits (voidable, never deleted)", _V5_PAYMENTS),
+    (6, "paused visits remember their codes; clock-jump flags on intervals",
+     _V6_PAUSE_AND_CLOCK_FLAGS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

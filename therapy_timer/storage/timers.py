@@ -3,6 +3,7 @@ call returns, so what the screen shows is already on disk."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, date, datetime, tzinfo
 from functools import cache
@@ -11,7 +12,8 @@ from therapy_timer.core.codes import CodeKind, default_catalog
 from therapy_timer.core.minutes import check_overlaps
 from therapy_timer.core.model import BillingError, Interval, Performer
 from therapy_timer.core.records import StoredInterval, Visit, VisitStatus
-from therapy_timer.storage.base import RepositoryBase, interval_from, visit_from
+from therapy_timer.storage.base import interval_from, visit_from
+from therapy_timer.storage.clock_flags import ClockFlagMixin
 from therapy_timer.storage.db import day_text, to_text
 from therapy_timer.storage.errors import (
     FrozenVisitError,
@@ -35,8 +37,8 @@ def _one_on_one(kind: CodeKind) -> bool:
     return kind.exclusive and kind is not CodeKind.GROUP
 
 
-class TimerMixin(RepositoryBase):
-    """Visits, intervals, heartbeats and diagnoses."""
+class TimerMixin(ClockFlagMixin):
+    """Visits, intervals, pauses, heartbeats and diagnoses."""
 
     def clinic_zone(self) -> tzinfo:
         """The practice's time zone (decides a visit's calendar day)."""
@@ -173,6 +175,9 @@ class TimerMixin(RepositoryBase):
                                  (end, end, other_id))
                     self._audit(now, user, "stop_interval", "interval", other_id,
                                 {"visit_id": visit_id, "end": end, "by": "switch"})
+            # Something runs again: the visit is no longer paused.
+            conn.execute("UPDATE visits SET paused_codes = NULL WHERE id = ? AND"
+                         " paused_codes IS NOT NULL", (visit_id,))
             interval_id = conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
                 " technique, body_region, heartbeat) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)",
@@ -222,20 +227,45 @@ class TimerMixin(RepositoryBase):
 
     def pause_visit(self, visit_id: int, now: datetime,
                     user: str | None = None) -> list[StoredInterval]:
-        """Stops every running timer of the visit; returns the ones it stopped."""
+        """Stops every running timer of the visit and remembers their codes (in the same
+        commit) for ``resume_visit``; returns the intervals it stopped. Nothing running:
+        nothing changes."""
         _aware(now)
         self._open_visit(visit_id)
         with self._write() as conn:
-            rows = conn.execute('SELECT id, start FROM intervals WHERE visit_id = ? AND'
-                                ' "end" IS NULL', (visit_id,)).fetchall()
-            for interval_id, start in rows:
+            rows = conn.execute('SELECT id, start, code FROM intervals WHERE visit_id = ? AND'
+                                ' "end" IS NULL ORDER BY start, id', (visit_id,)).fetchall()
+            for interval_id, start, _code in rows:
                 end = max(to_text(now), start)
                 conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
                              (end, end, interval_id))
             if rows:
+                codes = list(dict.fromkeys(r[2] for r in rows))
+                conn.execute("UPDATE visits SET paused_codes = ? WHERE id = ?",
+                             (json.dumps(codes), visit_id))
                 self._audit(now, user, "pause_visit", "visit", visit_id,
-                            {"stopped": [r[0] for r in rows], "end": to_text(now)})
+                            {"stopped": [r[0] for r in rows], "end": to_text(now),
+                             "codes": codes})
         return [self.get_interval(r[0]) for r in rows]
+
+    def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
+                     user: str | None = None) -> list[StoredInterval]:
+        """Restarts the codes a paused visit remembers, all in one commit (the pause ends).
+
+        Raises:
+            InvalidDataError: the visit is not paused.
+            ProviderBusyError: as ``start_interval`` (nothing is restarted then).
+        """
+        _aware(now)
+        visit = self._open_visit(visit_id)
+        if not visit.paused_codes:
+            raise InvalidDataError(f"visit {visit_id} is not paused: nothing to resume")
+        with self._write():
+            started = [self.start_interval(visit_id, code, performer, now, user=user)
+                       for code in visit.paused_codes]
+            self._audit(now, user, "resume_visit", "visit", visit_id,
+                        {"codes": list(visit.paused_codes), "start": to_text(now)})
+        return started
 
     def heartbeat(self, now: datetime) -> int:
         """Marks every running timer alive at ``now``; returns how many. Not audited."""
