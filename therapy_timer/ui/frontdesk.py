@@ -12,7 +12,8 @@ Public API:
 * ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, icd_cache_dir=None,
   user=None)``: ``repo`` is the UI thread's repository (jobs open their own
   connection to ``repo.path``). ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
-  ``record_payment()`` (the selected visit; ``ui/payments.py``),
+  ``record_payment()`` (the selected visit), ``void_payment()`` (the payment selected in
+  ``payments``, a ``ui/payments.PaymentsPanel`` listing the selected visit's payments),
   ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
   Signals ``document_ready(str)`` (the kind: "superbill", "superbills", "daysheet"),
   ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
@@ -50,11 +51,10 @@ from PySide6.QtWidgets import (
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
 from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money
+from therapy_timer.ui.payments import PaymentsPanel, record_for_selected, void_selected
 from therapy_timer.ui.workers import Worker
 
 MEMORY = ":memory:"
-
-
 
 
 class FrontDeskPage(QWidget):
@@ -126,9 +126,6 @@ class FrontDeskPage(QWidget):
         self.all_button.setToolTip("Every finalized visit of the dates above in one document")
         self.daysheet_button = QPushButton("Day sheet")
         self.daysheet_button.setToolTip("The charge sheet of the dates above, per provider")
-        self.payment_button = QPushButton("Record payment…")
-        self.payment_button.setToolTip("Record money received for the selected visit")
-        self.payment_button.setEnabled(False)
         self.print_button = QPushButton("Print…")
         self.save_button = QPushButton("Save as PDF…")
         self.print_button.setShortcut(QKeySequence.StandardKey.Print)
@@ -155,6 +152,9 @@ class FrontDeskPage(QWidget):
             self.zoom.addItem(text)
         self.zoom.currentTextChanged.connect(self._zoom_changed)
 
+        self.payments = PaymentsPanel(self)  # the selected visit's payments, record and void
+        self.payment_button = self.payments.record_button
+
         dates = QHBoxLayout()
         dates.addWidget(QLabel("From"))
         dates.addWidget(self.start_edit)
@@ -166,7 +166,6 @@ class FrontDeskPage(QWidget):
         documents.addWidget(self.all_button)
         documents.addWidget(self.daysheet_button)
         documents.addStretch(1)
-        documents.addWidget(self.payment_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -174,6 +173,7 @@ class FrontDeskPage(QWidget):
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self.summary)
         left_layout.addLayout(documents)
+        left_layout.addWidget(self.payments)
         actions = QHBoxLayout()
         actions.addStretch(1)
         actions.addWidget(self.zoom)
@@ -200,7 +200,6 @@ class FrontDeskPage(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.all_button.clicked.connect(self.show_all_superbills)
         self.daysheet_button.clicked.connect(self.show_daysheet)
-        self.payment_button.clicked.connect(self.record_payment)
         self.print_button.clicked.connect(self.print_current)
         self.save_button.clicked.connect(self.save_current)
         self.refresh()
@@ -296,7 +295,6 @@ class FrontDeskPage(QWidget):
             for i, row in enumerate(rows):
                 if row.visit_id == selected:
                     self.table.selectRow(i)
-        self.payment_button.setEnabled(self.selected_visit() is not None)
         self.listed.emit()
 
     def selected_visit(self) -> int | None:
@@ -306,16 +304,18 @@ class FrontDeskPage(QWidget):
         return self.model.row(index.row()).visit_id
 
     def _row_changed(self, current, _previous) -> None:
-        self.payment_button.setEnabled(current.isValid())
         if current.isValid():
             self.show_visit(self.model.row(current.row()).visit_id)
 
     def record_payment(self) -> bool:
         """Asks for a payment for the selected visit (``PaymentDialog.ask``), saves it, then
         refreshes the list and the preview. True when one was saved."""
-        from therapy_timer.ui.payments import record_for_selected
-
         return record_for_selected(self)
+
+    def void_payment(self) -> bool:
+        """Voids the payment selected in ``payments`` after a reason and a confirmation
+        (``payments.void_selected``). True when one was voided."""
+        return void_selected(self)
 
     # -- documents ----------------------------------------------------------------------------
 

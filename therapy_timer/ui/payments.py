@@ -1,10 +1,17 @@
-"""Recording a payment at the front desk: the small dialog and the step that saves it.
+"""Payments at the front desk: the selected visit's payments, recording one, voiding one.
 
 ``PaymentDialog.ask(parent, title, charges_cents, paid_cents) -> PaymentEntry | None`` asks for
 the amount (dollars, read by ``settings.parse_dollars``), the method and a reference; tests
 replace ``ask``. ``record_for_selected(page)`` runs the whole step for the front-desk page's
 selected visit: ask, save through the page's repository (audited there), then refresh the list
 and the superbill preview.
+
+``PaymentsPanel(page)`` lists the selected visit's payments (a voided one stays, struck
+through, marked "void: reason") with the "Record payment…" and "Void payment…" buttons.
+``void_selected(page)`` voids the panel's selected payment: a reason (``Ask.text``; an empty
+one is refused with a message), a confirmation naming the amount, method and patient
+(``Ask.confirm``), then ``repo.void_payment`` (audited there). A void payment leaves the paid
+total and the balance, in the list and in the superbill and day sheet built from the store.
 """
 
 from __future__ import annotations
@@ -13,19 +20,30 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from therapy_timer.ui import pyside_guard  # noqa: F401
-from therapy_timer.ui.models import money
+from therapy_timer.ui import (
+    pyside_guard,  # noqa: F401
+    style,
+)
+from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
 from therapy_timer.ui.settings import dollars, parse_dollars
 
 #: (stored value, label) of each payment method, in the order offered.
@@ -140,7 +158,14 @@ def record_for_selected(page) -> bool:
     except Exception as exc:  # noqa: BLE001 - shown to the desk; nothing was saved
         page._failed(exc)
         return False
-    message = f"Recorded {money(entry.cents)} ({entry.method}) for {row.patient}."
+    _changed(page, visit_id, f"Recorded {money(entry.cents)} ({entry.method}) for "
+                             f"{row.patient}.")
+    return True
+
+
+def _changed(page, visit_id: int, message: str) -> None:
+    """After a payment changed: say so, reload the list (and the payments shown with it) and
+    rebuild the visit's superbill, then say it again once that superbill shows."""
     page._idle(message)
     page.refresh(quiet=True)
     page.show_visit(visit_id)
@@ -153,4 +178,185 @@ def record_for_selected(page) -> bool:
             page._idle(message)
 
     page.document_ready.connect(confirm)
+
+
+def _method_label(method: str) -> str:
+    return dict(METHODS).get(method, method).lower()
+
+
+def describe_payment(payment) -> str:
+    """"$25.00 by check (#1042) received 03-06 14:20", for questions and messages."""
+    reference = f" ({payment.reference})" if payment.reference else ""
+    return (f"{money(payment.cents)} by {_method_label(payment.method)}{reference} received "
+            f"{payment.received_at.astimezone():%m-%d %H:%M}")
+
+
+def void_selected(page) -> bool:
+    """Voids the payment selected in the front-desk page's payments panel.
+
+    Asks why (required), then confirms naming the amount, method and patient. A payment that
+    is already void is refused with a message.
+
+    Returns:
+        True when the payment was voided (the list, the payments and the preview refresh).
+    """
+    panel = page.payments
+    payment = panel.selected_payment()
+    if payment is None:
+        return False
+    patient = panel.patient
+    what = describe_payment(payment)
+    if payment.is_void:
+        Ask.warn(page, "Already void", f"The payment of {what} for {patient} was already "
+                 f"voided ({payment.void_reason}). A payment is voided once; nothing changed.")
+        return False
+    reason = Ask.text(page, "Void payment", f"Why is the payment of {what} for {patient} "
+                      "voided? (kept with the payment, for example “entered twice”)")
+    if reason is None:
+        page._idle("No payment voided.")
+        return False
+    reason = reason.strip()
+    if not reason:
+        Ask.warn(page, "Not voided", "A void needs a reason: say why the payment is voided "
+                 "(for example “entered twice”). Nothing was voided.")
+        page._idle("No payment voided: a reason is required.")
+        return False
+    if not Ask.confirm(page, "Void this payment?",
+                       f"Void the payment of {what} for {patient}?\n\nReason: {reason}\n\n"
+                       "It stays on record, marked void, and no longer counts as paid.",
+                       yes="Void payment", no="Keep it"):
+        page._idle("No payment voided.")
+        return False
+    now = page.clock.now() if page.clock is not None else datetime.now(UTC)
+    try:
+        page.repo.void_payment(payment.id, reason, user=page.user, at=now)
+    except Exception as exc:  # noqa: BLE001 - shown to the desk; nothing was voided
+        page._failed(exc)
+        panel.reload()  # its payments as the store holds them; the message stays shown
+        return False
+    _changed(page, panel.visit_id, f"Voided {money(payment.cents)} "
+             f"({payment.method}) for {patient}: {reason}.")
     return True
+
+
+def _status(payment) -> str:
+    return f"void: {payment.void_reason}" if payment.is_void else ""
+
+
+def _status_tip(payment) -> str:
+    if not payment.is_void:
+        return f"Received by {payment.user}"
+    return (f"Voided {payment.voided_at.astimezone():%Y-%m-%d %H:%M} by {payment.voided_by}: "
+            f"{payment.void_reason}")
+
+
+class PaymentsModel(RowsModel):
+    """Payments (storage ``Payment`` rows); a void one is greyed and struck through."""
+
+    STATUS = 4
+
+    def __init__(self, parent=None) -> None:
+        super().__init__([
+            Column("Received", lambda p: f"{p.received_at.astimezone():%m-%d %H:%M}"),
+            Column("Amount", lambda p: money(p.cents), RIGHT),
+            Column("Method", lambda p: dict(METHODS).get(p.method, p.method)),
+            Column("Reference", lambda p: p.reference, tooltip=lambda p: p.reference),
+            Column("Status", _status, tooltip=_status_tip),
+        ], parent=parent)
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if index.isValid() and 0 <= index.row() < self.rowCount() \
+                and self.row(index.row()).is_void:
+            if role == Qt.ItemDataRole.FontRole and index.column() != self.STATUS:
+                font = QFont()  # only the strike-out is set: the view's font gives the rest
+                font.setStrikeOut(True)
+                return font
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QColor(style.ERROR_INK if index.column() == self.STATUS
+                              else style.MUTED)
+        return super().data(index, role)
+
+
+class PaymentsPanel(QWidget):
+    """The payments of the front-desk page's selected visit, with Record and Void buttons.
+
+    Follows the page: reloads when its list is reloaded or another visit is selected.
+    """
+
+    ROWS = 3  # payment rows shown without scrolling
+
+    def __init__(self, page) -> None:
+        super().__init__(page)
+        self.page = page
+        self.visit_id: int | None = None
+        self.patient = ""
+        self.setAccessibleName("Payments of the selected visit")
+        self.title = QLabel()
+        self.title.setProperty("role", "caption")
+        self.record_button = QPushButton("Record payment…")
+        self.record_button.setToolTip("Record money received for the selected visit")
+        self.void_button = QPushButton("Void payment…")
+        self.void_button.setToolTip("Void the selected payment (entered by mistake): it stays "
+                                    "on record with the reason and no longer counts as paid")
+        self.model = PaymentsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Payments")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(PaymentsModel.STATUS, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        row = self.table.verticalHeader().defaultSectionSize()
+        self.table.setFixedHeight(header.sizeHint().height() + self.ROWS * row + 4)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.record_button)
+        top.addWidget(self.void_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
+        self.record_button.clicked.connect(page.record_payment)
+        self.void_button.clicked.connect(page.void_payment)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._enable())
+        page.listed.connect(self.reload)
+        page.table.selectionModel().currentRowChanged.connect(lambda *_: self.reload())
+        self.reload()
+
+    def reload(self) -> None:
+        """Shows the payments of the page's selected visit (keeps the selected payment)."""
+        visit_id = self.page.selected_visit()
+        row = next((r for r in self.page.model.rows() if r.visit_id == visit_id), None)
+        kept = self.selected_payment()
+        self.visit_id = visit_id if row is not None else None
+        self.patient = row.patient if row is not None else ""
+        payments = self.page.repo.payments_for(visit_id) if row is not None else []
+        self.model.set_rows(payments)
+        if row is None:
+            self.title.setText("Payments: select a visit")
+        elif not payments:
+            self.title.setText(f"Payments of {row.patient}: none recorded")
+        else:
+            void = sum(1 for p in payments if p.is_void)
+            self.title.setText(f"Payments of {row.patient}: {money(row.paid_cents)} paid"
+                               + (f" ({void} void)" if void else ""))
+        for i, payment in enumerate(payments):
+            if kept is not None and payment.id == kept.id:
+                self.table.selectRow(i)
+        self._enable()
+
+    def selected_payment(self):
+        """The selected storage ``Payment``, or None."""
+        index = self.table.currentIndex()
+        if not index.isValid() or index.row() >= self.model.rowCount():
+            return None
+        return self.model.row(index.row())
+
+    def _enable(self) -> None:
+        self.record_button.setEnabled(self.visit_id is not None)
+        payment = self.selected_payment()
+        self.void_button.setEnabled(payment is not None and not payment.is_void)
