@@ -39,7 +39,7 @@ from therapy_timer.ui import (
 )
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
-from therapy_timer.ui.pointers import IndexDescriber, PointerToggles
+from therapy_timer.ui.pointers import IndexDescriber, PointerColumn, PointerToggles
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
@@ -86,6 +86,7 @@ class FinalizePage(QWidget):
         self._pointers_for: tuple | None = None  # (visit id, diagnoses) they were chosen for
         self.setAccessibleName("Review and finalize")
         self._build()
+        self.pointer_column = PointerColumn(self.table, POINT_COLUMN, stretch_column=1)
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -144,7 +145,10 @@ class FinalizePage(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(50)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in range(DX_COLUMN + 1):  # room for the pointer toggles: the service
+            self.table.horizontalHeader().setSectionResizeMode(  # stretches, the rest fit
+                column, QHeaderView.ResizeMode.Stretch if column == 1
+                else QHeaderView.ResizeMode.ResizeToContents)
         self.table.setStyleSheet("font-size: 17px;")
         self.table.setMinimumHeight(200)
         outer.addWidget(self.table, 1)
@@ -227,6 +231,7 @@ class FinalizePage(QWidget):
         editable = bool(diagnoses) and self.visit is not None and not self.visit.status.frozen
         self.table.setColumnHidden(POINT_COLUMN, not editable)
         if not editable:
+            self.pointer_column.set_toggles([], ())
             return
         descriptions = {code: self.describe(code) for code in diagnoses}
         for i, row in enumerate(rows):
@@ -239,9 +244,7 @@ class FinalizePage(QWidget):
             self.table.setRowHeight(i, max(self.table.rowHeight(i),  # keeps the touch size
                                            toggles.sizeHint().height()))
             self.toggles.append(toggles)
-        header = self.table.horizontalHeader().sectionSizeHint(POINT_COLUMN)
-        self.table.setColumnWidth(POINT_COLUMN,
-                                  max(header, PointerToggles.width_for(diagnoses)))
+        self.pointer_column.set_toggles(self.toggles, diagnoses)  # codes on them if they fit
 
     def set_pointers(self, code: str, letters: str) -> None:
         """The clinician's pointers for every line of ``code`` (primary first)."""
@@ -307,8 +310,22 @@ class FinalizePage(QWidget):
         self.checks_layout.addWidget(label)
         return label
 
+    def _clock_question(self) -> str:
+        """Why the visit cannot be finalized yet because of an unconfirmed clock jump, or ""."""
+        flagged = [i for i in self.repo.intervals_for(self.visit.id) if i.clock_flag]
+        if not flagged:
+            return ""
+        codes = ", ".join(dict.fromkeys(i.code for i in flagged))
+        since = min(i.clock_flag.last_good for i in flagged).astimezone()
+        return (f"The computer's clock jumped while {codes} ran (after {since:%H:%M}): go Back "
+                "to the visit and confirm the time, or stop it at the last certain moment, "
+                "before finalizing.")
+
     def _show_checks(self) -> None:
         billing = self.billing
+        question = self._clock_question()
+        if question:
+            self._add_message(question, "error")
         start, end = billing.session_start, billing.session_end
         if start and end:
             span_minutes = int((end - start).total_seconds()) // 60
@@ -374,6 +391,10 @@ class FinalizePage(QWidget):
 
     def on_finalize(self) -> bool:
         if self.visit is None:
+            return False
+        question = self._clock_question()
+        if question:
+            Ask.warn(self, "Not finalized", question)
             return False
         if not Ask.confirm(self, "Finalize and lock?", "The charge lines will be locked. Later "
                            "corrections need an amendment with a reason.",

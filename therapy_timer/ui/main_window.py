@@ -270,8 +270,14 @@ class MainWindow(QMainWindow):
         self.start_lock()
 
     def heartbeat(self) -> None:
-        """Marks running timers alive (the visit screen's own tick does it while shown)."""
-        if self._controller is not None and self._controller.timer.isActive():
+        """Every few seconds, whatever page is shown: checks the wall clock against real time
+        (a jump flags the running intervals of every open visit in the store, through the
+        controller's one ``ClockWatch``), then marks running timers alive (the visit screen's
+        own tick does that while shown)."""
+        controller = self.controller
+        controller.watch.user = controller.user or None
+        controller.watch.check()
+        if controller.timer.isActive():
             return
         try:
             self.repo.heartbeat(self.clock.now())

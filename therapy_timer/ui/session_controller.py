@@ -4,9 +4,11 @@
 repository first (committed to disk), then reloads the visit's intervals and emits ``changed``;
 the screen therefore never shows a timer the database does not have. Elapsed time always comes
 from stored timestamps and the injected clock: the 1 Hz QTimer only asks views to repaint and
-writes the heartbeat every few seconds. Each tick also compares the wall clock with a monotonic
-clock; when they disagree (the machine slept, or someone changed the clock) the running
-intervals are flagged as a ``TimeJump`` for the clinician to confirm.
+writes the heartbeat every few seconds. Each tick also asks the app's one ``ClockWatch`` to
+compare the wall clock with a monotonic clock; when they disagree (the machine slept, or someone
+changed the clock) the running intervals are flagged in the store, and the open visit shows its
+flags as ``TimeJump`` notices for the clinician to confirm. A pause is stored too: reopening a
+paused visit (or restarting the app) still offers Resume.
 """
 
 from __future__ import annotations
@@ -20,20 +22,21 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
-from therapy_timer.core.records import StoredInterval, Visit, VisitStatus
+from therapy_timer.core.records import ClockFlag, StoredInterval, Visit, VisitStatus
 from therapy_timer.storage.errors import ProviderBusyError, StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock
+from therapy_timer.ui.clock_watch import JUMP_TOLERANCE_SECONDS, ClockWatch
 
 log = logging.getLogger(__name__)
 
-#: Wall and monotonic clocks may disagree by this much per tick before time is flagged.
-JUMP_TOLERANCE_SECONDS = 10.0
+__all__ = ["JUMP_TOLERANCE_SECONDS", "SessionController", "TimeJump"]
 
 
 @dataclass
 class TimeJump:
-    """The wall clock moved differently from real time while intervals were running.
+    """The wall clock moved differently from real time while intervals were running: the
+    visit's stored clock flags (one ``ClockFlag`` shared by ``interval_ids``) as one question.
 
     ``last_good`` is the last moment both clocks agreed; ``trusted_until`` adds the real time
     the monotonic clock saw pass (none while asleep). ``interval_ids`` were running then.
@@ -45,6 +48,11 @@ class TimeJump:
     real_seconds: float
     interval_ids: tuple[int, ...]
     codes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_flag(cls, flag: ClockFlag, intervals: list[StoredInterval]) -> TimeJump:
+        return cls(flag.last_good, flag.now, flag.wall_seconds, flag.real_seconds,
+                   tuple(i.id for i in intervals), tuple(dict.fromkeys(i.code for i in intervals)))
 
     @property
     def trusted_until(self) -> datetime:
@@ -80,7 +88,8 @@ class SessionController(QObject):
     time_jump = Signal(object)
 
     def __init__(self, repo, clock: Clock, *, heartbeat_seconds: float = 5.0,
-                 catalog: Catalog | None = None, parent: QObject | None = None) -> None:
+                 catalog: Catalog | None = None, watch: ClockWatch | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
@@ -96,9 +105,10 @@ class SessionController(QObject):
         self.paused_codes: tuple[str, ...] = ()
         self.jumps: list[TimeJump] = []
         self._tally: LiveTally | None = None
-        self._last_wall: datetime | None = None
-        self._last_mono: float | None = None
         self._last_beat: float | None = None
+        #: The app's one clock-jump watcher (the window's heartbeat checks through it too).
+        self.watch = watch or ClockWatch(repo, clock, parent=self)
+        self.watch.flagged.connect(self._on_flagged)
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self.tick)
@@ -125,6 +135,11 @@ class SessionController(QObject):
     @property
     def paused(self) -> bool:
         return bool(self.paused_codes) and not self.running()
+
+    def paused_since(self) -> datetime | None:
+        """When the pause began (the paused timers' stop), or None when not paused."""
+        ends = [i.end for i in self.intervals if i.end is not None and i.code in self.paused_codes]
+        return max(ends) if self.paused and ends else None
 
     def running(self) -> list[StoredInterval]:
         return [i for i in self.intervals if i.end is None]
@@ -153,15 +168,13 @@ class SessionController(QObject):
         """Makes ``visit_id`` the visit on screen and starts the repaint timer."""
         self.visit = self.repo.get_visit(visit_id)
         self.rule = self._rule_for(self.visit)
-        self.paused_codes = ()
-        self.jumps = []
+        self.watch.check()  # a jump since the last heartbeat is stored before the flags load
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
         self._visit_provider = provider.name if provider is not None else ""
         self.pooled = self._pooled_intervals(self.visit)
         self._reload()
-        self._last_wall, self._last_mono = self.clock.now(), self.clock.monotonic()
-        self._last_beat = self._last_mono
+        self._last_beat = self.clock.monotonic()
         self.timer.start()
 
     def close_visit(self) -> None:
@@ -170,6 +183,8 @@ class SessionController(QObject):
         self.visit = None
         self.intervals = []
         self.pooled = []
+        self.paused_codes = ()
+        self.jumps = []
         self._tally = None
         self.changed.emit()
 
@@ -181,7 +196,13 @@ class SessionController(QObject):
 
     def _reload(self) -> None:
         assert self.visit is not None
+        try:
+            self.visit = self.repo.get_visit(self.visit.id)
+        except StorageError as exc:  # keep what is on screen; the next action reports it
+            log.warning("visit %s not re-read: %s", self.visit.id, exc)
+        self.paused_codes = self.visit.paused_codes
         self.intervals = list(self.repo.intervals_for(self.visit.id))
+        self.jumps = self._stored_jumps()
         try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
                                     self.rule, self.catalog)
@@ -190,6 +211,25 @@ class SessionController(QObject):
             self._tally = LiveTally([], self.rule, self.catalog)
             self.failed.emit(str(exc))
         self.changed.emit()
+
+    def _stored_jumps(self) -> list[TimeJump]:
+        """The visit's unconfirmed clock flags, one ``TimeJump`` per flag, oldest first."""
+        groups: dict[ClockFlag, list[StoredInterval]] = {}
+        for interval in self.intervals:
+            if interval.clock_flag is not None:
+                groups.setdefault(interval.clock_flag, []).append(interval)
+        jumps = [TimeJump.from_flag(flag, group) for flag, group in groups.items()]
+        return sorted(jumps, key=lambda j: (j.last_good, j.interval_ids))
+
+    def _on_flagged(self, flagged: list[StoredInterval]) -> None:
+        """The watch flagged running intervals: the open visit shows its new questions."""
+        if self.visit is None or not any(i.visit_id == self.visit.id for i in flagged):
+            return
+        before = list(self.jumps)
+        self._reload()
+        for jump in self.jumps:
+            if jump not in before:
+                self.time_jump.emit(jump)
 
     def _pooled_intervals(self, visit: Visit) -> list[StoredInterval]:
         """Intervals of the patient's finalized visits that day in the same discipline: the
@@ -231,8 +271,6 @@ class SessionController(QObject):
         """Starts ``code`` (the store stops any running one-on-one code in the same commit)."""
         if not self._can_change():
             return False
-        if self.paused:
-            self.paused_codes = ()
         performer = self.performer or Performer.PT
         ok = self._call(self.repo.start_interval, self.visit.id, code.upper(), performer,
                         self.clock.now(), technique=technique, body_region=body_region,
@@ -253,28 +291,18 @@ class SessionController(QObject):
         return ok
 
     def toggle_pause(self) -> bool:
-        """Pauses (stops every running timer, remembering them) or resumes them."""
+        """Pauses (stops every running timer; the store remembers their codes) or resumes
+        them. Paused time is in no interval, so it is never treatment time."""
         if not self._can_change():
             return False
         if self.paused:
-            codes, self.paused_codes = self.paused_codes, ()
-            now = self.clock.now()
-            performer = self.performer or Performer.PT
-            ok = True
-            for code in codes:
-                ok = self._call(self.repo.start_interval, self.visit.id, code, performer, now,
-                                user=self.user or None, reload=False) and ok
-            self._reload()
-            return ok
-        codes = self.running_codes()
-        if not codes:
+            return self._call(self.repo.resume_visit, self.visit.id,
+                              self.performer or Performer.PT, self.clock.now(),
+                              user=self.user or None)
+        if not self.running():
             return False
-        ok = self._call(self.repo.pause_visit, self.visit.id, self.clock.now(),
-                        user=self.user or None, reload=False)
-        if ok:
-            self.paused_codes = codes
-        self._reload()
-        return ok
+        return self._call(self.repo.pause_visit, self.visit.id, self.clock.now(),
+                          user=self.user or None)
 
     def set_performer(self, performer: Performer) -> bool:
         """Switches therapist/assistant for the running and following intervals.
@@ -326,32 +354,16 @@ class SessionController(QObject):
                           user=self.user or "unknown", now=self.clock.now(), **changes)
 
     def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
-        """The clinician's answer to a flagged time jump.
+        """The clinician's answer to a flagged time jump (the stored flags clear, audited).
 
         ``keep`` accepts the stored times; otherwise each flagged interval still running is
-        stopped at ``jump.trusted_until`` (or one already stopped is edited to end there).
+        stopped at ``jump.trusted_until`` (or one already stopped is shortened to end there).
         """
-        if jump in self.jumps:
-            self.jumps.remove(jump)
-        if keep:
-            log.info("time jump accepted by the clinician")
-            self.changed.emit()
-            return True
-        ok = True
-        at = jump.trusted_until
-        for interval in self.intervals:
-            if interval.id not in jump.interval_ids:
-                continue
-            end = max(at, interval.start)
-            if interval.end is None:
-                ok = self._call(self.repo.stop_interval, interval.id, end, reload=False) and ok
-            elif interval.end > end:
-                ok = self._call(self.repo.edit_interval, interval.id, end=end,
-                                reason="clock jump: stopped at the last certain moment",
-                                user=self.user or "unknown", now=self.clock.now(),
-                                reload=False) and ok
-        self._reload()
-        return ok
+        if self.visit is None:
+            return False
+        log.info("time jump %s by the clinician", "accepted" if keep else "cut back")
+        return self._call(self.repo.resolve_clock_flags, jump.interval_ids, keep=keep,
+                          user=self.user or "unknown", now=self.clock.now())
 
     def _can_change(self) -> bool:
         if self.visit is None:
@@ -384,18 +396,10 @@ class SessionController(QObject):
         """Once a second: check the clocks, write the heartbeat, ask views to repaint."""
         if self.visit is None:
             return
+        self.watch.user = self.user or None
+        self.watch.check()  # a jump flags the store; _on_flagged shows it
         wall, mono = self.clock.now(), self.clock.monotonic()
         running = self.running()
-        if self._last_wall is not None and self._last_mono is not None and running:
-            wall_delta = (wall - self._last_wall).total_seconds()
-            real_delta = mono - self._last_mono
-            if abs(wall_delta - real_delta) > JUMP_TOLERANCE_SECONDS:
-                jump = TimeJump(self._last_wall, wall, wall_delta, real_delta,
-                                tuple(i.id for i in running), tuple(i.code for i in running))
-                log.warning("clock jump: wall %+.0fs vs real %+.0fs", wall_delta, real_delta)
-                self.jumps.append(jump)
-                self.time_jump.emit(jump)
-        self._last_wall, self._last_mono = wall, mono
         if running and (self._last_beat is None
                         or mono - self._last_beat >= self.heartbeat_seconds):
             self._last_beat = mono

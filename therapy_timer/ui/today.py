@@ -50,6 +50,8 @@ def _time(summary: VisitSummary) -> str:
 def _status(summary: VisitSummary) -> str:
     if summary.running:
         return "running"
+    if summary.visit.paused_codes:  # stored with the pause; Resume restarts these codes
+        return "paused"
     return summary.status.value
 
 

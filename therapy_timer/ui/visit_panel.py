@@ -354,7 +354,9 @@ class VisitPanel(QWidget):
 
     def _show_running(self, facts, running) -> None:
         if self.controller.paused:
-            text = "PAUSED: " + ", ".join(self.controller.paused_codes)
+            since = self.controller.paused_since()
+            text = ("PAUSED" + (f" since {since.astimezone():%H:%M}" if since else "") + ": "
+                    + ", ".join(self.controller.paused_codes) + "  (Resume restarts them)")
             colour = style.PAUSED
         elif running:
             main = [c for c in running if self.catalog.get(c).kind.exclusive]
