@@ -243,3 +243,49 @@ def test_a_flag_survives_a_restart_and_blocks_finalizing_until_answered(qtbot, t
         win.close()
     finally:
         repo.close()
+
+
+# --- the watch itself ----------------------------------------------------------------------
+
+class FlakyRepo:
+    """Wraps a repository; the first ``fail`` flag writes raise like a locked file."""
+
+    def __init__(self, repo, fail: int) -> None:
+        self.repo, self.fail, self.calls = repo, fail, []
+
+    def flag_clock_jump(self, *args, **kwargs):
+        from therapy_timer.storage.errors import DatabaseLockedError
+
+        self.calls.append(args)
+        if self.fail:
+            self.fail -= 1
+            raise DatabaseLockedError("the database is locked")
+        return self.repo.flag_clock_jump(*args, **kwargs)
+
+
+def test_watch_sets_a_baseline_ignores_drift_and_retries_a_failed_write(qtbot, clinic, clock,
+                                                                       visit):
+    from therapy_timer.ui.clock_watch import JUMP_TOLERANCE_SECONDS, ClockWatch
+
+    repo = clinic.repo
+    repo.start_interval(visit.id, "97110", "PT", clock.now())
+    flaky = FlakyRepo(repo, fail=1)
+    watch = ClockWatch(flaky, clock)
+    clock.jump(minutes=30)
+    assert watch.check() == []  # the first check only sets the baseline
+    clock.advance(minutes=1)
+    clock.jump(seconds=JUMP_TOLERANCE_SECONDS - 1)  # NTP-sized drift: not a jump
+    assert watch.check() == [] and flaky.calls == []
+    last_good = clock.now()
+    clock.jump(minutes=-20)  # someone sets the clock back
+    assert watch.check() == []  # the write failed: nothing flagged, baseline kept
+    clock.advance(seconds=5)
+    with qtbot.waitSignal(watch.flagged, timeout=2000) as blocker:
+        [flagged] = watch.check()  # retried from the same last certain moment
+    assert blocker.args[0] == [flagged]
+    assert flagged.clock_flag.last_good == last_good
+    assert flagged.clock_flag.trusted_until == last_good + timedelta(seconds=5)
+    assert flagged.clock_flag.wall_seconds == -20 * 60 + 5
+    assert len(flaky.calls) == 2
+    clock.advance(seconds=5)
+    assert watch.check() == []  # the clocks agree again
