@@ -315,3 +315,28 @@ def test_the_index_describer_reads_the_built_index(tmp_path_factory, tmp_path):
         describe.close()
     missing = IndexDescriber(tmp_path / "no-index-here")
     assert missing("M54.50") == ""  # no index: no description, and no slow package load
+
+
+def test_codes_show_only_where_they_fit_the_window(qtbot, described, clinic, clock):
+    """At the narrowest window four long codes would squeeze the service column: the toggles
+    show letters; widened, they show the codes. The table never needs a sideways scroll."""
+    page = described
+    visit = timed_visit(clinic, clock, ["M25.561", "R26.89", "M54.50", "S83.511A"])
+    page.resize(1024, 700)  # the main window's minimum size
+    page.load(visit.id)
+    toggles = toggles_for(page, "97112")
+
+    def fits() -> bool:
+        header = page.table.horizontalHeader()
+        return header.length() <= page.table.viewport().width()
+
+    qtbot.waitUntil(lambda: not toggles.show_codes and fits(), timeout=2000)
+    assert [b.text() for b in toggles.buttons.values()] == list("ABCD")
+    assert toggles.buttons["D"].accessibleName().startswith("D: S83.511A")
+    page.resize(1280, 760)
+    qtbot.waitUntil(lambda: toggles.show_codes and fits(), timeout=2000)
+    assert toggles.buttons["D"].text() == "D S83.511A"
+    assert page.table.columnWidth(POINT_COLUMN) >= toggles.sizeHint().width()
+    assert all(t.show_codes for t in page.toggles)
+    tap(qtbot, page, "97112", "D")  # still taps as before, at either width
+    assert dx_cells(page)["97112"] == "ABC"

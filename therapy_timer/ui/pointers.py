@@ -3,16 +3,19 @@ one per diagnosis of the visit (A-L). The line points at the ticked letters in t
 were ticked: the first is the line's primary diagnosis.
 
 Each toggle names what it points at: its text is the letter and the ICD-10-CM code ("A M54.50")
-while the row fits ``CODES_MAX_WIDTH`` (letters only beyond that), and its tooltip and
-accessible name carry the code and description ("A: M54.50 Low back pain, unspecified").
+where the row fits (at most ``CODES_MAX_WIDTH``, and leaving the table's stretching column
+readable), the letter alone otherwise; its tooltip and accessible name always carry the code
+and description ("A: M54.50 Low back pain, unspecified").
 
 Public API:
 
 * ``toggle_pointer(letters, letter, limit=4) -> str``: the pure rule a tap follows.
 * ``PointerToggles(code, diagnoses, letters, parent=None, *, descriptions=None)``: the widget;
-  ``letters()``, ``set_letters()``, ``buttons`` (letter -> button), ``show_codes`` and the
-  ``changed(code, letters)`` signal. ``PointerToggles.width_for(diagnoses)``: the width a row
-  of toggles for those diagnosis codes takes.
+  ``letters()``, ``set_letters()``, ``buttons`` (letter -> button), ``show_codes`` /
+  ``set_show_codes(flag)`` and the ``changed(code, letters)`` signal.
+  ``PointerToggles.width_for(diagnoses, codes=None)``: the width a row of toggles takes.
+* ``PointerColumn(table, column, stretch_column)``: sizes a table's pointer column to its
+  toggles and, as the table is resized, shows codes on them only while they fit.
 * ``IndexDescriber(cache_dir=None)``: code -> description from the ICD-10-CM index on disk
   (built by the diagnoses picker); "" while there is none. Never loads the slow package.
 """
@@ -23,9 +26,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QPushButton, QTableView, QWidget
 
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
@@ -42,6 +45,8 @@ BORDER = 2  # as the application style's buttons
 SPACING, MARGINS = 4, 4 + 4
 #: Widest row of "A M54.50" toggles the review gives room to; wider rows show letters only.
 CODES_MAX_WIDTH = 480
+#: What the table's stretching column (the service) keeps when codes are shown on toggles.
+STRETCH_MIN = 220
 
 
 def toggle_pointer(letters: str, letter: str, limit: int = MAX_POINTERS) -> str:
@@ -103,20 +108,18 @@ class PointerToggles(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         descriptions = descriptions or {}
         self.show_codes = _shows_codes(diagnoses)
+        self._diagnoses = list(diagnoses[: len(LETTERS)])
         self.setAccessibleName(f"Diagnoses {code} points at")
         self.setToolTip(f"Tap the diagnoses {code} treats (up to {MAX_POINTERS}); the first "
                         "ticked is the line's primary diagnosis.")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(MARGINS // 2, 2, MARGINS // 2, 2)
         layout.setSpacing(SPACING)
-        metrics = QFontMetrics(_font())
         inner = BUTTON_H - 2 * BORDER
         for letter, diagnosis in zip(LETTERS, diagnoses, strict=False):
-            text = f"{letter} {diagnosis}" if self.show_codes else letter
             name = describe_pointer(letter, diagnosis, descriptions.get(diagnosis, ""))
-            button = QPushButton(text)
+            button = QPushButton()
             button.setCheckable(True)
-            button.setFixedSize(_button_width(text, metrics), BUTTON_H)
             button.setAccessibleName(name)
             button.setAccessibleDescription(f"Point {code} at diagnosis {letter}")
             button.setToolTip(f"{name}\nTap to point {code} at it (the first ticked is the "
@@ -134,14 +137,27 @@ class PointerToggles(QWidget):
             self.buttons[letter] = button
             layout.addWidget(button)
         layout.addStretch(1)
+        self.set_show_codes(self.show_codes)
         self.set_letters(letters)
 
+    def set_show_codes(self, show: bool) -> None:
+        """Shows "A M54.50" (True) or "A" (False) on the toggles, each sized to its text."""
+        self.show_codes = show
+        metrics = QFontMetrics(_font())
+        for (letter, button), code in zip(self.buttons.items(), self._diagnoses, strict=True):
+            text = f"{letter} {code}" if show else letter
+            button.setText(text)
+            button.setFixedSize(_button_width(text, metrics), BUTTON_H)
+
     @staticmethod
-    def width_for(diagnoses: Sequence[str]) -> int:
-        """The column width that shows a toggle for each of ``diagnoses`` (codes, A first)."""
-        codes = list(diagnoses[: len(LETTERS)]) or ["?"]
-        texts = _codes_text(codes) if _shows_codes(codes) else list(LETTERS[: len(codes)])
-        return _row_width(texts)
+    def width_for(diagnoses: Sequence[str], codes: bool | None = None) -> int:
+        """The column width that shows a toggle for each of ``diagnoses`` (codes, A first):
+        with the codes on them (``codes`` True), letters only (False), or as a new row of
+        toggles shows them (None: codes while within ``CODES_MAX_WIDTH``)."""
+        diagnoses = list(diagnoses[: len(LETTERS)]) or ["?"]
+        if codes is None:
+            codes = _shows_codes(diagnoses)
+        return _row_width(_codes_text(diagnoses) if codes else list(LETTERS[: len(diagnoses)]))
 
     def letters(self) -> str:
         return self._letters
@@ -158,6 +174,54 @@ class PointerToggles(QWidget):
         self.set_letters(toggle_pointer(before, letter))  # also re-ticks a refused tap
         if self._letters != before:
             self.changed.emit(self.code, self._letters)
+
+
+class PointerColumn(QObject):
+    """Keeps a table's pointer column as wide as its toggles and shows the codes on them only
+    while the row fits in ``CODES_MAX_WIDTH`` and leaves ``stretch_column`` ``STRETCH_MIN``
+    pixels; it looks again whenever the table is resized."""
+
+    def __init__(self, table: QTableView, column: int, stretch_column: int) -> None:
+        super().__init__(table)
+        self.table = table
+        self.column = column
+        self.stretch_column = stretch_column
+        self.toggles: list[PointerToggles] = []
+        self.diagnoses: list[str] = []
+        table.viewport().installEventFilter(self)
+
+    def set_toggles(self, toggles: Sequence[PointerToggles], diagnoses: Sequence[str]) -> None:
+        """The toggles now in the column (one row of them per line) and the diagnoses."""
+        self.toggles = list(toggles)
+        self.diagnoses = list(diagnoses)
+        self.fit()
+
+    def room(self) -> int:
+        """Pixels the pointer column may take beside the other columns' contents."""
+        table, header = self.table, self.table.horizontalHeader()
+        others = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c))
+                     for c in range(table.model().columnCount())
+                     if c not in (self.column, self.stretch_column)
+                     and not table.isColumnHidden(c))
+        return table.viewport().width() - others - STRETCH_MIN
+
+    def fit(self) -> None:
+        if not self.toggles or self.table.isColumnHidden(self.column):
+            return
+        show = self.width_for(True) <= min(CODES_MAX_WIDTH, self.room())
+        for toggles in self.toggles:
+            if toggles.show_codes != show:
+                toggles.set_show_codes(show)
+        header = self.table.horizontalHeader().sectionSizeHint(self.column)
+        self.table.setColumnWidth(self.column, max(header, self.width_for(show)))
+
+    def width_for(self, codes: bool) -> int:
+        return PointerToggles.width_for(self.diagnoses, codes)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
 
 
 class IndexDescriber:
