@@ -182,6 +182,18 @@ def test_a_jump_while_on_today_is_asked_when_the_visit_opens(qtbot, window, clin
     assert entry.user == "Dana Test, PT"
 
 
+def test_a_jump_just_before_opening_the_visit_is_caught_at_open(qtbot, window, clinic, clock):
+    visit_id = start_visit(window, clinic)
+    tap(qtbot, window, "97110")
+    clock.advance(minutes=4)
+    qtbot.mouseClick(window.visit_panel.back_button, LEFT)
+    clock.sleep(minutes=45)  # no heartbeat came between the sleep and the tap on Open
+    panel = open_from_today(qtbot, window)
+    assert "slept" in jump_notice(panel).label.text()
+    [stored] = clinic.repo.intervals_for(visit_id)
+    assert stored.clock_flag.trusted_until == START + timedelta(minutes=4)
+
+
 def test_the_visit_screen_tick_stores_its_jump_the_same_way(qtbot, window, clinic, clock):
     visit_id = start_visit(window, clinic)
     tap(qtbot, window, "97110")

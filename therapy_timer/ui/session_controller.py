@@ -166,9 +166,9 @@ class SessionController(QObject):
 
     def open_visit(self, visit_id: int) -> None:
         """Makes ``visit_id`` the visit on screen and starts the repaint timer."""
+        self.watch.check()  # a jump since the last heartbeat is stored before the flags load
         self.visit = self.repo.get_visit(visit_id)
         self.rule = self._rule_for(self.visit)
-        self.watch.check()  # a jump since the last heartbeat is stored before the flags load
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
         self._visit_provider = provider.name if provider is not None else ""
