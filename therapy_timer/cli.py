@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from therapy_timer import __version__
 from therapy_timer.commands import COMMAND_MODULES, COMMANDS
@@ -77,17 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    """Starts the desktop app (imported here so subcommands never load Qt)."""
-    try:
-        from therapy_timer.ui.app import run_app
-    except ImportError as exc:  # the GUI is not part of this build yet
-        if getattr(exc, "name", "") and not str(exc.name).startswith("therapy_timer.ui"):
-            raise
-        print("Therapy Timer: the desktop app is not built yet; try "
-              "'therapy-timer units --help'.")
-        return 0
-    return run_app(args)
+def run_gui(args: argparse.Namespace) -> NoReturn:
+    """Starts the desktop app and ends the process when it closes.
+
+    Qt is imported here, so subcommands never load it.
+    """
+    from therapy_timer.ui.app import end_process, run_app
+
+    end_process(run_app(args))
 
 
 def main_gui() -> int:

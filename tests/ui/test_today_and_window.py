@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -178,6 +179,13 @@ def test_check_starts_the_real_gui_and_prints_ready(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ready"
     assert (tmp_path / "c.db").exists()
+    # The process ends without the interpreter's teardown: the log still reached its file,
+    # and a smoke test never overwrote the size the clinician's window last had.
+    from therapy_timer.paths import log_dir
+
+    assert "opened database" in (log_dir() / "therapy-timer.log").read_text()
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "TherapyTimer" / "therapy-timer.conf"
+    assert not config.exists() or "geometry" not in config.read_text()
 
 
 def test_check_reports_a_foreign_file(tmp_path):

@@ -74,12 +74,14 @@ class MainWindow(QMainWindow):
     recovery_shown = Signal(object)  # the RecoveryDialog
 
     def __init__(self, repo, clock: Clock | None = None, *, db_path: str = "",
-                 worker=None, settings: QSettings | None = None) -> None:
+                 worker=None, settings: QSettings | None = None,
+                 remember_size: bool = True) -> None:
         super().__init__()
         self.repo = repo
         self.clock = clock or SystemClock()
         self.db_path = db_path
         self.settings = settings or QSettings(ORG, APP)
+        self.remember_size = remember_size  # off for --check: never overwrite the user's size
         self.setWindowTitle("Therapy Timer")
         self.setMinimumSize(QSize(1024, 700))
         self._worker = worker
@@ -231,6 +233,8 @@ class MainWindow(QMainWindow):
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def save_size(self) -> None:
+        if not self.remember_size:
+            return
         maximized = self.isMaximized()
         self.settings.setValue("window/maximized", maximized)
         if not maximized:

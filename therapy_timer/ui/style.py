@@ -6,6 +6,8 @@ sizes here. Colours pass WCAG AA contrast against their backgrounds.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 INK = "#111827"  # near-black text
 MUTED = "#4b5563"  # secondary text (7:1 on white)
 PAPER = "#ffffff"
@@ -54,8 +56,13 @@ QFrame[role="card"] {{ background: {PAPER}; border-radius: 12px; border: 1px sol
 
 
 def polish(widget, **properties) -> None:
-    """Sets dynamic properties used by the style sheet and re-applies the style."""
+    """Sets dynamic properties used by the style sheet and re-applies the style.
+
+    A widget not yet polished (still being built) picks the properties up when it is first
+    shown, so only a polished one is re-polished.
+    """
     for name, value in properties.items():
         widget.setProperty(name, value)
-    widget.style().unpolish(widget)
-    widget.style().polish(widget)
+    if widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
