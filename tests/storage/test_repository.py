@@ -224,3 +224,25 @@ def test_missing_records_raise_not_found(repo):
 def test_real_queries_use_indexes(repo, sql, index):
     plan = " ".join(str(row[-1]) for row in repo.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
     assert index in plan, plan
+
+
+def test_closing_a_session_that_only_read_writes_nothing(tmp_path):
+    """PRAGMA optimize (which may rewrite the planner's statistics, with fsyncs) runs on close
+    only when the session changed something: opening to look, or a --check, writes nothing."""
+    from therapy_timer.storage.repository import open_repository
+
+    from .conftest import build_clinic
+
+    path = tmp_path / "clinic.db"
+    first = open_repository(path)
+    clinic = build_clinic(first)
+    first.close()
+    for write in (False, True):
+        repo = open_repository(path)
+        statements: list[str] = []
+        repo.conn.set_trace_callback(statements.append)
+        repo.visits_on(T0.date(), now=T0)
+        if write:
+            repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+        repo.close()
+        assert any("PRAGMA optimize" in s for s in statements) is write

@@ -58,8 +58,9 @@ class RepositoryBase:
         """Closes the connection (checkpointing the WAL). Safe to call twice."""
         if not self._closed:
             self._closed = True
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA optimize")
+            if self.conn.total_changes:  # a session that only read leaves the stats alone
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("PRAGMA optimize")
             self.conn.close()
 
     def __enter__(self):
