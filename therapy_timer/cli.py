@@ -83,6 +83,11 @@ def run_gui(args: argparse.Namespace) -> NoReturn:
 
     Qt is imported here, so subcommands never load it.
     """
+    # What the app needs that does not use Qt is imported first: once PySide6 is loaded, its
+    # import hook reads the source of every module imported after it (inspect.getsource,
+    # looking for "PySide6"), about a hundred files on the way to the first window.
+    import therapy_timer.logging_setup  # noqa: F401
+    import therapy_timer.storage.repository  # noqa: F401
     from therapy_timer.ui.app import end_process, run_app
 
     end_process(run_app(args))
