@@ -178,10 +178,6 @@ class MainWindow(QMainWindow):
         bar.setObjectName("navigate")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.setStyleSheet("QToolBar { spacing: 6px; padding: 4px; background: #1f2937; }"
-                          "QToolButton { color: white; font-size: 17px; font-weight: 700;"
-                          " padding: 8px 18px; border-radius: 6px; }"
-                          "QToolButton:hover { background: #374151; }")
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         file_menu = self.menuBar().addMenu("&File")
         self.today_action = QAction("&Today", self, shortcut=QKeySequence("Ctrl+T"))

@@ -28,6 +28,8 @@ ACCENT = "#1d4ed8"
 TOUCH = 56  # minimum height of a touch target in px (at 96 dpi)
 TILE_W, TILE_H = 220, 150
 
+# One sheet for the whole app: a widget's own style sheet costs a parse and a style of its own
+# on every start.
 APP_STYLE = f"""
 QWidget {{ font-size: 15px; color: {INK}; }}
 QMainWindow, QStackedWidget > QWidget {{ background: {CANVAS}; }}
@@ -51,6 +53,14 @@ QLabel[role="title"] {{ font-size: 26px; font-weight: 700; }}
 QLabel[role="subtitle"] {{ font-size: 17px; color: {MUTED}; }}
 QLabel[role="caption"] {{ font-size: 14px; color: {MUTED}; font-weight: 600; }}
 QLabel[role="big"] {{ font-size: 46px; font-weight: 800; }}
+QTableView#todayVisits, QTableView#todayVisits QHeaderView {{ font-size: 17px; }}
+QListWidget#patientMatches {{ font-size: 17px; }}
+QListWidget#patientMatches::item {{ min-height: 40px; }}
+QToolBar#navigate {{ spacing: 6px; padding: 4px; background: #1f2937; }}
+QToolBar#navigate QToolButton {{
+    color: white; font-size: 17px; font-weight: 700; padding: 8px 18px; border-radius: 6px;
+}}
+QToolBar#navigate QToolButton:hover {{ background: #374151; }}
 QFrame[role="card"] {{ background: {PAPER}; border-radius: 12px; border: 1px solid #d1d5db; }}
 """
 

@@ -155,7 +155,7 @@ class TodayPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.setStyleSheet("font-size: 17px;")
+        self.table.setObjectName("todayVisits")  # larger type: see style.APP_STYLE
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         left.addWidget(self.table, 1)
         row = QHBoxLayout()
@@ -190,8 +190,7 @@ class TodayPage(QWidget):
         right.addWidget(self.search)
         self.results = QListWidget()
         self.results.setAccessibleName("Matching patients")
-        self.results.setStyleSheet("QListWidget { font-size: 17px; } "
-                                   "QListWidget::item { min-height: 40px; }")
+        self.results.setObjectName("patientMatches")  # touch-sized rows: style.APP_STYLE
         self.results.itemDoubleClicked.connect(lambda _i: self.start_selected())
         self.results.currentItemChanged.connect(lambda *_a: self._update_edit_button())
         right.addWidget(self.results, 1)
