@@ -43,6 +43,28 @@ sys.exit(app.exec())
 """
 
 
+#: Not a target, a yardstick: the same bare window with what any first screen holding text
+#: and a table pays in PySide6 6.12 on Python 3.11 before any of our code runs: the Qt
+#: namespace (its ~100 enums become Python enum types, ~40 ms), fonts loaded for the first
+#: text drawn, a table view over a model.
+FLOOR = BARE.replace("window.resize(1280, 800)", """window.resize(1280, 800)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QLabel, QTableView, QVBoxLayout, QWidget
+model = QStandardItemModel(5, 6)
+for row in range(5):
+    for column in range(6):
+        model.setItem(row, column, QStandardItem(f"cell {row} {column}"))
+table = QTableView()
+table.setModel(model)
+table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
+page = QWidget()
+layout = QVBoxLayout(page)
+layout.addWidget(QLabel("Today"))
+layout.addWidget(table)
+window.setCentralWidget(page)""")
+
+
 def run_once(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (MiB) of one process that must print ``ready``."""
     start = time.perf_counter()
@@ -81,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         build_demo_file(demo, seed=1, end_date=date.today())
         commands = {
             "bare PySide6 window": [sys.executable, "-c", BARE],
+            "  yardstick: bare + Qt enums, text, table": [sys.executable, "-c", FLOOR],
             "therapy-timer --check (demo clinic)": [
                 sys.executable, "-m", "therapy_timer", "--db", str(demo), "--check"],
             "therapy-timer --check (empty database)": [
@@ -103,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in commands:
         median = statistics.median(times[name])
         ratio = median / base
-        if name != "bare PySide6 window":
+        if name.startswith("therapy-timer"):
             worst = max(worst, ratio)
         print(f"{name:42s} {median * 1000:7.0f} ms {ratio:6.2f}x {max(peaks[name]):7d} MiB")
     verdict = "meets" if worst <= TARGET else "MISSES"

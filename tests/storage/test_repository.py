@@ -246,3 +246,34 @@ def test_closing_a_session_that_only_read_writes_nothing(tmp_path):
             repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
         repo.close()
         assert any("PRAGMA optimize" in s for s in statements) is write
+
+
+def test_the_store_loads_the_billing_engine_only_to_bill(tmp_path):
+    """Opening the store and listing a day of finalized visits (the app's first screen) does
+    not import the billing engine; billing a visit does."""
+    import subprocess
+    import sys
+
+    from therapy_timer.storage.repository import open_repository
+
+    from .conftest import build_clinic
+
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.close()
+    code = (
+        "import sys\n"
+        "from datetime import datetime, timezone\n"
+        "from therapy_timer.storage.repository import open_repository\n"
+        f"repo = open_repository({str(path)!r})\n"
+        f"now = datetime.fromisoformat({T0.isoformat()!r})\n"
+        "repo.visits_on(now.date(), now=now)\n"
+        "print('therapy_timer.core.billing' in sys.modules)\n"
+        f"repo.bill_visit({visit.id}, now)\n"
+        "print('therapy_timer.core.billing' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -12,8 +12,8 @@ import dataclasses
 import json
 from collections.abc import Collection, Mapping
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling, bill_intervals
 from therapy_timer.core.minutes import day_time
 from therapy_timer.core.model import BillingError, Discipline, Rule
 from therapy_timer.core.records import (
@@ -29,6 +29,9 @@ from therapy_timer.storage.base import SYSTEM_USER, charge_from, visit_from
 from therapy_timer.storage.db import day_text, from_text, to_text
 from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError, NotFoundError
 from therapy_timer.storage.timers import TimerMixin, engine_order
+
+if TYPE_CHECKING:  # the engine is imported where a visit is billed: not on every start
+    from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling
 
 POINTER_LETTERS = "ABCDEFGHIJKL"
 MAX_POINTERS = 4
@@ -89,6 +92,8 @@ class ChargesMixin(TimerMixin):
         intervals = [i.interval for i in self.intervals_for(visit.id)]
         if not intervals:
             return 0
+        from therapy_timer.core.billing import BillingContext, bill_intervals
+
         try:
             return bill_intervals(intervals, BillingContext(rule=self._rule_for(visit),
                                                             discipline=visit.discipline),
@@ -137,6 +142,8 @@ class ChargesMixin(TimerMixin):
 
     def billing_context(self, visit: Visit, pool_ids: Collection[int] = ()) -> BillingContext:
         """The payer's rule and flags, the fee schedule, allowed amounts and prior KX spend."""
+        from therapy_timer.core.billing import BillingContext
+
         payer = self.primary_payer(visit.patient_id)
         discipline = Discipline(visit.discipline)
         prior = 0
@@ -159,6 +166,8 @@ class ChargesMixin(TimerMixin):
         Raises:
             BillingError: the intervals overlap or hold a code the engine refuses.
         """
+        from therapy_timer.core.billing import bill_intervals
+
         visit = self.get_visit(visit_id)
         pool = self._pool(visit)
         intervals = engine_order(i.interval for v in pool for i in self.intervals_for(v.id))
