@@ -9,13 +9,12 @@ from PySide6.QtCore import Qt
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.core.superbill_build import superbill_for_visit
-from therapy_timer.storage.icd_index import ensure_index
+from therapy_timer.storage.icd_index import IndexDescriber, ensure_index
 from therapy_timer.ui import style
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.finalize import DX_COLUMN, POINT_COLUMN, FinalizePage
 from therapy_timer.ui.pointers import (
     CODES_MAX_WIDTH,
-    IndexDescriber,
     PointerToggles,
     toggle_pointer,
 )

@@ -16,6 +16,7 @@ Public API:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -25,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 
 import sqlite_utils
+
+log = logging.getLogger(__name__)
 
 SCHEMA = 1
 PACKAGE = "simple-icd-10-cm"
@@ -208,6 +211,47 @@ def _entry(row) -> IcdEntry:
     return IcdEntry(row[0], row[1], bool(row[2]))
 
 
+class IndexDescriber:
+    """ICD-10-CM code -> description from the index on disk, for the UI thread.
+
+    The index is built by the diagnoses picker on a worker (``ensure_index``); until it
+    exists every code describes as "" (the toggles still show the code) and the next call looks
+    again. Never imports the ICD-10-CM package (seconds of parsing).
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._index = None
+        self._known: dict[str, str] = {}
+
+    def __call__(self, code: str) -> str:
+        if code in self._known:
+            return self._known[code]
+        index = self._open()
+        if index is None:
+            return ""
+        try:
+            entry = index.lookup(code)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache only loses the description
+            log.warning("ICD-10-CM lookup of %s failed: %s", code, exc)
+            return ""
+        self._known[code] = entry.description if entry else ""
+        return self._known[code]
+
+    def _open(self):
+        if self._index is None:
+            try:
+                self._index = IcdIndex(index_path(self.cache_dir))
+            except (FileNotFoundError, OSError):
+                return None
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+
 def describer(cache_dir: str | Path | None = None):
     """ICD-10-CM code -> official description, for superbills.
 
@@ -218,20 +262,14 @@ def describer(cache_dir: str | Path | None = None):
     from therapy_timer.core.model import BillingError
     from therapy_timer.core.validation import icd10_description
 
-    try:
-        index = IcdIndex(index_path(cache_dir))
-    except FileNotFoundError:
-        def from_package(code: str) -> str:
-            try:
-                return icd10_description(code)
-            except (BillingError, KeyError, ValueError):
-                return ""
+    if index_path(cache_dir).exists():
+        return IndexDescriber(cache_dir)
 
-        return from_package
+    def from_package(code: str) -> str:
+        try:
+            return icd10_description(code)
+        except (BillingError, KeyError, ValueError):
+            return ""
 
-    def from_index(code: str) -> str:
-        entry = index.lookup(code)
-        return entry.description if entry else ""
-
-    return from_index
+    return from_package
 

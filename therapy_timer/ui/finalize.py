@@ -39,7 +39,7 @@ from therapy_timer.ui import (
 )
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
-from therapy_timer.ui.pointers import IndexDescriber, PointerColumn, PointerToggles
+from therapy_timer.ui.pointers import PointerColumn, PointerToggles
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
@@ -75,7 +75,11 @@ class FinalizePage(QWidget):
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
-        self.describe = describe or IndexDescriber()  # ICD-10-CM code -> description
+        if describe is None:  # ICD-10-CM code -> description, from the index on disk
+            from therapy_timer.storage.icd_index import IndexDescriber
+
+            describe = IndexDescriber()
+        self.describe = describe
         self.user = ""
         self.visit = None
         self.billing: DayBilling | None = None

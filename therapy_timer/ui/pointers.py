@@ -16,15 +16,12 @@ Public API:
   ``PointerToggles.width_for(diagnoses, codes=None)``: the width a row of toggles takes.
 * ``PointerColumn(table, column, stretch_column)``: sizes a table's pointer column to its
   toggles and, as the table is resized, shows codes on them only while they fit.
-* ``IndexDescriber(cache_dir=None)``: code -> description from the ICD-10-CM index on disk
-  (built by the diagnoses picker); "" while there is none. Never loads the slow package.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFont, QFontMetrics
@@ -222,46 +219,3 @@ class PointerColumn(QObject):
         if event.type() == QEvent.Type.Resize:
             self.fit()
         return False
-
-
-class IndexDescriber:
-    """ICD-10-CM code -> description from the index on disk, for the UI thread.
-
-    The index is built by the diagnoses picker (``ui/diagnoses.py``) on the worker; until it
-    exists every code describes as "" (the toggles still show the code) and the next call looks
-    again. Never imports the ICD-10-CM package (seconds of parsing).
-    """
-
-    def __init__(self, cache_dir: str | Path | None = None) -> None:
-        self.cache_dir = cache_dir
-        self._index = None
-        self._known: dict[str, str] = {}
-
-    def __call__(self, code: str) -> str:
-        if code in self._known:
-            return self._known[code]
-        index = self._open()
-        if index is None:
-            return ""
-        try:
-            entry = index.lookup(code)
-        except Exception as exc:  # noqa: BLE001 - a damaged cache only loses the description
-            log.warning("ICD-10-CM lookup of %s failed: %s", code, exc)
-            return ""
-        self._known[code] = entry.description if entry else ""
-        return self._known[code]
-
-    def _open(self):
-        if self._index is None:
-            from therapy_timer.storage.icd_index import IcdIndex, index_path
-
-            try:
-                self._index = IcdIndex(index_path(self.cache_dir))
-            except (FileNotFoundError, OSError):
-                return None
-        return self._index
-
-    def close(self) -> None:
-        if self._index is not None:
-            self._index.close()
-            self._index = None
