@@ -157,6 +157,8 @@ def test_a_jump_while_on_today_is_asked_when_the_visit_opens(qtbot, window, clin
     [flagged] = clinic.repo.running_intervals()
     assert flagged.clock_flag is not None
     assert flagged.clock_flag.trusted_until == last_good + timedelta(seconds=5)
+    window.show_today()  # Today says the visit's time needs an answer
+    assert window.today.model.cell_text(0, 4) == "check time (running)"
     panel = open_from_today(qtbot, window)
     notice = jump_notice(panel)
     assert "jumped ahead (120 min" in notice.label.text()
@@ -180,6 +182,8 @@ def test_a_jump_while_on_today_is_asked_when_the_visit_opens(qtbot, window, clin
                if e.action == "resolve_clock_jump"]
     assert json.loads(entry.detail)["choice"] == ("keep" if keep else "stop")
     assert entry.user == "Dana Test, PT"
+    window.show_today()
+    assert window.today.model.cell_text(0, 4) == "open"  # answered (and stopped)
 
 
 def test_a_jump_just_before_opening_the_visit_is_caught_at_open(qtbot, window, clinic, clock):

@@ -177,6 +177,7 @@ class VisitSummary:
     status: VisitStatus
     units: int
     running: bool = False
+    time_to_confirm: bool = False  # an interval carries a clock flag nobody answered yet
 
 
 @dataclass(frozen=True, slots=True)

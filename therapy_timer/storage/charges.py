@@ -71,7 +71,9 @@ class ChargesMixin(TimerMixin):
             " (SELECT COALESCE(SUM(units), 0) FROM charge_lines c WHERE c.visit_id = v.id)"
             "   AS frozen_units,"
             ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL)'
-            "   AS running"
+            "   AS running,"
+            " EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND"
+            "   i.clock_flag IS NOT NULL) AS time_to_confirm"
             " FROM visits v JOIN patients p ON p.id = v.patient_id"
             " JOIN providers pr ON pr.id = v.provider_id"
             " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))
@@ -85,7 +87,8 @@ class ChargesMixin(TimerMixin):
                 visit=visit, patient_name=f"{row['last_name']}, {row['first_name']}",
                 chart_number=row["chart_number"], provider_name=row["provider_name"],
                 discipline=visit.discipline, status=visit.status, units=units,
-                running=bool(row["running"])))
+                running=bool(row["running"]),
+                time_to_confirm=bool(row["time_to_confirm"])))
         return out
 
     def _units_so_far(self, visit: Visit, now: datetime) -> int:

@@ -48,6 +48,8 @@ def _time(summary: VisitSummary) -> str:
 
 
 def _status(summary: VisitSummary) -> str:
+    if summary.time_to_confirm:  # the clock jumped while a timer ran: open it to answer
+        return "check time" + (" (running)" if summary.running else "")
     if summary.running:
         return "running"
     if summary.visit.paused_codes:  # stored with the pause; Resume restarts these codes
