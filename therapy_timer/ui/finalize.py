@@ -342,7 +342,7 @@ class FinalizePage(QWidget):
                 self._add_message(f"Billed time fits the {span_minutes}-minute session.",
                                   "info")
         if self.visit.diagnoses:
-            self._add_message(self._diagnoses_text() + "  ·  Tap the letters each line treats "
+            self._add_message(self._diagnoses_text() + "  ·  Tap the diagnoses each line treats "
                               "under “Point to” (the first ticked is its primary).", "info")
         else:
             self._add_message("No diagnosis yet: add at least one (Diagnoses…) before "
