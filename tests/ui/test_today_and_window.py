@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QSize, Qt
 
+from therapy_timer.core.model import Performer
 from therapy_timer.core.records import Patient
 from therapy_timer.ui.clock import FakeClock
 from therapy_timer.ui.dialogs import Ask
@@ -56,6 +57,17 @@ def test_start_a_visit_then_resume_it(qtbot, today, clinic):
     with qtbot.waitSignal(today.visit_chosen, timeout=2000) as opened:
         qtbot.mouseClick(today.open_button, LEFT)
     assert opened.args[0] == visit.id
+
+
+def test_units_of_a_running_visit_follow_the_apps_clock(qtbot, today, clinic, clock):
+    """Today counts a running timer's minutes to the injected clock's now, not the
+    computer's: 24 minutes of 97112 on the clock is 2 units whatever the wall says."""
+    visit = clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id,
+                                    clock.now())
+    clinic.repo.start_interval(visit.id, "97112", Performer.PT, clock.now())
+    clock.advance(minutes=24)
+    today.refresh()
+    assert [today.model.cell_text(0, c) for c in (4, 5)] == ["running", "2"]
 
 
 def test_quick_add_patient(qtbot, today, clinic, monkeypatch):

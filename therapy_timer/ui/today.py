@@ -234,7 +234,8 @@ class TodayPage(QWidget):
 
     def refresh(self) -> None:
         """Re-reads providers, today's visits and the patient list."""
-        day = self.today()
+        now = self.clock.now()
+        day = self.repo.service_day(now)
         self.heading.setText(f"Today · {day:%A %d %B %Y}")
         current = self.provider.currentData()
         self.provider.clear()
@@ -247,7 +248,7 @@ class TodayPage(QWidget):
             index = self.provider.findData(current)
             if index >= 0:
                 self.provider.setCurrentIndex(index)
-        visits = list(self.repo.visits_on(day))
+        visits = list(self.repo.visits_on(day, now))  # units so far: the app's clock
         self.model.set_rows(visits)
         self.empty.setText("" if visits else "No visits yet today: start one on the right.")
         self.run_search()

@@ -185,6 +185,8 @@ class VisitPanel(QWidget):
         self.notice_scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Notices wrap to the panel's width: never a sideways scroll.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.notices)
         scroll.setMinimumHeight(150)
         right.addWidget(scroll, 3)

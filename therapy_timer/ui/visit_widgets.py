@@ -107,19 +107,26 @@ class Notice(QFrame):
         self.setStyleSheet(f"Notice {{ background: {bg}; border-radius: 8px; "
                            f"border-left: 6px solid {ink}; }} QLabel {{ color: {ink}; "
                            "font-size: 15px; font-weight: 600; }")
-        layout = QHBoxLayout(self)
+        # The text takes the whole width; the actions sit on a row of their own under it, so
+        # a long question with two answers never squeezes the text into a narrow column.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
+        layout.setSpacing(6)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.label, 1)
+        layout.addWidget(self.label)
         self.buttons: dict[str, QPushButton] = {}
-        for caption, callback in actions:
-            button = QPushButton(caption)
-            button.setAccessibleName(f"{caption}: {text[:60]}")
-            button.clicked.connect(lambda _checked=False, cb=callback: cb())
-            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
-            self.buttons[caption] = button
+        if actions:
+            row = QHBoxLayout()
+            row.addStretch(1)
+            for caption, callback in actions:
+                button = QPushButton(caption)
+                button.setAccessibleName(f"{caption}: {text[:60]}")
+                button.clicked.connect(lambda _checked=False, cb=callback: cb())
+                row.addWidget(button)
+                self.buttons[caption] = button
+            layout.addLayout(row)
         self.setAccessibleName(text)
 
 
