@@ -22,9 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -35,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.storage.icd_index import IcdEntry, IcdIndex, ensure_index
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.models import LETTERS, DiagnosisListModel, IcdResultsModel
+from therapy_timer.ui.models import LETTERS, DiagnosisListModel, IcdResultsModel, records_table
 from therapy_timer.ui.workers import Worker
 
 MAX_DIAGNOSES = len(LETTERS)
@@ -312,17 +310,9 @@ class DiagnosisPicker(QWidget):
 
 
 def _table(model, accessible_name: str) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setAccessibleName(accessible_name)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().hide()
+    view = records_table(model, accessible_name)
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
+    view.horizontalHeader().setStretchLastSection(True)
     view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     return view

@@ -34,23 +34,20 @@ from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
-from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money
+from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.payments import PaymentsPanel, record_for_selected, void_selected
 from therapy_timer.ui.workers import Worker
 
@@ -106,19 +103,10 @@ class FrontDeskPage(QWidget):
             Column("Paid", lambda r: money(r.paid_cents), RIGHT),
             Column("Balance", lambda r: money(r.balance_cents), RIGHT),
         ], parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setAccessibleName("Finalized visits")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # The patient's name matters most at the desk: it keeps its width and the provider
         # column takes what is left (elided).
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table = records_table(self.model, "Finalized visits", stretch=3)
+        self.table.setAlternatingRowColors(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.summary = QLabel()
         self.summary.setWordWrap(True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 
@@ -151,3 +152,20 @@ class DiagnosisListModel(RowsModel):
     @staticmethod
     def letter(i: int) -> str:
         return LETTERS[i]
+
+
+def records_table(model, accessible_name: str, *, stretch: int | None = None) -> QTableView:
+    """A read-only table of records: whole rows selected one at a time, no row numbers,
+    columns sized to their contents (``stretch``: the column that takes what is left)."""
+    view = QTableView()
+    view.setModel(model)
+    view.setAccessibleName(accessible_name)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.verticalHeader().hide()
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    if stretch is not None:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return view

@@ -23,17 +23,14 @@ from datetime import UTC, datetime
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -43,7 +40,7 @@ from therapy_timer.ui import (
     style,
 )
 from therapy_timer.ui.dialogs import Ask
-from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
+from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.settings import dollars, parse_dollars
 
 #: (stored value, label) of each payment method, in the order offered.
@@ -299,16 +296,8 @@ class PaymentsPanel(QWidget):
         self.void_button.setToolTip("Void the selected payment (entered by mistake): it stays "
                                     "on record with the reason and no longer counts as paid")
         self.model = PaymentsModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setAccessibleName("Payments")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = records_table(self.model, "Payments", stretch=PaymentsModel.STATUS)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(PaymentsModel.STATUS, QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         row = self.table.verticalHeader().defaultSectionSize()
         self.table.setFixedHeight(header.sizeHint().height() + self.ROWS * row + 4)

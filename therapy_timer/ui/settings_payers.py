@@ -11,7 +11,6 @@ from datetime import date
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,7 +32,7 @@ from therapy_timer.core.records import FeeEntry, Payer
 from therapy_timer.core.rules_data import kx_for_year
 from therapy_timer.core.validation import validate_code
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
+from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars, parse_dollars
 
 RULE_NAMES = {
@@ -259,15 +257,8 @@ class FeesPage(Page):
             Column("From", lambda e: e.effective_from.isoformat()),
             Column("To", lambda e: e.effective_to.isoformat() if e.effective_to else "open"),
         ], parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setAccessibleName("Fee schedule")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
+        self.table = records_table(self.model, "Fee schedule", stretch=1)
         self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.code = QLineEdit(placeholderText="97110")
         self.code.setAccessibleName("Fee code")
         self.amount = QLineEdit(placeholderText="45.00")

@@ -11,19 +11,16 @@ from datetime import date
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +34,7 @@ from therapy_timer.ui import (
     style,
 )
 from therapy_timer.ui.dialogs import Ask
-from therapy_timer.ui.models import Column, RowsModel
+from therapy_timer.ui.models import Column, RowsModel, records_table
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +144,8 @@ class TodayPage(QWidget):
             Column("Units", lambda s: s.units, Qt.AlignmentFlag.AlignRight
                    | Qt.AlignmentFlag.AlignVCenter),
         ], parent=self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setAccessibleName("Today's visits")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        self.table = records_table(self.model, "Today's visits", stretch=1)
         self.table.verticalHeader().setDefaultSectionSize(44)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setObjectName("todayVisits")  # larger type: see style.APP_STYLE
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
         left.addWidget(self.table, 1)

@@ -11,7 +11,6 @@ import logging
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QCompleter,
     QFrame,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +32,7 @@ from therapy_timer.ui import (
     style,
 )
 from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
 from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
@@ -200,12 +199,7 @@ class VisitPanel(QWidget):
         table_row.addWidget(self.edit_button)
         right.addLayout(table_row)
         self.interval_model = IntervalTableModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.interval_model)
-        self.table.setAccessibleName("Recorded intervals")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        self.table = records_table(self.interval_model, "Recorded intervals")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.on_edit())
         self.table.setMinimumHeight(110)

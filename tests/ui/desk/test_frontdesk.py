@@ -20,10 +20,9 @@ from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui import frontdesk_jobs
 from therapy_timer.ui.frontdesk import FrontDeskPage
 
-from .conftest import END
+from .conftest import END, TIMEOUT, open_desk
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-TIMEOUT = 30000
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +43,7 @@ def qsettings(tmp_path):
 
 
 def _page(qtbot, repo, worker, clock, qsettings, icd_cache):
-    with qtbot.waitSignal(worker.idle, timeout=TIMEOUT):
-        page = FrontDeskPage(repo, worker, clock=clock, icd_cache_dir=icd_cache,
-                             user="Front Desk")
-    qtbot.addWidget(page)
-    page.resize(1280, 800)
-    page.show()
-    qtbot.waitExposed(page)
-    return page
+    return open_desk(qtbot, repo, worker, clock, icd_cache_dir=icd_cache)
 
 
 @pytest.fixture

@@ -12,25 +12,14 @@ import pytest
 from PySide6.QtCore import Qt
 
 from therapy_timer.ui.dialogs import Ask
-from therapy_timer.ui.frontdesk import FrontDeskPage
 from therapy_timer.ui.models import money
 from therapy_timer.ui.payments import PaymentsModel
 
+from .conftest import TIMEOUT
+
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-TIMEOUT = 30000
 PAID, BALANCE = 7, 8  # visit list columns
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def page(qtbot, repo, worker, clock):
-    with qtbot.waitSignal(worker.idle, timeout=TIMEOUT):
-        page = FrontDeskPage(repo, worker, clock=clock, user="Front Desk")
-    qtbot.addWidget(page)
-    page.resize(1280, 800)
-    page.show()
-    qtbot.waitExposed(page)
-    return page
 
 
 @pytest.fixture
