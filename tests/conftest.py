@@ -52,3 +52,21 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("THERAPY_TIMER_DB", raising=False)
     yield home
+
+
+@pytest.fixture(scope="session")
+def icd_cache(tmp_path_factory):
+    """The ICD-10-CM search index, built once for the whole session (about 6 s)."""
+    from therapy_timer.storage.icd_index import ensure_index
+
+    cache = tmp_path_factory.getbasetemp() / "icd-cache"
+    ensure_index(cache)
+    return cache
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: THERAPY_TIMER_SHOTS if set (to look at them), else a temp dir."""
+    from pathlib import Path
+
+    return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from therapy_timer.storage import icd_index
-from therapy_timer.storage.icd_index import IcdIndex, ensure_index, index_path
-
-
-@pytest.fixture(scope="session")
-def icd_cache(tmp_path_factory):
-    """One index build for the whole session (the UI tests share the same folder)."""
-    cache = tmp_path_factory.getbasetemp() / "icd-cache"
-    ensure_index(cache)
-    return cache
+from therapy_timer.storage.icd_index import IcdIndex, IndexDescriber, ensure_index, index_path
 
 
 @pytest.fixture
@@ -120,3 +112,15 @@ def test_describer_reads_the_index_when_built_and_the_package_otherwise(icd_cach
     from_package = describer(tmp_path / "no-index-here")
     assert from_package("R26.89") == "Other abnormalities of gait and mobility"
     assert from_package("not a code") == ""
+
+
+def test_the_index_describer_reads_the_built_index(icd_cache, tmp_path):
+    describe = IndexDescriber(icd_cache)
+    try:
+        assert describe("M54.50") == "Low back pain, unspecified"
+        assert describe("m5450") == "Low back pain, unspecified"
+        assert describe("Q99.999") == ""
+    finally:
+        describe.close()
+    missing = IndexDescriber(tmp_path / "no-index-here")
+    assert missing("M54.50") == ""  # no index: no description, and no slow package load

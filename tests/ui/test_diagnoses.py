@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from therapy_timer.storage.icd_index import ensure_index
 from therapy_timer.ui import diagnoses as diagnoses_module
 from therapy_timer.ui.diagnoses import DiagnosisPicker, IcdIndexSource
 from therapy_timer.ui.models import DiagnosisListModel, IcdResultsModel
@@ -17,20 +14,6 @@ from therapy_timer.ui.workers import Worker
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
 
-
-
-@pytest.fixture(scope="session")
-def icd_cache(tmp_path_factory):
-    """One index build for the whole session (shared with tests/storage/test_icd_index.py)."""
-    cache = tmp_path_factory.getbasetemp() / "icd-cache"
-    ensure_index(cache)
-    return cache
-
-
-@pytest.fixture
-def shots(tmp_path):
-    """Where screenshots go: THERAPY_TIMER_SHOTS if set (to look at them), else a temp dir."""
-    return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.core.superbill_build import superbill_for_visit
-from therapy_timer.storage.icd_index import IndexDescriber, ensure_index
 from therapy_timer.ui import style
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.finalize import DX_COLUMN, POINT_COLUMN, FinalizePage
@@ -300,20 +299,6 @@ def test_the_default_review_names_codes_without_the_icd_index(page, clinic, cloc
     button = toggles_for(page, "97112").buttons["B"]
     assert button.text() == "B R26.89"
     assert button.accessibleName() == "B: R26.89"
-
-
-def test_the_index_describer_reads_the_built_index(tmp_path_factory, tmp_path):
-    cache = tmp_path_factory.getbasetemp() / "icd-cache"  # shared with the other ICD tests
-    ensure_index(cache)
-    describe = IndexDescriber(cache)
-    try:
-        assert describe("M54.50") == "Low back pain, unspecified"
-        assert describe("m5450") == "Low back pain, unspecified"
-        assert describe("Q99.999") == ""
-    finally:
-        describe.close()
-    missing = IndexDescriber(tmp_path / "no-index-here")
-    assert missing("M54.50") == ""  # no index: no description, and no slow package load
 
 
 def test_codes_show_only_where_they_fit_the_window(qtbot, described, clinic, clock):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import threading
 from datetime import date
-from pathlib import Path
 
 import pypdf
 import pytest
@@ -15,7 +13,6 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtPrintSupport import QPrinter
 
 from therapy_timer.core.records import VisitStatus
-from therapy_timer.storage.icd_index import ensure_index
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui import frontdesk_jobs
 from therapy_timer.ui.frontdesk import FrontDeskPage
@@ -23,18 +20,6 @@ from therapy_timer.ui.frontdesk import FrontDeskPage
 from .conftest import END, TIMEOUT, open_desk
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-
-
-@pytest.fixture(scope="session")
-def icd_cache(tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "icd-cache"
-    ensure_index(cache)
-    return cache
-
-
-@pytest.fixture
-def shots(tmp_path):
-    return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
 
 
 @pytest.fixture
