@@ -213,6 +213,26 @@ def test_missing_records_raise_not_found(repo):
         repo.start_visit(1, 1, None, T0)
 
 
+def test_saving_a_record_that_is_gone_names_it_and_adds_nothing(clinic):
+    """Updating a provider, patient, payer, policy or plan another window deleted (or an id
+    that never existed) says which record is missing instead of inserting a stray row."""
+    import dataclasses
+
+    repo = clinic.repo
+    policy = repo.policies_for(clinic.patient.id)[0]
+    for record, save, name in [
+        (clinic.pt, repo.save_provider, "provider 999"),
+        (clinic.patient, repo.save_patient, "patient 999"),
+        (clinic.medicare, repo.save_payer, "payer 999"),
+        (policy, repo.save_policy, "insurance policy 999"),
+        (clinic.plan, repo.save_plan, "plan of care 999"),
+    ]:
+        before = repo.conn.total_changes
+        with pytest.raises(NotFoundError, match=name):
+            save(dataclasses.replace(record, id=999))
+        assert repo.conn.total_changes == before  # the whole save rolled back
+
+
 @pytest.mark.parametrize(("sql", "index"), [
     ("SELECT * FROM visits WHERE day = '2026-11-20'", "visits_by_day"),
     ("SELECT * FROM visits WHERE patient_id = 1 ORDER BY day DESC", "visits_by_patient_day"),

@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,26 @@ class RepositoryBase:
 
 
 # --- rows to core records ---
+
+def put_row(conn: sqlite3.Connection, table: str, what: str, row_id: int | None,
+            fields: Mapping[str, object]) -> int:
+    """Inserts ``fields`` as a new row (``row_id`` None) or updates row ``row_id``; returns
+    the row's id. ``table`` and the field names are this package's own, never user input.
+
+    Raises:
+        NotFoundError: there is no row ``row_id`` to update (named as ``what``).
+    """
+    names = list(fields)
+    if row_id is None:
+        marks = ", ".join("?" * len(names))
+        return conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+                            tuple(fields.values())).lastrowid
+    sets = ", ".join(f"{name}=?" for name in names)
+    cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id=?", (*fields.values(), row_id))
+    if cur.rowcount == 0:
+        raise NotFoundError(f"{what} {row_id} not found")
+    return row_id
+
 
 def provider_from(row: sqlite3.Row) -> Provider:
     return Provider(

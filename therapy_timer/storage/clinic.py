@@ -29,9 +29,10 @@ from therapy_timer.storage.base import (
     plan_from,
     policy_from,
     provider_from,
+    put_row,
 )
 from therapy_timer.storage.db import day_text
-from therapy_timer.storage.errors import InvalidDataError, NotFoundError
+from therapy_timer.storage.errors import InvalidDataError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -126,26 +127,14 @@ class ClinicMixin(RepositoryBase):
                 f"{provider.discipline}")
         npi = _npi(provider.npi)
         pin_hash = None if not pin else hash_pin(pin)
-        values = (provider.name.strip(), provider.credentials, provider.discipline.value,
-                  provider.role.value, npi, provider.license, provider.supervisor_id,
-                  int(provider.active))
+        fields = {"name": provider.name.strip(), "credentials": provider.credentials,
+                  "discipline": provider.discipline.value, "role": provider.role.value,
+                  "npi": npi, "license": provider.license,
+                  "supervisor_id": provider.supervisor_id, "active": int(provider.active)}
+        if provider.id is None or pin is not None:  # None keeps the stored PIN
+            fields["pin_hash"] = pin_hash
         with self._write() as conn:
-            if provider.id is None:
-                cur = conn.execute(
-                    "INSERT INTO providers (name, credentials, discipline, role, npi, license,"
-                    " supervisor_id, active, pin_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, pin_hash))
-                provider_id = cur.lastrowid
-            else:
-                provider_id = provider.id
-                cur = conn.execute(
-                    "UPDATE providers SET name=?, credentials=?, discipline=?, role=?, npi=?,"
-                    " license=?, supervisor_id=?, active=? WHERE id=?", (*values, provider_id))
-                if cur.rowcount == 0:
-                    raise NotFoundError(f"provider {provider_id} not found")
-                if pin is not None:
-                    conn.execute("UPDATE providers SET pin_hash=? WHERE id=?",
-                                 (pin_hash, provider_id))
+            provider_id = put_row(conn, "providers", "provider", provider.id, fields)
             self._audit(self.clock(), user, "save", "provider", provider_id,
                         {"pin_changed": pin is not None})
         return self.get_provider(provider_id)
@@ -230,22 +219,13 @@ class ClinicMixin(RepositoryBase):
     def save_patient(self, patient: Patient, user: str | None = None) -> Patient:
         if not patient.last_name.strip():
             raise InvalidDataError("a patient needs a last name")
-        values = (patient.first_name.strip(), patient.last_name.strip(),
-                  day_text(patient.birth_date), patient.sex, patient.address, patient.phone,
-                  patient.chart_number.strip())
+        fields = {"first_name": patient.first_name.strip(),
+                  "last_name": patient.last_name.strip(),
+                  "birth_date": day_text(patient.birth_date), "sex": patient.sex,
+                  "address": patient.address, "phone": patient.phone,
+                  "chart_number": patient.chart_number.strip()}
         with self._write() as conn:
-            if patient.id is None:
-                cur = conn.execute(
-                    "INSERT INTO patients (first_name, last_name, birth_date, sex, address, phone,"
-                    " chart_number) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
-                patient_id = cur.lastrowid
-            else:
-                patient_id = patient.id
-                cur = conn.execute(
-                    "UPDATE patients SET first_name=?, last_name=?, birth_date=?, sex=?,"
-                    " address=?, phone=?, chart_number=? WHERE id=?", (*values, patient_id))
-                if cur.rowcount == 0:
-                    raise NotFoundError(f"patient {patient_id} not found")
+            patient_id = put_row(conn, "patients", "patient", patient.id, fields)
             self._audit(self.clock(), user, "save", "patient", patient_id)
         return self.get_patient(patient_id)
 
@@ -272,24 +252,15 @@ class ClinicMixin(RepositoryBase):
             if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
                 raise InvalidDataError(f"allowed amount for {code} must be whole cents >= 0")
             allowed[_code(code)] = cents
-        values = (payer.name.strip(), payer.rule.value, int(payer.medicare),
-                  int(payer.therapy_modifiers), int(payer.assistant_modifiers),
-                  int(payer.kx_applies), int(payer.self_pay), payer.distinct_modifier.upper())
+        fields = {"name": payer.name.strip(), "rule": payer.rule.value,
+                  "medicare": int(payer.medicare),
+                  "therapy_modifiers": int(payer.therapy_modifiers),
+                  "assistant_modifiers": int(payer.assistant_modifiers),
+                  "kx_applies": int(payer.kx_applies), "self_pay": int(payer.self_pay),
+                  "distinct_modifier": payer.distinct_modifier.upper()}
         with self._write() as conn:
-            if payer.id is None:
-                payer_id = conn.execute(
-                    "INSERT INTO payers (name, rule, medicare, therapy_modifiers,"
-                    " assistant_modifiers, kx_applies, self_pay, distinct_modifier)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
-            else:
-                payer_id = payer.id
-                cur = conn.execute(
-                    "UPDATE payers SET name=?, rule=?, medicare=?, therapy_modifiers=?,"
-                    " assistant_modifiers=?, kx_applies=?, self_pay=?, distinct_modifier=?"
-                    " WHERE id=?", (*values, payer_id))
-                if cur.rowcount == 0:
-                    raise NotFoundError(f"payer {payer_id} not found")
-                conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
+            payer_id = put_row(conn, "payers", "payer", payer.id, fields)
+            conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
             conn.executemany("INSERT INTO payer_allowed (payer_id, code, cents) VALUES (?, ?, ?)",
                              [(payer_id, c, v) for c, v in allowed.items()])
             self._audit(self.clock(), user, "save", "payer", payer_id)
@@ -301,20 +272,13 @@ class ClinicMixin(RepositoryBase):
         return [policy_from(r) for r in rows]
 
     def save_policy(self, policy: InsurancePolicy, user: str | None = None) -> InsurancePolicy:
-        values = (policy.patient_id, policy.payer_id, policy.member_id.strip(),
-                  policy.group_number.strip(), policy.subscriber, policy.relationship,
-                  policy.priority)
+        fields = {"patient_id": policy.patient_id, "payer_id": policy.payer_id,
+                  "member_id": policy.member_id.strip(),
+                  "group_number": policy.group_number.strip(),
+                  "subscriber": policy.subscriber, "relationship": policy.relationship,
+                  "priority": policy.priority}
         with self._write() as conn:
-            if policy.id is None:
-                policy_id = conn.execute(
-                    "INSERT INTO policies (patient_id, payer_id, member_id, group_number,"
-                    " subscriber, relationship, priority) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    values).lastrowid
-            else:
-                policy_id = policy.id
-                conn.execute(
-                    "UPDATE policies SET patient_id=?, payer_id=?, member_id=?, group_number=?,"
-                    " subscriber=?, relationship=?, priority=? WHERE id=?", (*values, policy_id))
+            policy_id = put_row(conn, "policies", "insurance policy", policy.id, fields)
             self._audit(self.clock(), user, "save", "policy", policy_id,
                         {"patient_id": policy.patient_id})
         return policy_from(self._one("SELECT * FROM policies WHERE id = ?", (policy_id,),
@@ -372,19 +336,13 @@ class ClinicMixin(RepositoryBase):
         if plan.certified_through is not None and plan.certified_through < plan.start:
             raise InvalidDataError("the plan of care is certified through a date before it "
                                    "starts")
-        values = (plan.patient_id, Discipline(plan.discipline).value, plan.therapist_id,
-                  day_text(plan.start), day_text(plan.certified_through), plan.visits_authorized)
+        fields = {"patient_id": plan.patient_id,
+                  "discipline": Discipline(plan.discipline).value,
+                  "therapist_id": plan.therapist_id, "start_date": day_text(plan.start),
+                  "certified_through": day_text(plan.certified_through),
+                  "visits_authorized": plan.visits_authorized}
         with self._write() as conn:
-            if plan.id is None:
-                plan_id = conn.execute(
-                    "INSERT INTO plans (patient_id, discipline, therapist_id, start_date,"
-                    " certified_through, visits_authorized) VALUES (?, ?, ?, ?, ?, ?)",
-                    values).lastrowid
-            else:
-                plan_id = plan.id
-                conn.execute(
-                    "UPDATE plans SET patient_id=?, discipline=?, therapist_id=?, start_date=?,"
-                    " certified_through=?, visits_authorized=? WHERE id=?", (*values, plan_id))
+            plan_id = put_row(conn, "plans", "plan of care", plan.id, fields)
             self._audit(self.clock(), user, "save", "plan", plan_id,
                         {"patient_id": plan.patient_id})
         return self.get_plan(plan_id)
