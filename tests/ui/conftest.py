@@ -122,3 +122,12 @@ def panel(qtbot, controller, visit):
     widget.show()
     qtbot.waitExposed(widget)
     return widget
+
+
+@pytest.fixture(autouse=True)
+def _screens_show_the_computers_zone():
+    """A main window sets the clinic's zone for every screen: no test leaks it to the next."""
+    from therapy_timer.ui.clock import set_display_zone
+
+    yield
+    set_display_zone(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -334,3 +335,40 @@ def test_diagnosis_index_is_prepared_once_and_reused(qtbot, clinic, clock, setti
     visit = clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
     win.edit_diagnoses(visit.id)
     assert seen == [started[0]] and len(started) == 1
+
+
+def test_screens_show_and_take_times_in_the_clinics_zone(qtbot, clinic, clock, settings):
+    """A practice in Honolulu on a computer set to another zone: Today, the visit's recorded
+    time and the interval editor all speak Honolulu time (as the superbill does), and a time
+    typed in the editor is stored as the Honolulu moment it names."""
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtCore import QTime
+
+    from therapy_timer.ui.main_window import MainWindow
+    from therapy_timer.ui.visit_dialogs import IntervalEditDialog
+
+    zone = ZoneInfo("Pacific/Honolulu")  # UTC-10 all year
+    practice = clinic.repo.get_practice()
+    clinic.repo.save_practice(dataclasses.replace(practice, timezone="Pacific/Honolulu"))
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    win.today.set_provider(clinic.pt.id)
+    win.today.start_for(clinic.patient.id)
+    win.controller.timer.stop()
+    start = clock.now()
+    qtbot.mouseClick(win.visit_panel.tiles.tiles["97110"], LEFT)
+    clock.advance(minutes=10)
+    qtbot.mouseClick(win.visit_panel.tiles.tiles["97110"], LEFT)
+    local = start.astimezone(zone)
+    assert win.visit_panel.interval_model.index(0, 0).data() == f"{local:%H:%M:%S}"
+    win.show_today()
+    assert win.today.model.cell_text(0, 0) == f"{local:%H:%M}"
+    [interval] = clinic.repo.intervals_for(win.controller.visit.id)
+    dialog = IntervalEditDialog(interval, (Performer.PT,))
+    qtbot.addWidget(dialog)
+    assert dialog.start.text() == f"{local:%Y-%m-%d %H:%M:%S}"
+    dialog.start.setTime(QTime(local.hour, local.minute + 2, local.second))
+    assert dialog.result_edit().changes == {"start": start + timedelta(minutes=2)}

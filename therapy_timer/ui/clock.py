@@ -4,13 +4,35 @@
 by hand, so a 24-minute intervention takes no real time. Both give aware UTC datetimes (wall
 clock) and a monotonic reading in seconds; comparing the two lets the controller notice a sleep
 or a wall-clock jump.
+
+Every time the screens show is in the clinic's zone (``on_screen``), the zone that decides a
+visit's calendar day and that the superbill prints, even on a computer set to another zone.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+_display_zone: tzinfo | None = None
+
+
+def set_display_zone(zone: tzinfo | None) -> None:
+    """The zone times are shown in: the practice's (the main window sets it from the store);
+    None shows the computer's own."""
+    global _display_zone
+    _display_zone = zone
+
+
+def display_zone() -> tzinfo | None:
+    """The zone set by ``set_display_zone`` (None: the computer's)."""
+    return _display_zone
+
+
+def on_screen(moment: datetime) -> datetime:
+    """``moment`` in the zone the screens show times in."""
+    return moment.astimezone(_display_zone)
 
 
 class Clock(Protocol):

@@ -37,6 +37,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
 from therapy_timer.ui.pointers import PointerColumn, PointerToggles
@@ -291,7 +292,7 @@ class FinalizePage(QWidget):
         start, end = billing.session_start, billing.session_end
         span = ""
         if start and end:
-            span = (f"Session {start.astimezone():%H:%M}–{end.astimezone():%H:%M}  ·  ")
+            span = (f"Session {on_screen(start):%H:%M}–{on_screen(end):%H:%M}  ·  ")
         self.totals.setText(
             f"{span}Timed {billing.total_timed_minutes} min  ·  Treatment "
             f"{billing.total_treatment_minutes} min  ·  {units} units  ·  {money(charge)}")
@@ -320,7 +321,7 @@ class FinalizePage(QWidget):
         if not flagged:
             return ""
         codes = ", ".join(dict.fromkeys(i.code for i in flagged))
-        since = min(i.clock_flag.last_good for i in flagged).astimezone()
+        since = on_screen(min(i.clock_flag.last_good for i in flagged))
         return (f"The computer's clock jumped while {codes} ran (after {since:%H:%M}): go Back "
                 "to the visit and confirm the time, or stop it at the last certain moment, "
                 "before finalizing.")

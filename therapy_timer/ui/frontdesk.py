@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.payments import PaymentsPanel, record_for_selected, void_selected
 from therapy_timer.ui.workers import Worker
@@ -98,7 +99,7 @@ class FrontDeskPage(QWidget):
             Column("Provider", lambda r: r.provider),
             Column("Units", lambda r: r.units, RIGHT),
             Column("Charges", lambda r: money(r.charges_cents), RIGHT),
-            Column("Printed", lambda r: "✓ " + r.printed_at.astimezone().strftime("%m-%d %H:%M")
+            Column("Printed", lambda r: "✓ " + on_screen(r.printed_at).strftime("%m-%d %H:%M")
                    if r.printed_at else "", CENTER),
             Column("Paid", lambda r: money(r.paid_cents), RIGHT),
             Column("Balance", lambda r: money(r.balance_cents), RIGHT),
@@ -219,7 +220,7 @@ class FrontDeskPage(QWidget):
         try:
             return self.repo.service_day(now)
         except Exception:  # noqa: BLE001 - a bad zone setting must not break the desk
-            return now.astimezone().date()
+            return on_screen(now).date()
 
     def date_range(self) -> tuple[date, date]:
         return self.start_edit.date().toPython(), self.end_edit.date().toPython()

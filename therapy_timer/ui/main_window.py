@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.clock import Clock, SystemClock
+from therapy_timer.ui.clock import Clock, SystemClock, set_display_zone
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.today import TodayPage
 
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.heartbeat_timer = QTimer(self)
         self.heartbeat_timer.setInterval(HEARTBEAT_MS)
         self.heartbeat_timer.timeout.connect(self.heartbeat)
+        self.apply_clinic_zone()
         self.stack = QStackedWidget(self)
         self.setCentralWidget(self.stack)
         self.today = TodayPage(repo, self.clock, self)
@@ -259,8 +260,18 @@ class MainWindow(QMainWindow):
 
     # -- navigation ---------------------------------------------------------------------------
 
+    def apply_clinic_zone(self) -> None:
+        """Every screen shows times in the practice's zone (the superbill's and the visit
+        day's), even on a computer set to another one."""
+        try:
+            set_display_zone(self.repo.clinic_zone())
+        except (StorageError, LookupError, ValueError) as exc:  # unknown zone name: the computer's
+            log.warning("clinic time zone not applied: %s", exc)
+            set_display_zone(None)
+
     def start(self) -> None:
         """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
+        self.apply_clinic_zone()  # the first-run set-up or the demo clinic may have set it
         self.show_today()
         dialog = self.check_recovery()
         if dialog is None:
@@ -399,6 +410,7 @@ class MainWindow(QMainWindow):
 
         user = self._controller.user if self._controller is not None else None
         SettingsDialog.edit(self.repo, parent=self, user=user or None)
+        self.apply_clinic_zone()
         self.today.refresh()
         if self._controller is not None and self._controller.visit is not None:
             self.visit_panel.load()

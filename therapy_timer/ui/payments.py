@@ -39,6 +39,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401
     style,
 )
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.settings import dollars, parse_dollars
@@ -185,7 +186,7 @@ def describe_payment(payment) -> str:
     """"$25.00 by check (#1042) received 03-06 14:20", for questions and messages."""
     reference = f" ({payment.reference})" if payment.reference else ""
     return (f"{money(payment.cents)} by {_method_label(payment.method)}{reference} received "
-            f"{payment.received_at.astimezone():%m-%d %H:%M}")
+            f"{on_screen(payment.received_at):%m-%d %H:%M}")
 
 
 def void_selected(page) -> bool:
@@ -243,7 +244,7 @@ def _status(payment) -> str:
 def _status_tip(payment) -> str:
     if not payment.is_void:
         return f"Received by {payment.user}"
-    return (f"Voided {payment.voided_at.astimezone():%Y-%m-%d %H:%M} by {payment.voided_by}: "
+    return (f"Voided {on_screen(payment.voided_at):%Y-%m-%d %H:%M} by {payment.voided_by}: "
             f"{payment.void_reason}")
 
 
@@ -254,7 +255,7 @@ class PaymentsModel(RowsModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__([
-            Column("Received", lambda p: f"{p.received_at.astimezone():%m-%d %H:%M}"),
+            Column("Received", lambda p: f"{on_screen(p.received_at):%m-%d %H:%M}"),
             Column("Amount", lambda p: money(p.cents), RIGHT),
             Column("Method", lambda p: dict(METHODS).get(p.method, p.method)),
             Column("Reference", lambda p: p.reference, tooltip=lambda p: p.reference),

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QDateTimeEdit,
     QDialog,
     QFrame,
     QGridLayout,
@@ -32,7 +31,8 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.visit_dialogs import from_qdatetime, to_qdatetime
+from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.visit_dialogs import from_qdatetime, time_edit
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ RESOLUTIONS = {KEEP: "keep-running", STOP_LAST_ALIVE: "stop-at-last-alive", STOP
 
 
 def _hm(moment: datetime) -> str:
-    return moment.astimezone().strftime("%H:%M")
+    return on_screen(moment).strftime("%H:%M")
 
 
 class RecoveryRow(QFrame):
@@ -83,8 +83,7 @@ class RecoveryRow(QFrame):
         self.stop_alive = QPushButton(f"Stop at {_hm(alive)} (last alive)")
         self.stop_alive.setAccessibleName(f"Stop {interval.code} at the last-alive time")
         style.polish(self.stop_alive, primary=True)
-        self.when = QDateTimeEdit(to_qdatetime(alive))
-        self.when.setDisplayFormat("ddd d MMM  HH:mm")
+        self.when = time_edit(alive, "ddd d MMM  HH:mm")
         self.when.setAccessibleName(f"Time to stop {interval.code}")
         self.when.setMinimumWidth(190)
         self.stop_at = QPushButton("Stop at the time on the left")

@@ -33,6 +33,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel, records_table
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def _time(summary: VisitSummary) -> str:
     moment = summary.visit.session_start or summary.visit.created_at
-    return moment.astimezone().strftime("%H:%M") if moment else ""
+    return on_screen(moment).strftime("%H:%M") if moment else ""
 
 
 def _status(summary: VisitSummary) -> str:

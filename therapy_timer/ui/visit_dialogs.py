@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import StoredInterval
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
+from therapy_timer.ui.clock import display_zone
 
 TECHNIQUES = ("Soft tissue mobilization", "Joint mobilization", "Manual traction",
               "Myofascial release", "Manual lymphatic drainage", "Other")
@@ -32,8 +33,23 @@ BODY_REGIONS = ("Cervical spine", "Thoracic spine", "Lumbar spine", "Shoulder", 
                 "Wrist/hand", "Hip", "Knee", "Ankle/foot", "Other")
 
 
+def _qzone() -> QTimeZone:
+    """The screens' zone (the clinic's, see ``clock.on_screen``) as a QTimeZone."""
+    key = getattr(display_zone(), "key", None)
+    zone = QTimeZone(key.encode()) if key else QTimeZone.systemTimeZone()
+    return zone if zone.isValid() else QTimeZone.systemTimeZone()
+
+
 def to_qdatetime(moment: datetime) -> QDateTime:
-    return QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), QTimeZone.systemTimeZone())
+    return QDateTime.fromSecsSinceEpoch(int(moment.timestamp()), _qzone())
+
+
+def time_edit(moment: datetime, display_format: str) -> QDateTimeEdit:
+    """An editor for a moment, showing and taking times in the screens' zone."""
+    edit = QDateTimeEdit(to_qdatetime(moment))
+    edit.setTimeZone(_qzone())
+    edit.setDisplayFormat(display_format)
+    return edit
 
 
 def from_qdatetime(value: QDateTime) -> datetime:
@@ -97,11 +113,9 @@ class IntervalEditDialog(QDialog):
         self.setWindowTitle(f"Edit {interval.code} interval")
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.start = QDateTimeEdit(to_qdatetime(interval.start))
-        self.start.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        self.start = time_edit(interval.start, "yyyy-MM-dd HH:mm:ss")
         self.start.setAccessibleName("Start")
-        self.end = QDateTimeEdit(to_qdatetime(interval.end or interval.start))
-        self.end.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        self.end = time_edit(interval.end or interval.start, "yyyy-MM-dd HH:mm:ss")
         self.end.setEnabled(interval.end is not None)
         self.end.setAccessibleName("End")
         self.code = QLineEdit(interval.code)

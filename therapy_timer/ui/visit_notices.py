@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from therapy_timer.core.billing import DayBilling
 from therapy_timer.core.documentation import progress_report_due
 from therapy_timer.storage.errors import StorageError
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.visit_widgets import Notice
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
             log.info("visit count not known: %s", exc)
     notices: list[Notice] = []
     for jump_no, jump in enumerate(controller.jumps):
-        at = jump.trusted_until.astimezone()
+        at = on_screen(jump.trusted_until)
         notices.append(Notice(
             f"jump{jump_no}", jump.describe(), "error",
             [("Time is right", lambda j=jump: panel.resolve_jump(j, True)),

@@ -31,6 +31,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
@@ -351,7 +352,7 @@ class VisitPanel(QWidget):
     def _show_running(self, facts, running) -> None:
         if self.controller.paused:
             since = self.controller.paused_since()
-            text = ("PAUSED" + (f" since {since.astimezone():%H:%M}" if since else "") + ": "
+            text = ("PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "") + ": "
                     + ", ".join(self.controller.paused_codes) + "  (Resume restarts them)")
             colour = style.PAUSED
         elif running:
