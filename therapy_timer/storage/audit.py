@@ -8,7 +8,6 @@ patient's name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from datetime import datetime
@@ -21,6 +20,8 @@ GENESIS = "0" * 64
 
 def entry_hash(prev_hash: str, seq: int, at: str, user: str, action: str, entity: str,
                entity_id: int | None, detail: str) -> str:
+    import hashlib  # here, not at start-up: it loads OpenSSL (~4 ms) before anything is written
+
     payload = json.dumps([prev_hash, seq, at, user, action, entity, entity_id, detail],
                          separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(payload.encode("ascii")).hexdigest()

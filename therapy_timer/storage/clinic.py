@@ -3,8 +3,6 @@ payers, policies, fee schedule, plans of care and prior KX spend."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Sequence
 from datetime import date
@@ -41,6 +39,8 @@ def hash_pin(pin: str, salt: bytes | None = None) -> str:
     """A salted scrypt hash of a PIN, as text: ``scrypt$n$r$p$salt$hash``."""
     if not pin or not str(pin).isdigit() or not 4 <= len(pin) <= 12:
         raise InvalidDataError("a PIN must be 4 to 12 digits")
+    import hashlib  # loads OpenSSL: only when a PIN is set or checked, never at start-up
+
     salt = salt or os.urandom(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **_SCRYPT)
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
@@ -53,6 +53,9 @@ def check_pin(pin: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
+    import hashlib
+    import hmac
+
     actual = hashlib.scrypt(str(pin).encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
                             p=int(p), dklen=len(digest) // 2)
     return hmac.compare_digest(actual.hex(), digest)
