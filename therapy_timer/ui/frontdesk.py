@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
 from therapy_timer.ui.clock import on_screen
@@ -219,7 +220,7 @@ class FrontDeskPage(QWidget):
         now = self.clock.now() if self.clock is not None else datetime.now(UTC)
         try:
             return self.repo.service_day(now)
-        except Exception:  # noqa: BLE001 - a bad zone setting must not break the desk
+        except (StorageError, LookupError, ValueError):  # a bad zone must not break the desk
             return on_screen(now).date()
 
     def date_range(self) -> tuple[date, date]:

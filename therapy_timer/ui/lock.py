@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.records import Provider
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui import settings as app_settings
 
@@ -251,7 +252,7 @@ class LockController(QObject):
         providers = []
         try:
             providers = self.repo.list_providers()
-        except Exception as exc:  # noqa: BLE001 - locking must never fail
+        except StorageError as exc:  # locking must never fail
             self.lock_screen.show_message(f"Providers could not be read: {exc}")
         current = self._current_provider() if self._current_provider else None
         current = getattr(current, "id", current)  # a Provider or its id
@@ -284,7 +285,7 @@ class LockController(QObject):
         if provider_id is not None:
             try:
                 provider = self.repo.get_provider(provider_id)
-            except Exception as exc:  # noqa: BLE001
+            except StorageError as exc:
                 self.lock_screen.show_message(f"Provider not found: {exc}")
                 return False
             if provider.has_pin:

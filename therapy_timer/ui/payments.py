@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.model import BillingError
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401
     style,
@@ -153,7 +155,7 @@ def record_for_selected(page) -> bool:
     try:
         page.repo.record_payment(visit_id, entry.cents, entry.method, entry.reference, now,
                                  user=page.user)
-    except Exception as exc:  # noqa: BLE001 - shown to the desk; nothing was saved
+    except (StorageError, BillingError) as exc:  # shown to the desk; nothing was saved
         page._failed(exc)
         return False
     _changed(page, visit_id, f"Recorded {money(entry.cents)} ({entry.method}) for "
@@ -228,7 +230,7 @@ def void_selected(page) -> bool:
     now = page.clock.now() if page.clock is not None else datetime.now(UTC)
     try:
         page.repo.void_payment(payment.id, reason, user=page.user, at=now)
-    except Exception as exc:  # noqa: BLE001 - shown to the desk; nothing was voided
+    except (StorageError, BillingError) as exc:  # shown to the desk; nothing was voided
         page._failed(exc)
         panel.reload()  # its payments as the store holds them; the message stays shown
         return False

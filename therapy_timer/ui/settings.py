@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Practice
 from therapy_timer.core.validation import validate_npi
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.dialogs import Ask
 
@@ -330,7 +331,7 @@ class PracticePage(Page):
                             npi, tax_id, self.taxonomy.text().strip().upper(), zone)
         try:
             self.repo.save_practice(practice, user=self.user)
-        except Exception as exc:  # noqa: BLE001 - storage errors name the problem
+        except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
         self.dirty = False

@@ -31,6 +31,7 @@ from therapy_timer.core.model import BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
 from therapy_timer.core.rules_data import kx_for_year
 from therapy_timer.core.validation import validate_code
+from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars, parse_dollars
@@ -232,7 +233,7 @@ class PayersPage(RecordListPage):
             distinct_modifier=self.distinct.currentText(), allowed_cents=allowed)
         try:
             saved = self.repo.save_payer(payer, user=self.user)
-        except Exception as exc:  # noqa: BLE001 - storage errors name the problem
+        except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
         self.reload(select=saved.id)
@@ -333,7 +334,7 @@ class FeesPage(Page):
         start = self.start.date().toPython()
         try:
             self.repo.save_fee(code, cents, start, user=self.user)
-        except Exception as exc:  # noqa: BLE001
+        except (StorageError, BillingError) as exc:
             self.error(f"Not saved: {exc}")
             return False
         self.reload()

@@ -217,7 +217,7 @@ class ProvidersPage(RecordListPage):
         )
         try:
             saved = self.repo.save_provider(provider, pin=pin, user=self.user)
-        except Exception as exc:  # noqa: BLE001 - storage errors name the problem
+        except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
         self.reload(select=saved.id)
