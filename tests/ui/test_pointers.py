@@ -324,3 +324,30 @@ def test_codes_show_only_where_they_fit_the_window(qtbot, described, clinic, clo
     assert all(t.show_codes for t in page.toggles)
     tap(qtbot, page, "97112", "D")  # still taps as before, at either width
     assert dx_cells(page)["97112"] == "ABC"
+
+
+def test_twelve_diagnoses_wrap_to_a_second_row_and_never_scroll_sideways(qtbot, described,
+                                                                         clinic, clock):
+    """The most a claim holds (A-L) at the narrowest window: letters in two rows of six, the
+    table as wide as its viewport, and every toggle still taps."""
+    twelve = ["M54.50", "R26.89", "M25.561", "M62.81", "Z96.651", "S83.511A", "M25.562",
+              "M79.604", "R53.1", "M62.830", "Z74.09", "R29.6"]
+    page = described
+    visit = timed_visit(clinic, clock, twelve)
+    page.resize(1024, 700)
+    page.load(visit.id)
+    toggles = toggles_for(page, "97112")
+    header = page.table.horizontalHeader()
+    qtbot.waitUntil(lambda: header.length() <= page.table.viewport().width(), timeout=2000)
+    buttons = toggles.buttons
+    assert list(buttons) == list("ABCDEFGHIJKL") and not toggles.show_codes
+    assert {buttons[x].y() for x in "ABCDEF"} == {buttons["A"].y()}
+    assert {buttons[x].y() for x in "GHIJKL"} == {buttons["G"].y()} != {buttons["A"].y()}
+    assert buttons["G"].x() == buttons["A"].x()
+    row = page.model.rows().index(next(r for r in page.model.rows() if r.code == "97112"))
+    assert page.table.rowHeight(row) >= toggles.sizeHint().height()
+    assert buttons["L"].accessibleName().startswith("L: R29.6")
+    assert dx_cells(page)["97112"] == "ABCD"  # by default the first four
+    tap(qtbot, page, "97112", "D")
+    tap(qtbot, page, "97112", "L")  # a toggle on the second row taps like any other
+    assert dx_cells(page)["97112"] == "ABCL"

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QPushButton, QTableView, QWidget
+from PySide6.QtWidgets import QApplication, QGridLayout, QPushButton, QTableView, QWidget
 
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
@@ -42,6 +42,9 @@ BORDER = 2  # as the application style's buttons
 SPACING, MARGINS = 4, 4 + 4
 #: Widest row of "A M54.50" toggles the review gives room to; wider rows show letters only.
 CODES_MAX_WIDTH = 480
+#: Toggles per row: a visit with more diagnoses (up to twelve) gets a second row, so even
+#: at the narrowest window the review never scrolls sideways.
+PER_ROW = 6
 #: What the table's stretching column (the service) keeps when codes are shown on toggles.
 STRETCH_MIN = 220
 
@@ -109,7 +112,7 @@ class PointerToggles(QWidget):
         self.setAccessibleName(f"Diagnoses {code} points at")
         self.setToolTip(f"Tap the diagnoses {code} treats (up to {MAX_POINTERS}); the first "
                         "ticked is the line's primary diagnosis.")
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)
         layout.setContentsMargins(MARGINS // 2, 2, MARGINS // 2, 2)
         layout.setSpacing(SPACING)
         inner = BUTTON_H - 2 * BORDER
@@ -131,9 +134,10 @@ class PointerToggles(QWidget):
                 f" border-color: {style.ACCENT}; }}"
                 "QPushButton:disabled { color: #9ca3af; border-color: #d1d5db; }")
             button.clicked.connect(lambda _=False, x=letter: self._tap(x))
+            index = len(self.buttons)
             self.buttons[letter] = button
-            layout.addWidget(button)
-        layout.addStretch(1)
+            layout.addWidget(button, index // PER_ROW, index % PER_ROW)
+        layout.setColumnStretch(PER_ROW, 1)
         self.set_show_codes(self.show_codes)
         self.set_letters(letters)
 
@@ -154,7 +158,8 @@ class PointerToggles(QWidget):
         diagnoses = list(diagnoses[: len(LETTERS)]) or ["?"]
         if codes is None:
             codes = _shows_codes(diagnoses)
-        return _row_width(_codes_text(diagnoses) if codes else list(LETTERS[: len(diagnoses)]))
+        texts = _codes_text(diagnoses) if codes else list(LETTERS[: len(diagnoses)])
+        return _row_width(texts[:PER_ROW])
 
     def letters(self) -> str:
         return self._letters
