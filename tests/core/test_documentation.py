@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from therapy_timer.core.documentation import check_span, code_prompts, progress_report_due
+from hypothesis import given
+from hypothesis import strategies as st
+
+from therapy_timer.core.documentation import (
+    check_span,
+    code_prompts,
+    most_units,
+    progress_report_due,
+)
+from therapy_timer.core.model import Rule
+from therapy_timer.core.units import cms_units, per_code_units
 
 
 def test_progress_report_every_tenth_visit():
@@ -26,3 +36,29 @@ def test_span_check_flags_over_billing_and_gaps():
     assert any("30 min of the session have no recorded" in f for f in gap.flags)
     longer = check_span(20, 25, 25, 2)
     assert any("longer than the session" in f for f in longer.flags)
+
+
+def test_span_check_follows_the_payers_unit_rule():
+    """Per-code payers round each code on its own: 24 min of 97112 and 23 of 97110 in a
+    47-minute session earn 2 + 2 units, which is the rule, not over-billing (CMS: 3)."""
+    assert check_span(47, 47, 47, 4, Rule.PER_CODE).flags == ()
+    cms = check_span(47, 47, 47, 4, Rule.CMS)
+    assert cms.flags == ("4 timed units bill more than a 47-minute session can hold under "
+                         "the CMS rule (3): over-billing",)
+    per_code = check_span(30, 30, 30, 4, Rule.PER_CODE)  # at most 3 codes of 8+ minutes
+    assert any("under the per-code rule (3): over-billing" in f for f in per_code.flags)
+    assert (most_units(47, Rule.CMS), most_units(47, Rule.PER_CODE)) == (3, 5)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=90), min_size=1, max_size=8),
+       st.integers(min_value=0, max_value=60))
+def test_honest_time_is_never_flagged_as_over_billing(minutes, rest):
+    """Whatever split of one-on-one minutes across codes, with any rest, the units each rule
+    gives for it fit the session: the check only flags what the recorded time cannot earn."""
+    total = sum(minutes)
+    span = total + rest
+    for rule, units in ((Rule.CMS, cms_units(total)),
+                        (Rule.PER_CODE, sum(per_code_units(m) for m in minutes))):
+        flags = check_span(span, total, total, units, rule).flags
+        assert not any("over-billing" in f for f in flags), (rule, minutes, rest)
+        assert units <= most_units(span, rule)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from therapy_timer.core.codes import Catalog, default_catalog
+from therapy_timer.core.model import Rule
 from therapy_timer.core.units import cms_units
 
 PROGRESS_REPORT_EVERY = 10
@@ -53,17 +54,25 @@ class SpanCheck:
     flags: tuple[str, ...]
 
 
+def most_units(span_minutes: int, rule: Rule = Rule.CMS) -> int:
+    """The most timed units honest one-on-one time within a session of ``span_minutes`` can
+    earn. CMS: the chart for the total. Per-code: each code rounds on its own and its first
+    unit needs 8 minutes, every later one 15 more, so no split beats one unit per 8 minutes."""
+    return cms_units(span_minutes) if rule is Rule.CMS else span_minutes // 8
+
+
 def check_span(span_minutes: int, treatment_minutes: int, timed_minutes: int,
-               timed_units: int) -> SpanCheck:
-    """Flags over-billing (more units than the span allows) and unrecorded stretches."""
+               timed_units: int, rule: Rule = Rule.CMS) -> SpanCheck:
+    """Flags over-billing (more units than the span allows under ``rule``) and unrecorded
+    stretches."""
     flags = []
     if treatment_minutes > span_minutes:
         flags.append(f"Treatment time ({treatment_minutes} min) is longer than the session "
                      f"({span_minutes} min): check the interval times")
-    most = cms_units(span_minutes)
+    most = most_units(span_minutes, rule)
     if timed_units > most:
         flags.append(f"{timed_units} timed units bill more than a {span_minutes}-minute session "
-                     f"can hold ({most}): over-billing")
+                     f"can hold under the {rule.label} ({most}): over-billing")
     if span_minutes - treatment_minutes >= UNRECORDED_GAP_MINUTES:
         flags.append(f"{span_minutes - treatment_minutes} min of the session have no recorded "
                      "intervention (rest is fine; was a timer missed?)")

@@ -69,6 +69,11 @@ class Rule(enum.StrEnum):
         except ValueError:
             raise BillingError(f"unknown unit rule {text!r}: use 'cms' or 'per-code'") from None
 
+    @property
+    def label(self) -> str:
+        """How screens name it: "CMS rule" or "per-code rule"."""
+        return "CMS rule" if self is Rule.CMS else "per-code rule"
+
 
 @dataclass(frozen=True, slots=True)
 class Interval:

@@ -336,7 +336,7 @@ class FinalizePage(QWidget):
             span_minutes = int((end - start).total_seconds()) // 60
             timed_units = sum(line.units for line in billing.lines if line.timed)
             span = check_span(span_minutes, billing.total_treatment_minutes,
-                              billing.total_timed_minutes, timed_units)
+                              billing.total_timed_minutes, timed_units, billing.context.rule)
             for flag in span.flags:
                 self._add_message(flag, "error" if "over-billing" in flag else "warn")
             if not span.flags:

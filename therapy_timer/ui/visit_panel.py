@@ -236,7 +236,7 @@ class VisitPanel(QWidget):
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
         self.title.setText(patient.display_name)
-        rule = "CMS rule" if self.controller.rule.value == "cms" else "per-code rule"
+        rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
         earlier = {i.visit_id for i in self.controller.pooled}
         if earlier:
