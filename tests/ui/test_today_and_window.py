@@ -372,3 +372,35 @@ def test_screens_show_and_take_times_in_the_clinics_zone(qtbot, clinic, clock, s
     assert dialog.start.text() == f"{local:%Y-%m-%d %H:%M:%S}"
     dialog.start.setTime(QTime(local.hour, local.minute + 2, local.second))
     assert dialog.result_edit().changes == {"start": start + timedelta(minutes=2)}
+
+
+def test_the_smallest_window_shows_every_tile_whole_and_the_whole_name(qtbot, clinic, clock,
+                                                                       settings):
+    """At the 1024 x 700 minimum the visit screen keeps four tiles across without overlap,
+    and a long patient name wraps instead of being cut off beside the buttons."""
+    from itertools import combinations
+
+    from therapy_timer.ui.main_window import MainWindow
+
+    patient = clinic.repo.save_patient(Patient("Maximiliana", "Featherstonehaugh-Brightmoor",
+                                               date(1950, 1, 1), chart_number="T9"))
+    plan = clinic.repo.save_plan(dataclasses.replace(clinic.plan, id=None,
+                                                     patient_id=patient.id))
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1024, 700)
+    win.show()
+    visit = clinic.repo.start_visit(patient.id, clinic.pt.id, plan.id, clock.now())
+    win.show_visit(visit.id)
+    win.controller.timer.stop()
+    panel = win.visit_panel
+    qtbot.waitUntil(lambda: panel.tiles.width() > 0 and panel.title.width() > 0, timeout=2000)
+    assert win.width() == 1024
+    tiles = list(panel.tiles.tiles.values())
+    assert len({t.y() for t in tiles[:4]}) == 1  # four across
+    for a, b in combinations(tiles, 2):
+        assert not a.geometry().intersects(b.geometry()), (a.code, b.code)
+    assert all(t.geometry().right() < panel.tiles.width() for t in tiles)
+    title = panel.title
+    assert title.text() == "Featherstonehaugh-Brightmoor, Maximiliana"
+    assert title.height() >= title.heightForWidth(title.width())  # every line of it shows

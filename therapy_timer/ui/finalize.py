@@ -45,6 +45,8 @@ from therapy_timer.ui.pointers import PointerColumn, PointerToggles
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
 DX_COLUMN, POINT_COLUMN = 6, 7
+#: The review's lines: at least this tall, and as tall as they need up to the maximum.
+TABLE_MIN_HEIGHT, TABLE_MAX_HEIGHT = 200, 380
 
 
 def _mods(line) -> str:
@@ -100,6 +102,7 @@ class FinalizePage(QWidget):
         titles = QVBoxLayout()
         self.title = QLabel("Review")
         self.title.setProperty("role", "title")
+        self.title.setWordWrap(True)  # a long name wraps beside the buttons, never cut off
         self.subtitle = QLabel("")
         self.subtitle.setProperty("role", "subtitle")
         titles.addWidget(self.title)
@@ -155,7 +158,7 @@ class FinalizePage(QWidget):
                 column, QHeaderView.ResizeMode.Stretch if column == 1
                 else QHeaderView.ResizeMode.ResizeToContents)
         self.table.setStyleSheet("font-size: 17px;")
-        self.table.setMinimumHeight(200)
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         outer.addWidget(self.table, 1)
 
         scroll = QScrollArea()
@@ -235,9 +238,13 @@ class FinalizePage(QWidget):
         diagnoses = self.visit.diagnoses if self.visit is not None else ()
         editable = bool(diagnoses) and self.visit is not None and not self.visit.status.frozen
         self.table.setColumnHidden(POINT_COLUMN, not editable)
-        if not editable:
+        if editable:
+            self._add_toggles(rows, diagnoses)
+        else:
             self.pointer_column.set_toggles([], ())
-            return
+        self._fit_table_height()
+
+    def _add_toggles(self, rows, diagnoses) -> None:
         descriptions = {code: self.describe(code) for code in diagnoses}
         for i, row in enumerate(rows):
             if not getattr(row, "billed", False):
@@ -250,6 +257,14 @@ class FinalizePage(QWidget):
                                            toggles.sizeHint().height()))
             self.toggles.append(toggles)
         self.pointer_column.set_toggles(self.toggles, diagnoses)  # codes on them if they fit
+
+    def _fit_table_height(self) -> None:
+        """The lines get the height they need (up to ``TABLE_MAX_HEIGHT``) before the checks
+        below share what is left: a short review shows every line without scrolling."""
+        table = self.table
+        rows = sum(table.rowHeight(i) for i in range(self.model.rowCount()))
+        content = table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth()
+        table.setMinimumHeight(max(TABLE_MIN_HEIGHT, min(content, TABLE_MAX_HEIGHT)))
 
     def set_pointers(self, code: str, letters: str) -> None:
         """The clinician's pointers for every line of ``code`` (primary first)."""

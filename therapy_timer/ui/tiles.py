@@ -88,7 +88,9 @@ class InterventionTile(QAbstractButton):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(160, 118)
+        # Four across fit beside the totals at the 1024-px minimum window; the paint code
+        # shrinks its type to the width it gets.
+        self.setMinimumSize(124, 118)
         kind = "" if info.kind.timed else f" ({info.kind.description})"
         hint = f" Shortcut: {shortcut}." if shortcut else ""
         self.setToolTip(f"{info.code} {info.label}{kind}. Tap to start or stop.{hint}")

@@ -89,8 +89,9 @@ class VisitPanel(QWidget):
         self.title.setAccessibleName("Patient")
         self.subtitle = QLabel("")
         self.subtitle.setStyleSheet(f"font-size: 17px; color: {style.MUTED}; font-weight: 600;")
-        titles.addWidget(self.title)
-        titles.addWidget(self.subtitle)
+        for label in (self.title, self.subtitle):  # a long name wraps: it is never cut off
+            label.setWordWrap(True)
+            titles.addWidget(label)
         header.addLayout(titles, 1)
 
         self.performer_box = QFrame()
