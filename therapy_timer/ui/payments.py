@@ -293,6 +293,7 @@ class PaymentsPanel(QWidget):
         self.setAccessibleName("Payments of the selected visit")
         self.title = QLabel()
         self.title.setProperty("role", "caption")
+        self.title.setWordWrap(True)  # the patient's name stays whole in a narrow window
         self.record_button = QPushButton("Record payment…")
         self.record_button.setToolTip("Record money received for the selected visit")
         self.void_button = QPushButton("Void payment…")
