@@ -55,7 +55,10 @@ QLabel[role="caption"] {{ font-size: 14px; color: {MUTED}; font-weight: 600; }}
 QLabel[role="big"] {{ font-size: 46px; font-weight: 800; }}
 QTableView#todayVisits, QTableView#todayVisits QHeaderView {{ font-size: 17px; }}
 QListWidget#patientMatches {{ font-size: 17px; }}
-QListWidget#patientMatches::item {{ min-height: 40px; }}
+QListWidget#patientMatches::item {{
+    min-height: 40px; padding: 2px 4px; border-bottom: 1px solid #e5e7eb;
+}}
+QListWidget#patientMatches::item:selected {{ background: {ACCENT}; color: white; }}
 QToolBar#navigate {{ spacing: 6px; padding: 4px; background: #1f2937; }}
 QToolBar#navigate QToolButton {{
     color: white; font-size: 17px; font-weight: 700; padding: 8px 18px; border-radius: 6px;

@@ -183,6 +183,10 @@ class TodayPage(QWidget):
         self.results = QListWidget()
         self.results.setAccessibleName("Matching patients")
         self.results.setObjectName("patientMatches")  # touch-sized rows: style.APP_STYLE
+        # A narrow window wraps a match (name, birth date, chart number) rather than hiding
+        # its end behind a sideways scroll: the chart number tells namesakes apart.
+        self.results.setWordWrap(True)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.results.itemDoubleClicked.connect(lambda _i: self.start_selected())
         self.results.currentItemChanged.connect(lambda *_a: self._update_edit_button())
         right.addWidget(self.results, 1)
