@@ -125,6 +125,20 @@ def _open_store(args: argparse.Namespace, *outputs: Path):
         raise _usage(str(exc)) from None
 
 
+def _read_store(args: argparse.Namespace, out: Path, read):
+    """``read(repo)`` on the database named by ``args``, closed afterwards; a store error
+    becomes a usage error (exit 2) naming it, before anything is written to ``out``."""
+    from therapy_timer.storage.repository import StorageError
+
+    repo = _open_store(args, out)
+    try:
+        return read(repo)
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+    finally:
+        repo.close()
+
+
 def _check_out(path: str) -> Path:
     from therapy_timer.pdf.output import OutputError, check_writable
 
@@ -219,17 +233,10 @@ def _open_ids(repo, start: date, end: date) -> list[int]:
 def run_daysheet(args: argparse.Namespace) -> int:
     from therapy_timer.core.superbill_build import daysheet_for_range
     from therapy_timer.pdf import render_daysheet
-    from therapy_timer.storage.repository import StorageError
 
     start, end = _range(args)
     out = _check_out(args.out)
-    repo = _open_store(args, out)
-    try:
-        sheet = daysheet_for_range(repo, start, end)
-    except StorageError as exc:
-        raise _usage(str(exc)) from None
-    finally:
-        repo.close()
+    sheet = _read_store(args, out, lambda repo: daysheet_for_range(repo, start, end))
     _write(out, lambda stream: render_daysheet(sheet, stream))
     print(out)
     return 0
@@ -240,17 +247,10 @@ def run_daysheet(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from therapy_timer.commands.export_csv import charge_rows, write_csv
-    from therapy_timer.storage.repository import StorageError
 
     start, end = _range(args)
     out = _check_out(args.out)
-    repo = _open_store(args, out)
-    try:
-        rows = charge_rows(repo, start, end)
-    except StorageError as exc:
-        raise _usage(str(exc)) from None
-    finally:
-        repo.close()
+    rows = _read_store(args, out, lambda repo: charge_rows(repo, start, end))
     _write(out, lambda stream: write_csv(rows, stream))
     print(out)
     print(f"therapy-timer: {len(rows)} charge line(s) exported", file=sys.stderr)

@@ -142,6 +142,16 @@ class Page(QWidget):
         self.message.setStyleSheet("color: #a40000; font-weight: 700;")
         self.message.setText(text)
 
+    def checked_npi(self, field: QLineEdit, label: str = "") -> str | None:
+        """The NPI typed in ``field`` ("" when empty), or None after showing why it is wrong
+        (``label`` names which NPI: "Group NPI")."""
+        text = field.text().strip()
+        try:
+            return validate_npi(text) if text else ""
+        except BillingError as exc:
+            self.error(f"{label}: {exc}." if label else f"{exc}.")
+            return None
+
     def save(self) -> bool:  # pragma: no cover - every page overrides it
         raise NotImplementedError
 
@@ -313,11 +323,8 @@ class PracticePage(Page):
         if not name:
             self.error("The practice needs a name.")
             return False
-        npi = self.npi.text().strip()
-        try:
-            npi = validate_npi(npi) if npi else ""
-        except BillingError as exc:
-            self.error(f"Group NPI: {exc}.")
+        npi = self.checked_npi(self.npi, "Group NPI")
+        if npi is None:
             return False
         tax_id = self.tax_id.text().strip()
         if tax_id and len(re.sub(r"\D", "", tax_id)) != 9:

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.codes import CodeKind, default_catalog
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Provider
-from therapy_timer.core.validation import validate_npi
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.settings import Page, RecordListPage, confirm_note
@@ -187,11 +186,8 @@ class ProvidersPage(RecordListPage):
         if not name:
             self.error("A provider needs a name.")
             return False
-        npi = self.npi.text().strip()
-        try:
-            npi = validate_npi(npi) if npi else ""
-        except BillingError as exc:
-            self.error(f"{exc}.")
+        npi = self.checked_npi(self.npi)
+        if npi is None:
             return False
         pin_text = self.pin.text().strip()
         pin: str | None = None
