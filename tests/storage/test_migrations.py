@@ -49,11 +49,14 @@ def build_at(path, version: int) -> None:
     status = V1_ROWS["visits"][0].index("finalized")
     for table, rows in V1_ROWS.items():
         marks = ",".join("?" * len(rows[0]))
+        # Later versions add columns at the end: name the version-1 columns.
+        names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][:len(rows[0])]
+        columns = ", ".join(f'"{name}"' for name in names)
         if table == "visits":
             # From version 3 a finalized visit's intervals are frozen: insert the visits open
             # and finalize them once their intervals are in, as the app does.
             rows = [(*row[:status], "open", *row[status + 1:]) for row in rows]
-        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
     conn.executemany("UPDATE visits SET status = ? WHERE id = ?",
                      [(row[status], row[0]) for row in V1_ROWS["visits"]])
     conn.execute("COMMIT")
@@ -128,7 +131,7 @@ def test_version_5_gains_pause_and_clock_flag_columns_empty(tmp_path):
     build_at(path, 5)
     repo = open_repository(path)
     try:
-        assert repo.schema_version == 6
+        assert repo.schema_version == LATEST_VERSION
         visits = {r[1] for r in repo.conn.execute("PRAGMA table_info(visits)")}
         intervals = {r[1] for r in repo.conn.execute("PRAGMA table_info(intervals)")}
         assert "paused_codes" in visits and "clock_flag" in intervals
@@ -178,3 +181,42 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
                         ).fetchone()[0] == 0
     conn.close()
     assert table_rows(path) == V1_ROWS
+
+
+def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
+    path = tmp_path / "v6.db"
+    build_at(path, 6)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        conn = repo.conn
+
+        def refused(sql: str, args=()) -> str:
+            with pytest.raises(sqlite3.DatabaseError) as caught:
+                conn.execute(sql, args)
+            return str(caught.value)
+
+        # A finalized visit's new columns are frozen with it; an open visit's change freely.
+        assert "cannot change in place" in refused("UPDATE visits SET choices = '{}' WHERE id = 1")
+        assert "cannot change in place" in refused(
+            "UPDATE visits SET paused_codes = '[]' WHERE id = 1")
+        conn.execute("UPDATE visits SET choices = '{\"tie\": {}}' WHERE id = 2")
+        assert "frozen" in refused("UPDATE intervals SET deleted_at = 'x', delete_reason = 'r'"
+                                   " WHERE id = 1")
+        # An interval is deleted once, with a reason, and stays deleted.
+        assert "with a reason" in refused("UPDATE intervals SET deleted_at = 'x' WHERE id = 2")
+        conn.execute("UPDATE intervals SET deleted_at = 'x', deleted_by = 'pat',"
+                     " delete_reason = 'tapped by mistake' WHERE id = 2")
+        assert "stays deleted" in refused("UPDATE intervals SET deleted_at = NULL WHERE id = 2")
+        # Old payments are the patient's; a payment's kind never changes.
+        repo.record_payment(1, 2500, "check", "#101", T0.replace(hour=18), user="desk")
+        assert conn.execute("SELECT kind FROM payments").fetchone()[0] == "patient"
+        assert "voided" in refused("UPDATE payments SET kind = 'insurance'")
+        assert "CHECK" in refused(
+            "INSERT INTO payments (visit_id, cents, method, received_at, user, kind)"
+            " VALUES (1, 1, 'cash', 'x', 'desk', 'gift')").upper()
+        plans = {r[1] for r in conn.execute("PRAGMA table_info(plans)")}
+        assert {"diagnoses", "onset_date", "referring_name", "referring_npi"} <= plans
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()

@@ -267,6 +267,51 @@ _V6_PAUSE_AND_CLOCK_FLAGS = [
        END""",
 ]
 
+_V7_CLINIC_DAY = [
+    # The clinician's billing choices on an open visit, kept across leaving the review, saving
+    # diagnoses and reopening (JSON: {"tie": {code: units}, "modifiers": {code: {mod: bool}},
+    # "pointers": {code: letters}, "untimed_ok": [codes]}). An amendment starts from the choices
+    # its original was finalized with.
+    "ALTER TABLE visits ADD COLUMN choices TEXT",
+    # A mistaken interval is deleted by marking it (who, when, why), never erased; a deleted
+    # interval counts no minutes anywhere.
+    "ALTER TABLE intervals ADD COLUMN deleted_at TEXT",
+    "ALTER TABLE intervals ADD COLUMN deleted_by TEXT",
+    "ALTER TABLE intervals ADD COLUMN delete_reason TEXT",
+    """CREATE TRIGGER intervals_delete_needs_reason BEFORE UPDATE OF deleted_at ON intervals
+       WHEN NEW.deleted_at IS NOT NULL AND (NEW.delete_reason IS NULL OR NEW.delete_reason = ''
+            OR OLD.deleted_at IS NOT NULL)
+       BEGIN SELECT RAISE(ABORT, 'an interval is deleted once, with a reason'); END""",
+    """CREATE TRIGGER intervals_no_undelete BEFORE UPDATE OF deleted_at ON intervals
+       WHEN OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL
+       BEGIN SELECT RAISE(ABORT, 'a deleted interval stays deleted'); END""",
+    # A plan of care keeps its diagnoses (the visit starts with them), onset and referral.
+    "ALTER TABLE plans ADD COLUMN diagnoses TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE plans ADD COLUMN onset_date TEXT",
+    "ALTER TABLE plans ADD COLUMN referring_name TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE plans ADD COLUMN referring_npi TEXT NOT NULL DEFAULT ''",
+    # What payers need on the superbill.
+    "ALTER TABLE providers ADD COLUMN taxonomy TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE payers ADD COLUMN address TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE payers ADD COLUMN payer_code TEXT NOT NULL DEFAULT ''",
+    # Medicare-bundled codes (97010) are documented, not billed; a clinic may list them at $0.
+    "ALTER TABLE practice ADD COLUMN list_bundled INTEGER NOT NULL DEFAULT 0",
+    # Who paid: the patient, the insurance, or an adjustment / write-off by the desk.
+    """ALTER TABLE payments ADD COLUMN kind TEXT NOT NULL DEFAULT 'patient'
+       CHECK (kind IN ('patient', 'insurance', 'adjustment', 'write-off'))""",
+    """CREATE TRIGGER payments_kind_fixed BEFORE UPDATE OF kind ON payments
+       WHEN NEW.kind <> OLD.kind
+       BEGIN SELECT RAISE(ABORT, 'a payment only changes by being voided, once'); END""",
+    # Columns added after v3 freeze with the visit too.
+    """CREATE TRIGGER visits_frozen_v7 BEFORE UPDATE OF choices, paused_codes ON visits
+       WHEN OLD.status <> 'open' AND (NEW.choices IS NOT OLD.choices
+            OR NEW.paused_codes IS NOT OLD.paused_codes)
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    """CREATE TRIGGER intervals_frozen_v7 BEFORE UPDATE OF deleted_at, clock_flag ON intervals
+       WHEN (SELECT status FROM visits WHERE id = OLD.visit_id) <> 'open'
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -278,6 +323,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "payments received against finalized visits (voidable, never deleted)", _V5_PAYMENTS),
     (6, "paused visits remember their codes; clock-jump flags on intervals",
      _V6_PAUSE_AND_CLOCK_FLAGS),
+    (7, "billing choices kept on open visits; deleted intervals; plan diagnoses and referral;"
+        " payer address and ID; provider taxonomy; payment kinds", _V7_CLINIC_DAY),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
