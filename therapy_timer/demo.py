@@ -4,7 +4,11 @@ Maple Grove Therapy (fictional): 2 PTs, 1 PTA, 1 OT, 1 OTA; Medicare (CMS rule, 
 commercial payer (per-code rule) and self-pay; 40 synthetic patients with plans of care; three
 months of visits ending at the end date, each billed and finalized through the real engine. The
 last three days (end date and the two before) each hold a CQ/CO line, a 97140/97530 pair with
-XU from distinct intervals, a KX crossing and a tie, so every rule shows at work.
+XU from distinct intervals, a KX crossing and a tie, so every rule shows at work. The paths a
+real day takes are there too (``hard_cases``): a code split between PT and PTA beside Medicare's
+bundled hot pack, two visits of one patient on the end date, a tie beside an untimed
+re-evaluation, last week's visit amended, a self-pay visit, a visit left open the day before and
+a plan of care about to expire.
 
 Everything is written in one transaction (seconds, not minutes). No real person's data.
 """
@@ -164,6 +168,7 @@ class _Builder:
         for n, (patient, plan) in enumerate(patients):
             self.schedule(n, patient, plan)
         self.specials(patients)
+        self.hard_cases(patients)
         counts = repo.conn.execute(
             "SELECT (SELECT count(*) FROM visits WHERE status = 'finalized'),"
             " (SELECT count(*) FROM intervals), (SELECT count(*) FROM charge_lines)").fetchone()
@@ -293,6 +298,63 @@ class _Builder:
             self.visit(*tie_patient, day, [("97110", Performer.PT, 20),
                                            ("97112", Performer.PT, 20)], ["R26.89"],
                        choice=choice, when=self.at(day, 11, 0))
+
+    # --- the paths a real day takes, so screens, superbills and tests all see them ---
+
+    def hard_cases(self, patients) -> None:
+        """Each on a patient the showcase days leave alone, so no day pools them by chance."""
+        end, repo = self.end_date, self.repo
+        medicare_pt = [p for n, p in enumerate(patients)
+                       if n < 20 and p[1].discipline is Discipline.PT][12:]
+        commercial_pt = [p for n, p in enumerate(patients)
+                         if 20 <= n < 34 and p[1].discipline is Discipline.PT]
+        self_pay = [p for n, p in enumerate(patients) if n >= 34]
+        # A code split between therapist and assistant (97110: 10 min PT + 15 min PTA), with
+        # the hot pack Medicare bundles.
+        self.visit(*medicare_pt[0], end, [("97010", Performer.PT, 10),
+                                          ("97110", Performer.PT, 10),
+                                          ("97110", Performer.PTA, 15),
+                                          ("97140", Performer.PT, 9)], ["M54.50"],
+                   when=self.at(end, 13, 0))
+        # Two visits of one patient on one day (morning and afternoon, billed as one day).
+        patient, plan = medicare_pt[1]
+        self.visit(patient, plan, end, [("97110", Performer.PT, 12)], ["M25.561"],
+                   when=self.at(end, 8, 30))
+        self.visit(patient, plan, end, [("97112", Performer.PT, 11)], ["M25.561"],
+                   when=self.at(end, 15, 30))
+        # A tie beside an untimed code: a re-evaluation, then 20 + 20 minutes (3 units).
+        self.visit(*self_pay[0], end, [("97164", Performer.PT, 20),
+                                       ("97110", Performer.PT, 20),
+                                       ("97112", Performer.PT, 20)], ["M17.11"],
+                   when=self.at(end, 14, 0))
+        # An amendment: last week's visit corrected with a reason and finalized again.
+        patient, plan = commercial_pt[0]
+        week_ago = end - timedelta(days=7)
+        original = self.visit(patient, plan, week_ago, [("97110", Performer.PT, 23)],
+                              ["M62.81"], when=self.at(week_ago, 16, 0))
+        amended = repo.amend_visit(original, "97140 was done but not timed (demo)", USER,
+                                   self.at(week_ago, 18, 0))
+        repo.add_interval(amended.id, "97140", Performer.PT, self.at(week_ago, 16, 25),
+                          self.at(week_ago, 16, 38), reason="timed on paper (demo)",
+                          user=USER, technique="STM", body_region="Lumbar",
+                          now=self.at(week_ago, 18, 1))
+        repo.finalize_visit(amended.id, None, USER, self.at(week_ago, 18, 2))
+        # A self-pay patient's ordinary visit today.
+        self.visit(*self_pay[1], end, [("97110", Performer.PT, 30)], ["M54.50"],
+                   when=self.at(end, 12, 0))
+        # A visit left open yesterday: 97110 timed, never finished.
+        yesterday = end - timedelta(days=1)
+        patient, plan = commercial_pt[1]
+        start = self.at(yesterday, 17, 0)
+        left = repo.start_visit(patient.id, plan.therapist_id, plan.id, start, user=USER)
+        repo.start_interval(left.id, "97110", Performer.PT, start, user=USER)
+        repo.pause_visit(left.id, start + timedelta(minutes=18), user=USER)
+        repo.set_diagnoses(left.id, ["R26.89"], user=USER, validate=False)
+        # A plan of care about to expire (certified through four days after the end date).
+        patient, plan = commercial_pt[2]
+        repo.save_plan(PlanOfCare(plan.patient_id, plan.discipline, plan.therapist_id,
+                                  end - timedelta(days=86), end + timedelta(days=4),
+                                  plan.visits_authorized, id=plan.id), user=USER)
 
     def _prior(self, patient_id: int, day: date) -> int:
         row = self.repo.conn.execute(

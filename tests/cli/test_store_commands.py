@@ -137,10 +137,31 @@ def test_demo_shows_every_rule_on_the_last_days(demo_db):
             " WHERE v.day = ?", (day,)) for m in text.split()}
         assert {"CQ", "CO", "XU", "KX", "GP", "GO"} <= mods, day
         records = [json.loads(b) for (b,) in conn.execute(
-            "SELECT billing_json FROM visits WHERE day = ?", (day,))]
+            "SELECT billing_json FROM visits WHERE day = ? AND status <> 'open'", (day,))]
         assert any("Tie" in line for r in records for line in r["explanation"]), day
     statuses = {s for (s,) in conn.execute("SELECT DISTINCT status FROM visits")}
-    assert statuses == {"finalized"}
+    assert statuses == {"finalized", "amended", "open"}
+    # The hard cases of a real day (demo.hard_cases): one visit left open yesterday, one
+    # amendment, a code split between PT and PTA, two visits of one patient today, a tie beside
+    # untimed codes, a plan about to expire.
+    [(open_day,)] = conn.execute("SELECT day FROM visits WHERE status = 'open'").fetchall()
+    assert open_day == date.fromordinal(end.toordinal() - 1).isoformat()
+    assert conn.execute("SELECT count(*) FROM amendments").fetchone()[0] == 1
+    split = conn.execute(
+        "SELECT count(*) FROM (SELECT visit_id FROM intervals WHERE code = '97110'"
+        " GROUP BY visit_id HAVING count(DISTINCT performer) = 2)").fetchone()[0]
+    assert split >= 1
+    twice = conn.execute(
+        "SELECT count(*) FROM (SELECT patient_id FROM visits WHERE day = ? AND status ="
+        " 'finalized' GROUP BY patient_id, discipline HAVING count(*) = 2)", (END,)).fetchone()[0]
+    assert twice >= 1
+    tie_untimed = [json.loads(b) for (b,) in conn.execute(
+        "SELECT v.billing_json FROM visits v JOIN charge_lines c ON c.visit_id = v.id"
+        " WHERE v.day = ? AND c.code = '97164'", (END,))]
+    assert any("Tie" in line for r in tie_untimed for line in r["explanation"])
+    soon = conn.execute("SELECT count(*) FROM plans WHERE certified_through BETWEEN ? AND"
+                        " date(?, '+7 days')", (END, END)).fetchone()[0]
+    assert soon >= 1
     assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 40
     roles = sorted(r for (r,) in conn.execute("SELECT role FROM providers"))
     assert roles == ["OT", "OTA", "PT", "PT", "PTA"]
