@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unprivileged import as_nobody
 from therapy_timer.core.records import Patient, VisitStatus
 from therapy_timer.storage.errors import (
     CorruptDatabaseError,
@@ -92,30 +93,6 @@ def test_read_only_database_refuses_writes_and_keeps_data(saved):
     repo.close()
 
 
-def _as_nobody(action) -> str:
-    """Runs ``action()`` in a forked child without root's powers; returns what it printed."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            if os.geteuid() == 0:
-                os.setgid(65534)
-                os.setuid(65534)
-            message = action()
-        except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"
-        os.write(write_fd, message.encode())
-        os._exit(0)
-    os.close(write_fd)
-    chunks = []
-    while chunk := os.read(read_fd, 4096):
-        chunks.append(chunk)
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode()
-
-
 def test_read_only_directory(saved):
     import shutil
     import tempfile
@@ -136,7 +113,7 @@ def test_read_only_directory(saved):
             repo.start_visit(1, 1, None, T0)
             return "wrote"
 
-        message = _as_nobody(try_to_write)
+        message = as_nobody(try_to_write)
         assert message.startswith("ReadOnlyError"), message
         assert "cannot" in message and str(copy) in message
         assert digest(copy) == before
