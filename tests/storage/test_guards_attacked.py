@@ -1,0 +1,163 @@
+"""Every trigger that guards a finalized visit, attacked with raw SQL one at a time (issue 17):
+the store's methods refuse first, so only a direct write reaches these, and each must hold on
+its own. Also two finalizes of one visit racing from two connections."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import timedelta
+
+import pytest
+
+from therapy_timer.core.model import Performer
+from therapy_timer.storage.repository import open_repository
+
+from .conftest import T0, build_clinic
+
+
+@pytest.fixture
+def finalized(tmp_path):
+    """A file store with one finalized visit (97110, 30 min) and a payment against it."""
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", Performer.PT, T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
+    repo.set_diagnoses(visit.id, ["M54.50"])
+    repo.finalize_visit(visit.id, None, "pat", T0 + timedelta(minutes=31))
+    repo.record_payment(visit.id, 1000, "cash", "", T0 + timedelta(hours=1), user="desk")
+    repo.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    yield conn, visit.id
+    conn.close()
+
+
+ATTACKS = [
+    # (what is attacked, SQL, the trigger's words)
+    ("an interval's minutes", "UPDATE intervals SET \"end\" = start WHERE visit_id = :v",
+     "intervals are frozen"),
+    ("an interval moved to another visit", "UPDATE intervals SET visit_id = 999 WHERE"
+     " visit_id = :v", "intervals are frozen"),
+    ("an interval deleted", "DELETE FROM intervals WHERE visit_id = :v", "intervals are frozen"),
+    ("an interval added", "INSERT INTO intervals (visit_id, code, start, \"end\", performer)"
+     " VALUES (:v, '97140', '2026-11-20T16:00:00', '2026-11-20T16:20:00', 'PT')",
+     "intervals are frozen"),
+    ("an interval marked deleted", "UPDATE intervals SET deleted_at = 'x', delete_reason = 'y'"
+     " WHERE visit_id = :v", "intervals are frozen"),
+    ("the diagnoses", "UPDATE visits SET diagnoses = 'R26.89' WHERE id = :v",
+     "cannot change in place"),
+    ("the day of service", "UPDATE visits SET day = '2026-11-19' WHERE id = :v",
+     "cannot change in place"),
+    ("reopened", "UPDATE visits SET status = 'open' WHERE id = :v", "cannot change in place"),
+    ("the billing record", "UPDATE visits SET billing_json = '{}' WHERE id = :v",
+     "cannot change in place"),
+    ("the stored choices", "UPDATE visits SET choices = '{}' WHERE id = :v",
+     "cannot change in place"),
+    ("voided with other changes", "UPDATE visits SET status = 'void', notes = 'x'"
+     " WHERE id = :v", "cannot change in place"),
+    ("the visit deleted", "DELETE FROM visits WHERE id = :v", "cannot be deleted"),
+    ("a charge line's units", "UPDATE charge_lines SET units = 9 WHERE visit_id = :v",
+     "frozen at finalize"),
+    ("a charge line deleted", "DELETE FROM charge_lines WHERE visit_id = :v",
+     "frozen at finalize"),
+    ("a payment deleted", "DELETE FROM payments WHERE visit_id = :v", "void one instead"),
+    ("a payment's amount", "UPDATE payments SET cents = 1 WHERE visit_id = :v",
+     "changes by being voided"),
+    ("a payment voided without a reason", "UPDATE payments SET voided_at = 'x', voided_by = 'd'"
+     " WHERE visit_id = :v", "changes by being voided"),
+    ("the audit log rewritten", "UPDATE audit_log SET detail = '{}'", "append-only"),
+    ("the audit log deleted", "DELETE FROM audit_log", "append-only"),
+]
+
+
+@pytest.mark.parametrize(("what", "sql", "words"), ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_each_guard_holds_against_raw_sql(finalized, what, sql, words):
+    conn, visit_id = finalized
+    before = conn.execute("SELECT count(*), total(length(detail)) FROM audit_log").fetchone()
+    rows = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+            for t in ("visits", "intervals", "charge_lines", "payments")}
+    with pytest.raises(sqlite3.DatabaseError, match=words):
+        conn.execute(sql, {"v": visit_id})
+    for table, kept in rows.items():
+        assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == kept, table
+    assert conn.execute("SELECT count(*), total(length(detail)) FROM audit_log"
+                        ).fetchone() == before
+
+
+def test_voiding_alone_is_allowed(finalized):
+    conn, visit_id = finalized
+    conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+    assert conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone() == (
+        "void",)
+
+
+def test_two_finalizes_racing_from_two_connections_bill_once(tmp_path):
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", Performer.PT, T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=38))
+    repo.set_diagnoses(visit.id, ["M54.50"])
+    repo.close()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def finalize(user):
+        station = open_repository(path)  # each station its own connection
+        try:
+            barrier.wait(timeout=10)
+            station.finalize_visit(visit.id, None, user, T0 + timedelta(minutes=40))
+            outcomes.append("finalized")
+        except Exception as exc:  # the loser must get a named refusal, checked below
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            station.close()
+
+    threads = [threading.Thread(target=finalize, args=(u,)) for u in ("room 1", "room 2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == 2, outcomes
+    assert sorted(outcomes)[-1] == "finalized" and outcomes.count("finalized") == 1, outcomes
+    [loser] = [o for o in outcomes if o != "finalized"]
+    assert loser.startswith("FrozenVisitError") and "finalized" in loser, loser
+    conn = sqlite3.connect(path)
+    lines = conn.execute("SELECT code, units FROM charge_lines WHERE visit_id = ?",
+                         (visit.id,)).fetchall()
+    assert lines == [("97110", 3)]
+    finals = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'finalize'").fetchone()
+    assert finals == (1,)
+    conn.close()
+
+
+def test_kx_year_to_date_counts_a_same_day_visit_of_the_other_discipline_in_the_bucket(repo):
+    """PT and SLP share one KX bucket: a speech visit finalized earlier the same day counts
+    toward the PT visit's year-to-date (only same-discipline visits of the day are pooled and
+    billed together instead)."""
+    from dataclasses import replace
+
+    from therapy_timer.core.model import Discipline
+    from therapy_timer.core.records import PlanOfCare, Provider
+
+    clinic = build_clinic(repo)
+    repo.save_payer(replace(clinic.medicare,
+                            allowed_cents={**clinic.medicare.allowed_cents, "92507": 9100}))
+    slp = repo.save_provider(Provider("Emery Lake", Discipline.SLP, Performer.SLP, "CCC-SLP"))
+    slp_plan = repo.save_plan(PlanOfCare(clinic.patient.id, Discipline.SLP, slp.id,
+                                         T0.date().replace(day=1)))
+    speech = repo.start_visit(clinic.patient.id, slp.id, slp_plan.id, T0)
+    repo.start_interval(speech.id, "92507", Performer.SLP, T0)
+    repo.pause_visit(speech.id, T0 + timedelta(minutes=30))
+    repo.set_diagnoses(speech.id, ["R47.01"], validate=False)
+    repo.finalize_visit(speech.id, None, "emery", T0 + timedelta(minutes=31))
+    later = T0 + timedelta(hours=2)
+    pt = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, later)
+    assert repo.kx_year_to_date(clinic.patient.id, 2026, "PT+SLP", exclude={pt.id},
+                                through=T0.date()) == 9100
+    assert repo.billing_context(repo.get_visit(pt.id), [pt.id]).prior_kx_cents == 9100
+    # The OT bucket does not see it.
+    assert repo.kx_year_to_date(clinic.patient.id, 2026, "OT", through=T0.date()) == 0
