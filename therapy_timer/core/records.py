@@ -217,10 +217,18 @@ class StoredInterval:
     body_region: str | None = None
     heartbeat: datetime | None = None
     clock_flag: ClockFlag | None = None  # a clock jump the clinician has not confirmed yet
+    # A mistaken interval is deleted by marking it (kept for the audit, counts nothing).
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    delete_reason: str | None = None
 
     @property
     def running(self) -> bool:
         return self.end is None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def interval(self) -> Interval:

@@ -70,10 +70,10 @@ class ChargesMixin(TimerMixin):
             "SELECT v.*, p.first_name, p.last_name, p.chart_number, pr.name AS provider_name,"
             " (SELECT COALESCE(SUM(units), 0) FROM charge_lines c WHERE c.visit_id = v.id)"
             "   AS frozen_units,"
-            ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL)'
-            "   AS running,"
+            ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL'
+            "   AND i.deleted_at IS NULL) AS running,"
             " EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND"
-            "   i.clock_flag IS NOT NULL) AS time_to_confirm"
+            "   i.clock_flag IS NOT NULL AND i.deleted_at IS NULL) AS time_to_confirm"
             " FROM visits v JOIN patients p ON p.id = v.patient_id"
             " JOIN providers pr ON pr.id = v.provider_id"
             " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))
@@ -283,7 +283,7 @@ class ChargesMixin(TimerMixin):
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
                 " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
                 " provider_id, technique, body_region, heartbeat FROM intervals"
-                " WHERE visit_id = ? ORDER BY start, id", (new_id, visit_id))
+                " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
             conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
                          " status = 'finalized'", (visit_id,))
             conn.execute("INSERT INTO amendments (original_visit_id, new_visit_id, reason, user,"

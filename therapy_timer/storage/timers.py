@@ -108,9 +108,17 @@ class TimerMixin(ClockFlagMixin):
     # --- intervals ---
 
     def intervals_for(self, visit_id: int) -> list[StoredInterval]:
+        """The visit's intervals that count: every reader of minutes and units goes through
+        here, so a deleted interval (``delete_interval``) is left out everywhere."""
         rows = self._rows(
-            'SELECT * FROM intervals WHERE visit_id = ? ORDER BY start, "end" IS NULL, "end", id',
-            (visit_id,))
+            "SELECT * FROM intervals WHERE visit_id = ? AND deleted_at IS NULL"
+            ' ORDER BY start, "end" IS NULL, "end", id', (visit_id,))
+        return [interval_from(r) for r in rows]
+
+    def deleted_intervals(self, visit_id: int) -> list[StoredInterval]:
+        """The visit's intervals deleted as mistakes (kept, with who, when and why)."""
+        rows = self._rows("SELECT * FROM intervals WHERE visit_id = ? AND deleted_at IS NOT NULL"
+                          " ORDER BY deleted_at, id", (visit_id,))
         return [interval_from(r) for r in rows]
 
     def get_interval(self, interval_id: int) -> StoredInterval:
@@ -118,7 +126,8 @@ class TimerMixin(ClockFlagMixin):
                                        f"interval {interval_id}"))
 
     def running_intervals(self) -> list[StoredInterval]:
-        rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL ORDER BY start, id')
+        rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS NULL'
+                          " ORDER BY start, id")
         return [interval_from(r) for r in rows]
 
     def _check_code(self, code: str, day: date) -> tuple[str, CodeKind]:
@@ -292,6 +301,7 @@ class TimerMixin(ClockFlagMixin):
         now = now or self.clock()
         old = self.get_interval(interval_id)
         visit = self._open_visit(old.visit_id)
+        _not_deleted(old)
         new_code = old.code if code is KEEP else self._check_code(code, visit.day)[0]
         new_performer = (old.performer if performer is KEEP
                          else self._check_performer(visit, performer))
@@ -351,18 +361,56 @@ class TimerMixin(ClockFlagMixin):
         return self.get_interval(interval_id)
 
     def delete_interval(self, interval_id: int, *, reason: str, user: str,
-                        now: datetime | None = None) -> None:
-        """Removes an interval recorded by mistake; its values stay in the audit log."""
+                        now: datetime | None = None) -> StoredInterval:
+        """Deletes an interval recorded by mistake (a wrong tap) by marking it: who, when and
+        why are kept on the row and in the audit log; it counts no minutes anywhere after.
+
+        A running interval is stopped at ``now`` first, in the same commit (the clinician
+        confirmed deleting it): a deleted interval never runs. A pending clock flag on it goes
+        with it. Returns the deleted interval.
+
+        Raises:
+            InvalidDataError: no reason, or the interval is already deleted.
+            FrozenVisitError: the visit is finalized (amend it to correct it).
+        """
         if not reason or not str(reason).strip():
             raise InvalidDataError("a reason is required to delete a recorded interval")
-        now = now or self.clock()
+        if not user or not str(user).strip():
+            raise InvalidDataError("deleting a recorded interval needs the name of the user")
+        now = _aware(now or self.clock())
         old = self.get_interval(interval_id)
-        self._open_visit(old.visit_id)
+        visit = self._open_visit(old.visit_id)
+        if old.deleted:
+            raise InvalidDataError(f"this {old.code} interval was already deleted")
+        reason, user = str(reason).strip(), str(user).strip()
         with self._write() as conn:
-            conn.execute("DELETE FROM intervals WHERE id = ?", (interval_id,))
+            end = old.end
+            if end is None:
+                end = max(now, old.start)
+                conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
+                             (to_text(end), to_text(end), interval_id))
+                self._audit(now, user, "stop_interval", "interval", interval_id,
+                            {"visit_id": visit.id, "end": to_text(end), "by": "delete"})
+            conn.execute("UPDATE intervals SET deleted_at = ?, deleted_by = ?,"
+                         " delete_reason = ?, clock_flag = NULL WHERE id = ?",
+                         (to_text(now), user, reason, interval_id))
+            self._forget_paused(conn, visit, old.code, end)
             self._audit(now, user, "delete_interval", "interval", interval_id,
-                        {"visit_id": old.visit_id, "reason": str(reason).strip(),
+                        {"visit_id": visit.id, "reason": reason,
                          "before": _interval_detail(old)})
+        return self.get_interval(interval_id)
+
+    def _forget_paused(self, conn, visit: Visit, code: str, end: datetime | None) -> None:
+        """A paused visit does not resume a code whose paused interval was deleted."""
+        if code not in visit.paused_codes:
+            return
+        still = conn.execute(
+            'SELECT 1 FROM intervals WHERE visit_id = ? AND code = ? AND "end" = ? AND'
+            " deleted_at IS NULL", (visit.id, code, to_text(end))).fetchone()
+        if still is None:
+            codes = [c for c in visit.paused_codes if c != code]
+            conn.execute("UPDATE visits SET paused_codes = ? WHERE id = ?",
+                         (json.dumps(codes) if codes else None, visit.id))
 
     def _interval_in_tx(self, interval_id: int) -> StoredInterval:
         cursor = self.conn.cursor()
@@ -375,6 +423,7 @@ class TimerMixin(ClockFlagMixin):
         """Records the manual-therapy technique and body region asked for by the catalog."""
         old = self.get_interval(interval_id)
         self._open_visit(old.visit_id)
+        _not_deleted(old)
         with self._write() as conn:
             conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
                          (technique, body_region, interval_id))
@@ -437,6 +486,12 @@ def _check_overlaps(intervals: list[Interval]) -> None:
     Zero-length intervals sort first among equal starts, so they never count as overlapping.
     """
     check_overlaps(engine_order(intervals), now=None)
+
+
+def _not_deleted(interval: StoredInterval) -> None:
+    if interval.deleted:
+        raise InvalidDataError(f"this {interval.code} interval was deleted "
+                               f"({interval.delete_reason}); it cannot change")
 
 
 def _aware(moment: datetime) -> datetime:

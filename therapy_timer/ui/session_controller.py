@@ -353,6 +353,17 @@ class SessionController(QObject):
         return self._call(self.repo.edit_interval, interval_id, reason=reason.strip(),
                           user=self.user or "unknown", now=self.clock.now(), **changes)
 
+    def delete_interval(self, interval_id: int, *, reason: str) -> bool:
+        """Deletes a mistaken interval (a running one stops first); kept as deleted, audited."""
+        if not reason or not reason.strip():
+            self.failed.emit("Deleting a recorded interval needs a reason (it goes to the audit "
+                             "log).")
+            return False
+        if not self._can_change():
+            return False
+        return self._call(self.repo.delete_interval, interval_id, reason=reason.strip(),
+                          user=self.user or "unknown", now=self.clock.now())
+
     def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
         """The clinician's answer to a flagged time jump (the stored flags clear, audited).
 

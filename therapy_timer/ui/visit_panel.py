@@ -430,7 +430,9 @@ class VisitPanel(QWidget):
             return
         interval = self.interval_model.interval_at(rows[0].row())
         edit = IntervalEditDialog.ask(self, interval, self.performers())
-        if edit is not None:
+        if edit is not None and edit.delete:
+            self.controller.delete_interval(interval.id, reason=edit.reason)
+        elif edit is not None:
             self.controller.edit_interval(interval.id, reason=edit.reason, **edit.changes)
 
     def on_finalize(self) -> None:
