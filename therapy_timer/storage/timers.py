@@ -269,9 +269,18 @@ class TimerMixin(ClockFlagMixin):
         visit = self._open_visit(visit_id)
         if not visit.paused_codes:
             raise InvalidDataError(f"visit {visit_id} is not paused: nothing to resume")
+        # Each code resumes with what its paused interval recorded (97140's technique and
+        # body region): the clinician answered once, the pause does not forget it.
+        last: dict[str, StoredInterval] = {}
+        for interval in self.intervals_for(visit_id):  # by start: the latest one wins
+            if interval.code in visit.paused_codes and interval.end is not None:
+                last[interval.code] = interval
         with self._write():
-            started = [self.start_interval(visit_id, code, performer, now, user=user)
-                       for code in visit.paused_codes]
+            started = [self.start_interval(
+                visit_id, code, performer, now, user=user,
+                technique=last[code].technique if code in last else None,
+                body_region=last[code].body_region if code in last else None)
+                for code in visit.paused_codes]
             self._audit(now, user, "resume_visit", "visit", visit_id,
                         {"codes": list(visit.paused_codes), "start": to_text(now)})
         return started
@@ -430,6 +439,47 @@ class TimerMixin(ClockFlagMixin):
             self._audit(self.clock(), user, "set_technique", "interval", interval_id,
                         {"technique": technique, "body_region": body_region})
         return self.get_interval(interval_id)
+
+    def fill_code_details(self, visit_id: int, code: str, technique: str | None,
+                          body_region: str | None, *, user: str,
+                          now: datetime | None = None) -> list[StoredInterval]:
+        """Fills in what a code's documentation needs (97140's technique and body region) on
+        every interval of ``code`` in the visit that lacks it; what an interval already
+        records is kept. Each changed interval is audited. Returns the changed intervals.
+
+        Raises:
+            InvalidDataError: a needed detail is still missing (the message names it), or the
+                visit has no interval of ``code``.
+            FrozenVisitError: the visit is finalized (amend it to correct it).
+        """
+        now = _aware(now or self.clock())
+        visit = self._open_visit(visit_id)
+        code = str(code).strip().upper()
+        technique = (technique or "").strip() or None
+        body_region = (body_region or "").strip() or None
+        intervals = [i for i in self.intervals_for(visit.id) if i.code == code]
+        if not intervals:
+            raise InvalidDataError(f"this visit has no {code} time to document")
+        changed = []
+        with self._write() as conn:
+            for interval in intervals:
+                new_technique = interval.technique or technique
+                new_region = interval.body_region or body_region
+                if (new_technique, new_region) == (interval.technique, interval.body_region):
+                    continue
+                missing = [name for name, value in (("technique", new_technique),
+                                                    ("body region", new_region)) if not value]
+                if missing:
+                    raise InvalidDataError(f"{code}: give the {' and the '.join(missing)}")
+                conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
+                             (new_technique, new_region, interval.id))
+                self._audit(now, user, "set_technique", "interval", interval.id, {
+                    "visit_id": visit.id, "by": "review",
+                    "before": {"technique": interval.technique,
+                               "body_region": interval.body_region},
+                    "technique": new_technique, "body_region": new_region})
+                changed.append(interval.id)
+        return [self.get_interval(i) for i in changed]
 
     # --- diagnoses and notes ---
 
