@@ -39,6 +39,8 @@ class Practice:
     tax_id: str = ""
     taxonomy: str = ""
     timezone: str = ""
+    #: List Medicare-bundled codes (97010) on the claim at $0.00 instead of leaving them off.
+    list_bundled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from therapy_timer.core.billing import DayBilling
+from therapy_timer.core.billing import DayBilling, bundled_note
 from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.documentation import check_span, missing_details
 from therapy_timer.core.model import BillingError
@@ -227,7 +227,10 @@ class FinalizePage(QWidget):
     def _preview_lines(self):
         lines = self.billing.claim_lines(confirmed=self.confirmed())
         default = self.default_pointers()
-        return [_Preview(line, tuple(self.pointers.get(line.code, default)), billed=True)
+        bundled = {line.code for line in self.billing.lines if line.bundled}
+        return [_Preview(line, tuple(self.pointers.get(line.code, default)), billed=True,
+                         note=(f"listed at $0.00: Medicare bundles {line.code}"
+                               if line.code in bundled else ""))
                 for line in lines]
 
     def default_pointers(self) -> str:
@@ -293,8 +296,11 @@ class FinalizePage(QWidget):
         intervention), shown with 0 units so the clinician sees where the minutes went."""
         if self.billing is None:
             return []
-        return [_Preview(line, (), note="documented, not billed")
-                for line in self.billing.lines if line.units == 0]
+        listed = self.billing.context.list_bundled  # then on the claim at $0.00 instead
+        return [_Preview(line, (), note=bundled_note(line.code) if line.bundled
+                         else "documented, not billed")
+                for line in self.billing.lines
+                if line.units == 0 and not (line.bundled and listed)]
 
     def confirmed(self) -> set[tuple[str, str]]:
         """The (code, modifier) suggestions the clinician ticked."""
