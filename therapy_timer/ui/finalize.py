@@ -297,10 +297,15 @@ class FinalizePage(QWidget):
         if self.billing is None:
             return []
         listed = self.billing.context.list_bundled  # then on the claim at $0.00 instead
-        return [_Preview(line, (), note=bundled_note(line.code) if line.bundled
-                         else "documented, not billed")
-                for line in self.billing.lines
-                if line.units == 0 and not (line.bundled and listed)]
+        rows = []
+        for line in self.billing.lines:
+            if line.units != 0 or (line.bundled and listed):
+                continue
+            row = _Preview(line, (), note="documented, not billed")
+            if line.bundled:  # "Hot or cold packs: documented, not billed (Medicare bundles…)"
+                row.label = f"{line.label}: {bundled_note(line.code)}"
+            rows.append(row)
+        return rows
 
     def confirmed(self) -> set[tuple[str, str]]:
         """The (code, modifier) suggestions the clinician ticked."""
