@@ -62,3 +62,17 @@ def test_honest_time_is_never_flagged_as_over_billing(minutes, rest):
         flags = check_span(span, total, total, units, rule).flags
         assert not any("over-billing" in f for f in flags), (rule, minutes, rest)
         assert units <= most_units(span, rule)
+
+
+def test_missing_details_names_what_each_code_lacks():
+    from types import SimpleNamespace as Row
+
+    from therapy_timer.core.documentation import missing_details
+
+    rows = [Row(code="97110", technique=None, body_region=None),
+            Row(code="97140", technique="Joint mobilization", body_region=None),
+            Row(code="97140", technique="", body_region="Knee"),
+            Row(code="97530", technique=None, body_region=None)]
+    assert missing_details(rows) == {"97140": ("technique", "body region")}
+    assert missing_details(rows[:2]) == {"97140": ("body region",)}
+    assert missing_details([Row(code="97140", technique="x", body_region="y")]) == {}

@@ -48,6 +48,9 @@ class BillingContext:
     fees_cents: Mapping[str, int] = field(default_factory=dict)
     allowed_cents: Mapping[str, int] = field(default_factory=dict)
     distinct_modifier: str = "XU"
+    #: The clinic lists Medicare-bundled codes (97010) on the claim at $0 (its billing service
+    #: wants every service listed); otherwise they are documented, not billed.
+    list_bundled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +67,18 @@ class BillLine:
     fee_cents: int
     assistant_minutes: int = 0
     notes: tuple[str, ...] = ()
+    #: Medicare bundles this code into the day's other services (no separate payment): it is
+    #: documented with its minutes but bills 0 units (listed at $0 if the clinic asks).
+    bundled: bool = False
 
     @property
     def charge_cents(self) -> int:
         return self.units * self.fee_cents
+
+
+def bundled_note(code: str) -> str:
+    """How the review and the superbill name a Medicare-bundled code."""
+    return f"documented, not billed (Medicare bundles {code})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +144,18 @@ class DayBilling:
 
         Args:
             confirmed: ``(code, modifier)`` pairs the clinician confirmed; None confirms every
-                suggestion (the engine's proposal). Lines with 0 units are left out.
+                suggestion (the engine's proposal). Lines with 0 units are left out, except
+                a Medicare-bundled code when the clinic lists those: 1 unit at $0.00.
 
         Raises:
             BillingError: a line would carry more than four modifiers.
         """
         out: list[ClaimLine] = []
         for line in self.lines:
+            if line.bundled and self.context.list_bundled:
+                out.append(ClaimLine(line.code, line.label, order_modifiers(line.modifiers), 1,
+                                     line.minutes, 0))
+                continue
             if line.units <= 0:
                 continue
             accepted = [
@@ -230,6 +246,10 @@ def _finish(
     notes: dict[str, list[str]] = {}
     discipline = context.discipline
     cq = assistant_modifier(discipline) if context.assistant_modifiers else None
+    # Medicare pays no separate amount for a bundled code (97010, billing-rules.md rule 12):
+    # it stays documented with its minutes, bills 0 units and earns no modifier or KX amount.
+    bundled = {line.code for line in allocation.lines
+               if context.medicare and catalog.get(line.code, day).medicare_bundled}
 
     for line in allocation.lines:
         info = catalog.get(line.code, day)
@@ -240,7 +260,7 @@ def _finish(
             )
         if info.needs_confirmation and info.note:
             notes.setdefault(line.code, []).append(info.note)
-        if cq and line.units and line.assistant_minutes:
+        if cq and line.units and line.assistant_minutes and line.code not in bundled:
             therapist = line.minutes - line.assistant_minutes
             if line.timed:
                 n, why = assistant_units(line.units, line.assistant_minutes, therapist)
@@ -255,7 +275,8 @@ def _finish(
                     "Medicare pays these units at 85%",
                 ))
 
-    billed = {line.code: line.units for line in allocation.lines if line.units > 0}
+    billed = {line.code: line.units for line in allocation.lines
+              if line.units > 0 and line.code not in bundled}
     if day is not None:
         pairs = default_ncci() if ncci is None else ncci
         for finding in ncci_findings(billed, pairs, day, by_code, now, context.distinct_modifier):
@@ -273,13 +294,15 @@ def _finish(
                 codes_out[line.code] = info.medicare_substitute
                 warnings.append(f"{info.medicare_note} ({line.code} -> {info.medicare_substitute})")
             elif info.medicare_bundled:
-                warnings.append(f"{line.code}: {info.medicare_note}")
+                listed = ("listed at $0.00 as the clinic asks" if context.list_bundled
+                          else "documented, not billed")
+                warnings.append(f"{line.code}: {info.medicare_note} It is {listed}.")
 
     if context.kx_applies and day is not None:
         kx_lines = [
             (codes_out.get(line.code, line.code), line.units,
              context.allowed_cents.get(codes_out.get(line.code, line.code), 0))
-            for line in allocation.lines
+            for line in allocation.lines if line.code not in bundled
         ]
         finding = kx_findings(kx_lines, context.prior_kx_cents, kx_for_year(day.year),
                               discipline.kx_bucket)
@@ -293,20 +316,23 @@ def _finish(
     for line in allocation.lines:
         code = codes_out.get(line.code, line.code)
         info = catalog.get(code, day)
+        is_bundled = line.code in bundled
         lines.append(BillLine(
             code=code,
             label=info.label,
             minutes=line.minutes,
-            units=line.units,
+            units=0 if is_bundled else line.units,
             timed=line.timed,
             modifiers=therapy,
-            suggestions=tuple(
+            suggestions=() if is_bundled else tuple(
                 Suggestion(code, s.modifier, s.units, s.reason, s.evidence)
                 for s in suggestions.get(line.code, [])
             ),
-            fee_cents=int(context.fees_cents.get(code, 0)),
+            fee_cents=0 if is_bundled else int(context.fees_cents.get(code, 0)),
             assistant_minutes=line.assistant_minutes,
-            notes=tuple(notes.get(line.code, [])),
+            notes=tuple(notes.get(line.code, [])) + ((bundled_note(code),) if is_bundled
+                                                     else ()),
+            bundled=is_bundled,
         ))
     return DayBilling(
         day=day,

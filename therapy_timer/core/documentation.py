@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from therapy_timer.core.codes import Catalog, default_catalog
@@ -41,6 +42,26 @@ def code_prompts(code: str, note: str = "", catalog: Catalog | None = None) -> l
             "why skilled care is needed)"
         )
     return prompts
+
+
+def missing_details(intervals: Iterable, catalog: Catalog | None = None
+                    ) -> dict[str, tuple[str, ...]]:
+    """Codes whose documentation still lacks a detail the catalog asks for, in the order they
+    ran: code -> the missing details ("technique", "body region"). ``intervals`` are anything
+    with ``code``, ``technique`` and ``body_region`` (the visit's stored intervals)."""
+    catalog = catalog or default_catalog()
+    out: dict[str, list[str]] = {}
+    for interval in intervals:
+        if not catalog.get(interval.code).asks_technique:
+            continue
+        for name, value in (("technique", interval.technique),
+                            ("body region", interval.body_region)):
+            if not (value or "").strip():
+                wanted = out.setdefault(interval.code, [])
+                if name not in wanted:
+                    wanted.append(name)
+    return {code: tuple(n for n in ("technique", "body region") if n in names)
+            for code, names in out.items() if names}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,18 +29,33 @@ class LiveFacts:
     running_code: str | None
     seconds_to_next_unit: int | None  # None when nothing timed is running
     unbilled_minutes: int  # timed minutes beyond the units billed now (all of them below 8)
+    #: Codes the payer bundles (Medicare's 97010): documented, never a unit of their own.
+    bundled: frozenset[str] = frozenset()
 
     def units(self, code: str) -> int:
-        return self.allocation.units(code)
+        """The units ``code`` bills now (0 for a bundled code)."""
+        return 0 if code in self.bundled else self.allocation.units(code)
+
+    @property
+    def untimed_units(self) -> int:
+        """Units of the untimed codes that bill (one each; bundled codes none)."""
+        return sum(1 for line in self.allocation.lines
+                   if not line.timed and line.units and line.code not in self.bundled)
+
+    @property
+    def total_units(self) -> int:
+        """What the visit bills now: timed units plus the billed untimed codes."""
+        return self.units_now + self.untimed_units
 
 
 class LiveTally:
     """Holds a visit's closed intervals summed once; ``facts(now)`` adds the running one."""
 
     def __init__(self, intervals: Sequence[Interval], rule: Rule = Rule.CMS,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, *, medicare: bool = False) -> None:
         self.rule = rule
         self.catalog = catalog or default_catalog()
+        self.medicare = medicare
         check_overlaps([i for i in intervals if i.end is not None], None, self.catalog)
         self._closed: dict[str, int] = {}
         self._order: dict[str, int] = {}
@@ -93,10 +108,12 @@ class LiveTally:
             running_code=running.code.upper() if running else None,
             seconds_to_next_unit=to_next,
             unbilled_minutes=unbilled,
+            bundled=frozenset(code for code in self._order if self.medicare
+                              and self.catalog.get(code).medicare_bundled),
         )
 
 
 def live_facts(intervals: Sequence[Interval], now: datetime, rule: Rule = Rule.CMS,
-               catalog: Catalog | None = None) -> LiveFacts:
+               catalog: Catalog | None = None, *, medicare: bool = False) -> LiveFacts:
     """One-off live facts (the screen keeps a ``LiveTally`` instead)."""
-    return LiveTally(intervals, rule, catalog).facts(now)
+    return LiveTally(intervals, rule, catalog, medicare=medicare).facts(now)

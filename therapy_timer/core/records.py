@@ -39,6 +39,8 @@ class Practice:
     tax_id: str = ""
     taxonomy: str = ""
     timezone: str = ""
+    #: List Medicare-bundled codes (97010) on the claim at $0.00 instead of leaving them off.
+    list_bundled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +219,18 @@ class StoredInterval:
     body_region: str | None = None
     heartbeat: datetime | None = None
     clock_flag: ClockFlag | None = None  # a clock jump the clinician has not confirmed yet
+    # A mistaken interval is deleted by marking it (kept for the audit, counts nothing).
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    delete_reason: str | None = None
 
     @property
     def running(self) -> bool:
         return self.end is None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def interval(self) -> Interval:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from therapy_timer.core import records as rec
+from therapy_timer.core.billing import bundled_note
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.minutes import day_time
 from therapy_timer.core.model import BillingError, Rule
@@ -235,6 +236,13 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
             others.append(ModifierReason(code, modifier, int(s.get("units", 0)),
                                          str(s.get("reason", ""))))
     notes = []
+    for code in billing.get("bundled") or ():
+        label = catalog.get(str(code), visit.day).label
+        if billing.get("list_bundled"):
+            notes.append(f"{code} {label}: listed at $0.00 (Medicare bundles {code}: no "
+                         "separate payment).")
+        else:
+            notes.append(f"{code} {label}: {bundled_note(str(code))}.")
     pooled = billing.get("pooled_with") or []
     if pooled:
         notes.append(

@@ -218,6 +218,8 @@ def interval_from(row: sqlite3.Row) -> StoredInterval:
         technique=row["technique"], body_region=row["body_region"],
         heartbeat=from_text(row["heartbeat"]),
         clock_flag=clock_flag_from(row["clock_flag"], from_text(row["start"])),
+        deleted_at=from_text(row["deleted_at"]), deleted_by=row["deleted_by"],
+        delete_reason=row["delete_reason"],
     )
 
 

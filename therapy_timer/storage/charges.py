@@ -70,10 +70,10 @@ class ChargesMixin(TimerMixin):
             "SELECT v.*, p.first_name, p.last_name, p.chart_number, pr.name AS provider_name,"
             " (SELECT COALESCE(SUM(units), 0) FROM charge_lines c WHERE c.visit_id = v.id)"
             "   AS frozen_units,"
-            ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL)'
-            "   AS running,"
+            ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL'
+            "   AND i.deleted_at IS NULL) AS running,"
             " EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND"
-            "   i.clock_flag IS NOT NULL) AS time_to_confirm"
+            "   i.clock_flag IS NOT NULL AND i.deleted_at IS NULL) AS time_to_confirm"
             " FROM visits v JOIN patients p ON p.id = v.patient_id"
             " JOIN providers pr ON pr.id = v.provider_id"
             " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))
@@ -97,10 +97,12 @@ class ChargesMixin(TimerMixin):
             return 0
         from therapy_timer.core.billing import BillingContext, bill_intervals
 
+        payer = self.primary_payer(visit.patient_id)
+        context = BillingContext(rule=payer.rule if payer else Rule.CMS,
+                                 discipline=visit.discipline,
+                                 medicare=bool(payer and payer.medicare))
         try:
-            return bill_intervals(intervals, BillingContext(rule=self._rule_for(visit),
-                                                            discipline=visit.discipline),
-                                  day=visit.day, now=now).total_units
+            return bill_intervals(intervals, context, day=visit.day, now=now).total_units
         except BillingError:
             return 0
 
@@ -149,19 +151,23 @@ class ChargesMixin(TimerMixin):
 
         payer = self.primary_payer(visit.patient_id)
         discipline = Discipline(visit.discipline)
+        practice = self.get_practice()
+        list_bundled = bool(practice and practice.list_bundled)
         prior = 0
         if payer is not None and payer.kx_applies:
             prior = self.kx_year_to_date(visit.patient_id, visit.day.year, discipline.kx_bucket,
                                          exclude=set(pool_ids) | {visit.id}, through=visit.day)
         if payer is None:
             return BillingContext(rule=Rule.CMS, discipline=discipline,
-                                  fees_cents=self.fee_schedule(visit.day))
+                                  fees_cents=self.fee_schedule(visit.day),
+                                  list_bundled=list_bundled)
         return BillingContext(
             rule=payer.rule, discipline=discipline, medicare=payer.medicare,
             therapy_modifiers=payer.therapy_modifiers,
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
             prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
-            allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier)
+            allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
+            list_bundled=list_bundled)
 
     def bill_visit(self, visit_id: int, now: datetime | None = None) -> DayBilling:
         """Bills the visit pooled with the day's finalized visits of the same discipline.
@@ -234,6 +240,9 @@ class ChargesMixin(TimerMixin):
             "day_treatment_minutes": billing.total_treatment_minutes,
             "payer_id": payer.id if payer else None,
             "pointers": chosen or None,
+            # Medicare-bundled codes documented but not billed (or listed at $0.00).
+            "bundled": [line.code for line in billing.lines if line.bundled] or None,
+            "list_bundled": billing.context.list_bundled,
         }
         with self._write() as conn:
             for number, line in enumerate(lines, start=1):
@@ -283,7 +292,7 @@ class ChargesMixin(TimerMixin):
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
                 " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
                 " provider_id, technique, body_region, heartbeat FROM intervals"
-                " WHERE visit_id = ? ORDER BY start, id", (new_id, visit_id))
+                " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
             conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
                          " status = 'finalized'", (visit_id,))
             conn.execute("INSERT INTO amendments (original_visit_id, new_visit_id, reason, user,"

@@ -87,7 +87,7 @@ class ClinicMixin(RepositoryBase):
         if row is None:
             return None
         return Practice(row["name"], row["address"], row["phone"], row["npi"], row["tax_id"],
-                        row["taxonomy"], row["timezone"])
+                        row["taxonomy"], row["timezone"], bool(row["list_bundled"]))
 
     def save_practice(self, practice: Practice, user: str | None = None) -> Practice:
         if not practice.name.strip():
@@ -97,12 +97,13 @@ class ClinicMixin(RepositoryBase):
             _zone(practice.timezone)
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO practice (id, name, address, phone, npi, tax_id, taxonomy, timezone)"
-                " VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
-                " address=excluded.address, phone=excluded.phone, npi=excluded.npi,"
-                " tax_id=excluded.tax_id, taxonomy=excluded.taxonomy, timezone=excluded.timezone",
+                "INSERT INTO practice (id, name, address, phone, npi, tax_id, taxonomy, timezone,"
+                " list_bundled) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " name=excluded.name, address=excluded.address, phone=excluded.phone,"
+                " npi=excluded.npi, tax_id=excluded.tax_id, taxonomy=excluded.taxonomy,"
+                " timezone=excluded.timezone, list_bundled=excluded.list_bundled",
                 (practice.name.strip(), practice.address, practice.phone, npi, practice.tax_id,
-                 practice.taxonomy, practice.timezone),
+                 practice.taxonomy, practice.timezone, int(bool(practice.list_bundled))),
             )
             self._audit(self.clock(), user, "save", "practice", 1)
         return self.get_practice()

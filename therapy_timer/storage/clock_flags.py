@@ -46,7 +46,8 @@ class ClockFlagMixin(RepositoryBase):
         flag = ClockFlag(last_good, now, float(wall_seconds), float(real_seconds))
         rows = self._rows(
             'SELECT i.* FROM intervals i JOIN visits v ON v.id = i.visit_id'
-            ' WHERE i."end" IS NULL AND v.status = \'open\' ORDER BY i.visit_id, i.start, i.id')
+            ' WHERE i."end" IS NULL AND i.deleted_at IS NULL AND v.status = \'open\''
+            " ORDER BY i.visit_id, i.start, i.id")
         if not rows:
             return []
         running = [interval_from(r) for r in rows]

@@ -31,7 +31,8 @@ class RecoveryMixin(RepositoryBase):
         """
         rows = self._rows(
             'SELECT i.*, v.patient_id AS patient FROM intervals i JOIN visits v'
-            ' ON v.id = i.visit_id WHERE i."end" IS NULL ORDER BY i.start, i.id')
+            ' ON v.id = i.visit_id WHERE i."end" IS NULL AND i.deleted_at IS NULL'
+            " ORDER BY i.start, i.id")
         out = []
         for row in rows:
             interval = interval_from(row)

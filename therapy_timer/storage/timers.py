@@ -108,9 +108,17 @@ class TimerMixin(ClockFlagMixin):
     # --- intervals ---
 
     def intervals_for(self, visit_id: int) -> list[StoredInterval]:
+        """The visit's intervals that count: every reader of minutes and units goes through
+        here, so a deleted interval (``delete_interval``) is left out everywhere."""
         rows = self._rows(
-            'SELECT * FROM intervals WHERE visit_id = ? ORDER BY start, "end" IS NULL, "end", id',
-            (visit_id,))
+            "SELECT * FROM intervals WHERE visit_id = ? AND deleted_at IS NULL"
+            ' ORDER BY start, "end" IS NULL, "end", id', (visit_id,))
+        return [interval_from(r) for r in rows]
+
+    def deleted_intervals(self, visit_id: int) -> list[StoredInterval]:
+        """The visit's intervals deleted as mistakes (kept, with who, when and why)."""
+        rows = self._rows("SELECT * FROM intervals WHERE visit_id = ? AND deleted_at IS NOT NULL"
+                          " ORDER BY deleted_at, id", (visit_id,))
         return [interval_from(r) for r in rows]
 
     def get_interval(self, interval_id: int) -> StoredInterval:
@@ -118,7 +126,8 @@ class TimerMixin(ClockFlagMixin):
                                        f"interval {interval_id}"))
 
     def running_intervals(self) -> list[StoredInterval]:
-        rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL ORDER BY start, id')
+        rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS NULL'
+                          " ORDER BY start, id")
         return [interval_from(r) for r in rows]
 
     def _check_code(self, code: str, day: date) -> tuple[str, CodeKind]:
@@ -260,9 +269,18 @@ class TimerMixin(ClockFlagMixin):
         visit = self._open_visit(visit_id)
         if not visit.paused_codes:
             raise InvalidDataError(f"visit {visit_id} is not paused: nothing to resume")
+        # Each code resumes with what its paused interval recorded (97140's technique and
+        # body region): the clinician answered once, the pause does not forget it.
+        last: dict[str, StoredInterval] = {}
+        for interval in self.intervals_for(visit_id):  # by start: the latest one wins
+            if interval.code in visit.paused_codes and interval.end is not None:
+                last[interval.code] = interval
         with self._write():
-            started = [self.start_interval(visit_id, code, performer, now, user=user)
-                       for code in visit.paused_codes]
+            started = [self.start_interval(
+                visit_id, code, performer, now, user=user,
+                technique=last[code].technique if code in last else None,
+                body_region=last[code].body_region if code in last else None)
+                for code in visit.paused_codes]
             self._audit(now, user, "resume_visit", "visit", visit_id,
                         {"codes": list(visit.paused_codes), "start": to_text(now)})
         return started
@@ -292,6 +310,7 @@ class TimerMixin(ClockFlagMixin):
         now = now or self.clock()
         old = self.get_interval(interval_id)
         visit = self._open_visit(old.visit_id)
+        _not_deleted(old)
         new_code = old.code if code is KEEP else self._check_code(code, visit.day)[0]
         new_performer = (old.performer if performer is KEEP
                          else self._check_performer(visit, performer))
@@ -351,18 +370,56 @@ class TimerMixin(ClockFlagMixin):
         return self.get_interval(interval_id)
 
     def delete_interval(self, interval_id: int, *, reason: str, user: str,
-                        now: datetime | None = None) -> None:
-        """Removes an interval recorded by mistake; its values stay in the audit log."""
+                        now: datetime | None = None) -> StoredInterval:
+        """Deletes an interval recorded by mistake (a wrong tap) by marking it: who, when and
+        why are kept on the row and in the audit log; it counts no minutes anywhere after.
+
+        A running interval is stopped at ``now`` first, in the same commit (the clinician
+        confirmed deleting it): a deleted interval never runs. A pending clock flag on it goes
+        with it. Returns the deleted interval.
+
+        Raises:
+            InvalidDataError: no reason, or the interval is already deleted.
+            FrozenVisitError: the visit is finalized (amend it to correct it).
+        """
         if not reason or not str(reason).strip():
             raise InvalidDataError("a reason is required to delete a recorded interval")
-        now = now or self.clock()
+        if not user or not str(user).strip():
+            raise InvalidDataError("deleting a recorded interval needs the name of the user")
+        now = _aware(now or self.clock())
         old = self.get_interval(interval_id)
-        self._open_visit(old.visit_id)
+        visit = self._open_visit(old.visit_id)
+        if old.deleted:
+            raise InvalidDataError(f"this {old.code} interval was already deleted")
+        reason, user = str(reason).strip(), str(user).strip()
         with self._write() as conn:
-            conn.execute("DELETE FROM intervals WHERE id = ?", (interval_id,))
+            end = old.end
+            if end is None:
+                end = max(now, old.start)
+                conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
+                             (to_text(end), to_text(end), interval_id))
+                self._audit(now, user, "stop_interval", "interval", interval_id,
+                            {"visit_id": visit.id, "end": to_text(end), "by": "delete"})
+            conn.execute("UPDATE intervals SET deleted_at = ?, deleted_by = ?,"
+                         " delete_reason = ?, clock_flag = NULL WHERE id = ?",
+                         (to_text(now), user, reason, interval_id))
+            self._forget_paused(conn, visit, old.code, end)
             self._audit(now, user, "delete_interval", "interval", interval_id,
-                        {"visit_id": old.visit_id, "reason": str(reason).strip(),
+                        {"visit_id": visit.id, "reason": reason,
                          "before": _interval_detail(old)})
+        return self.get_interval(interval_id)
+
+    def _forget_paused(self, conn, visit: Visit, code: str, end: datetime | None) -> None:
+        """A paused visit does not resume a code whose paused interval was deleted."""
+        if code not in visit.paused_codes:
+            return
+        still = conn.execute(
+            'SELECT 1 FROM intervals WHERE visit_id = ? AND code = ? AND "end" = ? AND'
+            " deleted_at IS NULL", (visit.id, code, to_text(end))).fetchone()
+        if still is None:
+            codes = [c for c in visit.paused_codes if c != code]
+            conn.execute("UPDATE visits SET paused_codes = ? WHERE id = ?",
+                         (json.dumps(codes) if codes else None, visit.id))
 
     def _interval_in_tx(self, interval_id: int) -> StoredInterval:
         cursor = self.conn.cursor()
@@ -375,12 +432,54 @@ class TimerMixin(ClockFlagMixin):
         """Records the manual-therapy technique and body region asked for by the catalog."""
         old = self.get_interval(interval_id)
         self._open_visit(old.visit_id)
+        _not_deleted(old)
         with self._write() as conn:
             conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
                          (technique, body_region, interval_id))
             self._audit(self.clock(), user, "set_technique", "interval", interval_id,
                         {"technique": technique, "body_region": body_region})
         return self.get_interval(interval_id)
+
+    def fill_code_details(self, visit_id: int, code: str, technique: str | None,
+                          body_region: str | None, *, user: str,
+                          now: datetime | None = None) -> list[StoredInterval]:
+        """Fills in what a code's documentation needs (97140's technique and body region) on
+        every interval of ``code`` in the visit that lacks it; what an interval already
+        records is kept. Each changed interval is audited. Returns the changed intervals.
+
+        Raises:
+            InvalidDataError: a needed detail is still missing (the message names it), or the
+                visit has no interval of ``code``.
+            FrozenVisitError: the visit is finalized (amend it to correct it).
+        """
+        now = _aware(now or self.clock())
+        visit = self._open_visit(visit_id)
+        code = str(code).strip().upper()
+        technique = (technique or "").strip() or None
+        body_region = (body_region or "").strip() or None
+        intervals = [i for i in self.intervals_for(visit.id) if i.code == code]
+        if not intervals:
+            raise InvalidDataError(f"this visit has no {code} time to document")
+        changed = []
+        with self._write() as conn:
+            for interval in intervals:
+                new_technique = interval.technique or technique
+                new_region = interval.body_region or body_region
+                if (new_technique, new_region) == (interval.technique, interval.body_region):
+                    continue
+                missing = [name for name, value in (("technique", new_technique),
+                                                    ("body region", new_region)) if not value]
+                if missing:
+                    raise InvalidDataError(f"{code}: give the {' and the '.join(missing)}")
+                conn.execute("UPDATE intervals SET technique = ?, body_region = ? WHERE id = ?",
+                             (new_technique, new_region, interval.id))
+                self._audit(now, user, "set_technique", "interval", interval.id, {
+                    "visit_id": visit.id, "by": "review",
+                    "before": {"technique": interval.technique,
+                               "body_region": interval.body_region},
+                    "technique": new_technique, "body_region": new_region})
+                changed.append(interval.id)
+        return [self.get_interval(i) for i in changed]
 
     # --- diagnoses and notes ---
 
@@ -437,6 +536,12 @@ def _check_overlaps(intervals: list[Interval]) -> None:
     Zero-length intervals sort first among equal starts, so they never count as overlapping.
     """
     check_overlaps(engine_order(intervals), now=None)
+
+
+def _not_deleted(interval: StoredInterval) -> None:
+    if interval.deleted:
+        raise InvalidDataError(f"this {interval.code} interval was deleted "
+                               f"({interval.delete_reason}); it cannot change")
 
 
 def _aware(moment: datetime) -> datetime:

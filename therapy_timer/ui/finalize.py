@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from therapy_timer.core.billing import DayBilling
-from therapy_timer.core.documentation import check_span, code_prompts
+from therapy_timer.core.billing import DayBilling, bundled_note
+from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.documentation import check_span, missing_details
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.storage.errors import StorageError
@@ -38,6 +39,7 @@ from therapy_timer.ui import (
     style,
 )
 from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.code_details import CodeDetailsPrompt
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
 from therapy_timer.ui.pointers import PointerColumn, PointerToggles
@@ -90,6 +92,7 @@ class FinalizePage(QWidget):
         self.checks: list[tuple[QCheckBox, tuple[str, str]]] = []
         self.pointers: dict[str, str] = {}  # code -> letters the clinician chose
         self.toggles: list[PointerToggles] = []
+        self.detail_prompts: list[CodeDetailsPrompt] = []
         self._pointers_for: tuple | None = None  # (visit id, diagnoses) they were chosen for
         self.setAccessibleName("Review and finalize")
         self._build()
@@ -224,7 +227,10 @@ class FinalizePage(QWidget):
     def _preview_lines(self):
         lines = self.billing.claim_lines(confirmed=self.confirmed())
         default = self.default_pointers()
-        return [_Preview(line, tuple(self.pointers.get(line.code, default)), billed=True)
+        bundled = {line.code for line in self.billing.lines if line.bundled}
+        return [_Preview(line, tuple(self.pointers.get(line.code, default)), billed=True,
+                         note=(f"listed at $0.00: Medicare bundles {line.code}"
+                               if line.code in bundled else ""))
                 for line in lines]
 
     def default_pointers(self) -> str:
@@ -290,8 +296,16 @@ class FinalizePage(QWidget):
         intervention), shown with 0 units so the clinician sees where the minutes went."""
         if self.billing is None:
             return []
-        return [_Preview(line, (), note="documented, not billed")
-                for line in self.billing.lines if line.units == 0]
+        listed = self.billing.context.list_bundled  # then on the claim at $0.00 instead
+        rows = []
+        for line in self.billing.lines:
+            if line.units != 0 or (line.bundled and listed):
+                continue
+            row = _Preview(line, (), note="documented, not billed")
+            if line.bundled:  # "Hot or cold packs: documented, not billed (Medicare bundles…)"
+                row.label = f"{line.label}: {bundled_note(line.code)}"
+            rows.append(row)
+        return rows
 
     def confirmed(self) -> set[tuple[str, str]]:
         """The (code, modifier) suggestions the clinician ticked."""
@@ -371,10 +385,7 @@ class FinalizePage(QWidget):
         if billing.explanation:
             self._add_message("How the units were worked out: " + "; ".join(
                 billing.explanation), "info")
-        for interval in self.repo.intervals_for(self.visit.id):
-            for prompt in code_prompts(interval.code):
-                if not (interval.technique and interval.body_region):
-                    self._add_message(prompt, "warn")
+        self._add_detail_prompts()
         for suggestion in billing.suggestions:
             row = QFrame()
             row.setStyleSheet(f"QFrame {{ background: {style.PAPER}; border-radius: 8px; }}")
@@ -398,6 +409,34 @@ class FinalizePage(QWidget):
             self.checks_layout.addWidget(row)
             self.checks.append((box, (suggestion.code, suggestion.modifier)))
         self.checks_layout.addStretch(1)
+
+    def _add_detail_prompts(self) -> None:
+        """What a code's documentation still lacks (97140's technique and region, e.g. time
+        entered by hand), each with the fields to fill it in here."""
+        self.detail_prompts = []
+        missing = missing_details(self.repo.intervals_for(self.visit.id))
+        for code, fields in missing.items():
+            try:
+                label = default_catalog().get(code, self.visit.day).label
+            except BillingError:
+                label = ""
+            prompt = CodeDetailsPrompt(code, label, fields)
+            prompt.saved.connect(self.fill_details)
+            self.checks_layout.addWidget(prompt)
+            self.detail_prompts.append(prompt)
+
+    def fill_details(self, code: str, technique: str, region: str) -> bool:
+        """Stores a prompt's answer on the code's intervals (audited) and redraws."""
+        try:
+            self.repo.fill_code_details(self.visit.id, code, technique, region,
+                                        user=self.user or "unknown", now=self.clock.now())
+        except StorageError as exc:
+            for prompt in self.detail_prompts:
+                if prompt.code == code:
+                    prompt.show_error(str(exc))
+            return False
+        self.load(self.visit.id, self.choice)
+        return True
 
     def _on_toggle(self) -> None:
         if self.billing is not None and not self.visit.status.frozen:

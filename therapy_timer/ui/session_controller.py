@@ -99,6 +99,7 @@ class SessionController(QObject):
         self.visit: Visit | None = None
         self._visit_provider = ""
         self.rule = Rule.CMS
+        self.medicare = False  # the visit's payer bundles 97010 (no unit of its own)
         self.intervals: list[StoredInterval] = []
         self.pooled: list[StoredInterval] = []  # the day's finalized visits, same discipline
         self.performer: Performer | None = None
@@ -169,6 +170,7 @@ class SessionController(QObject):
         self.watch.check()  # a jump since the last heartbeat is stored before the flags load
         self.visit = self.repo.get_visit(visit_id)
         self.rule = self._rule_for(self.visit)
+        self.medicare = self._medicare_for(self.visit)
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
         self._visit_provider = provider.name if provider is not None else ""
@@ -205,7 +207,7 @@ class SessionController(QObject):
         self.jumps = self._stored_jumps()
         try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
-                                    self.rule, self.catalog)
+                                    self.rule, self.catalog, medicare=self.medicare)
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
@@ -248,6 +250,13 @@ class SessionController(QObject):
         except (StorageError, ValueError) as exc:
             log.warning("no unit rule for visit %s: %s", visit.id, exc)
             return Rule.CMS
+
+    def _medicare_for(self, visit: Visit) -> bool:
+        try:
+            return bool(self.repo.billing_context(visit).medicare)
+        except StorageError as exc:
+            log.warning("no payer flags for visit %s: %s", visit.id, exc)
+            return False
 
     def _provider(self, provider_id: int):
         for provider in self.repo.list_providers():
@@ -352,6 +361,17 @@ class SessionController(QObject):
             return False
         return self._call(self.repo.edit_interval, interval_id, reason=reason.strip(),
                           user=self.user or "unknown", now=self.clock.now(), **changes)
+
+    def delete_interval(self, interval_id: int, *, reason: str) -> bool:
+        """Deletes a mistaken interval (a running one stops first); kept as deleted, audited."""
+        if not reason or not reason.strip():
+            self.failed.emit("Deleting a recorded interval needs a reason (it goes to the audit "
+                             "log).")
+            return False
+        if not self._can_change():
+            return False
+        return self._call(self.repo.delete_interval, interval_id, reason=reason.strip(),
+                          user=self.user or "unknown", now=self.clock.now())
 
     def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
         """The clinician's answer to a flagged time jump (the stored flags clear, audited).

@@ -28,6 +28,7 @@ from functools import cache
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QCompleter,
     QDialog,
@@ -299,11 +300,20 @@ class PracticePage(Page):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("The time zone decides which calendar day a visit belongs to."))
+        self.list_bundled = QCheckBox("List Medicare-bundled codes (97010 hot/cold packs) on "
+                                      "the superbill at $0.00")
+        self.list_bundled.setAccessibleName("List Medicare-bundled codes at $0")
+        bundled_help = QLabel("Medicare pays nothing separately for 97010: it is documented, "
+                              "not billed. Tick this only if your billing service wants it "
+                              "listed (1 unit, $0.00 charge).")
+        bundled_help.setWordWrap(True)
+        layout.addWidget(self.list_bundled)
+        layout.addWidget(bundled_help)
         layout.addStretch(1)
         layout.addLayout(self.footer())
         self.load()
         self.watch(self.name, self.address, self.phone, self.npi, self.tax_id, self.taxonomy,
-                   self.timezone)
+                   self.timezone, self.list_bundled)
 
     title = "the practice details"
 
@@ -316,6 +326,7 @@ class PracticePage(Page):
         self.tax_id.setText(practice.tax_id)
         self.taxonomy.setText(practice.taxonomy)
         self.timezone.setCurrentText(practice.timezone)
+        self.list_bundled.setChecked(practice.list_bundled)
         self.dirty = False
 
     def save(self) -> bool:
@@ -335,7 +346,8 @@ class PracticePage(Page):
             self.error(f"Time zone {zone!r} is not a known zone (for example America/Chicago).")
             return False
         practice = Practice(name, self.address.toPlainText().strip(), self.phone.text().strip(),
-                            npi, tax_id, self.taxonomy.text().strip().upper(), zone)
+                            npi, tax_id, self.taxonomy.text().strip().upper(), zone,
+                            list_bundled=self.list_bundled.isChecked())
         try:
             self.repo.save_practice(practice, user=self.user)
         except (StorageError, BillingError) as exc:  # each names the problem

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import StoredInterval
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.clock import display_zone
+from therapy_timer.ui.clock import display_zone, on_screen
+from therapy_timer.ui.dialogs import Ask
 
 TECHNIQUES = ("Soft tissue mobilization", "Joint mobilization", "Manual traction",
               "Myofascial release", "Manual lymphatic drainage", "Other")
@@ -50,6 +51,11 @@ def time_edit(moment: datetime, display_format: str) -> QDateTimeEdit:
     edit.setTimeZone(_qzone())
     edit.setDisplayFormat(display_format)
     return edit
+
+
+def _clock_time(moment: datetime) -> str:
+    """12-hour clock time on screen: ``2:05 PM``."""
+    return f"{on_screen(moment):%I:%M %p}".lstrip("0")
 
 
 def from_qdatetime(value: QDateTime) -> datetime:
@@ -101,6 +107,7 @@ class IntervalEdit:
 
     changes: dict
     reason: str
+    delete: bool = False  # the interval was a mistake: delete it (kept, marked deleted)
 
 
 class IntervalEditDialog(QDialog):
@@ -139,6 +146,12 @@ class IntervalEditDialog(QDialog):
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
+        self.delete_button = self.buttons.addButton("Delete interval…",
+                                                    QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.delete_button.setToolTip("A mistaken tap: the interval counts no minutes; it is "
+                                      "kept as deleted, with the reason, in the audit log")
+        self.delete_button.clicked.connect(self._delete)
+        self.deleting = False
         self.buttons.accepted.connect(self._check)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -158,7 +171,32 @@ class IntervalEditDialog(QDialog):
         performer = self.performer.currentData()
         if performer is not None and performer != self.interval.performer:
             changes["performer"] = performer
+        if self.deleting:
+            return IntervalEdit({}, self.reason.text().strip(), delete=True)
         return IntervalEdit(changes, self.reason.text().strip())
+
+    def _delete(self) -> None:
+        """Delete…: needs the reason, then confirms (a running timer is stopped first)."""
+        reason = self.reason.text().strip()
+        if not reason:
+            self.error.setText("Give a reason for deleting: it is kept in the audit log.")
+            self.reason.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        interval = self.interval
+        span = _clock_time(interval.start)
+        if interval.end is not None:
+            span += f" to {_clock_time(interval.end)}"
+        running = (f"{interval.code} is still running: it stops now and is deleted."
+                   if interval.end is None else "")
+        text = " ".join(filter(None, [
+            f"Delete the {interval.code} interval ({span})?", running,
+            "Its minutes and units no longer count. It is kept as deleted, with your reason, "
+            "in the audit log."]))
+        if not Ask.confirm(self, "Delete this interval?", text, yes="Delete interval",
+                           no="Keep it"):
+            return
+        self.deleting = True
+        self.accept()
 
     def _check(self) -> None:
         edit = self.result_edit()

@@ -315,7 +315,8 @@ class VisitPanel(QWidget):
         for code, tile in self.tiles.tiles.items():
             seconds = facts.seconds_by_code.get(code, 0) if facts else 0
             info = tile.info
-            units = facts.units(code) if facts and info.timed else (1 if seconds else 0)
+            units = (facts.units(code) if facts and info.timed
+                     else (1 if seconds and not (facts and code in facts.bundled) else 0))
             if code in running:
                 state = ALONGSIDE if not info.kind.exclusive else RUNNING
                 performer = running[code].performer.value
@@ -326,8 +327,7 @@ class VisitPanel(QWidget):
             tile.show_time(seconds, units, state, performer)
         total_units = None
         if self.tie_choice and facts:
-            total_units = sum(self.tie_choice.values()) + sum(
-                1 for line in facts.allocation.lines if not line.timed and line.units)
+            total_units = sum(self.tie_choice.values()) + facts.untimed_units
         self.totals.show_facts(facts, self._treatment_seconds(now), total_units)
         self._show_running(facts, running)
         self.interval_model.set_now(now)
@@ -430,7 +430,9 @@ class VisitPanel(QWidget):
             return
         interval = self.interval_model.interval_at(rows[0].row())
         edit = IntervalEditDialog.ask(self, interval, self.performers())
-        if edit is not None:
+        if edit is not None and edit.delete:
+            self.controller.delete_interval(interval.id, reason=edit.reason)
+        elif edit is not None:
             self.controller.edit_interval(interval.id, reason=edit.reason, **edit.changes)
 
     def on_finalize(self) -> None:

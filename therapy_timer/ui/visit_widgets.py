@@ -81,8 +81,7 @@ class TotalsCard(QWidget):
                 box.set("–")
             self.treatment.set(mmss(0))
             return
-        untimed = sum(1 for line in facts.allocation.lines if not line.timed and line.units)
-        units = facts.units_now + untimed if total_units is None else total_units
+        units = facts.total_units if total_units is None else total_units
         self.units.set(str(units))
         self.timed.set(str(facts.total_timed_minutes))
         self.treatment.set(mmss(treatment_seconds))
