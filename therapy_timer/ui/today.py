@@ -1,7 +1,11 @@
 """Today's visits, and starting one: pick a patient as you type, or quick-add one.
 
 The page lists the day's visits (time, patient, provider, discipline, status, units) and emits
-``visit_chosen(visit_id)`` when the clinician starts a new visit or resumes an open one.
+``visit_chosen(visit_id)`` when the clinician starts a new visit or resumes an open one. Visits
+of other days are reached from here too: the selected patient's visit history and the list of
+open visits of any day (``ui/visit_history.py``); a visit picked there is opened the same way
+(``visit_chosen``), or its superbill shown (``superbill_chosen(visit_id)``). Starting a patient
+whose visit of an earlier day is still open asks first whether to finish that one.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ class TodayPage(QWidget):
     """Today's list and the start-a-visit box."""
 
     visit_chosen = Signal(int)
+    superbill_chosen = Signal(int)
 
     def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,6 +164,13 @@ class TodayPage(QWidget):
         self.open_button.setAccessibleName("Open or resume the selected visit")
         self.open_button.clicked.connect(self.open_selected)
         row.addWidget(self.open_button)
+        self.open_visits_button = QPushButton("Open visits\u2026")
+        self.open_visits_button.setMinimumHeight(style.TOUCH)
+        self.open_visits_button.setAccessibleName("Open visits of every day")
+        self.open_visits_button.setToolTip("Visits not finalized yet, of any day, oldest first: "
+                                           "finish and finalize one left open")
+        self.open_visits_button.clicked.connect(self.show_open_visits)
+        row.addWidget(self.open_visits_button)
         left.addLayout(row)
         outer.addLayout(left, 3)
 
@@ -203,6 +215,14 @@ class TodayPage(QWidget):
         self.edit_button.setEnabled(False)
         self.edit_button.clicked.connect(self.edit_selected)
         patient_buttons.addWidget(self.edit_button)
+        self.history_button = QPushButton("History\u2026")
+        self.history_button.setMinimumHeight(style.TOUCH)
+        self.history_button.setAccessibleName("The selected patient's visit history")
+        self.history_button.setToolTip("Every visit of the patient, of every day: finish, "
+                                       "finalize, amend or print one")
+        self.history_button.setEnabled(False)
+        self.history_button.clicked.connect(self.history_selected)
+        patient_buttons.addWidget(self.history_button)
         right.addLayout(patient_buttons)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start visit")
@@ -245,6 +265,7 @@ class TodayPage(QWidget):
         visits = list(self.repo.visits_on(day, now))  # units so far: the app's clock
         self.model.set_rows(visits)
         self.empty.setText("" if visits else "No visits yet today: start one on the right.")
+        self._show_open_count(day)
         self.run_search()
 
     def run_search(self) -> None:
@@ -272,6 +293,21 @@ class TodayPage(QWidget):
                                    if text else "No patients yet: use Quick-add patient.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.results.addItem(item)
+
+    def _show_open_count(self, day: date) -> None:
+        """The open visits of every day on the button; red when some are of earlier days."""
+        try:
+            entries = self.repo.open_visit_list()
+        except StorageError as exc:
+            log.warning("open visits not read: %s", exc)
+            return
+        earlier = sum(1 for e in entries if e.day < day)
+        self.open_visits_button.setText(f"Open visits ({len(entries)})\u2026")
+        self.open_visits_button.setToolTip(
+            (f"{earlier} visit{'s' if earlier != 1 else ''} of earlier days still open: finish "
+             "and finalize them. " if earlier else "")
+            + "Visits not finalized yet, of any day, oldest first.")
+        style.polish(self.open_visits_button, danger=bool(earlier))
 
     def set_provider(self, provider_id: int) -> None:
         index = self.provider.findData(provider_id)
@@ -309,6 +345,7 @@ class TodayPage(QWidget):
 
     def _update_edit_button(self) -> None:
         self.edit_button.setEnabled(self.selected_patient_id() is not None)
+        self.history_button.setEnabled(self.selected_patient_id() is not None)
 
     def edit_selected(self) -> None:
         patient_id = self.selected_patient_id()
@@ -323,9 +360,42 @@ class TodayPage(QWidget):
 
         user = self.user or self.provider.currentText() or None
         if PatientDialog.edit(self.repo, patient_id, parent=self, user=user,
-                              today=self.today()):
+                              today=self.today(), on_visit=self.open_chosen):
             self.run_search()
             self._select_patient(patient_id)
+
+    # -- visits of other days -----------------------------------------------------------------
+
+    def history_selected(self) -> None:
+        patient_id = self.selected_patient_id()
+        if patient_id is None:
+            Ask.warn(self, "No patient", "Pick a patient from the list first.")
+            return
+        self.show_history(patient_id)
+
+    def show_history(self, patient_id: int) -> None:
+        """The patient's visits of every day; the one picked opens (or shows its superbill)."""
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        self.open_chosen(VisitHistoryDialog.ask(self.repo, self.today(), patient_id, self))
+
+    def show_open_visits(self) -> None:
+        """Every open visit of any day, oldest first; the one picked opens."""
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        self.open_chosen(VisitHistoryDialog.ask(self.repo, self.today(), None, self))
+
+    def open_chosen(self, chosen: tuple[str, int] | None) -> None:
+        """Opens what a visit list returned: ``(action, visit_id)``, or nothing for None."""
+        from therapy_timer.ui.visit_history import SUPERBILL
+
+        if chosen is None:
+            return
+        action, visit_id = chosen
+        if action == SUPERBILL:
+            self.superbill_chosen.emit(visit_id)
+        else:
+            self.visit_chosen.emit(visit_id)
 
     def start_selected(self) -> None:
         item = self.results.currentItem()
@@ -347,9 +417,17 @@ class TodayPage(QWidget):
             if open_visit is not None:
                 self.visit_chosen.emit(open_visit.id)
                 return open_visit.id
-            plans = [p for p in self.repo.plans_for(patient_id)
-                     if p.discipline == provider.discipline]
-            plan_id = plans[-1].id if plans else None
+            earlier = self.repo.open_visits_before(patient_id, self.today())
+            if earlier:
+                answer = self._ask_about_earlier(earlier)
+                if answer is None:
+                    return None
+                if answer == 0:  # finish that one first: it opens with its recorded time
+                    self.visit_chosen.emit(earlier[0].visit.id)
+                    return earlier[0].visit.id
+            # The plan in force today (its diagnoses are the new visit's first list).
+            plan = self.repo.current_plan(patient_id, provider.discipline, self.today())
+            plan_id = plan.id if plan else None
             visit = self.repo.start_visit(patient_id, provider_id, plan_id, self.clock.now())
         except (StorageError, BillingError) as exc:
             Ask.warn(self, "Visit not started", str(exc))
@@ -357,6 +435,19 @@ class TodayPage(QWidget):
         self.refresh()
         self.visit_chosen.emit(visit.id)
         return visit.id
+
+    def _ask_about_earlier(self, earlier) -> int | None:
+        """0: finish the oldest open visit first; 1: start a new visit today; None: cancel."""
+        old = earlier[0]
+        day = f"{old.day:%m/%d/%Y}"
+        more = len(earlier) - 1
+        text = (f"{old.patient_name} has a visit of {day} that is still open "
+                f"({old.visit.discipline.value}, {old.provider_name})"
+                + (f", and {more} more of earlier days (see Open visits)" if more else "")
+                + f". Its recorded time bills under {day}: finish and finalize it, then "
+                "start today's visit. A new visit today times today's treatment on its own.")
+        return Ask.buttons(self, "An earlier visit is still open", text,
+                           [f"Finish that visit ({day}) first", "Start a new visit today"])
 
     def open_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

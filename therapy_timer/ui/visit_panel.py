@@ -239,6 +239,11 @@ class VisitPanel(QWidget):
         self.title.setText(patient.display_name)
         rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
+        today = self.repo.service_day(self.controller.clock.now())
+        if visit.day < today:  # timers start only on today's visits (the store refuses)
+            days = (today - visit.day).days
+            parts.append(f"visit of {visit.day:%m/%d/%Y} ({days} day{'s' if days != 1 else ''}"
+                         " ago): finish it with its recorded time")
         earlier = {i.visit_id for i in self.controller.pooled}
         if earlier:
             parts.append(f"units pooled with {len(earlier)} earlier visit"
