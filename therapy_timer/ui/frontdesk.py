@@ -330,6 +330,8 @@ class FrontDeskPage(QWidget):
             return
 
         def select() -> None:
+            if self.desk is None or (self.desk.start, self.desk.end) != (day, day):
+                return  # an earlier listing (another range) came back first
             self.listed.disconnect(select)
             for i, row in enumerate(self.model.rows()):
                 if row.visit_id == visit_id:

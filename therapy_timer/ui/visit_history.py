@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -87,6 +89,10 @@ class VisitHistoryDialog(QDialog):
         self.table = records_table(self.model, "Visits", stretch=2)  # patient / provider
         self.table.verticalHeader().setDefaultSectionSize(40)
         self.table.doubleClicked.connect(lambda _index: self.choose(OPEN))
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):  # the table would swallow Enter
+            enter = QShortcut(QKeySequence(key), self.table)
+            enter.setContext(Qt.ShortcutContext.WidgetShortcut)
+            enter.activated.connect(lambda: self.choose(OPEN))
         layout.addWidget(self.table, 1)
         self.empty = QLabel("")
         self.empty.setProperty("role", "subtitle")
