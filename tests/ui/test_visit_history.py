@@ -132,7 +132,8 @@ def test_yesterdays_open_visit_is_finished_and_finalized_from_the_open_visits_li
     window.show_today()
     today = window.today
     assert today.open_visits_button.text() == "Open visits (1)\u2026"
-    assert "1 visit of earlier days still open" in today.open_visits_button.toolTip()
+    assert today.earlier.text() == ("1 visit of an earlier day is still open: finish and "
+                                    "finalize it.")
     assert today.model.rowCount() == 0  # Today lists only today
 
     seen = []
@@ -146,7 +147,7 @@ def test_yesterdays_open_visit_is_finished_and_finalized_from_the_open_visits_li
     [(title, rows, hint)] = seen
     assert title == "Open visits"
     assert rows == [["03/01/2026", "1 day", "Sample, Ada", "PT", "Dana Test, PT", "paused"]]
-    assert "1 from earlier days" in hint
+    assert "1 from an earlier day" in hint
 
     # It opens the way Today opens a visit: its timers, with the date said.
     panel = window.visit_panel
@@ -162,8 +163,10 @@ def test_yesterdays_open_visit_is_finished_and_finalized_from_the_open_visits_li
     qtbot.mouseClick(panel.tiles.tiles["97110"], LEFT)
     assert len(warned) == 1
     assert "from 03/01/2026" in warned[0] and "start a new visit today" in warned[0]
-    assert panel.pause_button.text() == "Resume"
-    qtbot.mouseClick(panel.pause_button, LEFT)  # Resume is a timer too
+    # Resume is a timer too: not offered (the store refuses it as well).
+    assert panel.pause_button.text() == "Resume" and not panel.pause_button.isEnabled()
+    assert "(of 03/01/2026: finish the visit)" in panel.now_running.text()
+    qtbot.keyClick(panel.tiles, Qt.Key.Key_1)  # digit 1 taps 97110: refused the same way
     assert len(warned) == 2 and "03/01/2026" in warned[1]
     assert [(i.code, i.end - i.start) for i in repo.intervals_for(old.id)] == [
         ("97110", timedelta(minutes=20))]
@@ -184,6 +187,7 @@ def test_yesterdays_open_visit_is_finished_and_finalized_from_the_open_visits_li
     qtbot.mouseClick(page.done_button, LEFT)
     assert window.stack.currentWidget() is today
     assert today.open_visits_button.text() == "Open visits (0)\u2026"
+    assert today.earlier.text() == ""
 
 
 def test_the_front_desks_open_visits_button_opens_yesterdays_visit(qtbot, store, window,
@@ -226,7 +230,7 @@ def test_the_open_visits_list_is_oldest_first_and_says_when_empty(qtbot, store):
         ["03/02/2026", "today", "Example, Ben"]]
     assert dialog.heading.text() == "Open visits (3)"
     assert "2 from earlier days" in dialog.hint.text()
-    assert not dialog.superbill_button.isEnabled()  # nothing billed yet
+    assert dialog.superbill_button.isHidden()  # nothing billed yet
     _click_row(qtbot, dialog.table, 1)
     dialog.activateWindow()
     dialog.table.setFocus()

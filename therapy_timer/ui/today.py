@@ -42,6 +42,7 @@ from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel, records_table
 
 log = logging.getLogger(__name__)
+DOT = " \u00b7 "
 
 
 def _time(summary: VisitSummary) -> str:
@@ -164,14 +165,22 @@ class TodayPage(QWidget):
         self.open_button.setAccessibleName("Open or resume the selected visit")
         self.open_button.clicked.connect(self.open_selected)
         row.addWidget(self.open_button)
+        left.addLayout(row)
+        # Visits of other days: the open ones of any day, and a word when some were left
+        # open on an earlier day (their own row: the window may be narrow).
+        others = QHBoxLayout()
+        self.earlier = QLabel("")
+        self.earlier.setWordWrap(True)
+        self.earlier.setStyleSheet(f"color: {style.ERROR_INK}; font-weight: 600;")
+        others.addWidget(self.earlier, 1)
         self.open_visits_button = QPushButton("Open visits\u2026")
         self.open_visits_button.setMinimumHeight(style.TOUCH)
         self.open_visits_button.setAccessibleName("Open visits of every day")
         self.open_visits_button.setToolTip("Visits not finalized yet, of any day, oldest first: "
                                            "finish and finalize one left open")
         self.open_visits_button.clicked.connect(self.show_open_visits)
-        row.addWidget(self.open_visits_button)
-        left.addLayout(row)
+        others.addWidget(self.open_visits_button)
+        left.addLayout(others)
         outer.addLayout(left, 3)
 
         right = QVBoxLayout()
@@ -222,9 +231,9 @@ class TodayPage(QWidget):
                                        "finalize, amend or print one")
         self.history_button.setEnabled(False)
         self.history_button.clicked.connect(self.history_selected)
-        patient_buttons.addWidget(self.history_button)
         right.addLayout(patient_buttons)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.history_button)
         self.start_button = QPushButton("Start visit")
         self.start_button.setMinimumHeight(style.TOUCH)
         self.start_button.setAccessibleName("Start a visit for the selected patient")
@@ -303,10 +312,16 @@ class TodayPage(QWidget):
             return
         earlier = sum(1 for e in entries if e.day < day)
         self.open_visits_button.setText(f"Open visits ({len(entries)})\u2026")
+        if earlier == 1:
+            notice = "1 visit of an earlier day is still open: finish and finalize it."
+        elif earlier:
+            notice = f"{earlier} visits of earlier days are still open: finish and finalize them."
+        else:
+            notice = ""
+        self.earlier.setText(notice)
         self.open_visits_button.setToolTip(
-            (f"{earlier} visit{'s' if earlier != 1 else ''} of earlier days still open: finish "
-             "and finalize them. " if earlier else "")
-            + "Visits not finalized yet, of any day, oldest first.")
+            (notice + " " if notice else "") + "Visits not finalized yet, of any day, oldest "
+            "first.")
         style.polish(self.open_visits_button, danger=bool(earlier))
 
     def set_provider(self, provider_id: int) -> None:
@@ -441,8 +456,11 @@ class TodayPage(QWidget):
         old = earlier[0]
         day = f"{old.day:%m/%d/%Y}"
         more = len(earlier) - 1
+        state = old.status_text()
+        details = [state] if state != "open" else []
+        details += [old.visit.discipline.value, old.provider_name]
         text = (f"{old.patient_name} has a visit of {day} that is still open "
-                f"({old.visit.discipline.value}, {old.provider_name})"
+                f"({DOT.join(details)})"
                 + (f", and {more} more of earlier days (see Open visits)" if more else "")
                 + f". Its recorded time bills under {day}: finish and finalize it, then "
                 "start today's visit. A new visit today times today's treatment on its own.")

@@ -111,6 +111,7 @@ class VisitHistoryDialog(QDialog):
         self.superbill_button.setToolTip("Preview the finalized visit's superbill at the front "
                                          "desk, to print or save it")
         self.superbill_button.clicked.connect(lambda: self.choose(SUPERBILL))
+        self.superbill_button.setVisible(patient_id is not None)  # open visits bill nothing yet
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
@@ -141,7 +142,8 @@ class VisitHistoryDialog(QDialog):
             self.heading.setText(f"Open visits ({len(entries)})")
             self.hint.setText(
                 "Visits not finalized yet, of any day, oldest first"
-                + (f"; {earlier} from earlier days" if earlier else "")
+                + ("; 1 from an earlier day" if earlier == 1 else
+                   f"; {earlier} from earlier days" if earlier else "")
                 + ". Open one to finish it with the time it recorded and finalize it; "
                 "treatment today goes on a new visit of today.")
             empty = "No open visits: every visit is finalized."
