@@ -221,3 +221,17 @@ def test_current_plan_is_the_newest_started_one_of_the_discipline(clinic):
     assert repo.current_plan(clinic.patient.id, Discipline.PT, date(2026, 12, 11)).id == (
         future.id)
     assert repo.current_plan(clinic.other.id, Discipline.OT, day) is None
+
+
+def test_a_clock_jump_over_midnight_stops_at_most_at_midnight(clinic):
+    """The computer slept at 23:55 with a timer running and its clock jumped; the real time
+    that passed reaches past midnight: "stop at the last certain moment" stops at midnight."""
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, LATE)
+    interval = repo.start_interval(visit.id, "97110", Performer.PT, LATE)
+    last_good = LATE + timedelta(minutes=5)
+    woke = MIDNIGHT + timedelta(hours=8)
+    repo.flag_clock_jump(last_good, woke, (woke - last_good).total_seconds(), 15 * 60)
+    [flagged] = repo.resolve_clock_flags([interval.id], keep=False, user="Avery Stone",
+                                         now=woke)
+    assert flagged.end == MIDNIGHT  # 00:10 was the last certain moment: midnight first
