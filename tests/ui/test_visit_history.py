@@ -369,7 +369,9 @@ def test_starting_a_patient_with_yesterdays_open_visit_asks_first(qtbot, store, 
     title, text, options = asked[0]
     assert title == "An earlier visit is still open"
     assert options == ["Finish that visit (03/01/2026) first", "Start a new visit today"]
-    assert "Sample, Ada has a visit of 03/01/2026 that is still open" in text
+    assert text.startswith("Sample, Ada has a visit of 03/01/2026 that is still open "
+                           "(paused \u00b7 PT \u00b7 Dana Test, PT). Its recorded time bills "
+                           "under 03/01/2026")
     assert window.stack.currentWidget() is today
     assert repo.visits_on(date(2026, 3, 2)) == []
 

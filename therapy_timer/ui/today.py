@@ -456,8 +456,10 @@ class TodayPage(QWidget):
         old = earlier[0]
         day = f"{old.day:%m/%d/%Y}"
         more = len(earlier) - 1
-        state = old.status_text()
-        details = [state] if state != "open" else []
+        details = ["running" if old.running else "paused"] if (
+            old.running or old.visit.paused_codes) else []
+        if old.visit.amends_id:
+            details.append("an amendment")
         details += [old.visit.discipline.value, old.provider_name]
         text = (f"{old.patient_name} has a visit of {day} that is still open "
                 f"({DOT.join(details)})"
