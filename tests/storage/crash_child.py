@@ -39,9 +39,13 @@ def run(db_path: str, seed: int, write) -> None:
     # Recovery first, as the app does at start-up.
     for crashed in repo.crashed_intervals():
         choice = rng.choice([Resolution.KEEP_RUNNING, Resolution.STOP_AT_LAST_ALIVE])
+        day = repo.get_visit(crashed.interval.visit_id).day
+        if day < repo.service_day(now):  # a timer of an earlier day cannot run on (issue 16)
+            choice = Resolution.STOP_AT_LAST_ALIVE
         done = repo.resolve_crashed(crashed.interval.id, choice, user="crash", now=now)
+        day_end = repo.day_bounds(day)[1]
         write(f"R {done.id} {crashed.last_alive.isoformat()} "
-              f"{done.end.isoformat() if done.end else '-'}")
+              f"{done.end.isoformat() if done.end else '-'} {day_end.isoformat()}")
     opened = repo.open_visits()
     visit = opened[-1] if opened else None
     if visit is not None and not visit.diagnoses:  # killed between the two calls last time
@@ -53,6 +57,19 @@ def run(db_path: str, seed: int, write) -> None:
             visit = repo.start_visit(patient_id, provider_id, plan_id, now)
             repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
             write(f"V {visit.id}")
+            continue
+        if visit.day < repo.service_day(now):
+            # Past midnight: the app finishes yesterday's visit with its recorded time and
+            # times today's on a new visit (the store refuses a timer on an earlier day).
+            for interval in repo.pause_visit(visit.id, now):
+                write(f"E {interval.id} {interval.end.isoformat()}")
+            if repo.intervals_for(visit.id):
+                lines = repo.finalize_visit(visit.id, None, "crash", now)
+                write(f"F {visit.id} {len(lines)}")
+            else:
+                repo.void_visit(visit.id, "crash test: nothing recorded", "crash", now)
+                write(f"X {visit.id}")
+            visit = None
             continue
         roll = rng.random()
         running = [i for i in repo.intervals_for(visit.id) if i.running]

@@ -70,7 +70,10 @@ class Expected:
             self.recovered += 1
             interval_id, alive, end = int(parts[1]), parts[2], parts[3]
             if end != "-":
-                assert end == alive  # stopped at the last moment the app was alive
+                # Stopped at the last moment the app was alive, or at the end of the visit's
+                # day when that came first (the midnight edge, issue 16).
+                alive_at, day_end = datetime.fromisoformat(alive), datetime.fromisoformat(parts[4])
+                assert datetime.fromisoformat(end) == min(alive_at, day_end)
                 entry = self.entry(interval_id)
                 entry["end"] = datetime.fromisoformat(end)
 

@@ -53,7 +53,7 @@ def _no_unexpected_dialogs(monkeypatch):
             raise AssertionError(f"unexpected Ask.{name}: {args!r}")
         return classmethod(ask)
 
-    for name in ("confirm", "text", "choice", "warn", "inform"):
+    for name in ("confirm", "text", "choice", "warn", "inform", "buttons"):
         monkeypatch.setattr(Ask, name, unexpected(name))
 
 

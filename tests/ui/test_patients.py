@@ -274,7 +274,7 @@ def test_today_edit_button_opens_the_editor_for_the_selected_patient(
         qtbot, store, clock, monkeypatch):
     opened = []
 
-    def edit(cls, repo, patient_id, parent=None, user=None, today=None):
+    def edit(cls, repo, patient_id, parent=None, user=None, today=None, **_kwargs):
         opened.append((patient_id, user, today))
         return False
 

@@ -139,6 +139,8 @@ class PlanOfCare:
     certified_through: date | None = None
     visits_authorized: int | None = None
     id: int | None = None
+    #: ICD-10-CM codes in claim order; each new visit under the plan starts with a copy.
+    diagnoses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,7 @@ def plan_from(row: sqlite3.Row) -> PlanOfCare:
         therapist_id=row["therapist_id"], start=day_from(row["start_date"]),
         certified_through=day_from(row["certified_through"]),
         visits_authorized=row["visits_authorized"], id=row["id"],
+        diagnoses=tuple(d for d in (row["diagnoses"] or "").split(",") if d),
     )
 
 

@@ -345,6 +345,7 @@ class ClinicMixin(RepositoryBase):
                   "therapist_id": plan.therapist_id, "start_date": day_text(plan.start),
                   "certified_through": day_text(plan.certified_through),
                   "visits_authorized": plan.visits_authorized}
+        fields["diagnoses"] = _plan_diagnoses(plan.diagnoses)
         with self._write() as conn:
             plan_id = put_row(conn, "plans", "plan of care", plan.id, fields)
             self._audit(self.clock(), user, "save", "plan", plan_id,
@@ -372,6 +373,29 @@ class ClinicMixin(RepositoryBase):
         rows = self._rows("SELECT bucket, cents FROM prior_kx WHERE patient_id = ? AND year = ?",
                           (patient_id, year))
         return {row["bucket"]: int(row["cents"]) for row in rows}
+
+
+def _plan_diagnoses(codes) -> str:
+    """A plan's ICD-10-CM list as stored (the visits' format: codes joined by commas).
+
+    Checked for form only (no ~2 s release load): the plan editor's picker, like the visit's,
+    offers only billable codes of the release.
+    """
+    from therapy_timer.core.validation import normalise_icd10
+    from therapy_timer.storage.timers import MAX_DIAGNOSES
+
+    if isinstance(codes, str):
+        codes = [c for c in codes.split(",") if c.strip()]
+    try:
+        normal = [normalise_icd10(c) for c in codes]
+    except BillingError as exc:
+        raise InvalidDataError(f"plan of care diagnoses: {exc}") from exc
+    if len(normal) > MAX_DIAGNOSES:
+        raise InvalidDataError(f"a plan of care holds at most {MAX_DIAGNOSES} diagnoses "
+                               f"({len(normal)} given)")
+    if len(set(normal)) != len(normal):
+        raise InvalidDataError("plan of care diagnoses: a diagnosis is listed twice")
+    return ",".join(normal)
 
 
 def _like(text: str) -> str:

@@ -79,14 +79,15 @@ class ClockFlagMixin(RepositoryBase):
         """
         intervals = [self.get_interval(i) for i in dict.fromkeys(interval_ids)]
         intervals = [i for i in intervals if i.clock_flag is not None]
-        for visit_id in {i.visit_id for i in intervals}:
-            self._open_visit(visit_id)
+        visits = {visit_id: self._open_visit(visit_id)
+                  for visit_id in {i.visit_id for i in intervals}}
         with self._write() as conn:
             for interval in intervals:
                 flag = interval.clock_flag
                 end = interval.end
-                if not keep:
-                    at = max(flag.trusted_until, interval.start)
+                if not keep:  # never past the end of the visit's day (the midnight edge)
+                    trusted = self._end_in_day(visits[interval.visit_id], flag.trusted_until)
+                    at = max(trusted, interval.start)
                     if end is None or end > at:
                         end = at
                 if end != interval.end:

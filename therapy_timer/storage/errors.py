@@ -53,3 +53,12 @@ class ProviderBusyError(StorageError):
         super().__init__(message)
         self.other_visit_id = other_visit_id
         self.suggested_code = suggested_code
+
+
+class EarlierDayError(InvalidDataError):
+    """A timer asked to run on a visit of an earlier day: its minutes would bill under that
+    date of service. ``day`` is the visit's date."""
+
+    def __init__(self, message: str, *, day):
+        super().__init__(message)
+        self.day = day

@@ -60,6 +60,12 @@ class RecoveryMixin(RepositoryBase):
             raise InvalidDataError(f"interval {interval_id} is not running (stopped at "
                                    f"{interval.end.isoformat()})")
         last_alive = max(interval.heartbeat or interval.start, interval.start)
+        visit = self.get_visit(interval.visit_id)
+        if resolution is Resolution.KEEP_RUNNING and visit.day < self.service_day(now):
+            # Kept running, it would count today's minutes under the earlier date of service.
+            raise InvalidDataError(
+                f"this timer began on {visit.day:%m/%d/%Y}: it cannot run on into a later day. "
+                "Stop it when it really ended (at the last-alive time or a time you enter).")
         if resolution is Resolution.STOP_AT:
             if at is None or at.tzinfo is None:
                 raise InvalidDataError("give the stop time (with a time zone)")
@@ -71,6 +77,8 @@ class RecoveryMixin(RepositoryBase):
             end = last_alive
         else:
             end = None
+        if end is not None:  # the midnight edge: never past the end of the visit's day
+            end = max(self._end_in_day(visit, end), interval.start)
         with self._write() as conn:
             if end is None:
                 conn.execute('UPDATE intervals SET heartbeat = ? WHERE id = ? AND "end" IS NULL',

@@ -37,6 +37,7 @@ from therapy_timer.storage.errors import (
     SchemaTooNewError,
     StorageError,
 )
+from therapy_timer.storage.history import HistoryMixin
 from therapy_timer.storage.migrations import LATEST_VERSION, check_version, migrate
 from therapy_timer.storage.payments import PaymentsMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
@@ -63,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(ChargesMixin, ClinicMixin, PaymentsMixin, RecoveryMixin):
+class Repository(ChargesMixin, ClinicMixin, HistoryMixin, PaymentsMixin, RecoveryMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property

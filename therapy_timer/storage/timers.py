@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 
 from therapy_timer.core.codes import CodeKind, default_catalog
@@ -16,6 +16,7 @@ from therapy_timer.storage.base import interval_from, visit_from
 from therapy_timer.storage.clock_flags import ClockFlagMixin
 from therapy_timer.storage.db import day_text, to_text
 from therapy_timer.storage.errors import (
+    EarlierDayError,
     FrozenVisitError,
     InvalidDataError,
     ProviderBusyError,
@@ -52,6 +53,51 @@ class TimerMixin(ClockFlagMixin):
     def service_day(self, moment: datetime) -> date:
         return moment.astimezone(self.clinic_zone()).date()
 
+    # --- the visit's day (issue 16) ---
+    #
+    # A visit bills under one date of service, its ``day``. The CMS rule counts minutes per
+    # calendar day (Pub 100-04 ch. 5 s. 20.2: "services delivered on any single calendar
+    # day"), so no minute furnished on another day may reach that visit's claim:
+    #
+    # * a timer is never started (nor resumed, nor restarted) on a visit of an earlier day
+    #   than ``now``'s: ``EarlierDayError`` names the visit's date. Such a visit is finished
+    #   and finalized with the time it recorded; today's minutes go on a visit of today.
+    # * the midnight edge: a timer started at 23:50 that still runs at 00:10 stops, for
+    #   billing, at midnight. A stop or pause after midnight ends it at the end of the visit's
+    #   day; the audit log keeps the moment it was really stopped. Our decision, where the
+    #   manual is silent: the minutes after midnight are left off yesterday's claim (the
+    #   clinician may record them on a visit of the new day, with a reason). Under-billing a
+    #   few minutes is defensible in an audit; billing them under the earlier date is not.
+    # * time entered or corrected by hand must fall within the visit's day.
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """The first moment of the clinic's calendar ``day`` and the first moment of the next
+        (midnight to midnight in the clinic's zone), as UTC."""
+        zone = self.clinic_zone()
+        first = datetime.combine(day, time(0), tzinfo=zone)
+        after = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        return first.astimezone(UTC), after.astimezone(UTC)
+
+    def _refuse_earlier_day(self, visit: Visit, now: datetime) -> None:
+        today = self.service_day(now)
+        if visit.day < today:
+            raise EarlierDayError(
+                f"this visit is from {visit.day:%m/%d/%Y}: a timer started now would bill "
+                f"the minutes of {today:%m/%d/%Y} under that earlier date of service. Finish "
+                "that visit with the time it recorded (Finish visit), and start a new visit "
+                "today for the patient's treatment now.", day=visit.day)
+
+    def _end_in_day(self, visit: Visit, end: datetime) -> datetime:
+        """``end``, or the end of the visit's day when it is later (the midnight edge)."""
+        return min(end, self.day_bounds(visit.day)[1])
+
+    def _check_in_day(self, visit: Visit, start: datetime, end: datetime | None) -> None:
+        first, after = self.day_bounds(visit.day)
+        if start < first or (end is not None and end > after):
+            raise InvalidDataError(
+                f"the visit is on {visit.day:%m/%d/%Y}: its recorded time must fall on that "
+                "day (up to midnight). Time of another day belongs on a visit of that day.")
+
     # --- visits ---
 
     def start_visit(self, patient_id: int, provider_id: int, plan_id: int | None,
@@ -63,12 +109,14 @@ class TimerMixin(ClockFlagMixin):
                              f"provider {provider_id}")
         self._one("SELECT id FROM patients WHERE id = ?", (patient_id,), f"patient {patient_id}")
         discipline = provider["discipline"]
+        diagnoses = ""  # a visit starts with its plan of care's diagnoses (a copy: issue 16)
         if plan_id is not None:
-            plan = self._one("SELECT patient_id, discipline FROM plans WHERE id = ?", (plan_id,),
-                             f"plan of care {plan_id}")
+            plan = self._one("SELECT patient_id, discipline, diagnoses FROM plans WHERE id = ?",
+                             (plan_id,), f"plan of care {plan_id}")
             if plan["patient_id"] != patient_id:
                 raise InvalidDataError(f"plan of care {plan_id} belongs to another patient")
             discipline = plan["discipline"]
+            diagnoses = plan["diagnoses"] or ""
         pos = str(place_of_service).strip()
         if not (len(pos) == 2 and pos.isdigit()):
             raise InvalidDataError(f"place of service {place_of_service!r} must be two digits "
@@ -76,11 +124,13 @@ class TimerMixin(ClockFlagMixin):
         with self._write() as conn:
             visit_id = conn.execute(
                 "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
-                " place_of_service, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+                " place_of_service, status, diagnoses, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
                 (patient_id, provider_id, plan_id, day_text(self.service_day(now)), discipline,
-                 pos, to_text(now))).lastrowid
+                 pos, diagnoses, to_text(now))).lastrowid
             self._audit(now, user, "start_visit", "visit", visit_id,
-                        {"patient_id": patient_id, "provider_id": provider_id, "plan_id": plan_id})
+                        {"patient_id": patient_id, "provider_id": provider_id, "plan_id": plan_id,
+                         "diagnoses": [d for d in diagnoses.split(",") if d]})
         return self.get_visit(visit_id)
 
     def get_visit(self, visit_id: int) -> Visit:
@@ -163,9 +213,12 @@ class TimerMixin(ClockFlagMixin):
             ProviderBusyError: the provider runs a one-on-one timer for another patient (or
                 this is one-on-one while they run any exclusive timer elsewhere); the UI may
                 offer 97150 group instead.
+            EarlierDayError: the visit is of an earlier day than ``now`` (see "the visit's
+                day" above); nothing is stopped or started.
         """
         _aware(now)
         visit = self._open_visit(visit_id)
+        self._refuse_earlier_day(visit, now)
         code, kind = self._check_code(code, visit.day)
         performer = self._check_performer(visit, performer)
         if provider_id is None:
@@ -218,20 +271,21 @@ class TimerMixin(ClockFlagMixin):
 
     def stop_interval(self, interval_id: int, now: datetime,
                       user: str | None = None) -> StoredInterval:
-        """Stops a running timer at ``now`` (never before its start). Stopping a stopped one
-        changes nothing."""
+        """Stops a running timer at ``now`` (never before its start, never after the end of
+        the visit's day: the midnight edge). Stopping a stopped one changes nothing."""
         _aware(now)
         interval = self.get_interval(interval_id)
         if interval.end is not None:
             return interval
-        self._open_visit(interval.visit_id)
+        visit = self._open_visit(interval.visit_id)
         with self._write() as conn:
-            end = max(to_text(now), to_text(interval.start))
+            end = max(to_text(self._end_in_day(visit, now)), to_text(interval.start))
             cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ? AND'
                                ' "end" IS NULL', (end, end, interval_id))
             if cur.rowcount:
                 self._audit(now, user, "stop_interval", "interval", interval_id,
-                            {"visit_id": interval.visit_id, "end": end})
+                            {"visit_id": interval.visit_id, "end": end,
+                             **_midnight(end, now)})
         return self.get_interval(interval_id)
 
     def pause_visit(self, visit_id: int, now: datetime,
@@ -240,12 +294,12 @@ class TimerMixin(ClockFlagMixin):
         commit) for ``resume_visit``; returns the intervals it stopped. Nothing running:
         nothing changes."""
         _aware(now)
-        self._open_visit(visit_id)
+        visit = self._open_visit(visit_id)
         with self._write() as conn:
             rows = conn.execute('SELECT id, start, code FROM intervals WHERE visit_id = ? AND'
                                 ' "end" IS NULL ORDER BY start, id', (visit_id,)).fetchall()
             for interval_id, start, _code in rows:
-                end = max(to_text(now), start)
+                end = max(to_text(self._end_in_day(visit, now)), start)
                 conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
                              (end, end, interval_id))
             if rows:
@@ -254,7 +308,8 @@ class TimerMixin(ClockFlagMixin):
                              (json.dumps(codes), visit_id))
                 self._audit(now, user, "pause_visit", "visit", visit_id,
                             {"stopped": [r[0] for r in rows], "end": to_text(now),
-                             "codes": codes})
+                             "codes": codes,
+                             **_midnight(to_text(self._end_in_day(visit, now)), now)})
         return [self.get_interval(r[0]) for r in rows]
 
     def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
@@ -263,12 +318,14 @@ class TimerMixin(ClockFlagMixin):
 
         Raises:
             InvalidDataError: the visit is not paused.
+            EarlierDayError: the visit is of an earlier day than ``now``.
             ProviderBusyError: as ``start_interval`` (nothing is restarted then).
         """
         _aware(now)
         visit = self._open_visit(visit_id)
         if not visit.paused_codes:
             raise InvalidDataError(f"visit {visit_id} is not paused: nothing to resume")
+        self._refuse_earlier_day(visit, now)
         # Each code resumes with what its paused interval recorded (97140's technique and
         # body region): the clinician answered once, the pause does not forget it.
         last: dict[str, StoredInterval] = {}
@@ -321,6 +378,8 @@ class TimerMixin(ClockFlagMixin):
                                    "timer instead")
         if max(new_start, new_end or new_start) > now:
             raise InvalidDataError("an interval cannot start or end in the future")
+        if start is not KEEP or end is not KEEP:
+            self._check_in_day(visit, new_start, new_end)
         try:
             edited = Interval(new_code, new_start, new_end, new_performer)
             others = [i.interval for i in self.intervals_for(visit.id) if i.id != interval_id]
@@ -352,6 +411,7 @@ class TimerMixin(ClockFlagMixin):
         performer = self._check_performer(visit, performer)
         if max(_aware(start), _aware(end)) > now:
             raise InvalidDataError("time entered by hand cannot be in the future")
+        self._check_in_day(visit, start, end)
         try:
             new = Interval(code, start, end, performer)
             _check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new])
@@ -548,6 +608,12 @@ def _aware(moment: datetime) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise InvalidDataError(f"time {moment!r} must be a datetime with a time zone")
     return moment
+
+
+def _midnight(end: str, now: datetime) -> dict:
+    """Audit detail when a stop after midnight was ended at the end of the visit's day."""
+    asked = to_text(now)
+    return {"asked": asked, "by": "end of the visit's day"} if end < asked else {}
 
 
 def _interval_detail(interval: StoredInterval) -> dict:

@@ -26,6 +26,20 @@ class Ask:
         return box.clickedButton() is yes_button
 
     @classmethod
+    def buttons(cls, parent: QWidget | None, title: str, text: str,
+                options: list[str]) -> int | None:
+        """A question answered by one of ``options`` (a button each, then Cancel): the index
+        of the chosen one; None when cancelled."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+        chosen = [box.addButton(option, QMessageBox.ButtonRole.AcceptRole)
+                  for option in options]
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return chosen.index(clicked) if clicked in chosen else None
+
+    @classmethod
     def text(cls, parent: QWidget | None, title: str, label: str, *,
              default: str = "") -> str | None:
         """One line of text; None when cancelled."""

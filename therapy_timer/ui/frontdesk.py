@@ -17,6 +17,9 @@ Public API:
   ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
   Signals ``document_ready(str)`` (the kind: "superbill", "superbills", "daysheet"),
   ``printed(list)`` (visit ids), ``saved(str)`` (path), ``failed(str)``, ``listed()``.
+* "Open visits (N)..." lists the open visits of every day (``ui/visit_history.py``); the one
+  picked is handed to the main window by ``visit_requested(visit_id)`` to finish and finalize.
+  ``open_superbill(visit_id)`` shows a finalized visit's day with its superbill previewed.
 * Hooks tests replace: ``FrontDeskPage.ask_printer(parent) -> QPrinter | None`` (the system
   print dialog) and ``FrontDeskPage.ask_save_path(parent, suggested) -> str | None``.
 * ``frontdesk_jobs.PrintedMarks(repo)``: which visits were printed (kept in the database).
@@ -64,6 +67,7 @@ class FrontDeskPage(QWidget):
     saved = Signal(str)
     failed = Signal(str)
     listed = Signal()
+    visit_requested = Signal(int)
 
     def __init__(self, repo, worker: Worker | None = None, parent: QWidget | None = None, *,
                  clock=None,
@@ -156,6 +160,13 @@ class FrontDeskPage(QWidget):
         documents.addWidget(self.all_button)
         documents.addWidget(self.daysheet_button)
         documents.addStretch(1)
+        # Open visits of any day are not billable yet: one click lists them to finish.
+        self.open_visits_button = QPushButton("Open visits\u2026")
+        self.open_visits_button.setAccessibleName("Open visits of every day")
+        self.open_visits_button.setToolTip("Visits not finalized yet, of any day, oldest "
+                                           "first: open one to finish and finalize it")
+        self.open_visits_button.clicked.connect(self.show_open_visits)
+        documents.addWidget(self.open_visits_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -277,6 +288,7 @@ class FrontDeskPage(QWidget):
             text += (f" {desk.open_visits} visit{'s are' if desk.open_visits != 1 else ' is'}"
                      " still open (not billable yet).")
         self.summary.setText(text)
+        self._show_open_count()
         self.all_button.setEnabled(bool(rows))
         self.all_button.setText(f"All superbills ({len(rows)})" if rows else "All superbills")
         if self.status.text().startswith("Loading"):
@@ -286,6 +298,47 @@ class FrontDeskPage(QWidget):
                 if row.visit_id == selected:
                     self.table.selectRow(i)
         self.listed.emit()
+
+    # -- open visits of every day -------------------------------------------------------------
+
+    def _show_open_count(self) -> None:
+        try:
+            count = len(self.repo.open_visit_list())
+        except StorageError:
+            return
+        self.open_visits_button.setText(f"Open visits ({count})\u2026")
+
+    def show_open_visits(self) -> None:
+        """Every open visit of any day; the one picked opens in the main window."""
+        from therapy_timer.ui.visit_history import SUPERBILL, VisitHistoryDialog
+
+        chosen = VisitHistoryDialog.ask(self.repo, self.today(), None, self)
+        if chosen is None:
+            return
+        action, visit_id = chosen
+        if action == SUPERBILL:
+            self.open_superbill(visit_id)
+        else:
+            self.visit_requested.emit(visit_id)
+
+    def open_superbill(self, visit_id: int) -> None:
+        """Lists the visit's day and selects it: its superbill is previewed to print."""
+        try:
+            day = self.repo.get_visit(visit_id).day
+        except StorageError as exc:
+            self._idle(f"Visit not shown: {exc}")
+            return
+
+        def select() -> None:
+            if self.desk is None or (self.desk.start, self.desk.end) != (day, day):
+                return  # an earlier listing (another range) came back first
+            self.listed.disconnect(select)
+            for i, row in enumerate(self.model.rows()):
+                if row.visit_id == visit_id:
+                    self.table.selectRow(i)
+
+        self.listed.connect(select)
+        self.set_range(day, day)
 
     def selected_visit(self) -> int | None:
         index = self.table.currentIndex()

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.today = TodayPage(repo, self.clock, self)
         self.stack.addWidget(self.today)
         self.today.visit_chosen.connect(self.show_visit)
+        self.today.superbill_chosen.connect(self.show_superbill)
         self._build_menu()
         self.restore_size()
         self.statusBar().showMessage(f"Database: {db_path}" if db_path else "")
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
 
             self._frontdesk = FrontDeskPage(self.repo, worker=self.worker, parent=self,
                                             clock=self.clock)
+            self._frontdesk.visit_requested.connect(self.show_visit)  # from "Open visits"
             self.stack.addWidget(self._frontdesk)
         return self._frontdesk
 
@@ -171,6 +173,12 @@ class MainWindow(QMainWindow):
         page = self.frontdesk
         page.refresh()
         self.stack.setCurrentWidget(page)
+
+    def show_superbill(self, visit_id: int) -> None:
+        """The front desk on the visit's day with its superbill previewed (to print)."""
+        page = self.frontdesk
+        self.stack.setCurrentWidget(page)
+        page.open_superbill(visit_id)
 
     # -- construction -------------------------------------------------------------------------
 

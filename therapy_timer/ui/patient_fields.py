@@ -194,7 +194,8 @@ class PatientChecks:
             visits = int(text)
         own = self._plan.id if self._plan else None
         return PlanOfCare(self.patient_id, discipline, therapist_id, start, through, visits,
-                          id=own)
+                          id=own,
+                          diagnoses=self.plan_diagnoses.codes())
 
     def _check_prior(self) -> dict[str, int]:
         changed = {}

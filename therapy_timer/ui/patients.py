@@ -8,8 +8,11 @@ another policy or plan while the form holds unsaved edits.
 
 Public API: ``PatientDialog(repo, patient_id, parent=None, user=None, today=None)`` with the
 sections ``details``, ``insurance``, ``plans``, ``prior`` (``tabs`` is the QTabWidget) and
-``save() -> bool``; ``PatientDialog.edit(repo, patient_id, parent=None, user=None, today=None)
--> bool`` shows it modally and says whether anything was saved. The fields and their checks
+``save() -> bool``; ``PatientDialog.edit(repo, patient_id, parent=None, user=None, today=None,
+on_visit=None) -> bool`` shows it modally and says whether anything was saved. "Visit
+history..." lists the patient's visits of every day; the one picked closes the editor and is
+handed to ``on_visit((action, visit_id))``. A plan of care keeps its diagnoses
+(``ui/plan_diagnoses.py``): each new visit under it starts with them. The fields and their checks
 live in ``ui/patient_fields.py`` (``parse_day(text, what)`` reads MM/DD/YYYY or YYYY-MM-DD).
 """
 
@@ -59,6 +62,7 @@ from therapy_timer.ui.patient_fields import (
     line_edit,
     us_date,
 )
+from therapy_timer.ui.plan_diagnoses import PlanDiagnosesField
 from therapy_timer.ui.settings import confirm_note, dollars
 from therapy_timer.ui.settings_payers import kx_note
 
@@ -74,6 +78,7 @@ class PatientDialog(PatientChecks, QDialog):
         self.user = user
         self.today = today or date.today()
         self.saved_any = False
+        self.chosen_visit: tuple[str, int] | None = None  # picked in the visit history
         self._dirty: set[str] = set()
         self._loading = False
         self._policy: InsurancePolicy | None = None
@@ -104,7 +109,12 @@ class PatientDialog(PatientChecks, QDialog):
         self.close_button = QPushButton("Close")
         self.close_button.setMinimumHeight(style.TOUCH - 8)
         self.close_button.clicked.connect(self.reject)
+        self.history_button = QPushButton("Visit history\u2026")
+        self.history_button.setMinimumHeight(style.TOUCH - 8)
+        self.history_button.setAccessibleName("The patient's visit history")
+        self.history_button.clicked.connect(self.show_history)
         footer = QHBoxLayout()
+        footer.addWidget(self.history_button, 0, Qt.AlignmentFlag.AlignBottom)
         footer.addWidget(self.message, 1)
         footer.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignBottom)
         footer.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -179,6 +189,10 @@ class PatientDialog(PatientChecks, QDialog):
                               ("Start", self.plan_start), ("Certified through", self.plan_through),
                               ("Visits authorized", self.visits)):
             form_row(form, label, widget)
+        self.plan_diagnoses = PlanDiagnosesField()  # each new visit starts with them
+        form_row(form, "Diagnoses", self.plan_diagnoses)
+        self.plan_diagnoses.changed.connect(
+            lambda _codes: self._loading or self._dirty.add("plans"))
         note = caption("The plan's discipline decides the GP / GO / GN modifier and counts "
                         "visits toward the progress report.")
         self.plan_list.currentItemChanged.connect(self._plan_picked)
@@ -357,6 +371,7 @@ class PatientDialog(PatientChecks, QDialog):
         self.plan_through.setText(us_date(plan.certified_through) if plan else "")
         self.visits.setText(str(plan.visits_authorized) if plan and plan.visits_authorized
                             else "")
+        self.plan_diagnoses.set_codes(plan.diagnoses if plan else ())
         self._loading = was
         self._dirty.discard("plans")
 
@@ -455,6 +470,21 @@ class PatientDialog(PatientChecks, QDialog):
         self.message.setStyleSheet(f"color: {colour}; font-weight: 700;")
         self.message.setText(text)
 
+    # -- the visit history --------------------------------------------------------------------
+
+    def show_history(self) -> None:
+        """The patient's visits of every day; the one picked closes the editor (asking first
+        when edits are unsaved) so the main window can open it."""
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        chosen = VisitHistoryDialog.ask(self.repo, self.today, self.patient_id, self)
+        if chosen is None:
+            return
+        self.chosen_visit = chosen
+        self.reject()
+        if self._dirty:  # the user kept the unsaved edits: stay here
+            self.chosen_visit = None
+
     # -- closing ------------------------------------------------------------------------------
 
     @classmethod
@@ -472,9 +502,13 @@ class PatientDialog(PatientChecks, QDialog):
 
     @classmethod
     def edit(cls, repo, patient_id: int, parent: QWidget | None = None,
-             user: str | None = None, today: date | None = None) -> bool:
-        """Shows the editor modally; True when anything was saved (tests replace this)."""
+             user: str | None = None, today: date | None = None,
+             on_visit: Callable[[tuple[str, int]], None] | None = None) -> bool:
+        """Shows the editor modally; True when anything was saved (tests replace this).
+        A visit picked in its history goes to ``on_visit`` after the editor closed."""
         dialog = cls(repo, patient_id, parent, user, today)
         dialog.exec()
+        if dialog.chosen_visit is not None and on_visit is not None:
+            on_visit(dialog.chosen_visit)
         return dialog.saved_any
 

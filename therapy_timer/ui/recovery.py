@@ -90,6 +90,15 @@ class RecoveryRow(QFrame):
         self.stop_at.setAccessibleName(f"Stop {interval.code} at the time entered")
         for button in (self.keep, self.stop_alive, self.stop_at):
             button.setMinimumHeight(style.TOUCH)
+        try:
+            day = repo.get_visit(interval.visit_id).day
+            earlier = day < repo.service_day(clock.now())
+        except StorageError:
+            earlier = False
+        if earlier:  # the store refuses: its minutes would bill under the earlier date
+            self.keep.setEnabled(False)
+            self.keep.setToolTip(f"The timer began on {day:%m/%d/%Y}: it cannot run on into "
+                                 "another day. Stop it when it really ended.")
         grid.addWidget(self.keep, 2, 0)
         grid.addWidget(self.stop_alive, 2, 1, 1, 2)
         other = QLabel("Or it ended at:")

@@ -1,7 +1,11 @@
 """Today's visits, and starting one: pick a patient as you type, or quick-add one.
 
 The page lists the day's visits (time, patient, provider, discipline, status, units) and emits
-``visit_chosen(visit_id)`` when the clinician starts a new visit or resumes an open one.
+``visit_chosen(visit_id)`` when the clinician starts a new visit or resumes an open one. Visits
+of other days are reached from here too: the selected patient's visit history and the list of
+open visits of any day (``ui/visit_history.py``); a visit picked there is opened the same way
+(``visit_chosen``), or its superbill shown (``superbill_chosen(visit_id)``). Starting a patient
+whose visit of an earlier day is still open asks first whether to finish that one.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel, records_table
 
 log = logging.getLogger(__name__)
+DOT = " \u00b7 "
 
 
 def _time(summary: VisitSummary) -> str:
@@ -114,6 +119,7 @@ class TodayPage(QWidget):
     """Today's list and the start-a-visit box."""
 
     visit_chosen = Signal(int)
+    superbill_chosen = Signal(int)
 
     def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,6 +166,21 @@ class TodayPage(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         row.addWidget(self.open_button)
         left.addLayout(row)
+        # Visits of other days: the open ones of any day, and a word when some were left
+        # open on an earlier day (their own row: the window may be narrow).
+        others = QHBoxLayout()
+        self.earlier = QLabel("")
+        self.earlier.setWordWrap(True)
+        self.earlier.setStyleSheet(f"color: {style.ERROR_INK}; font-weight: 600;")
+        others.addWidget(self.earlier, 1)
+        self.open_visits_button = QPushButton("Open visits\u2026")
+        self.open_visits_button.setMinimumHeight(style.TOUCH)
+        self.open_visits_button.setAccessibleName("Open visits of every day")
+        self.open_visits_button.setToolTip("Visits not finalized yet, of any day, oldest first: "
+                                           "finish and finalize one left open")
+        self.open_visits_button.clicked.connect(self.show_open_visits)
+        others.addWidget(self.open_visits_button)
+        left.addLayout(others)
         outer.addLayout(left, 3)
 
         right = QVBoxLayout()
@@ -203,8 +224,16 @@ class TodayPage(QWidget):
         self.edit_button.setEnabled(False)
         self.edit_button.clicked.connect(self.edit_selected)
         patient_buttons.addWidget(self.edit_button)
+        self.history_button = QPushButton("History\u2026")
+        self.history_button.setMinimumHeight(style.TOUCH)
+        self.history_button.setAccessibleName("The selected patient's visit history")
+        self.history_button.setToolTip("Every visit of the patient, of every day: finish, "
+                                       "finalize, amend or print one")
+        self.history_button.setEnabled(False)
+        self.history_button.clicked.connect(self.history_selected)
         right.addLayout(patient_buttons)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.history_button)
         self.start_button = QPushButton("Start visit")
         self.start_button.setMinimumHeight(style.TOUCH)
         self.start_button.setAccessibleName("Start a visit for the selected patient")
@@ -245,6 +274,7 @@ class TodayPage(QWidget):
         visits = list(self.repo.visits_on(day, now))  # units so far: the app's clock
         self.model.set_rows(visits)
         self.empty.setText("" if visits else "No visits yet today: start one on the right.")
+        self._show_open_count(day)
         self.run_search()
 
     def run_search(self) -> None:
@@ -272,6 +302,27 @@ class TodayPage(QWidget):
                                    if text else "No patients yet: use Quick-add patient.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.results.addItem(item)
+
+    def _show_open_count(self, day: date) -> None:
+        """The open visits of every day on the button; red when some are of earlier days."""
+        try:
+            entries = self.repo.open_visit_list()
+        except StorageError as exc:
+            log.warning("open visits not read: %s", exc)
+            return
+        earlier = sum(1 for e in entries if e.day < day)
+        self.open_visits_button.setText(f"Open visits ({len(entries)})\u2026")
+        if earlier == 1:
+            notice = "1 visit of an earlier day is still open: finish and finalize it."
+        elif earlier:
+            notice = f"{earlier} visits of earlier days are still open: finish and finalize them."
+        else:
+            notice = ""
+        self.earlier.setText(notice)
+        self.open_visits_button.setToolTip(
+            (notice + " " if notice else "") + "Visits not finalized yet, of any day, oldest "
+            "first.")
+        style.polish(self.open_visits_button, danger=bool(earlier))
 
     def set_provider(self, provider_id: int) -> None:
         index = self.provider.findData(provider_id)
@@ -309,6 +360,7 @@ class TodayPage(QWidget):
 
     def _update_edit_button(self) -> None:
         self.edit_button.setEnabled(self.selected_patient_id() is not None)
+        self.history_button.setEnabled(self.selected_patient_id() is not None)
 
     def edit_selected(self) -> None:
         patient_id = self.selected_patient_id()
@@ -323,9 +375,42 @@ class TodayPage(QWidget):
 
         user = self.user or self.provider.currentText() or None
         if PatientDialog.edit(self.repo, patient_id, parent=self, user=user,
-                              today=self.today()):
+                              today=self.today(), on_visit=self.open_chosen):
             self.run_search()
             self._select_patient(patient_id)
+
+    # -- visits of other days -----------------------------------------------------------------
+
+    def history_selected(self) -> None:
+        patient_id = self.selected_patient_id()
+        if patient_id is None:
+            Ask.warn(self, "No patient", "Pick a patient from the list first.")
+            return
+        self.show_history(patient_id)
+
+    def show_history(self, patient_id: int) -> None:
+        """The patient's visits of every day; the one picked opens (or shows its superbill)."""
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        self.open_chosen(VisitHistoryDialog.ask(self.repo, self.today(), patient_id, self))
+
+    def show_open_visits(self) -> None:
+        """Every open visit of any day, oldest first; the one picked opens."""
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        self.open_chosen(VisitHistoryDialog.ask(self.repo, self.today(), None, self))
+
+    def open_chosen(self, chosen: tuple[str, int] | None) -> None:
+        """Opens what a visit list returned: ``(action, visit_id)``, or nothing for None."""
+        from therapy_timer.ui.visit_history import SUPERBILL
+
+        if chosen is None:
+            return
+        action, visit_id = chosen
+        if action == SUPERBILL:
+            self.superbill_chosen.emit(visit_id)
+        else:
+            self.visit_chosen.emit(visit_id)
 
     def start_selected(self) -> None:
         item = self.results.currentItem()
@@ -347,9 +432,17 @@ class TodayPage(QWidget):
             if open_visit is not None:
                 self.visit_chosen.emit(open_visit.id)
                 return open_visit.id
-            plans = [p for p in self.repo.plans_for(patient_id)
-                     if p.discipline == provider.discipline]
-            plan_id = plans[-1].id if plans else None
+            earlier = self.repo.open_visits_before(patient_id, self.today())
+            if earlier:
+                answer = self._ask_about_earlier(earlier)
+                if answer is None:
+                    return None
+                if answer == 0:  # finish that one first: it opens with its recorded time
+                    self.visit_chosen.emit(earlier[0].visit.id)
+                    return earlier[0].visit.id
+            # The plan in force today (its diagnoses are the new visit's first list).
+            plan = self.repo.current_plan(patient_id, provider.discipline, self.today())
+            plan_id = plan.id if plan else None
             visit = self.repo.start_visit(patient_id, provider_id, plan_id, self.clock.now())
         except (StorageError, BillingError) as exc:
             Ask.warn(self, "Visit not started", str(exc))
@@ -357,6 +450,24 @@ class TodayPage(QWidget):
         self.refresh()
         self.visit_chosen.emit(visit.id)
         return visit.id
+
+    def _ask_about_earlier(self, earlier) -> int | None:
+        """0: finish the oldest open visit first; 1: start a new visit today; None: cancel."""
+        old = earlier[0]
+        day = f"{old.day:%m/%d/%Y}"
+        more = len(earlier) - 1
+        details = ["running" if old.running else "paused"] if (
+            old.running or old.visit.paused_codes) else []
+        if old.visit.amends_id:
+            details.append("an amendment")
+        details += [old.visit.discipline.value, old.provider_name]
+        text = (f"{old.patient_name} has a visit of {day} that is still open "
+                f"({DOT.join(details)})"
+                + (f", and {more} more of earlier days (see Open visits)" if more else "")
+                + f". Its recorded time bills under {day}: finish and finalize it, then "
+                "start today's visit. A new visit today times today's treatment on its own.")
+        return Ask.buttons(self, "An earlier visit is still open", text,
+                           [f"Finish that visit ({day}) first", "Start a new visit today"])
 
     def open_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -65,6 +65,8 @@ class VisitPanel(QWidget):
         self.catalog = controller.catalog
         self.tie_choice: dict[str, int] | None = None
         self.billing = None
+        #: The visit's date when it is of an earlier day than today (no timer starts on it).
+        self.earlier_day = None
         self._ticks = 0
         self.setAccessibleName("Visit")
         self._build()
@@ -239,6 +241,12 @@ class VisitPanel(QWidget):
         self.title.setText(patient.display_name)
         rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
+        today = self.repo.service_day(self.controller.clock.now())
+        self.earlier_day = visit.day if visit.day < today else None
+        if self.earlier_day:  # timers start only on today's visits (the store refuses)
+            days = (today - visit.day).days
+            parts.append(f"visit of {visit.day:%m/%d/%Y} ({days} day{'s' if days != 1 else ''}"
+                         " ago): finish it with its recorded time")
         earlier = {i.visit_id for i in self.controller.pooled}
         if earlier:
             parts.append(f"units pooled with {len(earlier)} earlier visit"
@@ -288,6 +296,9 @@ class VisitPanel(QWidget):
             self.performer_buttons[controller.performer].setChecked(True)
         self.pause_button.setText("Resume" if controller.paused else "Pause")
         style.polish(self.pause_button, danger=controller.paused)
+        if self.earlier_day and controller.paused:  # resuming would time today on its date
+            self.pause_button.setEnabled(False)
+            style.polish(self.pause_button, danger=False)  # shown disabled, not as a call
         self.interval_model.set_rows(controller.intervals, controller.clock.now())
         self.refresh_notices()
         self.on_tick()
@@ -354,7 +365,9 @@ class VisitPanel(QWidget):
         if self.controller.paused:
             since = self.controller.paused_since()
             text = ("PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "") + ": "
-                    + ", ".join(self.controller.paused_codes) + "  (Resume restarts them)")
+                    + ", ".join(self.controller.paused_codes)
+                    + (f"  (of {self.earlier_day:%m/%d/%Y}: finish the visit)"
+                       if self.earlier_day else "  (Resume restarts them)"))
             colour = style.PAUSED
         elif running:
             main = [c for c in running if self.catalog.get(c).kind.exclusive]
