@@ -165,6 +165,8 @@ class MainWindow(QMainWindow):
             self._frontdesk = FrontDeskPage(self.repo, worker=self.worker, parent=self,
                                             clock=self.clock)
             self.stack.addWidget(self._frontdesk)
+            if self._controller is not None and self._controller.signed_in:
+                self._frontdesk.user = self._controller.signed_in  # who unlocked (audit)
         return self._frontdesk
 
     def show_frontdesk(self) -> None:
@@ -356,29 +358,51 @@ class MainWindow(QMainWindow):
         return dialog
 
     def start_lock(self) -> None:
-        """Arms the auto-lock screen (once)."""
+        """Arms the auto-lock screen (once), with a Lock button (Ctrl+L); locks at once when
+        this computer's app was closed while locked."""
         if self.lock is not None:
             return
         from therapy_timer.ui.lock import LockController
+        from therapy_timer.ui.lock_board import TimerBoardSource
 
         def on_clock():
+            """Who is preselected to unlock: the visit's provider, else who unlocked last."""
             controller = self._controller
-            if controller is None or controller.visit is None:
-                return None
             try:
-                return self.repo.get_provider(controller.visit.provider_id)
+                if controller is not None and controller.visit is not None:
+                    return self.repo.get_provider(controller.visit.provider_id)
+                name = controller.signed_in if controller is not None else ""
+                return next((p for p in self.repo.list_providers() if p.name == name), None)
             except StorageError:
                 return None
 
-        self.lock = LockController(self, self.clock, self.repo, current_provider=on_clock,
+        self.lock = LockController(self, self.clock, self.repo, settings=self.settings,
+                                   current_provider=on_clock,
+                                   timers=TimerBoardSource(self.repo, lambda: self.controller),
                                    parent=self)
         self.lock.unlocked.connect(self._on_unlocked)
+        self.lock_action = QAction("&Lock", self, shortcut=QKeySequence("Ctrl+L"))
+        self.lock_action.setToolTip("Lock the screen now: patient names hide, running timers "
+                                    "stay on screen (Ctrl+L)")
+        self.lock_action.triggered.connect(lambda: self.lock is not None and self.lock.lock())
+        bar = self.findChild(QToolBar, "navigate")
+        if bar is not None:
+            bar.addAction(self.lock_action)
+        else:
+            self.addAction(self.lock_action)
+        if self.lock.was_locked:
+            self.lock.lock()
 
     def _on_unlocked(self, provider) -> None:
-        """Whoever unlocked is the acting user named in the audit log from now on."""
-        if provider is not None:
-            self.controller.user = provider.name
-            self.today.user = provider.name
+        """Whoever unlocked is the acting user named in the audit log from now on: on the
+        visit screen, Today, the review and the front desk."""
+        if provider is None:
+            return
+        self.controller.user = provider.name
+        self.today.user = provider.name
+        for page in (self._finalize_page, self._frontdesk):
+            if page is not None:
+                page.user = provider.name
 
     def prepare_diagnoses(self) -> None:
         """Starts loading the ICD-10-CM index on the worker (once); the picker uses it."""

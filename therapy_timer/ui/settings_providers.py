@@ -27,7 +27,7 @@ from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Provider
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.settings import Page, RecordListPage, confirm_note
+from therapy_timer.ui.settings import PIN_PROTECTS, Page, RecordListPage, confirm_note
 
 MAX_TILES = 16
 _ROLES = {
@@ -96,8 +96,9 @@ class ProvidersPage(RecordListPage):
         left.addWidget(self.new_button)
         right = QVBoxLayout()
         right.addLayout(form)
-        right.addWidget(QLabel("The PIN unlocks the screen after auto-lock; only a salted "
-                               "hash of it is stored."))
+        pin_note = QLabel(PIN_PROTECTS + " Only a salted hash of the PIN is stored.")
+        pin_note.setWordWrap(True)
+        right.addWidget(pin_note)
         right.addStretch(1)
         top = QHBoxLayout()
         top.addLayout(left, 2)
