@@ -257,6 +257,8 @@ def test_unlocking_as_someone_else_makes_them_the_acting_user(qtbot, pins, clock
     _type_pin(qtbot, screen, pins.pt2.id, "1357")
     assert not win.lock.is_locked
     assert win.controller.user == "Robin Test, PT"
+    unlocked = pins.repo.audit_entries("provider", limit=1)[0]
+    assert (unlocked.action, unlocked.user) == ("unlock", "Robin Test, PT")
     # The next audited action names Robin, not the visit's provider.
     qtbot.mouseClick(win.visit_panel.tiles.tiles["97112"], LEFT)
     entry = pins.repo.audit_entries("interval", limit=1)[0]
@@ -393,3 +395,32 @@ def test_settings_say_what_the_pin_protects(qtbot, clinic, settings):
     assert any("What the PIN protects" in label.text()
                for label in dialog.providers.findChildren(type(dialog.workstation.pin_explain))
                if label.isVisible())
+
+
+def test_restarted_locked_with_a_timer_left_running_hides_the_recovery_dialog(
+        qtbot, pins, clock, settings):
+    """Closed while locked during 97110; at the next start the recovery question (which
+    names the patient) waits under the lock, its title and contents hidden, the timer on the
+    lock screen; unlocked, it is back and answers as usual."""
+    first = _window(qtbot, pins, clock, settings)
+    _start_97110(qtbot, first, pins, clock, minutes=4)
+    pins.repo.heartbeat(clock.now())
+    first.lock.lock()
+    first.close()
+    clock.advance(minutes=2)
+    second = _window(qtbot, pins, clock, settings)
+    dialog = second.recovery_dialog
+    assert dialog is not None and dialog.isVisible()  # still open: nothing is decided for you
+    assert second.lock.is_locked
+    assert dialog.windowTitle() == "Therapy Timer (locked)"
+    texts = _visible_texts(dialog)
+    assert not any(name in texts for name in NAMES), texts
+    card = second.lock.lock_screen.board.cards[0]
+    assert (card.codes[0].text(), card.times[0].text()) == ("▶ 97110", "6:00")
+    _type_pin(qtbot, second.lock.lock_screen, pins.pt.id, "2468")
+    assert dialog.windowTitle() == "Timers left running"
+    assert "Sample, Ada" in _visible_texts(dialog)  # (what the lock had hidden)
+    assert dialog.rows[0].keep.isVisible()
+    qtbot.mouseClick(dialog.rows[0].keep, LEFT)
+    assert [i.code for i in pins.repo.running_intervals()] == ["97110"]
+    second.close()

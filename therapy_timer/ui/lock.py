@@ -41,6 +41,7 @@ Public API:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -61,6 +62,7 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.records import Provider
+from therapy_timer.core.unlock import PIN, pins_in_use, unlock_need
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui import settings as app_settings
@@ -92,6 +94,7 @@ _BLOCKED = _ACTIVITY | frozenset(
         QEvent.Type.ContextMenu,
     )
 )
+log = logging.getLogger(__name__)
 _SHOW = int(QEvent.Type.Show.value)
 CHECK_MS = 5000
 TICK_MS = 1000
@@ -102,7 +105,6 @@ LOCKED_TITLE = "Therapy Timer (locked)"
 LOCKED_KEY = "lock/locked"
 TRIES_KEY = "lock/failed_tries"
 WAIT_KEY = "lock/wait_until"
-SET_PIN_HELP = ("A PIN is set in Settings > Providers (New PIN), by anyone who can unlock.")
 
 
 class LockScreen(QWidget):
@@ -192,29 +194,30 @@ class LockScreen(QWidget):
         self.unlock_button.clicked.connect(self._submit)
         self.pin_edit.returnPressed.connect(self._submit)
 
-    def set_providers(self, providers: list[Provider], preselect: int | None,
-                      pins_in_use: bool = False) -> None:
+    def set_providers(self, providers: list[Provider], preselect: int | None) -> None:
         """Fills "unlock as" (name and credentials only: never a patient). While PINs are in
         use a provider without one is listed but cannot unlock (the message says why)."""
+        pins = pins_in_use(providers)
         self.provider_box.blockSignals(True)
         self.provider_box.clear()
         self._pin_needed = {}
         self._refused = {}
         for provider in providers:
+            need = unlock_need(providers, provider.id)
             label = provider.name + (f", {provider.credentials}" if provider.credentials else "")
-            if provider.has_pin:
+            if need.kind == PIN:
                 label += "  (PIN)"
-            elif pins_in_use:
+            elif need.refused:
                 label += "  (no PIN: cannot unlock)"
-                self._refused[provider.id] = no_pin_message(provider.name)
+                self._refused[provider.id] = need.reason
             self.provider_box.addItem(label, provider.id)
-            self._pin_needed[provider.id] = provider.has_pin
+            self._pin_needed[provider.id] = need.kind == PIN
         if not providers:
             self.provider_box.addItem("Anyone (no providers set up)", None)
             self._pin_needed[None] = False
-        if pins_in_use and preselect not in self._refused and preselect in self._pin_needed:
+        if pins and preselect not in self._refused and preselect in self._pin_needed:
             index = self.provider_box.findData(preselect)
-        elif pins_in_use:  # the first who can unlock
+        elif pins:  # the first who can unlock
             index = next((i for i in range(self.provider_box.count())
                           if self.provider_box.itemData(i) not in self._refused), 0)
         else:
@@ -222,7 +225,7 @@ class LockScreen(QWidget):
         self.provider_box.setCurrentIndex(max(index, 0))
         self.provider_box.blockSignals(False)
         self.hint.setText("Patient details are hidden. Pick who you are and enter your PIN."
-                          if pins_in_use else
+                          if pins else
                           "Patient details are hidden. Pick who you are to continue.")
         self._provider_changed()
 
@@ -256,11 +259,6 @@ class LockScreen(QWidget):
             event.ignore()  # only unlocking (or the app ending) takes the screen away
             return
         super().closeEvent(event)
-
-
-def no_pin_message(name: str) -> str:
-    return (f"{name} has no PIN. While PINs are in use, only a provider with a PIN can "
-            f"unlock: ask one of them to unlock. {SET_PIN_HELP}")
 
 
 class LockController(QObject):
@@ -353,11 +351,9 @@ class LockController(QObject):
             self.tick()
         return self.is_locked
 
-    def pins_in_use(self, providers: list[Provider] | None = None) -> bool:
+    def pins_in_use(self) -> bool:
         """Any active provider has a PIN: from then on every unlock needs one."""
-        if providers is None:
-            providers = self.repo.list_providers()
-        return any(p.has_pin for p in providers)
+        return pins_in_use(self.repo.list_providers())
 
     # -- lock / unlock -------------------------------------------------------------------------
 
@@ -373,7 +369,7 @@ class LockController(QObject):
             self.lock_screen.show_message(f"Providers could not be read: {exc}")
         current = self._current_provider() if self._current_provider else None
         current = getattr(current, "id", current)  # a Provider or its id
-        self.lock_screen.set_providers(providers, current, self.pins_in_use(providers))
+        self.lock_screen.set_providers(providers, current)
         self._saved_title = self.window.windowTitle()
         self.window.setWindowTitle(LOCKED_TITLE)
         # Belt and braces: the page under the lock screen is hidden too, so no name shows in
@@ -430,25 +426,19 @@ class LockController(QObject):
         except StorageError as exc:  # cannot tell who may unlock: stay locked
             screen.show_message(f"Providers could not be read: {exc}")
             return False
-        pins = self.pins_in_use(providers)
+        need = unlock_need(providers, provider_id)
         provider = next((p for p in providers if p.id == provider_id), None)
-        if provider_id is not None and provider is None:
-            screen.show_message("That provider is not active any more: pick another.")
+        if need.refused:
+            screen.show_message(need.reason)
+            self._record(provider, ok=False, why="refused")
             return False
-        if provider is None and (pins or providers):
-            screen.show_message("Pick who you are, then enter your PIN." if pins
-                                else "Pick who you are.")
-            return False
-        if provider is not None and provider.has_pin:
+        if need.kind == PIN:
             if not pin:
                 screen.show_message(f"Enter the PIN for {provider.name}.")
                 return False
             if not self.repo.verify_pin(provider.id, pin):
                 self._wrong_pin(provider)
                 return False
-        elif provider is not None and pins:
-            screen.show_message(no_pin_message(provider.name))
-            return False
         self._tries = 0
         self._locked_out_until = None
         self._set_stored(TRIES_KEY, 0)
@@ -456,10 +446,21 @@ class LockController(QObject):
         self._set_stored(LOCKED_KEY, False)
         self._release()
         self.touch()
+        self._record(provider, ok=True)
         self.unlocked.emit(provider)
         return True
 
+    def _record(self, provider: Provider | None, ok: bool, why: str = "") -> None:
+        """The audit log notes each unlock (who is acting from now on) and each refusal; a
+        store that cannot write does not keep anyone locked out."""
+        try:
+            self.repo.record_unlock(provider.id if provider else None, self.clock.now(),
+                                    ok=ok, why=why)
+        except StorageError as exc:
+            log.warning("unlock not written to the audit log: %s", exc)
+
     def _wrong_pin(self, provider: Provider) -> None:
+        self._record(provider, ok=False, why="wrong PIN")
         self._tries += 1
         self.lock_screen.pin_edit.clear()
         if self._tries >= MAX_TRIES:

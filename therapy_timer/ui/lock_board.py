@@ -87,7 +87,8 @@ class TimerBoardSource:
                 log.warning("visit %s left off the lock screen: %s", visit_id, exc)
                 continue
             since = min(i.start for i in intervals) if intervals else by_visit[visit_id][0].start
-            codes = tuple(dict.fromkeys(i.code.upper() for i in by_visit[visit_id]))
+            codes = tuple(sorted(dict.fromkeys(i.code.upper() for i in by_visit[visit_id]),
+                                 key=lambda c: not _one_on_one(controller, c)))
             tallies.append((visit_id, since, codes, tally))
         self._tallies = tallies
 
@@ -102,6 +103,14 @@ class TimerBoardSource:
             out.append(RunningVisit(visit_id, since, rows, facts.units_now + untimed,
                                     facts.seconds_to_next_unit))
         return out
+
+
+def _one_on_one(controller, code: str) -> bool:
+    """The one-on-one code first, as the visit screen's "now running" line lists it."""
+    try:
+        return controller.catalog.get(code).kind.exclusive
+    except (AttributeError, BillingError):
+        return False
 
 
 def _label(catalog, code: str) -> str:
