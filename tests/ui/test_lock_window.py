@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings, QSize, Qt
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from therapy_timer.ui.lock import LOCKED_KEY, LOCKOUT_SECONDS, MAX_TRIES
 from therapy_timer.ui.settings import set_lock_minutes
@@ -337,8 +337,12 @@ def test_an_open_patient_dialog_shows_no_name_under_the_lock(qtbot, pins, clock,
         # A question box opening while locked is hidden too.
         box = QMessageBox(QMessageBox.Icon.Information, "About Sample, Ada", "Sample, Ada",
                           parent=win)
+        box.setWindowModality(Qt.WindowModality.ApplicationModal)
         box.show()
         seen["box"] = (box.windowTitle(), _visible_texts(box))
+        # The lock screen is put back on top of the modal stack: it keeps the keyboard.
+        qtbot.waitUntil(lambda: QApplication.activeModalWidget() is win.lock.lock_screen,
+                        timeout=2000)
         box.hide()
         seen["lock_texts"] = _visible_texts(win.lock.lock_screen)
         _type_pin(qtbot, win.lock.lock_screen, pins.pt.id, "2468")
@@ -392,7 +396,7 @@ def test_settings_say_what_the_pin_protects(qtbot, clinic, settings):
                   "does not encrypt"):
         assert words in text
     dialog.tabs.setCurrentWidget(dialog.providers)
-    assert any("What the PIN protects" in label.text()
+    assert any("opens only with a PIN" in label.text()
                for label in dialog.providers.findChildren(type(dialog.workstation.pin_explain))
                if label.isVisible())
 

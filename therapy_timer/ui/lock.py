@@ -234,6 +234,8 @@ class LockScreen(QWidget):
 
     def set_waiting(self, waiting: bool) -> None:
         """During the wait after too many wrong PINs nothing can be typed or pressed."""
+        if self.pin_edit.isEnabled() != waiting:
+            return  # no change (called every second: the focus stays where the user put it)
         self.pin_edit.setEnabled(not waiting)
         self.unlock_button.setEnabled(not waiting and
                                       self.provider_box.currentData() not in self._refused)
@@ -255,9 +257,9 @@ class LockScreen(QWidget):
         self.unlock_requested.emit(self.provider_box.currentData(), self.pin_edit.text())
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if self.holding:
+        if self.holding and not QGuiApplication.isSavingSession():
             event.ignore()  # only unlocking (or the app ending) takes the screen away
-            return
+            return  # (a log-out or shut-down is not held up: the app then starts locked)
         super().closeEvent(event)
 
 
@@ -609,8 +611,25 @@ class LockController(QObject):
         before it is first painted."""
         if shiboken6.isValid(widget):
             self._conceal(widget, showing=True)
-            if QGuiApplication.platformName() != "offscreen":
+            if widget.windowModality() != Qt.WindowModality.NonModal:
+                # A modal window shown later would take the keyboard from the lock screen
+                # (and, its contents hidden, could not be answered): put the lock back on top.
+                QTimer.singleShot(0, self._on_top)
+            elif QGuiApplication.platformName() != "offscreen":
                 self.lock_screen.raise_()
+
+    def _on_top(self) -> None:
+        """Makes the lock screen the newest modal window again (the one that gets input)."""
+        if not self.is_locked:
+            return
+        screen = self.lock_screen
+        screen.holding = False
+        screen.hide()
+        screen.holding = True
+        screen.show()
+        if QGuiApplication.platformName() != "offscreen":
+            screen.raise_()
+        screen.activateWindow()
 
     def _inside_lock_screen(self, obj: QObject | None) -> bool:
         while obj is not None:

@@ -27,7 +27,7 @@ from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.core.records import Provider
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.settings import PIN_PROTECTS, Page, RecordListPage, confirm_note
+from therapy_timer.ui.settings import Page, RecordListPage, confirm_note
 
 MAX_TILES = 16
 _ROLES = {
@@ -96,7 +96,9 @@ class ProvidersPage(RecordListPage):
         left.addWidget(self.new_button)
         right = QVBoxLayout()
         right.addLayout(form)
-        pin_note = QLabel(PIN_PROTECTS + " Only a salted hash of the PIN is stored.")
+        pin_note = QLabel("Once any provider has a PIN, the lock screen opens only with a PIN "
+                          "and names the one who unlocked in the audit log (more on This "
+                          "computer). Only a salted hash of the PIN is stored.")
         pin_note.setWordWrap(True)
         right.addWidget(pin_note)
         right.addStretch(1)
