@@ -257,7 +257,7 @@ class LockScreen(QWidget):
         self.unlock_requested.emit(self.provider_box.currentData(), self.pin_edit.text())
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if self.holding and not QGuiApplication.isSavingSession():
+        if self.holding and not QGuiApplication.instance().isSavingSession():
             event.ignore()  # only unlocking (or the app ending) takes the screen away
             return  # (a log-out or shut-down is not held up: the app then starts locked)
         super().closeEvent(event)
