@@ -428,3 +428,21 @@ def test_restarted_locked_with_a_timer_left_running_hides_the_recovery_dialog(
     qtbot.mouseClick(dialog.rows[0].keep, LEFT)
     assert [i.code for i in pins.repo.running_intervals()] == ["97110"]
     second.close()
+
+
+def test_a_dialog_left_open_saves_as_whoever_unlocked(qtbot, pins, clock, win):
+    """Dana left the patient editor open; Robin unlocks and saves: the audit names Robin."""
+    from therapy_timer.ui.patients import PatientDialog
+
+    dialog = PatientDialog(pins.repo, pins.patient.id, win, user="Dana Test, PT",
+                           today=date(2026, 3, 2))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.phone, "(555) 010-0123")
+    win.lock.lock()
+    _type_pin(qtbot, win.lock.lock_screen, pins.pt2.id, "1357")
+    assert dialog.isVisible() and dialog.phone.text() == "(555) 010-0123"
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert pins.repo.get_patient(pins.patient.id).phone == "(555) 010-0123"
+    entry = pins.repo.audit_entries("patient", limit=1)[0]
+    assert entry.user == "Robin Test, PT"

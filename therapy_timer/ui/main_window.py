@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QMainWindow,
@@ -403,6 +404,15 @@ class MainWindow(QMainWindow):
         for page in (self._finalize_page, self._frontdesk):
             if page is not None:
                 page.user = provider.name
+        # A dialog left open under the lock (the patient editor, Settings, the recovery
+        # question) saves as whoever unlocked, not as whoever opened it: each keeps its
+        # acting user in a ``user`` attribute (text, or None when unknown).
+        for window in QApplication.topLevelWidgets():
+            if window is self:
+                continue
+            for widget in (window, *window.findChildren(QWidget)):
+                if isinstance(getattr(widget, "user", 0), str | None):
+                    widget.user = provider.name
 
     def prepare_diagnoses(self) -> None:
         """Starts loading the ICD-10-CM index on the worker (once); the picker uses it."""
