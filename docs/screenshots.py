@@ -90,6 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         panel.refresh_notices()
         shot("visit")
 
+        # The lock screen over that visit: the running timers stay, the patient's name goes.
+        window.start_lock()
+        window.lock.timer.stop()
+        window.lock.lock()
+        lock_screen = window.lock.lock_screen
+        lock_screen.setGeometry(window.geometry())  # offscreen's screen is smaller than SIZE
+        shot("lock", lock_screen)
+        window.lock.unlock(pt.id, "")  # the demo clinic sets no PINs
+
         # The review before locking.
         clock.advance(minutes=3)
         panel.start_or_stop("97010")

@@ -154,7 +154,8 @@ def test_pin_required_and_checked(qtbot, lock, store, window):
     assert screen.message.text() == "Enter the PIN for Dana Test."
     qtbot.keyClicks(screen.pin_edit, "1111")
     qtbot.keyClick(screen.pin_edit, Qt.Key.Key_Return)
-    assert screen.message.text() == "Wrong PIN for Dana Test."
+    assert screen.message.text() == ("Wrong PIN for Dana Test. 4 more wrong tries and "
+                                     "unlocking waits 30 s.")
     assert lock.is_locked and screen.pin_edit.text() == ""
     with qtbot.waitSignal(lock.unlocked, timeout=2000) as blocker:
         qtbot.keyClicks(screen.pin_edit, "2468")
@@ -169,15 +170,16 @@ def test_pin_required_and_checked(qtbot, lock, store, window):
 
 def test_current_provider_may_be_a_provider_object(qtbot, window, clock, store, qsettings):
     controller = LockController(window, clock, store, settings=qsettings,
-                                current_provider=lambda: store.lee)
+                                current_provider=lambda: store.dana)
     controller.timer.stop()
     controller.lock()
-    assert controller.lock_screen.provider_box.currentData() == store.lee.id
-    assert controller.unlock(store.lee.id)
+    assert controller.lock_screen.provider_box.currentData() == store.dana.id
+    assert controller.unlock(store.dana.id, "2468")
     controller.detach()
 
 
-def test_provider_without_pin_unlocks_with_a_tap(qtbot, lock, store):
+def test_provider_without_pin_unlocks_with_a_tap_while_nobody_has_a_pin(qtbot, lock, store):
+    store.save_provider(store.dana, pin="")  # PINs not in use on this clinic
     lock.lock()
     screen = lock.lock_screen
     screen.provider_box.setCurrentIndex(screen.provider_box.findData(store.lee.id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from therapy_timer.core.codes import CodeKind, default_catalog
 from therapy_timer.core.model import BillingError, Discipline
@@ -148,6 +148,19 @@ class ClinicMixin(RepositoryBase):
         row = self._one("SELECT pin_hash FROM providers WHERE id = ?", (provider_id,),
                         f"provider {provider_id}")
         return row["pin_hash"] is not None and check_pin(pin, row["pin_hash"])
+
+    def record_unlock(self, provider_id: int | None, at: datetime, *, ok: bool = True,
+                      why: str = "") -> None:
+        """Notes in the audit log who unlocked the lock screen (the acting user from then on:
+        the entry is theirs) or, ``ok`` False, an unlock refused (``why``: "wrong PIN", ...;
+        the entry names the provider tried, never as its user: nobody was proven)."""
+        user = None
+        if provider_id is not None and ok:
+            user = self._one("SELECT name FROM providers WHERE id = ?", (provider_id,),
+                             f"provider {provider_id}")["name"]
+        with self._write():
+            self._audit(at, user, "unlock" if ok else "unlock_refused", "provider",
+                        provider_id, {"why": why} if why else None)
 
     # --- favourite tiles ---
 

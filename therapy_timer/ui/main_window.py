@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QMainWindow,
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
                                             clock=self.clock)
             self._frontdesk.visit_requested.connect(self.show_visit)  # from "Open visits"
             self.stack.addWidget(self._frontdesk)
+            if self._controller is not None and self._controller.signed_in:
+                self._frontdesk.user = self._controller.signed_in  # who unlocked (audit)
         return self._frontdesk
 
     def show_frontdesk(self) -> None:
@@ -364,29 +367,60 @@ class MainWindow(QMainWindow):
         return dialog
 
     def start_lock(self) -> None:
-        """Arms the auto-lock screen (once)."""
+        """Arms the auto-lock screen (once), with a Lock button (Ctrl+L); locks at once when
+        this computer's app was closed while locked."""
         if self.lock is not None:
             return
         from therapy_timer.ui.lock import LockController
+        from therapy_timer.ui.lock_board import TimerBoardSource
 
         def on_clock():
+            """Who is preselected to unlock: the visit's provider, else who unlocked last."""
             controller = self._controller
-            if controller is None or controller.visit is None:
-                return None
             try:
-                return self.repo.get_provider(controller.visit.provider_id)
+                if controller is not None and controller.visit is not None:
+                    return self.repo.get_provider(controller.visit.provider_id)
+                name = controller.signed_in if controller is not None else ""
+                return next((p for p in self.repo.list_providers() if p.name == name), None)
             except StorageError:
                 return None
 
-        self.lock = LockController(self, self.clock, self.repo, current_provider=on_clock,
+        self.lock = LockController(self, self.clock, self.repo, settings=self.settings,
+                                   current_provider=on_clock,
+                                   timers=TimerBoardSource(self.repo, lambda: self.controller),
                                    parent=self)
         self.lock.unlocked.connect(self._on_unlocked)
+        self.lock_action = QAction("&Lock", self, shortcut=QKeySequence("Ctrl+L"))
+        self.lock_action.setToolTip("Lock the screen now: patient names hide, running timers "
+                                    "stay on screen (Ctrl+L)")
+        self.lock_action.triggered.connect(lambda: self.lock is not None and self.lock.lock())
+        bar = self.findChild(QToolBar, "navigate")
+        if bar is not None:
+            bar.addAction(self.lock_action)
+        else:
+            self.addAction(self.lock_action)
+        if self.lock.was_locked:
+            self.lock.lock()
 
     def _on_unlocked(self, provider) -> None:
-        """Whoever unlocked is the acting user named in the audit log from now on."""
-        if provider is not None:
-            self.controller.user = provider.name
-            self.today.user = provider.name
+        """Whoever unlocked is the acting user named in the audit log from now on: on the
+        visit screen, Today, the review and the front desk."""
+        if provider is None:
+            return
+        self.controller.user = provider.name
+        self.today.user = provider.name
+        for page in (self._finalize_page, self._frontdesk):
+            if page is not None:
+                page.user = provider.name
+        # A dialog left open under the lock (the patient editor, Settings, the recovery
+        # question) saves as whoever unlocked, not as whoever opened it: each keeps its
+        # acting user in a ``user`` attribute (text, or None when unknown).
+        for window in QApplication.topLevelWidgets():
+            if window is self:
+                continue
+            for widget in (window, *window.findChildren(QWidget)):
+                if isinstance(getattr(widget, "user", 0), str | None):
+                    widget.user = provider.name
 
     def prepare_diagnoses(self) -> None:
         """Starts loading the ICD-10-CM index on the worker (once); the picker uses it."""

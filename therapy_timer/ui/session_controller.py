@@ -163,6 +163,16 @@ class SessionController(QObject):
         end = now if self.running() else max(i.end for i in self.intervals)
         return max(0, int((end - start).total_seconds()))
 
+    def tally_for(self, visit_id: int) -> LiveTally:
+        """The live tally of any open visit, built as the visit screen builds its own (the
+        payer's rule, the day's finalized visits pooled in): the lock screen's countdown is
+        therefore the visit screen's. The open visit's own tally when it is that visit."""
+        if self.visit is not None and self.visit.id == visit_id and self._tally is not None:
+            return self._tally
+        visit = self.repo.get_visit(visit_id)
+        intervals = self._pooled_intervals(visit) + list(self.repo.intervals_for(visit_id))
+        return LiveTally([i.interval for i in intervals], self._rule_for(visit), self.catalog)
+
     # -- opening and closing ------------------------------------------------------------------
 
     def open_visit(self, visit_id: int) -> None:

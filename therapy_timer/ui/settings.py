@@ -58,6 +58,14 @@ ORG, APP = "TherapyTimer", "therapy-timer"
 LOCK_KEY = "lock/idle_minutes"
 DEFAULT_LOCK_MINUTES = 10
 MAX_LOCK_MINUTES = 240
+#: What a PIN does, in plain words (the "This computer" and Providers tabs say it).
+PIN_PROTECTS = (
+    "What the PIN protects: once any provider has a PIN, the locked screen opens only with a "
+    "PIN, and whoever unlocks is the person the audit log names for everything done next. A "
+    "provider without a PIN cannot unlock then; set one on the Providers tab. Closing the app "
+    "while it is locked does not get around it: it starts locked on this computer. Without "
+    "any PIN, anyone can unlock by picking a name. The PIN guards this screen only: it does "
+    "not encrypt the database file.")
 CONFIRM_STYLE = "color: #7c4a00; background: #fff4d6; padding: 6px; border-radius: 4px;"
 _MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)?(\.\d{1,2})?$")
 
@@ -377,10 +385,15 @@ class WorkstationPage(Page):
         layout.addLayout(form)
         explain = QLabel(
             "When nobody touches this computer for that long, a lock screen hides patient "
-            "names. Unlocking asks for the provider's PIN where one is set (Providers tab). "
-            "Timers keep running while the screen is locked.")
+            "names. Timers keep running while the screen is locked, and the lock screen shows "
+            "them (codes, minutes and the countdown to the next unit, never a name). Ctrl+L or "
+            "the Lock button locks at once.")
         explain.setWordWrap(True)
         layout.addWidget(explain)
+        self.pin_explain = QLabel(PIN_PROTECTS)
+        self.pin_explain.setObjectName("pinExplain")
+        self.pin_explain.setWordWrap(True)
+        layout.addWidget(self.pin_explain)
         layout.addStretch(1)
         layout.addLayout(self.footer())
         self.watch(self.lock_minutes)

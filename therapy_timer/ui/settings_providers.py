@@ -96,8 +96,11 @@ class ProvidersPage(RecordListPage):
         left.addWidget(self.new_button)
         right = QVBoxLayout()
         right.addLayout(form)
-        right.addWidget(QLabel("The PIN unlocks the screen after auto-lock; only a salted "
-                               "hash of it is stored."))
+        pin_note = QLabel("Once any provider has a PIN, the lock screen opens only with a PIN "
+                          "and names the one who unlocked in the audit log (more on This "
+                          "computer). Only a salted hash of the PIN is stored.")
+        pin_note.setWordWrap(True)
+        right.addWidget(pin_note)
         right.addStretch(1)
         top = QHBoxLayout()
         top.addLayout(left, 2)
