@@ -15,6 +15,7 @@ from pathlib import Path
 
 from therapy_timer.storage.backup import backup_before_upgrade
 from therapy_timer.storage.charges import ChargesMixin
+from therapy_timer.storage.choices import ChoicesMixin
 from therapy_timer.storage.clinic import ClinicMixin
 from therapy_timer.storage.db import (
     BUSY_TIMEOUT_MS,
@@ -63,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(ChargesMixin, ClinicMixin, PaymentsMixin, RecoveryMixin):
+class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, PaymentsMixin, RecoveryMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
