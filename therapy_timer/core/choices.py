@@ -201,7 +201,8 @@ def choices_from_text(text: str | None) -> Choices:
 
 def choices_text(choices: Choices) -> str | None:
     """The JSON text to store (None when nothing is chosen)."""
-    return None if choices.empty else json.dumps(choices.to_json(), sort_keys=True)
+    # Keys in the order chosen (a tie reads in the order the codes were started).
+    return None if choices.empty else json.dumps(choices.to_json())
 
 
 def choices_from_record(record: Mapping[str, Any], diagnoses: Sequence[str]) -> Choices:

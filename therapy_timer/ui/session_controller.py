@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from therapy_timer.core.choices import Choices
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
@@ -104,6 +105,8 @@ class SessionController(QObject):
         self.performer: Performer | None = None
         self.paused_codes: tuple[str, ...] = ()
         self.jumps: list[TimeJump] = []
+        #: The visit's stored billing choices (tie, ticks, pointers, untimed confirmations).
+        self.choices = Choices()
         self._tally: LiveTally | None = None
         self._last_beat: float | None = None
         #: The app's one clock-jump watcher (the window's heartbeat checks through it too).
@@ -185,6 +188,7 @@ class SessionController(QObject):
         self.pooled = []
         self.paused_codes = ()
         self.jumps = []
+        self.choices = Choices()
         self._tally = None
         self.changed.emit()
 
@@ -204,8 +208,13 @@ class SessionController(QObject):
         self.intervals = list(self.repo.intervals_for(self.visit.id))
         self.jumps = self._stored_jumps()
         try:
+            self.choices = self.repo.visit_choices(self.visit.id)
+        except StorageError as exc:
+            log.warning("visit %s: billing choices not read: %s", self.visit.id, exc)
+        try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
-                                    self.rule, self.catalog)
+                                    self.rule, self.catalog, tie=self.choices.tie,
+                                    untimed_ok=self.choices.untimed_ok)
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
@@ -352,6 +361,15 @@ class SessionController(QObject):
             return False
         return self._call(self.repo.edit_interval, interval_id, reason=reason.strip(),
                           user=self.user or "unknown", now=self.clock.now(), **changes)
+
+    def choose_tie(self, allocation: dict[str, int] | None) -> bool:
+        """Stores the clinician's choice among the tie's allowed allocations (None: the
+        rule's pick); the tiles and totals show it at once, the review and finalize use it."""
+        if not self._can_change():
+            return False
+        return self._call(self.repo.save_choices, self.visit.id,
+                          self.choices.with_tie(allocation), self.user or None,
+                          self.clock.now())
 
     def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
         """The clinician's answer to a flagged time jump (the stored flags clear, audited).
