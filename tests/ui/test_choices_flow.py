@@ -167,6 +167,33 @@ def test_a_tie_choice_with_an_evaluation_in_the_visit_bills_survives_and_finaliz
     assert repo.billing_record(visit_id)["choice"] == {"97112": 1, "97110": 2}
 
 
+def test_a_tie_choice_the_times_outgrow_is_shown_as_such_and_reset_on_the_review(
+        qtbot, win, clinic, clock, monkeypatch):
+    repo = clinic.repo
+    visit_id = start_visit(win, clinic)
+    tap(qtbot, win, "97112")
+    clock.advance(minutes=20)
+    tap(qtbot, win, "97110")
+    clock.advance(minutes=20)
+    tap(qtbot, win, "97110")
+    choose(qtbot, win, monkeypatch, 1)
+    assert tile_units(win, "97112", "97110") == {"97112": 1, "97110": 2}
+    tap(qtbot, win, "97116")  # 20 minutes of gait: a three-way tie for the fourth unit
+    clock.advance(minutes=20)
+    tap(qtbot, win, "97116")
+    assert tile_units(win, "97112", "97110", "97116") == {"97112": 2, "97110": 1, "97116": 1}
+    assert any("Your choice (97112 × 1, 97110 × 2) no longer fits the times" in t
+               for t in win.visit_panel.notices.texts())
+    page = finish(qtbot, win)
+    assert rows(page) == {"97112": 2, "97110": 1, "97116": 1}
+    assert ("Reset: Tie choice reset (97112 × 1, 97110 × 2): the times changed and it is no "
+            "longer an allocation the rule allows; the rule's pick is shown."
+            in review_texts(page))
+    assert repo.visit_choices(visit_id).tie == {}
+    qtbot.mouseClick(page.back_button, LEFT)
+    assert not any("Chosen" in t or "Your choice" in t for t in win.visit_panel.notices.texts())
+
+
 # --- item 2: ticks and pointers kept; reset only when their reason is gone ---------------
 
 
