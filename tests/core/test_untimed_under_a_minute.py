@@ -56,3 +56,20 @@ def test_the_tie_crash_of_issue_16_with_an_untimed_code():
     assert {ln.code: ln.units for ln in back.lines} == default
     with pytest.raises(BillingError, match="whole number"):
         billing.with_choice({"97112": "two"})
+
+
+def test_the_live_tally_shows_the_chosen_tie_and_the_confirmed_untimed_unit():
+    from tests.core.helpers import at
+    from therapy_timer.core.live import LiveTally
+
+    intervals = [iv("97010", 0, 0.5), iv("97112", 0, 20), iv("97110", 20, 40)]
+    plain = LiveTally(intervals).facts(at(41))
+    assert (plain.units("97112"), plain.units("97110"), plain.units("97010")) == (2, 1, 0)
+    chosen = LiveTally(intervals, tie={"97112": 1, "97110": 2}, untimed_ok=["97010"]).facts(
+        at(41))
+    assert (chosen.units("97112"), chosen.units("97110"), chosen.units("97010")) == (1, 2, 1)
+    assert chosen.units_now == plain.units_now == 3
+    # A choice the times no longer allow shows the rule's pick (the review resets it).
+    stale = LiveTally([*intervals, iv("97116", 40, 60)], tie={"97112": 1, "97110": 2})
+    assert stale.facts(at(61)).allocation.as_dict() == {"97010": 0, "97112": 2, "97110": 1,
+                                                        "97116": 1}

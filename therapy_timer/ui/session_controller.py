@@ -207,14 +207,18 @@ class SessionController(QObject):
         self.paused_codes = self.visit.paused_codes
         self.intervals = list(self.repo.intervals_for(self.visit.id))
         self.jumps = self._stored_jumps()
+        untimed_ok: set[str] = set()
         try:
             self.choices = self.repo.visit_choices(self.visit.id)
+            # The pooled visits' confirmations count too, as when the store bills the day.
+            for visit_id in {self.visit.id, *(i.visit_id for i in self.pooled)}:
+                untimed_ok.update(self.repo.visit_choices(visit_id).untimed_ok)
         except StorageError as exc:
             log.warning("visit %s: billing choices not read: %s", self.visit.id, exc)
         try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
                                     self.rule, self.catalog, tie=self.choices.tie,
-                                    untimed_ok=self.choices.untimed_ok)
+                                    untimed_ok=untimed_ok)
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
