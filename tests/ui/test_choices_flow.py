@@ -71,10 +71,16 @@ def choose(qtbot, win, monkeypatch, index):
     """Choose... on the tie notice, picking option ``index`` of the allowed allocations."""
     notice = next(n for key, n in win.visit_panel.notices.notices.items()
                   if key.startswith("tie"))
-    monkeypatch.setattr(Ask, "choice", classmethod(lambda cls, parent, t, label, options:
-                                                   index))
+    offered = []
+
+    def answer(cls, parent, title, label, options):
+        offered.extend(options)
+        return index
+
+    monkeypatch.setattr(Ask, "choice", classmethod(answer))
     with qtbot.waitSignal(win.controller.changed, timeout=2000):
         qtbot.mouseClick(notice.buttons["Choose…"], LEFT)
+    return offered
 
 
 def finish(qtbot, win):
@@ -140,7 +146,9 @@ def test_a_tie_choice_with_an_evaluation_in_the_visit_bills_survives_and_finaliz
     assert "Tie: you chose 97112 × 1, 97110 × 2" in review_texts(page)
 
     qtbot.mouseClick(page.back_button, LEFT)
-    choose(qtbot, win, monkeypatch, 0)  # the rule's own pick, chosen again
+    offered = choose(qtbot, win, monkeypatch, 0)  # the rule's own pick, chosen again
+    assert offered == ["97112 × 2, 97110 × 1  (the rule's pick)",
+                       "97112 × 1, 97110 × 2  (shown now)"]
     assert tile_units(win, "97112", "97110") == {"97112": 2, "97110": 1}
     page = finish(qtbot, win)
     assert rows(page) == {"97161": 1, "97112": 2, "97110": 1}

@@ -451,8 +451,15 @@ class VisitPanel(QWidget):
         if facts is None or not facts.allocation.ties:
             return
         options = facts.allocation.allowed_allocations()
-        labels = [", ".join(f"{code} × {units}" for code, units in alt.items() if units)
-                  for alt in options]
+        current = facts.allocation.as_dict()
+        labels = []
+        for n, alt in enumerate(options):
+            label = ", ".join(f"{code} × {units}" for code, units in alt.items() if units)
+            if n == 0:
+                label += "  (the rule's pick)"
+            if all(current.get(code, 0) == units for code, units in alt.items()):
+                label += "  (shown now)"
+            labels.append(label)
         index = Ask.choice(self, "Choose the units", "The rule leaves a choice. Bill:", labels)
         if index is not None:  # stored at once: it survives leaving and reopening the visit
             self.controller.choose_tie(options[index])
