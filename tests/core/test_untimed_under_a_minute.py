@@ -73,3 +73,13 @@ def test_the_live_tally_shows_the_chosen_tie_and_the_confirmed_untimed_unit():
     stale = LiveTally([*intervals, iv("97116", 40, 60)], tie={"97112": 1, "97110": 2})
     assert stale.facts(at(61)).allocation.as_dict() == {"97010": 0, "97112": 2, "97110": 1,
                                                         "97116": 1}
+
+
+def test_an_evaluation_tapped_by_mistake_is_no_second_evaluation():
+    from therapy_timer.core.billing import bill_services
+
+    slip = bill_services([Service("97161", 0), Service("97162", 30)], BillingContext())
+    assert not any("one PT evaluation" in w for w in slip.warnings)
+    both = bill_services([Service("97161", 0), Service("97162", 30)], BillingContext(),
+                         untimed_ok=["97161"])
+    assert any("Only one PT evaluation" in w for w in both.warnings)

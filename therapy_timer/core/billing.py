@@ -347,6 +347,8 @@ def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | N
     """NCCI ch. XI s. P: one PT and one OT evaluation or re-evaluation per date."""
     evals: dict[str, list[str]] = {}
     for line in allocation.lines:
+        if not line.units:  # an evaluation not billed (timed under a minute) is no second one
+            continue
         info = catalog.get(line.code, day)
         if info.kind is CodeKind.EVALUATION and info.disciplines[0] in (Discipline.PT,
                                                                           Discipline.OT):
