@@ -52,7 +52,12 @@ def test_untimed_codes_never_change_the_timed_result(timed, untimed, rule):
     assert mixed.total_timed_minutes == alone.total_timed_minutes
     assert mixed.timed_units == alone.timed_units
     assert {c: u for c, u in mixed.as_dict().items() if c in dict(timed)} == alone.as_dict()
-    assert all(mixed.units(code) == 1 for code, _ in untimed)
+    # One unit each; under a minute only once the clinician confirms it (issue 16).
+    assert all(mixed.units(code) == (1 if m >= 1 else 0) for code, m in untimed)
+    confirmed = allocate(services(timed) + services(untimed), rule,
+                         untimed_ok=[code for code, _ in untimed])
+    assert all(confirmed.units(code) == 1 for code, _ in untimed)
+    assert confirmed.timed_units == alone.timed_units
 
 
 @settings(max_examples=200)

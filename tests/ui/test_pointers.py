@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import VisitStatus
@@ -150,9 +151,11 @@ def test_the_last_pointer_cannot_be_untapped_and_a_fifth_frees_up(qtbot, page, c
     assert dx_cells(page)["97112"] == "AE"
 
 
-def test_choices_survive_a_modifier_tick_but_not_new_diagnoses(qtbot, page, clinic, clock):
+def test_choices_survive_a_modifier_tick_and_follow_new_diagnoses(qtbot, page, clinic, clock):
     """An assistant's minutes split 97110 into two lines: both follow one choice; ticking CQ
-    rebuilds the rows and keeps it; changing the diagnoses starts again from the default."""
+    rebuilds the rows and keeps it; changing the diagnoses keeps each line on the diagnoses
+    it pointed at, dropping (and saying so) only the removed one (issue 16 changed this: it
+    used to start again from the default)."""
     visit = timed_visit(clinic, clock, assistant_minutes=20)
     page.load(visit.id)
     tap(qtbot, page, "97110", "A")
@@ -172,10 +175,13 @@ def test_choices_survive_a_modifier_tick_but_not_new_diagnoses(qtbot, page, clin
     assert toggles_for(page, "97112").letters() == "AB"
     assert page.pointers == {"97110": "BA"}
     clinic.repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
-    page.load(visit.id)  # the letters would point at other diagnoses now
-    assert page.pointers == {}
+    page.load(visit.id)  # M54.50 removed: R26.89 (was B) is A now
+    assert page.pointers == {"97110": "A"}
     assert all(t.letters() == "A" for t in page.toggles)
     assert all(list(t.buttons) == ["A"] for t in page.toggles)
+    assert [box.isChecked() for box, key in page.checks if key == ("97110", "CQ")] == [True]
+    assert any(label.text() == "Reset: 97110 no longer points at M54.50: removed from the "
+               "diagnoses." for label in page.findChildren(QLabel))
 
 
 def test_no_diagnosis_hides_the_toggles(page, clinic, clock):
@@ -205,7 +211,9 @@ def test_a_refused_pointer_is_reported_and_nothing_locks(qtbot, page, clinic, cl
     """The store is the last word: a choice it refuses comes back as a message."""
     visit = timed_visit(clinic, clock)
     page.load(visit.id)
-    page.pointers["97110"] = "C"  # as if the diagnoses changed under the review
+    # As if the diagnoses changed under the review (the review now saves each tap, so the
+    # stale letters are handed straight to finalize).
+    monkeypatch.setattr(page, "chosen_pointers", lambda: {"97110": "C"})
     warned = []
     monkeypatch.setattr(Ask, "warn", classmethod(lambda cls, parent, title, text:
                                                  warned.append((title, text))))
@@ -227,7 +235,9 @@ def test_an_amendment_chooses_again_and_keeps_the_original(qtbot, page, clinic, 
         qtbot.mouseClick(page.amend_button, LEFT)
     new_id = amended.args[0]
     page.load(new_id)
-    assert [t.letters() for t in page.toggles] == ["AB", "AB"]  # a new review, the default
+    # The correction starts with the original's pointers (issue 16; it used to reset them).
+    assert [t.letters() for t in page.toggles] == ["AB", "A"]
+    tap(qtbot, page, "97110", "B")
     tap(qtbot, page, "97110", "A")
     assert page.on_finalize()
     assert {ln.code: "".join(ln.diagnosis_pointers)

@@ -28,6 +28,9 @@ from therapy_timer.core.modifiers import (
 from therapy_timer.core.rules_data import NcciPair, default_ncci, kx_for_year
 from therapy_timer.core.units import Allocation, allocate
 
+#: What a line says when an untimed code ran less than a minute and nobody confirmed it.
+UNDER_A_MINUTE_NOTE = "timed under a minute: not billed unless the clinician confirms it"
+
 
 @dataclass(frozen=True)
 class BillingContext:
@@ -128,6 +131,11 @@ class DayBilling:
         return self._rebill(allocation)
 
     @property
+    def under_a_minute(self) -> tuple[str, ...]:
+        """Untimed codes timed for less than a minute (billed only once confirmed)."""
+        return self.allocation.under_a_minute
+
+    @property
     def suggestions(self) -> tuple[Suggestion, ...]:
         return tuple(s for line in self.lines for s in line.suggestions)
 
@@ -189,9 +197,14 @@ def bill_services(
     day: date | None = None,
     catalog: Catalog | None = None,
     ncci: Sequence[NcciPair] | None = None,
+    untimed_ok: Collection[str] = (),
 ) -> DayBilling:
-    """Bills minutes per code (no timer evidence, so 59/XU is never suggested)."""
-    allocation = allocate(services, context.rule, day=day, catalog=catalog)
+    """Bills minutes per code (no timer evidence, so 59/XU is never suggested).
+
+    ``untimed_ok``: untimed codes under a minute the clinician confirmed (see ``allocate``).
+    """
+    allocation = allocate(services, context.rule, day=day, catalog=catalog,
+                          untimed_ok=untimed_ok)
     total_treatment = sum(s.minutes for s in services)
 
     def finish(chosen: Allocation) -> DayBilling:
@@ -209,13 +222,18 @@ def bill_intervals(
     now: datetime | None = None,
     catalog: Catalog | None = None,
     ncci: Sequence[NcciPair] | None = None,
+    untimed_ok: Collection[str] = (),
 ) -> DayBilling:
-    """Bills a patient-day from its timer intervals (``now`` for running ones)."""
+    """Bills a patient-day from its timer intervals (``now`` for running ones).
+
+    ``untimed_ok``: untimed codes under a minute the clinician confirmed (see ``allocate``).
+    """
     catalog = catalog or default_catalog()
     times = day_time(intervals, now, catalog)
     if day is None and times.session_start is not None:
         day = times.session_start.date()
-    allocation = allocate(times.services(), context.rule, day=day, catalog=catalog)
+    allocation = allocate(times.services(), context.rule, day=day, catalog=catalog,
+                          untimed_ok=untimed_ok)
     by_code: dict[str, list[Interval]] = {}
     for interval in intervals:
         by_code.setdefault(interval.code.upper(), []).append(interval)
@@ -260,6 +278,9 @@ def _finish(
             )
         if info.needs_confirmation and info.note:
             notes.setdefault(line.code, []).append(info.note)
+        if line.code in allocation.under_a_minute:
+            notes.setdefault(line.code, []).append(UNDER_A_MINUTE_NOTE if not line.units else
+                                                   "timed under a minute: billed, as confirmed")
         if cq and line.units and line.assistant_minutes and line.code not in bundled:
             therapist = line.minutes - line.assistant_minutes
             if line.timed:
@@ -352,6 +373,8 @@ def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | N
     """NCCI ch. XI s. P: one PT and one OT evaluation or re-evaluation per date."""
     evals: dict[str, list[str]] = {}
     for line in allocation.lines:
+        if not line.units:  # an evaluation not billed (timed under a minute) is no second one
+            continue
         info = catalog.get(line.code, day)
         if info.kind is CodeKind.EVALUATION and info.disciplines[0] in (Discipline.PT,
                                                                           Discipline.OT):

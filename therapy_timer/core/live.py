@@ -7,13 +7,14 @@ tick adds only the running interval, so a recompute costs a few microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.minutes import check_overlaps
-from therapy_timer.core.model import Interval, Rule, Service
+from therapy_timer.core.model import BillingError, Interval, Rule, Service
 from therapy_timer.core.units import Allocation, allocate, cms_units, per_code_units
 
 
@@ -49,13 +50,22 @@ class LiveFacts:
 
 
 class LiveTally:
-    """Holds a visit's closed intervals summed once; ``facts(now)`` adds the running one."""
+    """Holds a visit's closed intervals summed once; ``facts(now)`` adds the running one.
+
+    ``tie`` is the clinician's stored tie choice: shown at once while the rule allows it (the
+    rule's pick otherwise; the review says when a choice no longer holds). ``untimed_ok``:
+    untimed codes under a minute the clinician confirmed to bill.
+    """
 
     def __init__(self, intervals: Sequence[Interval], rule: Rule = Rule.CMS,
-                 catalog: Catalog | None = None, *, medicare: bool = False) -> None:
+                 catalog: Catalog | None = None, *, medicare: bool = False,
+                 tie: Mapping[str, int] | None = None,
+                 untimed_ok: Collection[str] = ()) -> None:
         self.rule = rule
         self.catalog = catalog or default_catalog()
         self.medicare = medicare
+        self.tie = dict(tie or {})
+        self.untimed_ok = tuple(untimed_ok)
         check_overlaps([i for i in intervals if i.end is not None], None, self.catalog)
         self._closed: dict[str, int] = {}
         self._order: dict[str, int] = {}
@@ -77,7 +87,13 @@ class LiveTally:
             seconds[code] = seconds.get(code, 0) + interval.seconds(now)
         services = [Service(code, seconds.get(code, 0) // 60, order)
                     for code, order in self._order.items()]
-        allocation = allocate(services, self.rule, catalog=self.catalog, explain=False)
+        allocation = allocate(services, self.rule, catalog=self.catalog, explain=False,
+                              untimed_ok=self.untimed_ok)
+        if self.tie and allocation.ties:
+            # The times moved on and the choice no longer holds: the rule's pick until the
+            # review resets it (and says so).
+            with contextlib.suppress(BillingError):
+                allocation = allocation.with_choice(self.tie)
         timed_minutes = allocation.total_timed_minutes
         units_now = allocation.timed_units
         running = next((i for i in self._running if self._timed[i.code.upper()]), None)
@@ -114,6 +130,9 @@ class LiveTally:
 
 
 def live_facts(intervals: Sequence[Interval], now: datetime, rule: Rule = Rule.CMS,
-               catalog: Catalog | None = None, *, medicare: bool = False) -> LiveFacts:
+               catalog: Catalog | None = None, *, medicare: bool = False,
+               tie: Mapping[str, int] | None = None,
+               untimed_ok: Collection[str] = ()) -> LiveFacts:
     """One-off live facts (the screen keeps a ``LiveTally`` instead)."""
-    return LiveTally(intervals, rule, catalog, medicare=medicare).facts(now)
+    return LiveTally(intervals, rule, catalog, medicare=medicare, tie=tie,
+                     untimed_ok=untimed_ok).facts(now)

@@ -6,12 +6,14 @@ to the codes with the largest leftover minutes (m mod 15). Where equal leftovers
 the code started first that day gets it, and every other allowed allocation is reported.
 
 Per-code: each timed code alone, u = (m + 7) // 15. Untimed codes bill 1 unit under both rules
-and never enter the timed total.
+and never enter the timed total; one timed for less than a minute (an evaluation left at 0:20,
+a tapped-by-mistake hot pack) bills only once the clinician confirms it was really furnished
+(``untimed_ok``): a unit the timers cannot support is not claimed on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import combinations
@@ -78,6 +80,8 @@ class Allocation:
     total_timed_minutes: int
     ties: tuple[Tie, ...] = ()
     explanation: tuple[str, ...] = ()
+    #: Untimed codes timed for less than a minute (billed only when the clinician confirmed).
+    under_a_minute: tuple[str, ...] = ()
 
     @property
     def timed_units(self) -> int:
@@ -102,21 +106,36 @@ class Allocation:
     def with_choice(self, chosen: Mapping[str, int]) -> Allocation:
         """The same day with the clinician's choice among tied allocations.
 
+        A choice is about the timed codes: untimed codes in ``chosen`` are ignored (their lines
+        keep their units), so a choice may be given with or without them. Choosing the rule's
+        own pick again is allowed too.
+
         Raises:
             BillingError: the choice is not one the rule allows.
         """
-        wanted = {str(code).upper(): int(units) for code, units in chosen.items()}
+        untimed = {line.code for line in self.lines if not line.timed}
+        wanted: dict[str, int] = {}
+        for code, units in chosen.items():
+            key = str(code).strip().upper()
+            if isinstance(units, bool) or not isinstance(units, int):
+                raise BillingError(f"{key}: a chosen unit count must be a whole number, "
+                                   f"not {units!r}")
+            if key not in untimed:
+                wanted[key] = units
         for allowed in self.allowed_allocations():
-            same = all(allowed.get(c, 0) == u for c, u in wanted.items()) and all(
-                wanted.get(c, 0) == u for c, u in allowed.items()
+            timed = {c: u for c, u in allowed.items() if c not in untimed}
+            same = all(timed.get(c, 0) == u for c, u in wanted.items()) and all(
+                wanted.get(c, 0) == u for c, u in timed.items()
             )
             if same:
-                lines = tuple(replace(line, units=allowed[line.code]) for line in self.lines)
-                note = "Clinician chose: " + _fmt_alloc(allowed)
+                lines = tuple(replace(line, units=timed[line.code]) if line.timed else line
+                              for line in self.lines)
+                note = "Clinician chose: " + _fmt_alloc(timed)
                 return replace(self, lines=lines, explanation=self.explanation + (note,))
         raise BillingError(
             "that allocation is not allowed by the rule: choose one of "
-            + "; ".join(_fmt_alloc(a) for a in self.allowed_allocations())
+            + "; ".join(_fmt_alloc({c: u for c, u in a.items() if c not in untimed})
+                        for a in self.allowed_allocations())
         )
 
 
@@ -164,6 +183,7 @@ def allocate(
     day: date | None = None,
     catalog: Catalog | None = None,
     explain: bool = True,
+    untimed_ok: Collection[str] = (),
 ) -> Allocation:
     """Units per code for one patient, one calendar day, one discipline.
 
@@ -173,6 +193,8 @@ def allocate(
         day: date of service (picks catalog rows); None takes the newest rows.
         catalog: the code catalog; the shipped one by default.
         explain: build the plain-words explanation (the 1 Hz live display skips it).
+        untimed_ok: untimed codes timed for less than a minute that the clinician confirmed
+            were furnished: they bill their unit (any other such code bills none).
 
     Raises:
         BillingError: an unknown code, a periodic code, or bad minutes.
@@ -206,6 +228,8 @@ def allocate(
             explanation.extend(f"{s.code}: {s.minutes} min on its own -> {units[s.code]} unit(s)"
                                for s in timed)
 
+    confirmed = {str(code).strip().upper() for code in untimed_ok}
+    under: list[str] = []
     lines: list[CodeUnits] = []
     for s in pooled:
         info = infos[s.code]
@@ -214,6 +238,19 @@ def allocate(
                 CodeUnits(s.code, s.minutes, units[s.code], True, s.order, s.assistant_minutes),
                 had_addon,
             ))
+        elif s.minutes < 1:
+            # Under a minute on the timers: nothing shows the service was furnished, so (to
+            # protect the clinic in an audit) it bills only on the clinician's word.
+            under.append(s.code)
+            units_now = 1 if s.code in confirmed else 0
+            lines.append(CodeUnits(s.code, s.minutes, units_now, False, s.order,
+                                   s.assistant_minutes))
+            if explain:
+                explanation.append(
+                    f"{s.code} is {info.kind.description} timed under a minute: "
+                    + ("1 unit, as the clinician confirmed" if units_now
+                       else "not billed unless the clinician confirms it")
+                )
         else:
             lines.append(CodeUnits(s.code, s.minutes, 1, False, s.order, s.assistant_minutes))
             if explain:
@@ -226,7 +263,8 @@ def allocate(
             replace(t, alternatives=tuple(_split_alt(a, had_addon) for a in t.alternatives))
             for t in ties
         )
-    return Allocation(rule, tuple(lines), total, ties, tuple(explanation))
+    return Allocation(rule, tuple(lines), total, ties, tuple(explanation),
+                      under_a_minute=tuple(under))
 
 
 _COGNITIVE = (COGNITIVE_FIRST, COGNITIVE_ADDON)

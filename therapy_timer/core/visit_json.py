@@ -46,6 +46,7 @@ def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "") -> dict:
                                         prefix).items()},
     )
     try:
+        untimed_ok = _codes(visit.get("untimed_ok"), "untimed_ok")
         if "intervals" in visit and "services" in visit:
             raise BillingError("give either 'services' or 'intervals', not both")
         if "intervals" in visit:
@@ -53,13 +54,13 @@ def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "") -> dict:
                          enumerate(_list(visit["intervals"], "intervals"), start=1)]
             if not intervals:
                 raise BillingError("'intervals' is empty")
-            billing = bill_intervals(intervals, context, day=day)
+            billing = bill_intervals(intervals, context, day=day, untimed_ok=untimed_ok)
         elif "services" in visit:
             services = [_service(item, n) for n, item in
                         enumerate(_list(visit["services"], "services"), start=1)]
             if not services:
                 raise BillingError("'services' is empty")
-            billing = bill_services(services, context, day=day)
+            billing = bill_services(services, context, day=day, untimed_ok=untimed_ok)
         else:
             raise BillingError("a visit needs 'services' or 'intervals'")
     except BillingError as exc:
@@ -71,6 +72,15 @@ def _list(value: Any, name: str) -> list:
     if not isinstance(value, list):
         raise BillingError(f"'{name}' must be a list")
     return value
+
+
+def _codes(value: Any, name: str) -> list[str]:
+    """A list of codes (``untimed_ok``: untimed codes under a minute confirmed to bill)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
+        raise BillingError(f"'{name}' must be a list of codes, e.g. [\"97161\"]")
+    return [c.strip().upper() for c in value]
 
 
 def _obj(value: Any, name: str, prefix: str) -> dict:
@@ -175,6 +185,8 @@ def to_json(billing: DayBilling) -> dict:
         ],
         "ties": ties,
         "tied_codes": [list(t.codes) for t in allocation.ties],
+        # Untimed codes timed under a minute: billed only when listed in the input's untimed_ok.
+        "untimed_under_a_minute": list(allocation.under_a_minute),
         "claim_lines": [
             {"code": c.code, "modifiers": list(c.modifiers), "units": c.units,
              "minutes": c.minutes, "charge_cents": c.charge_cents}

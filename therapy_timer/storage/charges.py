@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from therapy_timer.core.choices import (
+    Choices,
+    choices_from_record,
+    choices_text,
+    parse_choices,
+    reconcile,
+)
 from therapy_timer.core.minutes import day_time
 from therapy_timer.core.model import BillingError, Discipline, Rule
 from therapy_timer.core.records import (
@@ -33,6 +41,7 @@ from therapy_timer.storage.timers import TimerMixin, engine_order
 if TYPE_CHECKING:  # the engine is imported where a visit is billed: not on every start
     from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling
 
+log = logging.getLogger(__name__)
 POINTER_LETTERS = "ABCDEFGHIJKL"
 MAX_POINTERS = 4
 _BUCKET_DISCIPLINES = {"PT+SLP": ("PT", "SLP"), "OT": ("OT",)}
@@ -102,13 +111,11 @@ class ChargesMixin(TimerMixin):
                                  discipline=visit.discipline,
                                  medicare=bool(payer and payer.medicare))
         try:
-            return bill_intervals(intervals, context, day=visit.day, now=now).total_units
+            return bill_intervals(intervals, context, day=visit.day, now=now,
+                                  untimed_ok=self.visit_choices(visit.id).untimed_ok
+                                  ).total_units
         except BillingError:
             return 0
-
-    def _rule_for(self, visit: Visit) -> Rule:
-        payer = self.primary_payer(visit.patient_id)
-        return payer.rule if payer else Rule.CMS
 
     # --- KX ---
 
@@ -169,8 +176,13 @@ class ChargesMixin(TimerMixin):
             allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
             list_bundled=list_bundled)
 
-    def bill_visit(self, visit_id: int, now: datetime | None = None) -> DayBilling:
+    def bill_visit(self, visit_id: int, now: datetime | None = None,
+                   untimed_ok: Collection[str] | None = None) -> DayBilling:
         """Bills the visit pooled with the day's finalized visits of the same discipline.
+
+        Args:
+            untimed_ok: untimed codes under a minute confirmed to bill; None takes the visit's
+                stored confirmations. The pooled visits' own confirmations always count.
 
         Raises:
             BillingError: the intervals overlap or hold a code the engine refuses.
@@ -181,19 +193,35 @@ class ChargesMixin(TimerMixin):
         pool = self._pool(visit)
         intervals = engine_order(i.interval for v in pool for i in self.intervals_for(v.id))
         context = self.billing_context(visit, [v.id for v in pool])
-        return bill_intervals(intervals, context, day=visit.day, now=now or self.clock())
+        if untimed_ok is None:
+            untimed_ok = self.visit_choices(visit_id).untimed_ok
+        confirmed = {*untimed_ok, *(c for v in pool[1:] for c in self.visit_choices(v.id)
+                                     .untimed_ok)}
+        return bill_intervals(intervals, context, day=visit.day, now=now or self.clock(),
+                              untimed_ok=confirmed)
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                        user: str, now: datetime, choice: Mapping[str, int] | None = None,
-                       pointers: Mapping[str, str] | None = None) -> list[ChargeLine]:
+                       pointers: Mapping[str, str] | None = None,
+                       untimed_ok: Collection[str] | None = None) -> list[ChargeLine]:
         """Freezes the visit's claim lines; afterwards nothing about it changes in place.
 
+        Whatever the caller leaves as None comes from the visit's stored choices (those whose
+        reason still holds: ``core.choices.reconcile``); the choices it was locked with are
+        kept in its billing record and its ``choices``.
+
         Args:
-            confirmed: ``(code, modifier)`` suggestions the clinician confirmed (None = all).
-            choice: the clinician's allocation where the rule left a tie (code -> units).
+            confirmed: ``(code, modifier)`` suggestions the clinician confirmed. None: the
+                stored ticks, or every suggestion when the visit has no stored modifier
+                choice (scripts and the demo).
+            choice: the clinician's allocation where the rule left a tie (code -> units);
+                None: the stored tie choice.
             pointers: code -> its diagnosis pointer letters, primary first (``"BA"``): 1-4
                 of A-L, each naming a diagnosis of the visit, none twice. Every line of that
-                code gets them; codes left out point at the first four diagnoses.
+                code gets them; codes left out point at the first four diagnoses. None: the
+                stored pointers.
+            untimed_ok: untimed codes timed under a minute confirmed to bill; None: the
+                stored confirmations.
 
         Raises:
             FrozenVisitError: the visit is not open.
@@ -204,11 +232,13 @@ class ChargesMixin(TimerMixin):
         # One write transaction from the first read: another instance cannot finalize a
         # pooled visit of the same day in between.
         with self._write():
-            return self._finalize(visit_id, confirmed, user, now, choice, pointers)
+            return self._finalize(visit_id, confirmed, user, now, choice, pointers,
+                                  untimed_ok)
 
     def _finalize(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                   user: str, now: datetime, choice: Mapping[str, int] | None,
-                  pointers: Mapping[str, str] | None = None) -> list[ChargeLine]:
+                  pointers: Mapping[str, str] | None = None,
+                  untimed_ok: Collection[str] | None = None) -> list[ChargeLine]:
         visit = self._open_visit(visit_id)
         if not user or not str(user).strip():
             raise InvalidDataError("finalizing needs the name of the user who signs it")
@@ -217,7 +247,20 @@ class ChargesMixin(TimerMixin):
         if not visit.diagnoses:
             raise InvalidDataError("add at least one ICD-10-CM diagnosis before finalizing")
         pool = self._pool(visit)
-        billing = self.bill_visit(visit_id, now)
+        stored = self.visit_choices(visit_id)
+        untimed_ok = sorted(stored.untimed_ok if untimed_ok is None
+                            else {str(c).strip().upper() for c in untimed_ok})
+        billing = self.bill_visit(visit_id, now, untimed_ok=untimed_ok)
+        reset: list[str] = []
+        if not stored.empty and None in (confirmed, choice, pointers):
+            kept = reconcile(stored, billing, visit.diagnoses)
+            reset = list(kept.notes)
+            if choice is None:
+                choice = kept.choices.tie or None
+            if pointers is None:
+                pointers = kept.choices.pointers
+            if confirmed is None and stored.modifiers:
+                confirmed = kept.confirmed()
         if choice:
             billing = billing.with_choice(choice)
         claim = billing.claim_lines(None if confirmed is None else set(confirmed))
@@ -231,7 +274,8 @@ class ChargesMixin(TimerMixin):
         default = POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))]
         record = {
             "rule": billing.context.rule.value, "discipline": visit.discipline.value,
-            "explanation": list(billing.explanation), "warnings": [*billing.warnings, *notes],
+            "explanation": list(billing.explanation),
+            "warnings": [*billing.warnings, *notes, *reset],
             "confirmed": None if confirmed is None else sorted(map(list, confirmed)),
             "choice": dict(choice) if choice else None,
             "suggestions": [s.as_dict() for s in billing.suggestions],
@@ -243,7 +287,10 @@ class ChargesMixin(TimerMixin):
             # Medicare-bundled codes documented but not billed (or listed at $0.00).
             "bundled": [line.code for line in billing.lines if line.bundled] or None,
             "list_bundled": billing.context.list_bundled,
+            "untimed_ok": untimed_ok,
         }
+        locked_with = _locked_choices(billing, confirmed, choice, chosen, visit.diagnoses,
+                                      untimed_ok)
         with self._write() as conn:
             for number, line in enumerate(lines, start=1):
                 conn.execute(
@@ -256,17 +303,17 @@ class ChargesMixin(TimerMixin):
             cur = conn.execute(
                 "UPDATE visits SET status = 'finalized', session_start = ?, session_end = ?,"
                 " timed_minutes = ?, treatment_minutes = ?, finalized_at = ?, finalized_by = ?,"
-                " billing_json = ? WHERE id = ? AND status = 'open'",
+                " billing_json = ?, choices = ? WHERE id = ? AND status = 'open'",
                 (to_text(own.session_start), to_text(own.session_end), own.total_timed_minutes,
                  own.total_treatment_minutes, to_text(now), str(user).strip(),
-                 json.dumps(record, sort_keys=True), visit_id))
+                 json.dumps(record, sort_keys=True), choices_text(locked_with), visit_id))
             if cur.rowcount != 1:
                 raise FrozenVisitError(f"visit {visit_id} was finalized meanwhile")
             self._audit(now, user, "finalize", "visit", visit_id, {
                 "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
                           for ln in lines],
                 "confirmed": record["confirmed"], "choice": record["choice"],
-                "pointers": record["pointers"]})
+                "pointers": record["pointers"], "untimed_ok": untimed_ok})
         return self.charge_lines(visit_id)
 
     def amend_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
@@ -281,6 +328,13 @@ class ChargesMixin(TimerMixin):
         if visit.status is not VisitStatus.FINALIZED:
             raise FrozenVisitError(f"only a finalized visit can be amended (visit {visit_id} is "
                                    f"{visit.status})")
+        # The correction starts from the choices the original was locked with (ticks, tie,
+        # pointers, confirmations): amending one line must not silently untick the others.
+        try:
+            carried = choices_from_record(self.billing_record(visit_id), visit.diagnoses)
+        except (BillingError, KeyError, TypeError, ValueError) as exc:
+            log.warning("visit %s: billing record choices not carried over: %s", visit_id, exc)
+            carried = Choices()
         with self._write() as conn:
             new_id = conn.execute(
                 "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
@@ -293,6 +347,8 @@ class ChargesMixin(TimerMixin):
                 " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
                 " provider_id, technique, body_region, heartbeat FROM intervals"
                 " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
+            conn.execute("UPDATE visits SET choices = ? WHERE id = ?",
+                         (choices_text(carried), new_id))
             conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
                          " status = 'finalized'", (visit_id,))
             conn.execute("INSERT INTO amendments (original_visit_id, new_visit_id, reason, user,"
@@ -300,7 +356,8 @@ class ChargesMixin(TimerMixin):
                          (visit_id, new_id, str(reason).strip(), str(user).strip(),
                           to_text(now)))
             self._audit(now, user, "amend", "visit", visit_id,
-                        {"new_visit_id": new_id, "reason": str(reason).strip()})
+                        {"new_visit_id": new_id, "reason": str(reason).strip(),
+                         "choices": carried.to_json()})
         return self.get_visit(new_id)
 
     def void_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
@@ -419,6 +476,21 @@ def check_pointers(pointers: Mapping[str, str], diagnoses: int,
             raise InvalidDataError(f"diagnosis pointers for {key} are given twice")
         out[key] = "".join(letters)
     return out
+
+
+def _locked_choices(billing: DayBilling, confirmed: Collection[tuple[str, str]] | None,
+                    choice: Mapping[str, int] | None, pointers: Mapping[str, str],
+                    diagnoses, untimed_ok) -> Choices:
+    """The choices a visit is locked with, in the stored shape (every suggestion ticked or
+    not, the tie, the pointers, the confirmed untimed codes)."""
+    ticks: dict[str, dict[str, bool]] = {}
+    for s in billing.suggestions:
+        on = confirmed is None or (s.code, s.modifier) in set(confirmed)
+        ticks.setdefault(s.code, {})[s.modifier] = on
+    return parse_choices({"tie": dict(choice or {}), "modifiers": ticks,
+                          "pointers": dict(pointers),
+                          "pointer_diagnoses": list(diagnoses) if pointers else [],
+                          "untimed_ok": list(untimed_ok)})
 
 
 def _remaining(claim: list[ClaimLine], already: list[ChargeLine]

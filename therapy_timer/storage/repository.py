@@ -15,6 +15,7 @@ from pathlib import Path
 
 from therapy_timer.storage.backup import backup_before_upgrade
 from therapy_timer.storage.charges import ChargesMixin
+from therapy_timer.storage.choices import ChoicesMixin
 from therapy_timer.storage.clinic import ClinicMixin
 from therapy_timer.storage.db import (
     BUSY_TIMEOUT_MS,
@@ -64,7 +65,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(ChargesMixin, ClinicMixin, HistoryMixin, PaymentsMixin, RecoveryMixin):
+class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
+                 RecoveryMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property

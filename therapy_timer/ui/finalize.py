@@ -6,6 +6,11 @@ CQ/CO, KX): nothing suggested is applied unless the clinician ticks it. Each ope
 row of diagnosis letters to tap (``ui/pointers.py``); untouched lines point at the first four
 diagnoses. "Finalize and lock" freezes the charge lines and their pointers in the store. A
 finalized visit is corrected only by an amendment with a reason; the original is kept.
+
+Every choice (each tick and untick, each pointer, the tie, "bill it?" for an untimed code timed
+under a minute) is saved in the store as it is made (``repo.save_choices``) and read back when
+the review opens, so leaving the review, saving Diagnoses or reopening the visit keeps them. A
+choice whose reason is gone is reset by the store, and the review says what and why.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.billing import DayBilling, bundled_note
+from therapy_timer.core.choices import Choices
 from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.documentation import check_span, missing_details
 from therapy_timer.core.model import BillingError
@@ -46,6 +52,7 @@ from therapy_timer.ui.pointers import PointerColumn, PointerToggles
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJKL"
+UNDER_A_MINUTE = "timed under a minute: bill it?"
 DX_COLUMN, POINT_COLUMN = 6, 7
 #: The review's lines: at least this tall, and as tall as they need up to the maximum.
 TABLE_MIN_HEIGHT, TABLE_MAX_HEIGHT = 200, 380
@@ -88,12 +95,12 @@ class FinalizePage(QWidget):
         self.user = ""
         self.visit = None
         self.billing: DayBilling | None = None
-        self.choice: dict[str, int] | None = None
+        self.choices = Choices()  # the visit's stored choices that still hold
         self.checks: list[tuple[QCheckBox, tuple[str, str]]] = []
-        self.pointers: dict[str, str] = {}  # code -> letters the clinician chose
+        self.untimed_boxes: dict[str, QCheckBox] = {}  # "bill it?" per code under a minute
+        self.reset_notes: list[str] = []  # what the store reset, and why (this visit)
         self.toggles: list[PointerToggles] = []
         self.detail_prompts: list[CodeDetailsPrompt] = []
-        self._pointers_for: tuple | None = None  # (visit id, diagnoses) they were chosen for
         self.setAccessibleName("Review and finalize")
         self._build()
         self.pointer_column = PointerColumn(self.table, POINT_COLUMN, stretch_column=1)
@@ -176,13 +183,30 @@ class FinalizePage(QWidget):
 
     # -- data ---------------------------------------------------------------------------------
 
+    @property
+    def choice(self) -> dict[str, int] | None:
+        """The tie choice in force (None: the rule's pick)."""
+        return dict(self.choices.tie) or None
+
+    @property
+    def pointers(self) -> dict[str, str]:
+        """Code -> the letters the clinician chose (others point at the first four)."""
+        return dict(self.choices.pointers)
+
     def load(self, visit_id: int, choice: dict[str, int] | None = None) -> None:
-        """Shows ``visit_id``: a preview while open, the frozen lines once finalized."""
+        """Shows ``visit_id``: a preview while open, the frozen lines once finalized.
+
+        ``choice``: a tie choice to store first (the visit screen stores its own).
+        """
+        if self.visit is None or self.visit.id != visit_id:
+            self.reset_notes = []
         self.visit = self.repo.get_visit(visit_id)
-        self.choice = choice
-        key = (visit_id, tuple(self.visit.diagnoses))
-        if key != self._pointers_for:  # letters chosen for other diagnoses point elsewhere
-            self.pointers, self._pointers_for = {}, key
+        if choice is not None and not self.visit.status.frozen:
+            try:
+                self.repo.save_choices(visit_id, self.repo.visit_choices(visit_id)
+                                       .with_tie(choice), self.user or None, self.clock.now())
+            except StorageError as exc:
+                log.warning("tie choice not saved: %s", exc)
         patient = self.repo.get_patient(self.visit.patient_id)
         self.title.setText(f"Review: {patient.display_name}")
         status = self.visit.status
@@ -196,11 +220,13 @@ class FinalizePage(QWidget):
         self.amend_button.setVisible(status is VisitStatus.FINALIZED)
         self._clear_checks()
         try:
-            self.billing = self.repo.bill_visit(visit_id, self.clock.now())
-            if choice and not frozen:
-                self.billing = self.billing.with_choice(choice)
+            # The stored choices that still hold; any reset is saved (and audited) once.
+            result = self.repo.billing_with_choices(visit_id, self.clock.now(),
+                                                    user=self.user or None, save=not frozen)
+            self.billing, self.choices = result.billing, result.choices
+            self.reset_notes += [n for n in result.notes if n not in self.reset_notes]
         except (StorageError, BillingError) as exc:
-            self.billing = None
+            self.billing, self.choices = None, Choices()
             self._add_message(f"This visit cannot be billed yet: {exc}", "error")
         if frozen:
             self._set_rows([*self.repo.charge_lines(visit_id), *self._unbilled_rows()])
@@ -273,8 +299,9 @@ class FinalizePage(QWidget):
         table.setMinimumHeight(max(TABLE_MIN_HEIGHT, min(content, TABLE_MAX_HEIGHT)))
 
     def set_pointers(self, code: str, letters: str) -> None:
-        """The clinician's pointers for every line of ``code`` (primary first)."""
-        self.pointers[code] = letters
+        """The clinician's pointers for every line of ``code`` (primary first), saved."""
+        if not self._save(self.choices.with_pointers(code, letters, self.visit.diagnoses)):
+            letters = self.pointers.get(code, self.default_pointers())
         for toggles in self.toggles:
             if toggles.code == code and toggles.letters() != letters:
                 toggles.set_letters(letters)
@@ -297,19 +324,33 @@ class FinalizePage(QWidget):
         if self.billing is None:
             return []
         listed = self.billing.context.list_bundled  # then on the claim at $0.00 instead
+        under = set(self.billing.under_a_minute)
+        short = ("timed under a minute, not billed" if self.visit.status.frozen
+                 else UNDER_A_MINUTE)
         rows = []
         for line in self.billing.lines:
             if line.units != 0 or (line.bundled and listed):
                 continue
-            row = _Preview(line, (), note="documented, not billed")
+            row = _Preview(line, (), note=short if line.code in under
+                           else "documented, not billed")
             if line.bundled:  # "Hot or cold packs: documented, not billed (Medicare bundles…)"
                 row.label = f"{line.label}: {bundled_note(line.code)}"
             rows.append(row)
         return rows
 
     def confirmed(self) -> set[tuple[str, str]]:
-        """The (code, modifier) suggestions the clinician ticked."""
-        return {key for box, key in self.checks if box.isChecked()}
+        """The (code, modifier) suggestions the clinician ticked (kept in the store)."""
+        return self.choices.confirmed()
+
+    def _save(self, choices: Choices) -> bool:
+        """Stores ``choices`` as the visit's; False (with a message) when refused."""
+        try:
+            self.choices = self.repo.save_choices(self.visit.id, choices, self.user or None,
+                                                  self.clock.now())
+        except (StorageError, BillingError) as exc:
+            Ask.warn(self, "Choice not saved", str(exc))
+            return False
+        return True
 
     def _show_totals(self) -> None:
         billing = self.billing
@@ -377,9 +418,15 @@ class FinalizePage(QWidget):
         else:
             self._add_message("No diagnosis yet: add at least one (Diagnoses…) before "
                               "finalizing.", "error")
+        for note in self.reset_notes:
+            self._add_message("Reset: " + note, "warn").setAccessibleName("Choice reset")
+        self._add_untimed_questions()
         if self.choice:
+            order = [line.code for line in billing.lines]
+            chosen = sorted(self.choice.items(), key=lambda kv: (
+                order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
             self._add_message("Tie: you chose " + ", ".join(
-                f"{c} × {u}" for c, u in self.choice.items() if u), "info")
+                f"{c} × {u}" for c, u in chosen if u), "info")
         for warning in billing.warnings:
             self._add_message(warning, "warn")
         if billing.explanation:
@@ -403,7 +450,9 @@ class FinalizePage(QWidget):
             if suggestion.evidence:
                 box.setToolTip("\n".join(suggestion.evidence))
                 why.setText(suggestion.reason + "  Evidence: " + "; ".join(suggestion.evidence))
-            box.toggled.connect(self._on_toggle)
+            box.setChecked(self.choices.ticked(suggestion.code, suggestion.modifier))
+            box.toggled.connect(lambda on, b=box, key=(suggestion.code, suggestion.modifier):
+                                self._on_toggle(b, key, on))
             layout.addWidget(box)
             layout.addWidget(why)
             self.checks_layout.addWidget(row)
@@ -435,11 +484,54 @@ class FinalizePage(QWidget):
                 if prompt.code == code:
                     prompt.show_error(str(exc))
             return False
-        self.load(self.visit.id, self.choice)
+        self.load(self.visit.id)
         return True
 
-    def _on_toggle(self) -> None:
-        if self.billing is not None and not self.visit.status.frozen:
+    def _add_untimed_questions(self) -> None:
+        """"Timed under a minute: bill it?" for each untimed code the timers barely saw."""
+        self.untimed_boxes = {}
+        for code in self.billing.under_a_minute:
+            line = next((ln for ln in self.billing.lines if ln.code == code), None)
+            label = line.label if line is not None else code
+            row = QFrame()
+            row.setStyleSheet(f"QFrame {{ background: {style.WARN_BG}; border-radius: 8px; }}")
+            layout = QVBoxLayout(row)
+            layout.setContentsMargins(10, 6, 10, 6)
+            box = QCheckBox(f"{code} {label}: timed under a minute: bill it?")
+            box.setAccessibleName(f"Bill {code} although timed under a minute")
+            box.setStyleSheet("QCheckBox { font-size: 17px; font-weight: 700; }"
+                              "QCheckBox::indicator { width: 26px; height: 26px; }")
+            box.setChecked(code in self.choices.untimed_ok)
+            box.toggled.connect(lambda on, c=code: self._on_untimed(c, on))
+            why = QLabel("It bills one unit whatever its length, but its timer ran less than a "
+                         "minute: tick only if the service was really furnished (otherwise it "
+                         "is left off the claim).")
+            why.setWordWrap(True)
+            why.setStyleSheet(f"color: {style.WARN_INK}; font-size: 15px; padding-left: 34px;")
+            layout.addWidget(box)
+            layout.addWidget(why)
+            self.checks_layout.addWidget(row)
+            self.untimed_boxes[code] = box
+
+    def _on_untimed(self, code: str, ok: bool) -> None:
+        if self._save(self.choices.with_untimed(code, ok)):
+            self.load(self.visit.id)  # the units change: bill again
+        else:
+            box = self.untimed_boxes.get(code)
+            if box is not None:
+                box.blockSignals(True)
+                box.setChecked(not ok)
+                box.blockSignals(False)
+
+    def _on_toggle(self, box: QCheckBox, key: tuple[str, str], on: bool) -> None:
+        if self.visit is None or self.visit.status.frozen:
+            return
+        if not self._save(self.choices.with_modifier(*key, on)):
+            box.blockSignals(True)
+            box.setChecked(not on)
+            box.blockSignals(False)
+            return
+        if self.billing is not None:
             try:
                 self._set_rows([*self._preview_lines(), *self._unbilled_rows()])
             except BillingError as exc:
@@ -461,8 +553,9 @@ class FinalizePage(QWidget):
             return False
         try:
             self.repo.finalize_visit(self.visit.id, self.confirmed(), self.user or "unknown",
-                                     self.clock.now(), choice=self.choice,
-                                     pointers=self.chosen_pointers())
+                                     self.clock.now(), choice=self.choice or {},
+                                     pointers=self.chosen_pointers(),
+                                     untimed_ok=self.choices.untimed_ok)
         except (StorageError, BillingError) as exc:
             Ask.warn(self, "Not finalized", str(exc))
             return False

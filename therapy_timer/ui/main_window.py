@@ -336,9 +336,8 @@ class MainWindow(QMainWindow):
         if self._controller is not None:
             self._controller.timer.stop()
         user = self._controller.user if self._controller is not None else ""
-        choice = self._visit_panel.tie_choice if self._visit_panel is not None else None
         self.finalize_page.user = user or self._provider_name(visit_id)
-        self.finalize_page.load(visit_id, choice)
+        self.finalize_page.load(visit_id)  # its billing choices come from the store
         self.stack.setCurrentWidget(self.finalize_page)
 
     def _provider_name(self, visit_id: int) -> str:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from therapy_timer.core.choices import Choices
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
@@ -105,6 +106,8 @@ class SessionController(QObject):
         self.performer: Performer | None = None
         self.paused_codes: tuple[str, ...] = ()
         self.jumps: list[TimeJump] = []
+        #: The visit's stored billing choices (tie, ticks, pointers, untimed confirmations).
+        self.choices = Choices()
         self._tally: LiveTally | None = None
         self._last_beat: float | None = None
         #: The app's one clock-jump watcher (the window's heartbeat checks through it too).
@@ -165,13 +168,31 @@ class SessionController(QObject):
 
     def tally_for(self, visit_id: int) -> LiveTally:
         """The live tally of any open visit, built as the visit screen builds its own (the
-        payer's rule, the day's finalized visits pooled in): the lock screen's countdown is
-        therefore the visit screen's. The open visit's own tally when it is that visit."""
+        payer's rule and flags, the day's finalized visits pooled in, the stored tie choice and
+        confirmations): the lock screen's countdown and units are therefore the visit screen's.
+        The open visit's own tally when it is that visit."""
         if self.visit is not None and self.visit.id == visit_id and self._tally is not None:
             return self._tally
         visit = self.repo.get_visit(visit_id)
-        intervals = self._pooled_intervals(visit) + list(self.repo.intervals_for(visit_id))
-        return LiveTally([i.interval for i in intervals], self._rule_for(visit), self.catalog)
+        pooled = self._pooled_intervals(visit)
+        choices, untimed_ok = self._choices_for(visit, pooled)
+        return LiveTally([i.interval for i in pooled + list(self.repo.intervals_for(visit_id))],
+                         self._rule_for(visit), self.catalog, medicare=self._medicare_for(visit),
+                         tie=choices.tie, untimed_ok=untimed_ok)
+
+    def _choices_for(self, visit: Visit, pooled: list[StoredInterval]
+                     ) -> tuple[Choices, set[str]]:
+        """The visit's stored choices, and the untimed confirmations of it and the visits
+        pooled with it (they count as when the store bills the day)."""
+        untimed_ok: set[str] = set()
+        choices = Choices()
+        try:
+            choices = self.repo.visit_choices(visit.id)
+            for visit_id in {visit.id, *(i.visit_id for i in pooled)}:
+                untimed_ok.update(self.repo.visit_choices(visit_id).untimed_ok)
+        except StorageError as exc:
+            log.warning("visit %s: billing choices not read: %s", visit.id, exc)
+        return choices, untimed_ok
 
     # -- opening and closing ------------------------------------------------------------------
 
@@ -197,6 +218,7 @@ class SessionController(QObject):
         self.pooled = []
         self.paused_codes = ()
         self.jumps = []
+        self.choices = Choices()
         self._tally = None
         self.changed.emit()
 
@@ -215,9 +237,11 @@ class SessionController(QObject):
         self.paused_codes = self.visit.paused_codes
         self.intervals = list(self.repo.intervals_for(self.visit.id))
         self.jumps = self._stored_jumps()
+        self.choices, untimed_ok = self._choices_for(self.visit, self.pooled)
         try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
-                                    self.rule, self.catalog, medicare=self.medicare)
+                                    self.rule, self.catalog, medicare=self.medicare,
+                                    tie=self.choices.tie, untimed_ok=untimed_ok)
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
@@ -382,6 +406,14 @@ class SessionController(QObject):
             return False
         return self._call(self.repo.delete_interval, interval_id, reason=reason.strip(),
                           user=self.user or "unknown", now=self.clock.now())
+    def choose_tie(self, allocation: dict[str, int] | None) -> bool:
+        """Stores the clinician's choice among the tie's allowed allocations (None: the
+        rule's pick); the tiles and totals show it at once, the review and finalize use it."""
+        if not self._can_change():
+            return False
+        return self._call(self.repo.save_choices, self.visit.id,
+                          self.choices.with_tie(allocation), self.user or None,
+                          self.clock.now())
 
     def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
         """The clinician's answer to a flagged time jump (the stored flags clear, audited).

@@ -73,9 +73,20 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
         text = item.text
         if item.key.startswith("tie"):
             actions = [("Choose…", panel.choose_tie)]
-            if panel.tie_choice:
-                text += " Chosen: " + ", ".join(
-                    f"{code} × {units}" for code, units in panel.tie_choice.items() if units)
+            choice = panel.tie_choice
+            if choice:
+                chosen = ", ".join(f"{code} × {units}" for code, units in choice.items()
+                                   if units)
+                facts = controller.facts()
+                timed = {line.code for line in facts.allocation.lines if line.timed} \
+                    if facts is not None else set()
+                if facts is not None and all(facts.allocation.units(code) == units
+                                             for code, units in choice.items()
+                                             if code in timed):
+                    text += " Chosen: " + chosen
+                else:  # the times moved on: the review resets it and says so
+                    text += (f" Your choice ({chosen}) no longer fits the times: the rule's "
+                             "pick is shown; choose again.")
         notice = Notice(item.key, text, item.level, actions)
         if item.detail:
             notice.setToolTip(item.detail)

@@ -63,7 +63,6 @@ class VisitPanel(QWidget):
         self.controller = controller
         self.repo = controller.repo
         self.catalog = controller.catalog
-        self.tie_choice: dict[str, int] | None = None
         self.billing = None
         #: The visit's date when it is of an earlier day than today (no timer starts on it).
         self.earlier_day = None
@@ -225,6 +224,11 @@ class VisitPanel(QWidget):
 
     # -- showing ------------------------------------------------------------------------------
 
+    @property
+    def tie_choice(self) -> dict[str, int] | None:
+        """The visit's stored tie choice (None when the clinician made none)."""
+        return dict(self.controller.choices.tie) or None
+
     def performers(self) -> tuple[Performer, ...]:
         visit = self.controller.visit
         return PERFORMERS.get(visit.discipline, ()) if visit else ()
@@ -234,7 +238,6 @@ class VisitPanel(QWidget):
         visit = self.controller.visit
         if visit is None:
             return
-        self.tie_choice = None
         patient = self.repo.get_patient(visit.patient_id)
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
@@ -326,8 +329,9 @@ class VisitPanel(QWidget):
         for code, tile in self.tiles.tiles.items():
             seconds = facts.seconds_by_code.get(code, 0) if facts else 0
             info = tile.info
-            units = (facts.units(code) if facts and info.timed
-                     else (1 if seconds and not (facts and code in facts.bundled) else 0))
+            # The allocation's units (the stored tie choice applied; an untimed code timed
+            # under a minute earns its unit only once the clinician confirms it).
+            units = facts.units(code) if facts else 0
             if code in running:
                 state = ALONGSIDE if not info.kind.exclusive else RUNNING
                 performer = running[code].performer.value
@@ -336,10 +340,7 @@ class VisitPanel(QWidget):
             else:
                 state, performer = (DONE if seconds else IDLE), ""
             tile.show_time(seconds, units, state, performer)
-        total_units = None
-        if self.tie_choice and facts:
-            total_units = sum(self.tie_choice.values()) + facts.untimed_units
-        self.totals.show_facts(facts, self._treatment_seconds(now), total_units)
+        self.totals.show_facts(facts, self._treatment_seconds(now))
         self._show_running(facts, running)
         self.interval_model.set_now(now)
         self._ticks += 1
@@ -465,13 +466,18 @@ class VisitPanel(QWidget):
         if facts is None or not facts.allocation.ties:
             return
         options = facts.allocation.allowed_allocations()
-        labels = [", ".join(f"{code} × {units}" for code, units in alt.items() if units)
-                  for alt in options]
+        current = facts.allocation.as_dict()
+        labels = []
+        for n, alt in enumerate(options):
+            label = ", ".join(f"{code} × {units}" for code, units in alt.items() if units)
+            if n == 0:
+                label += "  (the rule's pick)"
+            if all(current.get(code, 0) == units for code, units in alt.items()):
+                label += "  (shown now)"
+            labels.append(label)
         index = Ask.choice(self, "Choose the units", "The rule leaves a choice. Bill:", labels)
-        if index is not None:
-            self.tie_choice = options[index]
-            self.refresh_notices()
-            self.on_tick()
+        if index is not None:  # stored at once: it survives leaving and reopening the visit
+            self.controller.choose_tie(options[index])
 
     def resolve_jump(self, jump: TimeJump, keep: bool) -> None:
         self.controller.resolve_jump(jump, keep)
