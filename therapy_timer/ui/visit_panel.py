@@ -6,10 +6,11 @@ Slots forward intent to the ``SessionController`` (one call each); repainting re
 
 from __future__ import annotations
 
+import html
 import logging
 
-from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCompleter,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -49,6 +51,18 @@ PERFORMERS = {
 }
 #: Bill the visit again (notices) every this many ticks while a timer runs.
 REBILL_TICKS = 15
+#: Below these the notices scroll and the recorded-time table scrolls; what is left of the
+#: column's height goes to the notices first.
+NOTICES_MIN_HEIGHT = 72
+TABLE_MIN_HEIGHT = 76
+BANNER_PX, BANNER_DETAIL_PX = 22, 16
+
+
+def _font_px(base: QFont, pixels: int) -> QFont:
+    font = QFont(base)
+    font.setPixelSize(pixels)
+    font.setBold(True)
+    return font
 
 
 class VisitPanel(QWidget):
@@ -64,6 +78,7 @@ class VisitPanel(QWidget):
         self.repo = controller.repo
         self.catalog = controller.catalog
         self.tie_choice: dict[str, int] | None = None
+        self._base_tiles: list = []  # the provider's favourites (or the defaults)
         self.billing = None
         self._ticks = 0
         self.setAccessibleName("Visit")
@@ -168,17 +183,23 @@ class VisitPanel(QWidget):
         completer.activated.connect(self.on_search_chosen)
         self.search.setCompleter(completer)
         self.search.returnPressed.connect(self._on_search_return)
+        self.search.installEventFilter(self)  # Escape leaves the box (back to the tiles)
         search_row.addWidget(self.search, 1)
         left.addLayout(search_row)
         body.addLayout(left, 1)
 
+        # The right column at the 700-px minimum height: the banner (two lines at most), the
+        # four numbers at their full size (never squeezed), then the notices, which scroll in
+        # whatever height is left, and the recorded time.
         right = QVBoxLayout()
-        right.setSpacing(10)
+        right.setSpacing(8)
         self.now_running = QLabel("Nothing running")
         self.now_running.setObjectName("now_running")
         self.now_running.setWordWrap(True)
         self.now_running.setAccessibleName("Now running")
-        self.now_running.setMinimumHeight(64)
+        self.now_running.setMinimumHeight(56)
+        self.now_running.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                       QSizePolicy.Policy.Minimum)
         right.addWidget(self.now_running)
         self.totals = TotalsCard(self)
         right.addWidget(self.totals)
@@ -189,13 +210,15 @@ class VisitPanel(QWidget):
         # Notices wrap to the panel's width: never a sideways scroll.
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.notices)
-        scroll.setMinimumHeight(150)
+        scroll.setMinimumHeight(NOTICES_MIN_HEIGHT)
         right.addWidget(scroll, 3)
         table_row = QHBoxLayout()
         caption = QLabel("Recorded time")
         caption.setProperty("role", "caption")
         table_row.addWidget(caption, 1)
         self.edit_button = QPushButton("Edit time…")
+        self.edit_button.setObjectName("editTime")
+        self.edit_button.setStyleSheet("QPushButton#editTime { padding: 2px 14px; }")
         self.edit_button.setAccessibleName("Edit the selected interval")
         self.edit_button.clicked.connect(self.on_edit)
         table_row.addWidget(self.edit_button)
@@ -204,7 +227,7 @@ class VisitPanel(QWidget):
         self.table = records_table(self.interval_model, "Recorded intervals")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.on_edit())
-        self.table.setMinimumHeight(110)
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         right.addWidget(self.table, 1)
         self.right_column = QWidget()
         self.right_column.setLayout(right)
@@ -250,7 +273,8 @@ class VisitPanel(QWidget):
         for performer, button in self.performer_buttons.items():
             button.setVisible(performer in allowed)
         self.performer_box.setVisible(len(allowed) > 1)
-        self.tiles.set_codes(self._tile_infos(visit.discipline, visit.provider_id, visit.day))
+        self._base_tiles = self._tile_infos(visit.discipline, visit.provider_id, visit.day)
+        self._show_tiles()
         self._completions.setStringList(
             [f"{c.code}  {c.label}" for c in self.catalog.all(visit.day)
              if c.kind is not CodeKind.PERIODIC])
@@ -271,11 +295,37 @@ class VisitPanel(QWidget):
                 log.info("tile %s is not valid on %s", code, day)
         return infos
 
+    def _show_tiles(self) -> None:
+        """The provider's tiles, then one for each other code recorded on this visit (started
+        from "Any other code"): it shows its minutes and units and stops on its own, like the
+        others. Read from the visit's stored intervals, so reopening the visit keeps it."""
+        visit = self.controller.visit
+        infos = list(self._base_tiles)
+        shown = {info.code for info in infos}
+        added = []
+        for interval in self.controller.intervals:
+            if interval.code in shown:
+                continue
+            try:
+                info = self.catalog.get(interval.code, visit.day)
+            except BillingError:
+                log.info("no tile for %s on %s", interval.code, visit.day)
+                continue
+            infos.append(info)
+            shown.add(info.code)
+            added.append(info.code)
+        if [info.code for info in infos] != list(self.tiles.tiles):
+            self.tiles.set_codes(infos)
+            for code in added:
+                tile = self.tiles.tiles[code]
+                tile.setToolTip(tile.toolTip() + " Added for this visit (Any other code).")
+
     def on_changed(self) -> None:
         """The store changed: bill again for notices, then repaint everything."""
         controller = self.controller
         if controller.visit is None:
             return
+        self._show_tiles()
         editable = controller.editable
         for widget in (self.tiles, self.search, self.pause_button, self.performer_box,
                        self.edit_button):
@@ -351,10 +401,13 @@ class VisitPanel(QWidget):
         return total
 
     def _show_running(self, facts, running) -> None:
+        """The banner: what runs (or that the visit is paused) on one big line, the details on
+        a smaller second line, so it never takes more than two lines of the column."""
+        detail = ""
         if self.controller.paused:
             since = self.controller.paused_since()
-            text = ("PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "") + ": "
-                    + ", ".join(self.controller.paused_codes) + "  (Resume restarts them)")
+            text = "PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "")
+            detail = "Resume restarts " + ", ".join(self.controller.paused_codes)
             colour = style.PAUSED
         elif running:
             main = [c for c in running if self.catalog.get(c).kind.exclusive]
@@ -362,14 +415,27 @@ class VisitPanel(QWidget):
             names = [f"{code} {self.catalog.get(code).label}" for code in main]
             text = "▶ " + "  ".join(names or alongside)
             if main and alongside:
-                text += "   + " + ", ".join(alongside)
+                detail = "+ " + ", ".join(
+                    f"{code} {self.catalog.get(code).label}" for code in alongside)
             colour = style.RUNNING
         else:
             text, colour = "Nothing running: tap a tile to start", style.MUTED
-        self.now_running.setText(text)
-        self.now_running.setStyleSheet(
-            f"background: {colour}; color: white; border-radius: 10px; padding: 8px 14px;"
-            "font-size: 22px; font-weight: 800;")
+        self.now_running.setToolTip(f"{text}: {detail}" if detail else "")
+        if detail:
+            metrics = QFontMetrics(_font_px(self.now_running.font(), BANNER_DETAIL_PX))
+            width = self.right_column.width() - 2 * 14 - 8  # less the banner's padding
+            detail = metrics.elidedText(detail, Qt.TextElideMode.ElideRight, width)
+            text = (f"{html.escape(text)}<br><span style='font-size: {BANNER_DETAIL_PX}px; "
+                    f"font-weight: 700;'>{html.escape(detail)}</span>")
+            self.now_running.setTextFormat(Qt.TextFormat.RichText)
+        else:
+            self.now_running.setTextFormat(Qt.TextFormat.PlainText)
+        if text != self.now_running.text():
+            self.now_running.setText(text)
+        sheet = (f"background: {colour}; color: white; border-radius: 10px; padding: 6px 14px;"
+                 f"font-size: {BANNER_PX}px; font-weight: 800;")
+        if sheet != self.now_running.styleSheet():
+            self.now_running.setStyleSheet(sheet)
 
     # -- intent -------------------------------------------------------------------------------
 
@@ -422,6 +488,22 @@ class VisitPanel(QWidget):
         self.search.clear()
         QTimer.singleShot(0, self.search.clear)  # the completer writes its choice back after
         self.start_or_stop(code)
+        self.leave_search()
+
+    def leave_search(self) -> None:
+        """Empties "Any other code" and gives the keyboard back to the tiles (digits, Space)."""
+        self.search.clear()
+        popup = self.search.completer().popup()
+        if popup is not None:
+            popup.hide()
+        self.tiles.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if (watched is self.search and event.type() == QEvent.Type.KeyPress
+                and event.key() == Qt.Key.Key_Escape):
+            self.leave_search()
+            return True
+        return super().eventFilter(watched, event)
 
     def on_edit(self) -> None:
         rows = self.table.selectionModel().selectedRows()
