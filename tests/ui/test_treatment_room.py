@@ -221,3 +221,121 @@ def test_a_fourth_row_of_tiles_still_fits(qtbot, clinic, clock, tmp_path, size, 
     assert _inside(panel.search, win)
     for box in panel.totals.numbers():
         assert box.value.height() >= box.value.sizeHint().height()
+
+
+# -- item 12: which assistant? -----------------------------------------------------------------
+
+
+def _drive_assistant_dialog(qtbot, monkeypatch, pick=None, cancel=False, seen=None):
+    """Answers the real "Which PTA?" dialog by clicking it: ``pick`` (a name) or the row it
+    highlights (the station's last choice), then its button."""
+    from therapy_timer.ui.assistant import AssistantDialog
+
+    def exec_(dialog):
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        rows = [dialog.list.item(n).text() for n in range(dialog.list.count())]
+        if seen is not None:
+            seen.append((dialog.windowTitle(), rows, dialog.list.currentItem().text()))
+        if cancel:
+            qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel), LEFT)
+        else:
+            if pick is not None:
+                item = dialog.list.findItems(pick, Qt.MatchFlag.MatchStartsWith)[0]
+                rect = dialog.list.visualItemRect(item)
+                qtbot.mouseClick(dialog.list.viewport(), LEFT, pos=rect.center())
+            qtbot.mouseClick(dialog.ok_button, LEFT)
+        return dialog.result()
+
+    monkeypatch.setattr(AssistantDialog, "exec", exec_)
+
+
+def test_the_pta_switch_asks_which_assistant_and_the_superbill_names_them(
+        qtbot, clinic, clock, tmp_path, monkeypatch):
+    import io
+
+    import pypdf
+
+    from therapy_timer.core.model import Discipline, Performer
+    from therapy_timer.core.records import Provider
+    from therapy_timer.core.superbill_build import superbill_for_visit
+    from therapy_timer.pdf.superbill_pdf import render_superbill
+    from therapy_timer.ui.session_controller import SessionController
+    from therapy_timer.ui.visit_panel import VisitPanel
+
+    repo = clinic.repo
+    sam = repo.save_provider(Provider("Sam Aide", Discipline.PT, Performer.PTA,
+                                      supervisor_id=clinic.pt2.id))
+    settings = QSettings(str(tmp_path / "station.ini"), QSettings.Format.IniFormat)
+
+    def open_panel(visit):
+        controller = SessionController(repo, clock)
+        panel = VisitPanel(controller, settings=settings)
+        qtbot.addWidget(panel)
+        controller.open_visit(visit.id)
+        controller.timer.stop()
+        panel.load()
+        panel.resize(1280, 760)
+        panel.show()
+        qtbot.waitExposed(panel)
+        return panel
+
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    panel = open_panel(visit)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97110"], LEFT)
+    clock.advance(minutes=10)
+    # Cancelling the question leaves the therapist on the clock.
+    _drive_assistant_dialog(qtbot, monkeypatch, cancel=True)
+    qtbot.mouseClick(panel.performer_buttons[Performer.PTA], LEFT)
+    assert panel.performer_buttons[Performer.PT].isChecked()
+    assert [(i.performer, i.end) for i in repo.intervals_for(visit.id)] == [
+        (Performer.PT, None)]
+    # The PTA switch asks which PTA: the clinic's PTAs (no PT, no OT), one picked.
+    seen = []
+    _drive_assistant_dialog(qtbot, monkeypatch, pick="Sam Aide", seen=seen)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.performer_buttons[Performer.PTA], LEFT)
+    assert seen == [("Which PTA?", ["Lee Test, PTA", "Sam Aide, PTA"], "Lee Test, PTA")]
+    assert panel.performer_buttons[Performer.PTA].isChecked()
+    assert "assistant: Sam Aide, PTA" in panel.subtitle.text()
+    clock.advance(minutes=25)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97110"], LEFT)
+    # Stored: who performed each part.
+    rows = [(i.performer, i.provider_id, i.interval.seconds()) for i in
+            repo.intervals_for(visit.id)]
+    assert rows == [(Performer.PT, clinic.pt.id, 600), (Performer.PTA, sam.id, 1500)]
+    # Finalized with CQ, the superbill names the assistant and the supervising therapist.
+    repo.set_diagnoses(visit.id, ["M25.561"], validate=False)
+    repo.finalize_visit(visit.id, None, "Dana Test, PT", clock.now())
+    assert any("CQ" in line.modifiers for line in repo.charge_lines(visit.id))
+    data = superbill_for_visit(repo, visit.id)
+    [reason] = data.documentation.assistant
+    assert reason.furnished_by == "Assistant: Sam Aide, PTA — supervised by Dana Test, PT"
+    out = io.BytesIO()
+    render_superbill(data, out)
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(
+        io.BytesIO(out.getvalue())).pages).split())
+    assert "Assistant: Sam Aide, PTA — supervised by Dana Test, PT" in text
+
+    # The station remembers its assistant: the next visit's question highlights Sam, and
+    # one click on its button is all it takes.
+    visit2 = repo.start_visit(clinic.patient2.id, clinic.pt.id, None, clock.now())
+    panel2 = open_panel(visit2)
+    seen = []
+    _drive_assistant_dialog(qtbot, monkeypatch, seen=seen)
+    qtbot.mouseClick(panel2.performer_buttons[Performer.PTA], LEFT)
+    assert seen[0][2] == "Sam Aide, PTA"
+    with qtbot.waitSignal(panel2.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel2.tiles.tiles["97112"], LEFT)
+    [interval] = repo.intervals_for(visit2.id)
+    assert (interval.performer, interval.provider_id) == (Performer.PTA, sam.id)
+    # Pause and Resume keep the assistant.
+    clock.advance(minutes=5)
+    with qtbot.waitSignal(panel2.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel2.pause_button, LEFT)
+    with qtbot.waitSignal(panel2.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel2.pause_button, LEFT)
+    resumed = [i for i in repo.intervals_for(visit2.id) if i.end is None]
+    assert [(i.performer, i.provider_id) for i in resumed] == [(Performer.PTA, sam.id)]

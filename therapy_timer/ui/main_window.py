@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         if self._visit_panel is None:
             from therapy_timer.ui.visit_panel import VisitPanel
 
-            panel = VisitPanel(self.controller, self)
+            panel = VisitPanel(self.controller, self, settings=self.settings)
             panel.leave_requested.connect(self.show_today)
             panel.finalize_requested.connect(self.show_review)
             panel.diagnoses_requested.connect(self.edit_diagnoses)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -33,10 +33,17 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.assistant import (
+    AssistantDialog,
+    remember_assistant,
+    remembered_assistant,
+    shown_name,
+)
 from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
+from therapy_timer.ui.settings import app_settings
 from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
 from therapy_timer.ui.visit_notices import build_notices
@@ -72,13 +79,16 @@ class VisitPanel(QWidget):
     diagnoses_requested = Signal(int)
     leave_requested = Signal()
 
-    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: SessionController, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        self.settings = app_settings(settings)  # this workstation's (the assistant it chose)
         self.controller = controller
         self.repo = controller.repo
         self.catalog = controller.catalog
         self.tie_choice: dict[str, int] | None = None
         self._base_tiles: list = []  # the provider's favourites (or the defaults)
+        self._subtitle_parts: list[str] = []
         self.billing = None
         self._ticks = 0
         self.setAccessibleName("Visit")
@@ -128,7 +138,7 @@ class VisitPanel(QWidget):
                 "QPushButton { border-radius: 0; font-size: 18px; }"
                 f"QPushButton:checked {{ background: {style.INK}; color: white;"
                 f"border-color: {style.INK}; }}")
-            button.clicked.connect(lambda _=False, p=performer: self.controller.set_performer(p))
+            button.clicked.connect(lambda _=False, p=performer: self.on_performer(p))
             self.performer_group.addButton(button)
             self.performer_buttons[performer] = button
             perf_layout.addWidget(button)
@@ -268,7 +278,8 @@ class VisitPanel(QWidget):
                          f"{'s' if len(earlier) > 1 else ''} today")
         self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
                                  f"{rule}")
-        self.subtitle.setText("  ·  ".join(p for p in parts if p))
+        self._subtitle_parts = [p for p in parts if p]
+        self.subtitle.setText("  ·  ".join(self._subtitle_parts))
         allowed = self.performers()
         for performer, button in self.performer_buttons.items():
             button.setVisible(performer in allowed)
@@ -294,6 +305,39 @@ class VisitPanel(QWidget):
             except BillingError:
                 log.info("tile %s is not valid on %s", code, day)
         return infos
+
+    def _show_assistant(self) -> None:
+        """The assistant chosen at the switch, named in the subtitle and the switch's tip."""
+        name = ""
+        assistant = self.controller.performer_provider()
+        if assistant is not None:
+            try:
+                name = shown_name(self.repo.get_provider(assistant))
+            except StorageError as exc:
+                log.info("assistant %s not read: %s", assistant, exc)
+        parts = list(self._subtitle_parts) + ([f"assistant: {name}"] if name else [])
+        self.subtitle.setText("  ·  ".join(parts))
+        for performer, button in self.performer_buttons.items():
+            if performer.is_assistant:
+                who = name if name and performer is self.controller.performer else \
+                    f"the {performer.value}"
+                button.setAccessibleDescription(f"Time is recorded as furnished by {who}")
+
+    def on_performer(self, performer: Performer) -> None:
+        """The PT | PTA switch: an assistant is named (asked, the station's last choice
+        first), then the controller splits the running timers there."""
+        provider_id = None
+        if performer.is_assistant:
+            assistants = [p for p in self.repo.list_providers()
+                          if p.role is performer and p.discipline is performer.discipline]
+            if assistants:
+                provider_id = AssistantDialog.ask(
+                    self, performer, assistants, remembered_assistant(self.settings, performer))
+                if provider_id is None:  # cancelled: the switch shows who it was
+                    self.on_changed()
+                    return
+                remember_assistant(self.settings, performer, provider_id)
+        self.controller.set_performer(performer, provider_id)
 
     def _show_tiles(self) -> None:
         """The provider's tiles, then one for each other code recorded on this visit (started
@@ -336,6 +380,7 @@ class VisitPanel(QWidget):
         self.diagnoses_button.setEnabled(editable)
         if controller.performer in self.performer_buttons:
             self.performer_buttons[controller.performer].setChecked(True)
+        self._show_assistant()
         self.pause_button.setText("Resume" if controller.paused else "Pause")
         style.polish(self.pause_button, danger=controller.paused)
         self.interval_model.set_rows(controller.intervals, controller.clock.now())
