@@ -339,3 +339,279 @@ def test_the_pta_switch_asks_which_assistant_and_the_superbill_names_them(
         qtbot.mouseClick(panel2.pause_button, LEFT)
     resumed = [i for i in repo.intervals_for(visit2.id) if i.end is None]
     assert [(i.performer, i.provider_id) for i in resumed] == [(Performer.PTA, sam.id)]
+
+
+# -- item 13: the smaller things -------------------------------------------------------------
+
+
+def test_manual_therapy_starts_empty_then_offers_the_patients_last(qtbot, panel, clinic,
+                                                                    clock, visit, monkeypatch):
+    seen = []
+
+    def drive(technique=None, region=None):
+        def exec_(dialog):
+            dialog.show()
+            qtbot.waitExposed(dialog)
+            seen.append((dialog.answer(), dialog.start_button.isEnabled(),
+                         dialog.note.text()))
+            for combo, text in ((dialog.technique, technique), (dialog.region, region)):
+                if text is not None:
+                    combo.lineEdit().selectAll()
+                    qtbot.keyClicks(combo.lineEdit(), text)
+            qtbot.mouseClick(dialog.start_button, LEFT)
+            return dialog.result()
+        monkeypatch.setattr(TechniqueDialog, "exec", exec_)
+
+    # The first time: nothing is pre-filled, and Start waits for both answers.
+    drive(region="Knee")  # only the region: Start stays disabled, nothing starts
+    qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)
+    assert seen[-1] == (("", ""), False, "")
+    assert clinic.repo.running_intervals() == []
+    drive("Joint mobilization", "Knee")
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)
+    [interval] = clinic.repo.running_intervals()
+    assert (interval.technique, interval.body_region) == ("Joint mobilization", "Knee")
+    clock.advance(minutes=8)
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)  # stop
+    # Next time for this patient: last time's answers, ready to confirm with one tap.
+    drive()
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)
+    assert seen[-1] == (("Joint mobilization", "Knee"), True, "Last time for this patient.")
+    assert [(i.technique, i.body_region) for i in clinic.repo.running_intervals()] == [
+        ("Joint mobilization", "Knee")]
+    # Another patient starts empty again.
+    other = clinic.repo.start_visit(clinic.patient2.id, clinic.pt2.id, None, clock.now())
+    panel.controller.open_visit(other.id)
+    panel.controller.timer.stop()
+    panel.load()
+    drive("Myofascial release", "Shoulder")
+    with qtbot.waitSignal(panel.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)
+    assert seen[-1][0] == ("", "")
+
+
+def test_the_station_remembers_its_provider(qtbot, clinic, clock, tmp_path):
+    from therapy_timer.ui.today import TodayPage
+
+    settings = QSettings(str(tmp_path / "station.ini"), QSettings.Format.IniFormat)
+
+    def page():
+        today = TodayPage(clinic.repo, clock, settings=settings)
+        qtbot.addWidget(today)
+        today.refresh()
+        today.show()
+        qtbot.waitExposed(today)
+        return today
+
+    first = page()
+    names = [first.provider.itemText(n) for n in range(first.provider.count())]
+    assert first.provider.currentText() == names[0]  # nothing remembered yet: the first
+    robin = first.provider.findData(clinic.pt2.id)
+    first.provider.setFocus()
+    while first.provider.currentIndex() != robin:  # the keyboard, as a user picks
+        qtbot.keyClick(first.provider, Qt.Key.Key_Down)
+    first.results.setCurrentRow(0)
+    qtbot.mouseClick(first.start_button, LEFT)
+    started = clinic.repo.open_visits()[-1]
+    assert started.provider_id == clinic.pt2.id
+    first._search_timer.stop()
+    # The next start of the app on this computer offers Robin first.
+    second = page()
+    assert second.provider.currentData() == clinic.pt2.id
+    second._search_timer.stop()
+    # Another workstation has its own memory.
+    other = TodayPage(clinic.repo, clock, settings=QSettings(
+        str(tmp_path / "other.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    other.refresh()
+    assert other.provider.currentIndex() == 0
+    other._search_timer.stop()
+
+
+@pytest.mark.parametrize("saved", [None, (1600, 1000)])
+def test_the_window_fits_a_1366x768_screen_and_shows_start_visit(qtbot, clinic, clock,
+                                                                  tmp_path, monkeypatch,
+                                                                  saved, shots):
+    from PySide6.QtCore import QSize
+
+    from therapy_timer.ui import main_window
+    from therapy_timer.ui.main_window import MainWindow
+
+    area = QRect(0, 0, 1366, 728)  # a 1366 x 768 screen less a 40-px task bar
+    monkeypatch.setattr(main_window, "available_geometry", lambda w: area)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    if saved:
+        settings.setValue("window/size", QSize(*saved))
+        settings.setValue("window/geometry", None)
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    qtbot.waitExposed(win)
+    assert area.contains(win.frameGeometry())
+    assert win.width() <= 1366 and win.height() <= 728
+    assert win.height() >= 600  # still a useful size
+    win.grab().save(str(shots / f"today-fit-1366x768-{'saved' if saved else 'new'}.png"))
+    button = win.today.start_button
+    assert button.isVisible()
+    assert _inside(button, win)
+    assert button.visibleRegion().boundingRect() == button.rect()
+
+
+def _fake_close(spontaneous=True):
+    class Close:
+        ignored = False
+
+        def spontaneous(self):
+            return spontaneous
+
+        def ignore(self):
+            self.ignored = True
+
+    return Close()
+
+
+def test_quitting_with_timers_running_asks_first(qtbot, clinic, clock, tmp_path, monkeypatch):
+    from therapy_timer.ui.dialogs import Ask
+    from therapy_timer.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(clinic.repo, clock, settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1280, 760)
+    win.show()
+    win.start()
+    asked = []
+
+    def answer(reply):
+        def confirm(cls, parent, title, text, **buttons):
+            asked.append((title, text, buttons))
+            return reply
+        monkeypatch.setattr(Ask, "confirm", classmethod(confirm))
+
+    # Nothing runs: Ctrl+Q quits without a question.
+    answer(False)
+    assert win.confirm_quit() and asked == []
+    win.today.set_provider(clinic.pt.id)
+    win.today.start_for(clinic.patient.id)
+    win.controller.timer.stop()
+    with qtbot.waitSignal(win.controller.changed, timeout=2000):
+        qtbot.mouseClick(win.visit_panel.tiles.tiles["97110"], LEFT)
+    # Ctrl+Q (File > Quit) asks, and "Stay open" keeps the window and the timer.
+    win.activateWindow()
+    qtbot.keyClick(win.visit_panel, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    if not asked:  # the platform did not deliver the shortcut: the menu item does the same
+        win.quit_action.trigger()
+    [(title, text, buttons)] = asked
+    assert title == "Timers are running"
+    assert "1 timer is running (97110)" in text
+    assert "keeps its recorded start" in text and "When Therapy Timer opens again" in text
+    assert buttons == {"yes": "Quit, timers keep running", "no": "Stay open"}
+    assert win.isVisible()
+    assert [i.code for i in clinic.repo.running_intervals()] == ["97110"]
+    # The window's close button asks the same question.
+    event = _fake_close()
+    win.closeEvent(event)
+    assert event.ignored and len(asked) == 2 and win.isVisible()
+    # Quitting anyway closes the window; the timer stays running in the store.
+    answer(True)
+    assert win.request_quit()
+    assert not win.isVisible()
+    assert [i.code for i in clinic.repo.running_intervals()] == ["97110"]
+
+
+def test_first_run_asks_the_clinics_time_zone(qtbot, repo):
+    from therapy_timer.ui.first_run import SETUP, FirstRunDialog, computer_zone
+
+    dialog = FirstRunDialog(repo)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.timezone.isVisible()
+    assert dialog.timezone.currentText() == computer_zone()  # the computer's zone offered
+    qtbot.keyClicks(dialog.practice, "Lakeside Test Rehab")
+    qtbot.keyClicks(dialog.provider, "Sam Test, PT")
+    dialog.timezone.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.timezone.lineEdit(), "Mars/Olympus")
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert "Mars/Olympus is not a time zone" in dialog.error.text()
+    assert repo.get_practice() is None  # nothing saved
+    dialog.timezone.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.timezone.lineEdit(), "America/Denver")
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert dialog.outcome == SETUP
+    assert repo.get_practice().timezone == "America/Denver"
+    assert str(repo.clinic_zone()) == "America/Denver"
+
+
+def test_the_review_shows_xu_evidence_in_clinic_time(qtbot, clinic, clock):
+    from PySide6.QtWidgets import QLabel
+
+    from therapy_timer.core.model import Performer
+    from therapy_timer.core.records import Practice
+    from therapy_timer.ui.clock import set_display_zone
+    from therapy_timer.ui.finalize import FinalizePage
+
+    repo = clinic.repo
+    repo.save_practice(Practice("Harbor Test Therapy", timezone="America/Chicago"))
+    set_display_zone(repo.clinic_zone())
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    repo.start_interval(visit.id, "97530", Performer.PT, clock.now())  # 14:00 UTC
+    clock.advance(minutes=12)
+    repo.start_interval(visit.id, "97140", Performer.PT, clock.now(),
+                        technique="Joint mobilization", body_region="Knee")
+    clock.advance(minutes=12)
+    repo.pause_visit(visit.id, clock.now())
+    repo.set_diagnoses(visit.id, ["M25.561"], validate=False)
+    page = FinalizePage(repo, clock)
+    qtbot.addWidget(page)
+    page.user = "Dana Test, PT"
+    page.load(visit.id)
+    texts = [label.text() for label in page.findChildren(QLabel) if "Evidence:" in label.text()]
+    assert texts, "no XU suggestion with evidence on the review"
+    # 14:00 UTC is 08:00 in Chicago (CST): the superbill prints 08:00 too.
+    assert "97530: 08:00-08:12" in texts[0] and "97140: 08:12-08:24" in texts[0]
+    assert "14:00" not in texts[0]
+    [box] = [box for box, key in page.checks if key[1] in ("XU", "59")]
+    assert "97530: 08:00-08:12" in box.toolTip()
+
+
+@pytest.fixture
+def icd_source(qtbot, icd_cache):
+    from therapy_timer.ui.diagnoses import IcdIndexSource
+    from therapy_timer.ui.workers import Worker
+
+    worker = Worker()
+    source = IcdIndexSource(worker, icd_cache)
+    with qtbot.waitSignal(source.ready, timeout=20000):
+        source.start()
+    yield source
+    source.index().close()
+    worker.shutdown()
+
+
+def test_enter_in_diagnoses_adds_one_code_and_only_a_button_closes(qtbot, icd_source):
+    from therapy_timer.ui.main_window import DiagnosesDialog
+
+    dialog = DiagnosesDialog(icd_source, ["M25.561"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    picker = dialog.picker
+    for code in ("R26.89", "M62.81"):
+        picker.search.setFocus()
+        picker.search.clear()
+        qtbot.keyClicks(picker.search, code)
+        qtbot.keyClick(picker.search, Qt.Key.Key_Return)
+        assert dialog.isVisible(), f"Enter after {code} closed the dialog"
+        assert dialog.result() == 0
+    assert picker.diagnoses() == ["M25.561", "R26.89", "M62.81"]
+    qtbot.keyClick(picker.search, Qt.Key.Key_Enter)  # the keypad's Enter does not close it
+    assert dialog.isVisible()
+    assert dialog.save_button.text() == "Save and close"
+    qtbot.mouseClick(dialog.save_button, LEFT)
+    assert not dialog.isVisible()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert picker.diagnoses() == ["M25.561", "R26.89", "M62.81"]

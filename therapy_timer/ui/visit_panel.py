@@ -505,11 +505,19 @@ class VisitPanel(QWidget):
             return
         technique = region = None
         if info.asks_technique:
-            answer = TechniqueDialog.ask(self, code)
+            answer = TechniqueDialog.ask(self, code, last=self._last_technique(info.code))
             if answer is None:
                 return
             technique, region = answer
         self.controller.start(code, technique, region)
+
+    def _last_technique(self, code: str) -> tuple[str, str] | None:
+        """The patient's last technique and region for ``code`` (from the store), or None."""
+        try:
+            return self.repo.last_technique(self.controller.visit.patient_id, code)
+        except StorageError as exc:  # the prompt still works, empty
+            log.info("last technique not read: %s", exc)
+            return None
 
     def _on_search_return(self) -> None:
         popup = self.search.completer().popup()
