@@ -196,9 +196,12 @@ def test_the_four_numbers_are_never_clipped_by_banner_and_notices(qtbot, clinic,
     scroll.ensureWidgetVisible(last)
     qtbot.wait(10)
     assert not last.visibleRegion().isEmpty()
-    # Nothing else in the column pushes out of the window either.
-    for widget in (scroll, panel.table, panel.edit_button):
+    # Nothing else in the column pushes out of the window, or lies over another.
+    column = [panel.now_running, panel.totals, scroll, panel.edit_button, panel.table]
+    for widget in column:
         assert _inside(widget, win), widget.objectName() or widget.accessibleName()
+    for upper, lower in zip(column, column[1:], strict=False):
+        assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])

@@ -221,7 +221,8 @@ class VisitPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.notices)
         scroll.setMinimumHeight(NOTICES_MIN_HEIGHT)
-        right.addWidget(scroll, 3)
+        self.notices.height_needed.connect(lambda _h: self._share_column())
+        right.addWidget(scroll)
         table_row = QHBoxLayout()
         caption = QLabel("Recorded time")
         caption.setProperty("role", "caption")
@@ -242,6 +243,7 @@ class VisitPanel(QWidget):
         self.right_column = QWidget()
         self.right_column.setLayout(right)
         self.right_column.setFixedWidth(430)
+        self.right_column.installEventFilter(self)  # its height is shared on each resize
         right.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.right_column)
         outer.addLayout(body, 1)
@@ -398,6 +400,7 @@ class VisitPanel(QWidget):
             log.info("visit not billable yet: %s", exc)
         self.notices.set_notices(build_notices(self, controller, self.billing))
         self.notice_scroll.setVisible(bool(self.notices.notices))
+        self._share_column()
 
     def on_tick(self) -> None:
         """Once a second: repaint tiles, totals and the running row from stored timestamps."""
@@ -477,6 +480,7 @@ class VisitPanel(QWidget):
             self.now_running.setTextFormat(Qt.TextFormat.PlainText)
         if text != self.now_running.text():
             self.now_running.setText(text)
+            self._share_column()  # the banner may have gained or lost its second line
         sheet = (f"background: {colour}; color: white; border-radius: 10px; padding: 6px 14px;"
                  f"font-size: {BANNER_PX}px; font-weight: 800;")
         if sheet != self.now_running.styleSheet():
@@ -551,7 +555,25 @@ class VisitPanel(QWidget):
             popup.hide()
         self.tiles.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def _share_column(self) -> None:
+        """Shares the right column's height: the banner and the four numbers take what they
+        need, the notices as much as they need of the rest (they scroll below that, never
+        under ``NOTICES_MIN_HEIGHT``), and the recorded-time table what is left."""
+        column, scroll = self.right_column, self.notice_scroll
+        width = column.width()
+        banner = max(self.now_running.minimumHeight(), self.now_running.heightForWidth(width))
+        caption = max(self.edit_button.sizeHint().height(), self.edit_button.minimumHeight())
+        fixed = banner + self.totals.sizeHint().height() + caption
+        free = column.height() - fixed - 4 * column.layout().spacing()
+        want = self.notices.minimumHeight() + 2 * scroll.frameWidth()
+        height = max(NOTICES_MIN_HEIGHT, min(want, free - TABLE_MIN_HEIGHT))
+        if (scroll.minimumHeight(), scroll.maximumHeight()) != (height, height):
+            scroll.setFixedHeight(height)
+            column.layout().activate()  # at once: nothing is drawn over the table meanwhile
+
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if watched is self.right_column and event.type() == QEvent.Type.Resize:
+            self._share_column()
         if (watched is self.search and event.type() == QEvent.Type.KeyPress
                 and event.key() == Qt.Key.Key_Escape):
             self.leave_search()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -144,7 +144,13 @@ class Notice(QFrame):
 
 
 class NoticeList(QWidget):
-    """A stack of notices, replaced as a whole each time the visit changes."""
+    """A stack of notices, replaced as a whole each time the visit changes.
+
+    ``height_needed(int)``: the height all of them need at the current width (the scroll area
+    around them grows no taller than that, and scrolls when it has less).
+    """
+
+    height_needed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -176,6 +182,7 @@ class NoticeList(QWidget):
         super().resizeEvent(event)
         self._fit_height()
 
+
     def _fit_height(self) -> None:
         """Every notice keeps the height its wrapped text needs at the current width: the
         scroll area around the list scrolls rather than squeezing the text."""
@@ -184,6 +191,7 @@ class NoticeList(QWidget):
             height = self._layout.totalMinimumSize().height()
         if height != self.minimumHeight():
             self.setMinimumHeight(height)
+            self.height_needed.emit(height)
 
     def texts(self) -> list[str]:
         return [n.label.text() for n in self.notices.values()]
