@@ -342,6 +342,17 @@ def test_the_pta_switch_asks_which_assistant_and_the_superbill_names_them(
         qtbot.mouseClick(panel2.pause_button, LEFT)
     resumed = [i for i in repo.intervals_for(visit2.id) if i.end is None]
     assert [(i.performer, i.provider_id) for i in resumed] == [(Performer.PTA, sam.id)]
+    # Leaving and reopening the visit while Sam's timer runs: Sam is still on the clock.
+    panel2.controller.close_visit()
+    panel3 = open_panel(visit2)
+    assert panel3.performer_buttons[Performer.PTA].isChecked()
+    assert "assistant: Sam Aide, PTA" in panel3.subtitle.text()
+    clock.advance(minutes=5)
+    with qtbot.waitSignal(panel3.controller.changed, timeout=2000):
+        qtbot.mouseClick(panel3.tiles.tiles["97110"], LEFT)  # switches, same assistant
+    running = [i for i in repo.intervals_for(visit2.id) if i.end is None]
+    assert [(i.code, i.performer, i.provider_id) for i in running] == [
+        ("97110", Performer.PTA, sam.id)]
 
 
 # -- item 13: the smaller things -------------------------------------------------------------

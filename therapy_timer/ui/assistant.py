@@ -87,6 +87,7 @@ class AssistantDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(f"Record as this {self.role.value}")
         self.ok_button.setMinimumHeight(style.TOUCH - 8)
+        style.polish(self.ok_button, primary=True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
