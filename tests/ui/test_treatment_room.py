@@ -104,7 +104,8 @@ LONG_JUMP = ("While 97530, 97140 ran, the computer slept or its clock jumped ahe
              "certain moment.")
 
 
-def _crowded_visit(qtbot, clinic, clock, tmp_path, size, monkeypatch):
+def _crowded_visit(qtbot, clinic, clock, tmp_path, size, monkeypatch, patient=None,
+                   plan=None):
     """The visit screen at ``size``: paused with three codes (the longest banner the pause
     writes), a clock-jump question with its two buttons and two more notices."""
     from therapy_timer.ui.main_window import MainWindow
@@ -117,8 +118,8 @@ def _crowded_visit(qtbot, clinic, clock, tmp_path, size, monkeypatch):
     win.resize(*size)
     win.show()
     qtbot.waitExposed(win)
-    visit = clinic.repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id,
-                                    clock.now())
+    visit = clinic.repo.start_visit((patient or clinic.patient).id, clinic.pt.id,
+                                    (plan or clinic.plan).id, clock.now())
     win.show_visit(visit.id)
     win.controller.timer.stop()
     panel = win.visit_panel
@@ -202,6 +203,48 @@ def test_the_four_numbers_are_never_clipped_by_banner_and_notices(qtbot, clinic,
         assert _inside(widget, win), widget.objectName() or widget.accessibleName()
     for upper, lower in zip(column, column[1:], strict=False):
         assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
+
+
+def test_a_long_name_wraps_whole_and_the_numbers_stay_whole(qtbot, clinic, clock, tmp_path,
+                                                            shots, monkeypatch):
+    """The smallest window, crowded, with a name that wraps to three lines: the name shows
+    whole, the numbers keep their size, the notices scroll and the table steps aside."""
+    import dataclasses
+    from datetime import date
+
+    from PySide6.QtGui import QFontMetrics
+
+    from therapy_timer.core.records import Patient
+
+    patient = clinic.repo.save_patient(Patient("Maximiliana", "Featherstonehaugh-Brightmoor",
+                                               date(1950, 1, 1), chart_number="T9"))
+    plan = clinic.repo.save_plan(dataclasses.replace(clinic.plan, id=None,
+                                                     patient_id=patient.id))
+    win, panel = _crowded_visit(qtbot, clinic, clock, tmp_path, (1024, 700), monkeypatch,
+                                patient, plan)
+    win.grab().save(str(shots / "visit-crowded-long-name-1024x700.png"))
+    title = panel.title
+    assert title.text() == "Featherstonehaugh-Brightmoor, Maximiliana"
+    assert title.height() >= title.heightForWidth(title.width())
+    metrics = QFontMetrics(title.font())
+    longest = max(metrics.horizontalAdvance(w) for w in
+                  title.text().replace("-", "- ").split())
+    assert longest <= title.contentsRect().width()  # no word cut at the edge
+    assert _inside(title, win)
+    for box in panel.totals.numbers():
+        assert box.value.height() >= box.value.sizeHint().height(), box.objectName()
+        assert box.value.font().pixelSize() in (52, 64)
+        assert _inside(box.value, win)
+    column = [w for w in (panel.now_running, panel.totals, panel.notice_scroll,
+                          panel.edit_button, panel.table) if w.isVisible()]
+    assert panel.notice_scroll in column
+    for upper, lower in zip(column, column[1:], strict=False):
+        assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
+    for widget in column:
+        assert _inside(widget, win)
+    # With room again (a bigger window), the recorded-time table is back.
+    win.resize(1366, 900)
+    qtbot.waitUntil(panel.table.isVisible, timeout=2000)
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])

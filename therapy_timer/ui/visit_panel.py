@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -47,7 +46,12 @@ from therapy_timer.ui.settings import app_settings
 from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
 from therapy_timer.ui.visit_notices import build_notices
-from therapy_timer.ui.visit_widgets import IntervalTableModel, NoticeList, TotalsCard
+from therapy_timer.ui.visit_widgets import (
+    IntervalTableModel,
+    NoticeList,
+    NoticeScroll,
+    TotalsCard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ REBILL_TICKS = 15
 NOTICES_MIN_HEIGHT = 72
 TABLE_MIN_HEIGHT = 76
 BANNER_PX, BANNER_DETAIL_PX = 22, 16
+TITLE_PX, TITLE_MIN_PX = 30, 18
 
 
 def _font_px(base: QFont, pixels: int) -> QFont:
@@ -110,12 +115,13 @@ class VisitPanel(QWidget):
         titles = QVBoxLayout()
         titles.setSpacing(0)
         self.title = QLabel("No visit open")
-        self.title.setStyleSheet("font-size: 30px; font-weight: 800;")
+        self.title.setStyleSheet(f"font-size: {TITLE_PX}px; font-weight: 800;")
         self.title.setAccessibleName("Patient")
         self.subtitle = QLabel("")
         self.subtitle.setStyleSheet(f"font-size: 17px; color: {style.MUTED}; font-weight: 600;")
         for label in (self.title, self.subtitle):  # a long name wraps: it is never cut off
             label.setWordWrap(True)
+            label.installEventFilter(self)  # ... and keeps the height of all its lines
             titles.addWidget(label)
         header.addLayout(titles, 1)
 
@@ -214,7 +220,7 @@ class VisitPanel(QWidget):
         self.totals = TotalsCard(self)
         right.addWidget(self.totals)
         self.notices = NoticeList(self)
-        self.notice_scroll = scroll = QScrollArea()
+        self.notice_scroll = scroll = NoticeScroll()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         # Notices wrap to the panel's width: never a sideways scroll.
@@ -224,7 +230,7 @@ class VisitPanel(QWidget):
         self.notices.height_needed.connect(lambda _h: self._share_column())
         right.addWidget(scroll)
         table_row = QHBoxLayout()
-        caption = QLabel("Recorded time")
+        self.table_caption = caption = QLabel("Recorded time")
         caption.setProperty("role", "caption")
         table_row.addWidget(caption, 1)
         self.edit_button = QPushButton("Edit time…")
@@ -272,6 +278,7 @@ class VisitPanel(QWidget):
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
         self.title.setText(patient.display_name)
+        self._fit_title()
         rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
         earlier = {i.visit_id for i in self.controller.pooled}
@@ -558,24 +565,65 @@ class VisitPanel(QWidget):
     def _share_column(self) -> None:
         """Shares the right column's height: the banner and the four numbers take what they
         need, the notices as much as they need of the rest (they scroll below that, never
-        under ``NOTICES_MIN_HEIGHT``), and the recorded-time table what is left."""
+        under ``NOTICES_MIN_HEIGHT``), and the recorded-time table what is left. When even
+        that is too little (a long name wrapped in a small window), the table steps aside
+        until there is room again: the numbers are never squeezed."""
         column, scroll = self.right_column, self.notice_scroll
-        width = column.width()
+        width, spacing = column.width(), column.layout().spacing()
         banner = max(self.now_running.minimumHeight(), self.now_running.heightForWidth(width))
+        room = column.height() - banner - self.totals.sizeHint().height() - 2 * spacing
         caption = max(self.edit_button.sizeHint().height(), self.edit_button.minimumHeight())
-        fixed = banner + self.totals.sizeHint().height() + caption
-        free = column.height() - fixed - 4 * column.layout().spacing()
+        table_part = caption + spacing + TABLE_MIN_HEIGHT + spacing
+        notices = bool(self.notices.notices)
+        show_table = room - (NOTICES_MIN_HEIGHT if notices else 0) >= table_part
+        for widget in (self.table_caption, self.edit_button, self.table):
+            if widget.isVisibleTo(self) != show_table:
+                widget.setVisible(show_table)
+        if not notices:
+            return
+        free = room - (table_part if show_table else 0)
         want = self.notices.minimumHeight() + 2 * scroll.frameWidth()
-        height = max(NOTICES_MIN_HEIGHT, min(want, free - TABLE_MIN_HEIGHT))
-        if (scroll.minimumHeight(), scroll.maximumHeight()) != (height, height):
-            scroll.setFixedHeight(height)
+        height = max(0, min(want, free) if free >= NOTICES_MIN_HEIGHT else free)
+        height = max(height, min(NOTICES_MIN_HEIGHT, free))
+        # Its minimum stays small: a fixed height here would hold the column at today's
+        # height and starve the header (a long name wrapping) of the room it needs.
+        least = min(NOTICES_MIN_HEIGHT, height)
+        if (scroll.minimumHeight(), scroll.maximumHeight()) != (least, height):
+            scroll.setMinimumHeight(least)
+            scroll.setMaximumHeight(height)
+            scroll.set_wanted(height)
             column.layout().activate()  # at once: nothing is drawn over the table meanwhile
 
+    def _fit_title(self) -> None:
+        """The patient's name wraps between words; a word longer than the title's width
+        ("Featherstonehaugh-") gets a smaller type rather than being cut at the edge."""
+        width = self.title.contentsRect().width()
+        if width <= 0:
+            return
+        parts = self.title.text().replace("-", "- ").split()
+        pixels = TITLE_PX
+        while pixels > TITLE_MIN_PX and parts and max(
+                QFontMetrics(_font_px(self.title.font(), pixels)).horizontalAdvance(p)
+                for p in parts) > width:
+            pixels -= 1
+        sheet = f"font-size: {pixels}px; font-weight: 800;"
+        if sheet != self.title.styleSheet():
+            self.title.setStyleSheet(sheet)
+
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
-        if watched is self.right_column and event.type() == QEvent.Type.Resize:
+        kind = event.type()
+        if kind == QEvent.Type.Resize and watched is self.title:
+            self._fit_title()
+        if kind == QEvent.Type.Resize and watched in (self.title, self.subtitle):
+            # The page's layout gives a wrapped label the height of its width's first guess;
+            # its lines at the width it really got decide how tall it must be.
+            lines = watched.heightForWidth(watched.width())
+            if lines > 0 and lines != watched.minimumHeight():
+                watched.setMinimumHeight(lines)
+        elif kind == QEvent.Type.Resize and watched is getattr(self, "right_column", None):
             self._share_column()
-        if (watched is self.search and event.type() == QEvent.Type.KeyPress
-                and event.key() == Qt.Key.Key_Escape):
+        elif (kind == QEvent.Type.KeyPress and watched is getattr(self, "search", None)
+              and event.key() == Qt.Key.Key_Escape):
             self.leave_search()
             return True
         return super().eventFilter(watched, event)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -195,6 +196,24 @@ class NoticeList(QWidget):
 
     def texts(self) -> list[str]:
         return [n.label.text() for n in self.notices.values()]
+
+
+class NoticeScroll(QScrollArea):
+    """The notices' scroll area: it asks for the height the visit panel gives it
+    (``set_wanted``) and may be squeezed below that (to its minimum) while the window lays
+    itself out; it scrolls whenever the notices need more."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._wanted = 0
+
+    def set_wanted(self, height: int) -> None:
+        if height != self._wanted:
+            self._wanted = height
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(super().sizeHint().width(), max(self._wanted, self.minimumHeight()))
 
 
 def _hms(moment: datetime | None) -> str:
