@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 
-from PySide6.QtCore import QEvent, QSettings, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, QSettings, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -279,6 +279,7 @@ class VisitPanel(QWidget):
                         None)
         self.title.setText(patient.display_name)
         self._fit_title()
+        self._hold_lines(self.title)
         rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
         earlier = {i.visit_id for i in self.controller.pooled}
@@ -289,6 +290,7 @@ class VisitPanel(QWidget):
                                  f"{rule}")
         self._subtitle_parts = [p for p in parts if p]
         self.subtitle.setText("  ·  ".join(self._subtitle_parts))
+        self._hold_lines(self.subtitle)
         allowed = self.performers()
         for performer, button in self.performer_buttons.items():
             button.setVisible(performer in allowed)
@@ -325,7 +327,10 @@ class VisitPanel(QWidget):
             except StorageError as exc:
                 log.info("assistant %s not read: %s", assistant, exc)
         parts = list(self._subtitle_parts) + ([f"assistant: {name}"] if name else [])
-        self.subtitle.setText("  ·  ".join(parts))
+        text = "  ·  ".join(parts)
+        if text != self.subtitle.text():
+            self.subtitle.setText(text)
+            self._hold_lines(self.subtitle)
         for performer, button in self.performer_buttons.items():
             if performer.is_assistant:
                 who = name if name and performer is self.controller.performer else \
@@ -594,6 +599,22 @@ class VisitPanel(QWidget):
             scroll.set_wanted(height)
             column.layout().activate()  # at once: nothing is drawn over the table meanwhile
 
+    @staticmethod
+    def _hold_lines(label: QLabel) -> None:
+        """The page's layout gives a wrapped label the height of its width's first guess;
+        its lines at the width it really got decide how tall it must be."""
+        margins = label.contentsMargins()
+        width = label.width() - margins.left() - margins.right()
+        if width <= 0 or not label.text():
+            return
+        # Measured here: QLabel's own heightForWidth never answers less than the minimum
+        # height set last time, so a short name after a long one would keep three lines.
+        text = label.fontMetrics().boundingRect(
+            QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), label.text())
+        lines = text.height() + margins.top() + margins.bottom()
+        if lines != label.minimumHeight():
+            label.setMinimumHeight(lines)
+
     def _fit_title(self) -> None:
         """The patient's name wraps between words; a word longer than the title's width
         ("Featherstonehaugh-") gets a smaller type rather than being cut at the edge."""
@@ -615,11 +636,7 @@ class VisitPanel(QWidget):
         if kind == QEvent.Type.Resize and watched is self.title:
             self._fit_title()
         if kind == QEvent.Type.Resize and watched in (self.title, self.subtitle):
-            # The page's layout gives a wrapped label the height of its width's first guess;
-            # its lines at the width it really got decide how tall it must be.
-            lines = watched.heightForWidth(watched.width())
-            if lines > 0 and lines != watched.minimumHeight():
-                watched.setMinimumHeight(lines)
+            self._hold_lines(watched)
         elif kind == QEvent.Type.Resize and watched is getattr(self, "right_column", None):
             self._share_column()
         elif (kind == QEvent.Type.KeyPress and watched is getattr(self, "search", None)
