@@ -70,3 +70,15 @@ def shots(tmp_path):
     from pathlib import Path
 
     return Path(os.environ.get("THERAPY_TIMER_SHOTS", tmp_path))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_station_settings(_isolated_user_dirs):
+    """Each test gets its own per-workstation QSettings (Qt keeps the first folder it saw, so
+    the HOME above alone would let one test's remembered choices reach the next)."""
+    from PySide6.QtCore import QSettings
+
+    folder = str(_isolated_user_dirs / "qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+    yield

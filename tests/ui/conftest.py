@@ -57,6 +57,17 @@ def _no_unexpected_dialogs(monkeypatch):
         monkeypatch.setattr(Ask, name, unexpected(name))
 
 
+@pytest.fixture(autouse=True)
+def _assistant_question_answered(monkeypatch):
+    """The PT | PTA switch asks which assistant: unless a test answers the real dialog itself,
+    it takes the assistant the dialog highlights (what Enter does)."""
+    from PySide6.QtWidgets import QDialog
+
+    from therapy_timer.ui.assistant import AssistantDialog
+
+    monkeypatch.setattr(AssistantDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+
+
 @pytest.fixture
 def clock():
     return FakeClock(START)

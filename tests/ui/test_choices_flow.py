@@ -33,7 +33,8 @@ def win(qtbot, clinic, clock, tmp_path, monkeypatch):
     monkeypatch.setattr(diagnoses, "IcdIndexSource", _Source)
     monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
     monkeypatch.setattr(TechniqueDialog, "ask",
-                        classmethod(lambda cls, parent, code: ("mobilization", "lumbar")))
+                        classmethod(lambda cls, parent, code, last=None: ("mobilization",
+                                                                          "lumbar")))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(clinic.repo, clock, settings=settings)
     qtbot.addWidget(window)

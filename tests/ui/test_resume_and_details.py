@@ -38,7 +38,8 @@ def messages(page) -> list[str]:
 def test_resume_keeps_the_technique_and_region(qtbot, panel, clock, clinic, visit,
                                                monkeypatch):
     monkeypatch.setattr(TechniqueDialog, "ask",
-                        classmethod(lambda cls, parent, code: ("Joint mobilization", "Knee")))
+                        classmethod(lambda cls, parent, code, last=None: ("Joint mobilization",
+                                                                     "Knee")))
     tap(qtbot, panel, "97140")
     clock.advance(minutes=8)
     with qtbot.waitSignal(panel.controller.changed, timeout=2000):

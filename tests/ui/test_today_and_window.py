@@ -108,9 +108,14 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
-def test_window_remembers_its_size(qtbot, clinic, clock, settings):
+def test_window_remembers_its_size(qtbot, clinic, clock, settings, monkeypatch):
+    from PySide6.QtCore import QRect
+
+    from therapy_timer.ui import main_window
     from therapy_timer.ui.main_window import MainWindow
 
+    # On a screen with room for it (issue 16: the size is kept within the screen).
+    monkeypatch.setattr(main_window, "available_geometry", lambda w: QRect(0, 0, 1920, 1040))
     first = MainWindow(clinic.repo, clock, settings=settings)
     qtbot.addWidget(first)
     first.show()

@@ -138,11 +138,13 @@ def test_performer_switch_splits_the_running_interval(qtbot, panel, clock, clini
 
 
 def test_manual_therapy_asks_technique_and_region(qtbot, panel, clinic, visit, monkeypatch):
-    monkeypatch.setattr(TechniqueDialog, "ask", classmethod(lambda cls, parent, code: None))
+    monkeypatch.setattr(TechniqueDialog, "ask",
+                        classmethod(lambda cls, parent, code, last=None: None))
     qtbot.mouseClick(panel.tiles.tiles["97140"], LEFT)
     assert clinic.repo.running_intervals() == []  # cancelled: nothing started
     monkeypatch.setattr(TechniqueDialog, "ask",
-                        classmethod(lambda cls, parent, code: ("Joint mobilization", "Knee")))
+                        classmethod(lambda cls, parent, code, last=None: (
+                            "Joint mobilization", "Knee")))
     tap(qtbot, panel, "97140")
     [interval] = clinic.repo.running_intervals()
     assert (interval.code, interval.technique, interval.body_region) == (
@@ -152,8 +154,13 @@ def test_manual_therapy_asks_technique_and_region(qtbot, panel, clinic, visit, m
 def test_technique_dialog_widgets(qtbot):
     dialog = TechniqueDialog("97140")
     qtbot.addWidget(dialog)
+    # Issue 16: both start empty (no pre-filled region to record by mistake).
+    assert dialog.answer() == ("", "")
     dialog.region.setCurrentText("Shoulder")
-    assert dialog.answer() == ("Soft tissue mobilization", "Shoulder")
+    assert dialog.answer() == ("", "Shoulder")
+    assert not dialog.start_button.isEnabled()
+    dialog.technique.setCurrentText("Joint mobilization")
+    assert dialog.start_button.isEnabled()
 
 
 def test_search_starts_any_catalog_code(qtbot, panel, clinic):
@@ -394,7 +401,8 @@ def test_space_on_a_focused_tile_pauses_rather_than_taps(qtbot, panel, clock, cl
 
 def test_ncci_pair_and_assistant_notices(qtbot, panel, clock, monkeypatch):
     monkeypatch.setattr(TechniqueDialog, "ask",
-                        classmethod(lambda cls, parent, code: ("Joint mobilization", "Knee")))
+                        classmethod(lambda cls, parent, code, last=None: (
+                            "Joint mobilization", "Knee")))
     tap(qtbot, panel, "97530")
     clock.advance(minutes=12)
     tap(qtbot, panel, "97140")

@@ -165,7 +165,7 @@ def test_yesterdays_open_visit_is_finished_and_finalized_from_the_open_visits_li
     assert "from 03/01/2026" in warned[0] and "start a new visit today" in warned[0]
     # Resume is a timer too: not offered (the store refuses it as well).
     assert panel.pause_button.text() == "Resume" and not panel.pause_button.isEnabled()
-    assert "(of 03/01/2026: finish the visit)" in panel.now_running.text()
+    assert "Of 03/01/2026: finish the visit (97110)" in panel.now_running.text()
     qtbot.keyClick(panel.tiles, Qt.Key.Key_1)  # digit 1 taps 97110: refused the same way
     assert len(warned) == 2 and "03/01/2026" in warned[1]
     assert [(i.code, i.end - i.start) for i in repo.intervals_for(old.id)] == [

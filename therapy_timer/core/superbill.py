@@ -188,6 +188,8 @@ class ModifierReason:
     modifier: str
     units: int
     reason: str
+    #: CQ/CO: who furnished it ("Assistant: Lee Park, PTA — supervised by Dana Cole, PT").
+    furnished_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

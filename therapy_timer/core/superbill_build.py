@@ -9,7 +9,7 @@ No SQL here: the repository is passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -124,6 +124,8 @@ class VisitRecords:
     intervals: Sequence[rec.StoredInterval]
     billing: Mapping[str, Any]
     pooled_intervals: Sequence[rec.StoredInterval] = ()
+    #: The providers the intervals name (assistants) and their supervisors, by id.
+    people: Mapping[int, rec.Provider] = field(default_factory=dict)
 
 
 def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _no_description,
@@ -231,7 +233,8 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
                                              spans.get(other, ()), str(s.get("reason", ""))))
         elif modifier in ASSISTANT_MODIFIERS:
             assistant.append(ModifierReason(code, modifier, int(s.get("units", 0)),
-                                            str(s.get("reason", ""))))
+                                            str(s.get("reason", "")),
+                                            furnished_by(records, code)))
         else:
             others.append(ModifierReason(code, modifier, int(s.get("units", 0)),
                                          str(s.get("reason", ""))))
@@ -263,6 +266,44 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
         other_reasons=tuple(others),
         notes=tuple(notes),
     )
+
+
+def _with_role(provider: rec.Provider) -> str:
+    """"Lee Park, PTA": the name with its credentials or role, once."""
+    name = provider.name.strip()
+    suffix = provider.credentials.strip() or provider.role.value
+    return name if name.endswith((suffix, provider.role.value)) else f"{name}, {suffix}"
+
+
+def furnished_by(records: VisitRecords, code: str) -> str:
+    """Who furnished ``code``'s assistant time, for its CQ/CO line: "Assistant: Lee Park, PTA
+    — supervised by Dana Cole, PT".
+
+    The supervising therapist is the visit's own provider when a therapist (the rendering
+    provider the claim names), else the assistant's supervisor on file. Assistant time with
+    no assistant named (recorded before the app asked) says so rather than guess a name.
+    """
+    people = records.people
+    ids: dict[int | None, None] = {}
+    for item in (*records.intervals, *records.pooled_intervals):
+        if item.code.upper() == code.upper() and item.performer.is_assistant:
+            ids[item.provider_id] = None
+    if not ids:
+        return ""
+    assistants = [people[i] for i in ids if i in people and people[i].is_assistant]
+    if not assistants:
+        return "Assistant: not named in the timer record"
+    names = "; ".join(_with_role(a) for a in assistants)
+    supervisor = records.provider if not records.provider.is_assistant else None
+    if supervisor is None:
+        supervisor = next((people[a.supervisor_id] for a in assistants
+                           if a.supervisor_id in people), None)
+    text = f"Assistant: {names}"
+    if None in ids:
+        text += " (and assistant time not named)"
+    if supervisor is not None:
+        text += f" — supervised by {_with_role(supervisor)}"
+    return text
 
 
 def _spans_by_code(intervals: Iterable[rec.StoredInterval], zone: tzinfo
@@ -297,6 +338,14 @@ def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
     pooled: list[rec.StoredInterval] = []
     for other in billing.get("pooled_with") or ():
         pooled.extend(source.intervals_for(int(other)))
+    intervals = source.intervals_for(visit_id)
+    people: dict[int, rec.Provider] = {}
+    for item in (*intervals, *pooled):
+        if item.provider_id is not None and item.provider_id not in people:
+            people[item.provider_id] = source.get_provider(item.provider_id)
+    for person in list(people.values()):
+        if person.supervisor_id is not None and person.supervisor_id not in people:
+            people[person.supervisor_id] = source.get_provider(person.supervisor_id)
     return VisitRecords(
         visit=visit,
         practice=source.get_practice(),
@@ -305,9 +354,10 @@ def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
         payer=payer,
         policy=policy,
         lines=source.charge_lines(visit_id),
-        intervals=source.intervals_for(visit_id),
+        intervals=intervals,
         billing=billing,
         pooled_intervals=pooled,
+        people=people,
     )
 
 

@@ -383,9 +383,13 @@ def _documentation(data: SuperbillData, s) -> list:
     if doc.assistant:
         out.append(Paragraph("Assistant modifiers (CQ/CO)", s["head"]))
         for reason in doc.assistant:
+            text = _esc(reason.reason)
+            if reason.furnished_by:  # who: the assistant and the supervising therapist
+                stop = "" if not text or text.endswith((".", ")")) else "."
+                text += f"{stop} <b>{_esc(reason.furnished_by)}</b>."
             out.append(Paragraph(
                 f"<b>{_esc(reason.code)} {_esc(reason.modifier)}</b>, {reason.units} unit(s): "
-                f"{_esc(reason.reason)}", s["small"]))
+                f"{text}", s["small"]))
     if doc.other_reasons:
         out.append(Paragraph("Other modifiers", s["head"]))
         for reason in doc.other_reasons:

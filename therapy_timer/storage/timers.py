@@ -223,6 +223,8 @@ class TimerMixin(ClockFlagMixin):
         performer = self._check_performer(visit, performer)
         if provider_id is None:
             provider_id = self._default_provider(visit, performer)
+        else:
+            self._check_interval_provider(visit, performer, provider_id)
         with self._write() as conn:
             if provider_id is not None and kind.exclusive:
                 self._check_busy(visit, provider_id, kind)
@@ -249,6 +251,27 @@ class TimerMixin(ClockFlagMixin):
                         {"visit_id": visit_id, "code": code, "performer": performer.value,
                          "start": to_text(now)})
         return self.get_interval(interval_id)
+
+    def _check_interval_provider(self, visit: Visit, performer: Performer,
+                                 provider_id: int) -> None:
+        """Who performed an interval must be a provider of that role and discipline: a PTA
+        interval names a PTA (the superbill names them on the CQ line), never a PT."""
+        row = self._one("SELECT name, role, discipline FROM providers WHERE id = ?",
+                        (provider_id,), f"provider {provider_id}")
+        if row["role"] != performer.value or row["discipline"] != visit.discipline.value:
+            raise InvalidDataError(
+                f"{row['name']} is a {row['role']} ({row['discipline']}): time recorded as "
+                f"furnished by a {performer.value} must name a {performer.value}")
+
+    def last_technique(self, patient_id: int, code: str) -> tuple[str, str] | None:
+        """The technique and body region of the patient's last interval of ``code`` that has
+        both (deleted intervals left out), or None: the 97140 prompt offers it again."""
+        row = self._row(
+            "SELECT i.technique, i.body_region FROM intervals i JOIN visits v ON v.id ="
+            " i.visit_id WHERE v.patient_id = ? AND i.code = ? AND i.deleted_at IS NULL"
+            " AND COALESCE(i.technique, '') <> '' AND COALESCE(i.body_region, '') <> ''"
+            " ORDER BY i.start DESC, i.id DESC LIMIT 1", (patient_id, str(code).upper()))
+        return (row["technique"], row["body_region"]) if row else None
 
     def _default_provider(self, visit: Visit, performer: Performer) -> int | None:
         row = self._row("SELECT role FROM providers WHERE id = ?", (visit.provider_id,))
@@ -313,7 +336,8 @@ class TimerMixin(ClockFlagMixin):
         return [self.get_interval(r[0]) for r in rows]
 
     def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
-                     user: str | None = None) -> list[StoredInterval]:
+                     user: str | None = None,
+                     provider_id: int | None = None) -> list[StoredInterval]:
         """Restarts the codes a paused visit remembers, all in one commit (the pause ends).
 
         Raises:
@@ -334,7 +358,7 @@ class TimerMixin(ClockFlagMixin):
                 last[interval.code] = interval
         with self._write():
             started = [self.start_interval(
-                visit_id, code, performer, now, user=user,
+                visit_id, code, performer, now, user=user, provider_id=provider_id,
                 technique=last[code].technique if code in last else None,
                 body_region=last[code].body_region if code in last else None)
                 for code in visit.paused_codes]

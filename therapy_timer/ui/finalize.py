@@ -338,6 +338,21 @@ class FinalizePage(QWidget):
             rows.append(row)
         return rows
 
+    def _pooled_intervals(self) -> list:
+        """The intervals the visit is billed with: its own and the same patient's finalized
+        visits that day in its discipline (the engine's evidence names them all)."""
+        visit = self.visit
+        out = list(self.repo.intervals_for(visit.id))
+        try:
+            for other in self.repo.visits_for_patient(visit.patient_id, limit=50):
+                if (other.id != visit.id and other.day == visit.day
+                        and other.discipline == visit.discipline
+                        and other.status is VisitStatus.FINALIZED):
+                    out.extend(self.repo.intervals_for(other.id))
+        except StorageError as exc:  # the visit's own still show
+            log.info("pooled intervals not read: %s", exc)
+        return out
+
     def confirmed(self) -> set[tuple[str, str]]:
         """The (code, modifier) suggestions the clinician ticked (kept in the store)."""
         return self.choices.confirmed()
@@ -448,8 +463,9 @@ class FinalizePage(QWidget):
             why.setWordWrap(True)
             why.setStyleSheet(f"color: {style.MUTED}; font-size: 15px; padding-left: 34px;")
             if suggestion.evidence:
-                box.setToolTip("\n".join(suggestion.evidence))
-                why.setText(suggestion.reason + "  Evidence: " + "; ".join(suggestion.evidence))
+                evidence = evidence_on_screen(suggestion.evidence, self._pooled_intervals())
+                box.setToolTip("\n".join(evidence))
+                why.setText(suggestion.reason + "  Evidence: " + "; ".join(evidence))
             box.setChecked(self.choices.ticked(suggestion.code, suggestion.modifier))
             box.toggled.connect(lambda on, b=box, key=(suggestion.code, suggestion.modifier):
                                 self._on_toggle(b, key, on))
@@ -583,6 +599,26 @@ class FinalizePage(QWidget):
         new_id = new if isinstance(new, int) else new.id
         self.amended.emit(new_id)
         return new_id
+
+
+def evidence_on_screen(evidence, intervals) -> list[str]:
+    """The 59/XU evidence lines ("97140: 09:05-09:20, ...") with their times in clinic time,
+    as the superbill prints them: the engine writes the stored (UTC) times. Each line is
+    rebuilt from the code's intervals; a line whose code has none here stays as it is."""
+    by_code: dict[str, list] = {}
+    for interval in sorted(intervals, key=lambda i: i.start):
+        if interval.end is not None:
+            by_code.setdefault(interval.code.upper(), []).append(interval)
+    out = []
+    for line in evidence:
+        code = str(line).split(":", 1)[0].strip().upper()
+        spans = by_code.get(code)
+        if not spans:
+            out.append(str(line))
+            continue
+        out.append(f"{code}: " + ", ".join(
+            f"{on_screen(i.start):%H:%M}-{on_screen(i.end):%H:%M}" for i in spans))
+    return out
 
 
 def _attestation(modifier: str, code: str, units: str) -> str:

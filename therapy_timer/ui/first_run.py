@@ -1,14 +1,18 @@
 """First launch on an empty database: a short set-up, or "Open the demo clinic".
 
-The set-up asks only what timing a visit needs: the practice's name and a first provider. The
-rest (NPI, payers, fees) waits in Settings. ``FirstRunDialog.ask(parent, repo)`` returns
-``"setup"`` (saved), ``"demo"`` (the caller builds the demo clinic off the UI thread) or None.
+The set-up asks only what timing a visit needs: the practice's name, its time zone (it decides
+each visit's calendar day and the times on screen and paper; the computer's zone is offered)
+and a first provider. The rest (NPI, payers, fees) waits in Settings.
+``FirstRunDialog.ask(parent, repo)`` returns ``"setup"`` (saved), ``"demo"`` (the caller builds
+the demo clinic off the UI thread) or None.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt, QTimeZone
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -26,6 +30,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.settings import time_zones
 
 ROLES = {
     "Physical therapist (PT)": (Discipline.PT, Performer.PT),
@@ -35,6 +40,14 @@ ROLES = {
     "Speech-language pathologist (SLP)": (Discipline.SLP, Performer.SLP),
 }
 SETUP, DEMO = "setup", "demo"
+
+
+def computer_zone() -> str:
+    """This computer's time zone as an IANA name ("" when it has none the list knows)."""
+    name = bytes(QTimeZone.systemTimeZoneId().data()).decode(errors="replace")
+    if name in time_zones():
+        return name
+    return "UTC" if name in ("Etc/UTC", "UTC", "Universal") else ""
 
 
 class FirstRunDialog(QDialog):
@@ -50,8 +63,8 @@ class FirstRunDialog(QDialog):
         title = QLabel("Welcome to Therapy Timer")
         title.setProperty("role", "title")
         layout.addWidget(title)
-        intro = QLabel("Two things to start timing visits: your practice's name and the first "
-                       "provider. Everything else can wait for Settings.")
+        intro = QLabel("Three things to start timing visits: your practice's name, its time "
+                       "zone and the first provider. Everything else can wait for Settings.")
         intro.setWordWrap(True)
         intro.setProperty("role", "subtitle")
         layout.addWidget(intro)
@@ -65,7 +78,17 @@ class FirstRunDialog(QDialog):
         self.role = QComboBox()
         self.role.addItems(list(ROLES))
         self.role.setAccessibleName("Provider role")
+        self.timezone = QComboBox()
+        self.timezone.setEditable(True)
+        self.timezone.addItems(time_zones())
+        self.timezone.setAccessibleName("Clinic time zone")
+        self.timezone.setToolTip("Decides which calendar day a visit belongs to and the times "
+                                 "on screen and on the superbill. Change it later in Settings.")
+        self.timezone.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.timezone.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.timezone.setCurrentText(computer_zone())
         form.addRow("Practice name", self.practice)
+        form.addRow("Clinic time zone", self.timezone)
         form.addRow("Your name", self.provider)
         form.addRow("You are a", self.role)
         layout.addLayout(form)
@@ -97,9 +120,15 @@ class FirstRunDialog(QDialog):
         if not practice or not name:
             self.error.setText("Enter the practice's name and your name.")
             return False
+        zone = self.timezone.currentText().strip()
+        if zone not in time_zones():
+            self.error.setText(f"{zone or 'An empty name'} is not a time zone: choose the "
+                               "clinic's from the list (for example America/Chicago).")
+            self.timezone.setFocus()
+            return False
         discipline, role = ROLES[self.role.currentText()]
         try:
-            self.repo.save_practice(Practice(practice), user=name)
+            self.repo.save_practice(Practice(practice, timezone=zone), user=name)
             self.repo.save_provider(Provider(name, discipline, role), user=name)
         except (StorageError, BillingError) as exc:
             self.error.setText(f"Not saved: {exc}")

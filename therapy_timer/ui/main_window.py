@@ -12,8 +12,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.clock import Clock, SystemClock, set_display_zone
+from therapy_timer.ui.clock import Clock, SystemClock, on_screen, set_display_zone
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.today import TodayPage
 
@@ -38,6 +38,16 @@ log = logging.getLogger(__name__)
 
 ORG, APP = "TherapyTimer", "therapy-timer"
 HEARTBEAT_MS = 5000
+DEFAULT_SIZE = QSize(1280, 800)
+MINIMUM_SIZE = QSize(1024, 700)
+#: A title bar's height, until the shown window tells its own frame.
+FRAME_ALLOWANCE = QSize(0, 32)
+
+
+def available_geometry(window: QWidget) -> QRect | None:
+    """The usable area (less task bars and docks) of the screen the window is on."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry() if screen is not None else None
 
 
 class DiagnosesDialog(QDialog):
@@ -55,9 +65,22 @@ class DiagnosesDialog(QDialog):
         layout.addWidget(self.picker)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setText("Save and close")
+        self.cancel_button = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        # Enter adds the code typed (the picker), one at a time: only a button closes.
+        for button in buttons.buttons():
+            button.setAutoDefault(False)
+            button.setDefault(False)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()  # never the dialog's default button: the picker took the Enter
+            return
+        super().keyPressEvent(event)
 
     @classmethod
     def ask(cls, parent, source, codes) -> list[str] | None:
@@ -84,7 +107,10 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings(ORG, APP)
         self.remember_size = remember_size  # off for --check: never overwrite the user's size
         self.setWindowTitle("Therapy Timer")
-        self.setMinimumSize(QSize(1024, 700))
+        self.setMinimumSize(MINIMUM_SIZE)
+        self._fitted = False
+        self._auto_size = QSize()
+        self._quit_confirmed = False
         self._worker = worker
         self.icd_source = None
         self.recovery_dialog = None
@@ -102,7 +128,7 @@ class MainWindow(QMainWindow):
         self.apply_clinic_zone()
         self.stack = QStackedWidget(self)
         self.setCentralWidget(self.stack)
-        self.today = TodayPage(repo, self.clock, self)
+        self.today = TodayPage(repo, self.clock, self, settings=self.settings)
         self.stack.addWidget(self.today)
         self.today.visit_chosen.connect(self.show_visit)
         self.today.superbill_chosen.connect(self.show_superbill)
@@ -134,7 +160,7 @@ class MainWindow(QMainWindow):
         if self._visit_panel is None:
             from therapy_timer.ui.visit_panel import VisitPanel
 
-            panel = VisitPanel(self.controller, self)
+            panel = VisitPanel(self.controller, self, settings=self.settings)
             panel.leave_requested.connect(self.show_today)
             panel.finalize_requested.connect(self.show_review)
             panel.diagnoses_requested.connect(self.edit_diagnoses)
@@ -211,7 +237,8 @@ class MainWindow(QMainWindow):
         bar.addAction(action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(self.request_quit)
+        self.quit_action = quit_action
         file_menu.addAction(quit_action)
         visit_menu = self.menuBar().addMenu("&Visit")
         pause = QAction("Pause / resume\tSpace", self)
@@ -231,14 +258,45 @@ class MainWindow(QMainWindow):
     # -- size ---------------------------------------------------------------------------------
 
     def restore_size(self) -> None:
-        """The size (and, where the platform allows, position) the window last had."""
+        """The size (and, where the platform allows, position) the window last had, within
+        the screen's available area (never bigger than it: a 1366 x 768 laptop shows the
+        whole window, Start visit included)."""
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         size = self.settings.value("window/size")
-        self.resize(size if isinstance(size, QSize) and size.isValid() else QSize(1280, 800))
+        self.resize(size if isinstance(size, QSize) and size.isValid() else DEFAULT_SIZE)
+        self.fit_to_screen()
+        self._auto_size = self.size()
         if self.settings.value("window/maximized", False, type=bool):
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+
+    def fit_to_screen(self) -> None:
+        """Shrinks (and moves) the window into the screen's available area, less its frame
+        (estimated until the window is shown); on a screen smaller than the usual minimum
+        the minimum gives way."""
+        area = available_geometry(self)
+        if area is None or area.isEmpty():
+            return
+        frame = self.frameGeometry().size() - self.geometry().size()
+        if frame.isEmpty() or frame == QSize(0, 0):
+            frame = FRAME_ALLOWANCE
+        fit = QSize(max(1, area.width() - frame.width()), max(1, area.height() - frame.height()))
+        self.setMinimumSize(MINIMUM_SIZE.boundedTo(fit))
+        if self.width() > fit.width() or self.height() > fit.height():
+            self.resize(self.size().boundedTo(fit))
+        outer = self.frameGeometry()
+        if not area.contains(outer):
+            x = min(max(outer.x(), area.x()), area.right() + 1 - outer.width())
+            y = min(max(outer.y(), area.y()), area.bottom() + 1 - outer.height())
+            self.move(max(area.x(), x), max(area.y(), y))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            if self.size() == self._auto_size:  # not sized on purpose since: fit once more,
+                self.fit_to_screen()  # with the frame the shown window really has
 
     def save_size(self) -> None:
         if not self.remember_size:
@@ -250,7 +308,41 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
 
+    def request_quit(self) -> bool:
+        """File > Quit (Ctrl+Q): asks first while timers run, then closes the window."""
+        if not self.confirm_quit():
+            return False
+        self._quit_confirmed = True
+        self.close()
+        return True
+
+    def confirm_quit(self) -> bool:
+        """True when nothing runs, or the clinician agrees to quit with timers running (they
+        stay running in the store, and the next start asks about each)."""
+        try:
+            running = self.repo.running_intervals()
+        except StorageError as exc:  # cannot tell: let them quit (everything is on disk)
+            log.warning("running timers not read before quitting: %s", exc)
+            return True
+        if not running:
+            return True
+        codes = ", ".join(dict.fromkeys(i.code for i in running))
+        count = len(running)
+        at = f"{on_screen(self.clock.now()):%I:%M %p}".lstrip("0")
+        text = (f"{count} timer{'s are' if count > 1 else ' is'} running ({codes}).\n\n"
+                "Quitting does not stop them: each keeps its recorded start and goes on "
+                "counting in the record. When Therapy Timer opens again it lists them and asks "
+                "about each: still running, stop at the last moment the app was open (about "
+                f"{at}), or stop at a time you give.\n\n"
+                "To stop them now, choose Stay open and tap the running tile.")
+        return Ask.confirm(self, "Timers are running", text,
+                           yes="Quit, timers keep running", no="Stay open")
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        # The window's close button asks like Ctrl+Q does (a close by the program does not).
+        if event.spontaneous() and not self._quit_confirmed and not self.confirm_quit():
+            event.ignore()
+            return
         self.save_size()
         self.heartbeat_timer.stop()
         if self._controller is not None:

@@ -104,6 +104,8 @@ class SessionController(QObject):
         self.intervals: list[StoredInterval] = []
         self.pooled: list[StoredInterval] = []  # the day's finalized visits, same discipline
         self.performer: Performer | None = None
+        #: Which assistant furnishes the time while ``performer`` is an assistant (PTA/OTA).
+        self.assistant_id: int | None = None
         self.paused_codes: tuple[str, ...] = ()
         self.jumps: list[TimeJump] = []
         #: The visit's stored billing choices (tie, ticks, pointers, untimed confirmations).
@@ -204,9 +206,16 @@ class SessionController(QObject):
         self.medicare = self._medicare_for(self.visit)
         provider = self._provider(self.visit.provider_id)
         self.performer = provider.role if provider is not None else None
+        self.assistant_id = None
         self._visit_provider = provider.name if provider is not None else ""
         self.pooled = self._pooled_intervals(self.visit)
         self._reload()
+        running = self.running()
+        if running:  # reopened while an assistant's timer runs: the assistant goes on
+            self.performer = running[-1].performer
+            self.assistant_id = (running[-1].provider_id if self.performer.is_assistant
+                                 else None)
+            self.changed.emit()
         self._last_beat = self.clock.monotonic()
         self.timer.start()
 
@@ -317,8 +326,15 @@ class SessionController(QObject):
         performer = self.performer or Performer.PT
         ok = self._call(self.repo.start_interval, self.visit.id, code.upper(), performer,
                         self.clock.now(), technique=technique, body_region=body_region,
-                        user=self.user or None)
+                        provider_id=self.performer_provider(), user=self.user or None)
         return ok
+
+    def performer_provider(self) -> int | None:
+        """The provider who furnishes the time from now on, when it is an assistant chosen
+        at the PT | PTA switch (None: the store takes the visit's own provider)."""
+        if self.performer is not None and self.performer.is_assistant:
+            return self.assistant_id
+        return None
 
     def stop(self, code: str | None = None) -> bool:
         """Stops ``code`` (every running interval when None)."""
@@ -341,21 +357,25 @@ class SessionController(QObject):
         if self.paused:
             return self._call(self.repo.resume_visit, self.visit.id,
                               self.performer or Performer.PT, self.clock.now(),
-                              user=self.user or None)
+                              user=self.user or None, provider_id=self.performer_provider())
         if not self.running():
             return False
         return self._call(self.repo.pause_visit, self.visit.id, self.clock.now(),
                           user=self.user or None)
 
-    def set_performer(self, performer: Performer) -> bool:
+    def set_performer(self, performer: Performer, provider_id: int | None = None) -> bool:
         """Switches therapist/assistant for the running and following intervals.
 
-        A running interval is split at now: the part so far keeps its performer.
+        ``provider_id`` names the assistant (for PTA/OTA); the store records it as who
+        performed each interval from now on. A running interval is split at now: the part so
+        far keeps its performer.
         """
         performer = Performer(performer)
-        if performer == self.performer:
+        assistant = provider_id if performer.is_assistant else None
+        if performer == self.performer and assistant == self.performer_provider():
             return True
         self.performer = performer
+        self.assistant_id = assistant
         if not self.editable:
             self.changed.emit()
             return True
@@ -365,7 +385,7 @@ class SessionController(QObject):
             ok = self._call(self.repo.start_interval, self.visit.id, interval.code, performer,
                             now, technique=interval.technique,
                             body_region=interval.body_region, user=self.user or None,
-                            reload=False) and ok
+                            provider_id=assistant, reload=False) and ok
         self._reload()
         return ok
 
@@ -385,7 +405,8 @@ class SessionController(QObject):
                 self.failed.emit(str(exc))
                 return False
         return self._call(self.repo.start_interval, self.visit.id, group_code,
-                          self.performer or Performer.PT, now, user=self.user or None)
+                          self.performer or Performer.PT, now, user=self.user or None,
+                          provider_id=self.performer_provider())
 
     def edit_interval(self, interval_id: int, *, reason: str, **changes) -> bool:
         """Edits one interval's start, end, code or performer; ``reason`` goes to the audit."""

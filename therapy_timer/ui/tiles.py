@@ -88,9 +88,10 @@ class InterventionTile(QAbstractButton):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        # Four across fit beside the totals at the 1024-px minimum window; the paint code
+        # Four across fit beside the totals at the 1024-px minimum window, four rows (a code
+        # added from "Any other code") in its 700-px height; the paint code
         # shrinks its type to the width it gets.
-        self.setMinimumSize(124, 118)
+        self.setMinimumSize(124, 100)
         kind = "" if info.kind.timed else f" ({info.kind.description})"
         hint = f" Shortcut: {shortcut}." if shortcut else ""
         self.setToolTip(f"{info.code} {info.label}{kind}. Tap to start or stop.{hint}")
@@ -255,6 +256,7 @@ class TileGrid(QWidget):
                 tile.shortcut_digit = index + 1 if index < 9 else None
             self.tiles[info.code] = tile
             self._layout.addWidget(tile, index // self.columns, index % self.columns)
+            tile.show()  # a tile added to the grid on screen shows at once, not after a loop
 
     def tile_at(self, digit: int) -> InterventionTile | None:
         """The tile a digit key 1-9 selects."""

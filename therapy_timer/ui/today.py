@@ -43,6 +43,8 @@ from therapy_timer.ui.models import Column, RowsModel, records_table
 
 log = logging.getLogger(__name__)
 DOT = " \u00b7 "
+#: Per workstation (QSettings): the provider this station started a visit with last.
+PROVIDER_KEY = "station/provider_id"
 
 
 def _time(summary: VisitSummary) -> str:
@@ -121,10 +123,15 @@ class TodayPage(QWidget):
     visit_chosen = Signal(int)
     superbill_chosen = Signal(int)
 
-    def __init__(self, repo, clock, parent: QWidget | None = None) -> None:
+    def __init__(self, repo, clock, parent: QWidget | None = None, settings=None) -> None:
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
+        if settings is None:
+            from therapy_timer.ui.settings import app_settings
+
+            settings = app_settings()
+        self.settings = settings  # this workstation's: the provider it started with last
         self.user: str | None = None  # who is at the keyboard (audit); the provider if unset
         self.setAccessibleName("Today")
         self._search_timer = QTimer(self)
@@ -190,6 +197,7 @@ class TodayPage(QWidget):
         right.addWidget(self._caption("Provider"))
         self.provider = QComboBox()
         self.provider.setAccessibleName("Provider")
+        self.provider.activated.connect(self.remember_provider)
         self.provider.setMinimumHeight(style.TOUCH - 8)
         right.addWidget(self.provider)
         right.addWidget(self._caption("Patient"))
@@ -267,6 +275,8 @@ class TodayPage(QWidget):
             shown = provider.name if provider.name.rstrip().endswith(role) else (
                 f"{provider.name} ({role})")
             self.provider.addItem(shown, provider.id)
+        if current is None:  # first fill: the provider this station used last
+            current = self._remembered_provider()
         if current is not None:
             index = self.provider.findData(current)
             if index >= 0:
@@ -276,6 +286,20 @@ class TodayPage(QWidget):
         self.empty.setText("" if visits else "No visits yet today: start one on the right.")
         self._show_open_count(day)
         self.run_search()
+
+    def _remembered_provider(self) -> int | None:
+        try:
+            value = self.settings.value(PROVIDER_KEY)
+            return int(value) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    def remember_provider(self, _index: int = -1) -> None:
+        """The provider chosen here is the one this station offers first from now on."""
+        provider_id = self.provider.currentData()
+        if provider_id is not None:
+            self.settings.setValue(PROVIDER_KEY, int(provider_id))
+            self.settings.sync()
 
     def run_search(self) -> None:
         self._search_timer.stop()
@@ -425,6 +449,7 @@ class TodayPage(QWidget):
         if provider_id is None:
             Ask.warn(self, "No provider", "Add a provider in Settings first.")
             return None
+        self.remember_provider()
         try:
             provider = self.repo.get_provider(provider_id)
             open_visit = next((v for v in self.repo.open_visits()

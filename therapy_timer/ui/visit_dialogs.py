@@ -63,9 +63,14 @@ def from_qdatetime(value: QDateTime) -> datetime:
 
 
 class TechniqueDialog(QDialog):
-    """Manual therapy (97140): which technique, which body region."""
+    """Manual therapy (97140): which technique, which body region.
 
-    def __init__(self, code: str, parent: QWidget | None = None) -> None:
+    Both start empty, so one tap cannot record a region nobody chose; ``last`` (the patient's
+    last technique and region for the code) fills them in when there is one.
+    """
+
+    def __init__(self, code: str, parent: QWidget | None = None,
+                 last: tuple[str, str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"{code}: technique and body region")
         layout = QVBoxLayout(self)
@@ -80,22 +85,41 @@ class TechniqueDialog(QDialog):
         self.region.setEditable(True)
         self.region.addItems(BODY_REGIONS)
         self.region.setAccessibleName("Body region")
+        for combo, value, hint in ((self.technique, last[0] if last else "", "technique"),
+                                   (self.region, last[1] if last else "", "body region")):
+            combo.setCurrentIndex(-1)
+            combo.setEditText(value)
+            combo.lineEdit().setPlaceholderText(f"Choose or type the {hint}")
+            combo.editTextChanged.connect(self._update_button)
         form.addRow("Technique", self.technique)
         form.addRow("Body region", self.region)
         layout.addLayout(form)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start timer")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        self.note = QLabel("Last time for this patient." if last else "")
+        self.note.setStyleSheet("color: #4b5563;")
+        layout.addWidget(self.note)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.start_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.start_button.setText("Start timer")
+        self.buttons.accepted.connect(self._check)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._update_button()
 
     def answer(self) -> tuple[str, str]:
         return self.technique.currentText().strip(), self.region.currentText().strip()
 
+    def _update_button(self, _text: str = "") -> None:
+        self.start_button.setEnabled(all(self.answer()))
+
+    def _check(self) -> None:
+        if all(self.answer()):
+            self.accept()
+
     @classmethod
-    def ask(cls, parent: QWidget | None, code: str) -> tuple[str, str] | None:
-        dialog = cls(code, parent)
+    def ask(cls, parent: QWidget | None, code: str,
+            last: tuple[str, str] | None = None) -> tuple[str, str] | None:
+        dialog = cls(code, parent, last)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.answer()

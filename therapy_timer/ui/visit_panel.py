@@ -6,10 +6,11 @@ Slots forward intent to the ``SessionController`` (one call each); repainting re
 
 from __future__ import annotations
 
+import html
 import logging
 
-from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QRect, QSettings, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCompleter,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -31,14 +32,26 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
+from therapy_timer.ui.assistant import (
+    AssistantDialog,
+    remember_assistant,
+    remembered_assistant,
+    shown_name,
+)
 from therapy_timer.ui.clock import on_screen
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
+from therapy_timer.ui.settings import app_settings
 from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
 from therapy_timer.ui.visit_notices import build_notices
-from therapy_timer.ui.visit_widgets import IntervalTableModel, NoticeList, TotalsCard
+from therapy_timer.ui.visit_widgets import (
+    IntervalTableModel,
+    NoticeList,
+    NoticeScroll,
+    TotalsCard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +62,19 @@ PERFORMERS = {
 }
 #: Bill the visit again (notices) every this many ticks while a timer runs.
 REBILL_TICKS = 15
+#: Below these the notices scroll and the recorded-time table scrolls; what is left of the
+#: column's height goes to the notices first.
+NOTICES_MIN_HEIGHT = 72
+TABLE_MIN_HEIGHT = 76
+BANNER_PX, BANNER_DETAIL_PX = 22, 16
+TITLE_PX, TITLE_MIN_PX = 30, 18
+
+
+def _font_px(base: QFont, pixels: int) -> QFont:
+    font = QFont(base)
+    font.setPixelSize(pixels)
+    font.setBold(True)
+    return font
 
 
 class VisitPanel(QWidget):
@@ -58,11 +84,15 @@ class VisitPanel(QWidget):
     diagnoses_requested = Signal(int)
     leave_requested = Signal()
 
-    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: SessionController, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        self.settings = app_settings(settings)  # this workstation's (the assistant it chose)
         self.controller = controller
         self.repo = controller.repo
         self.catalog = controller.catalog
+        self._base_tiles: list = []  # the provider's favourites (or the defaults)
+        self._subtitle_parts: list[str] = []
         self.billing = None
         #: The visit's date when it is of an earlier day than today (no timer starts on it).
         self.earlier_day = None
@@ -86,12 +116,13 @@ class VisitPanel(QWidget):
         titles = QVBoxLayout()
         titles.setSpacing(0)
         self.title = QLabel("No visit open")
-        self.title.setStyleSheet("font-size: 30px; font-weight: 800;")
+        self.title.setStyleSheet(f"font-size: {TITLE_PX}px; font-weight: 800;")
         self.title.setAccessibleName("Patient")
         self.subtitle = QLabel("")
         self.subtitle.setStyleSheet(f"font-size: 17px; color: {style.MUTED}; font-weight: 600;")
         for label in (self.title, self.subtitle):  # a long name wraps: it is never cut off
             label.setWordWrap(True)
+            label.installEventFilter(self)  # ... and keeps the height of all its lines
             titles.addWidget(label)
         header.addLayout(titles, 1)
 
@@ -114,7 +145,7 @@ class VisitPanel(QWidget):
                 "QPushButton { border-radius: 0; font-size: 18px; }"
                 f"QPushButton:checked {{ background: {style.INK}; color: white;"
                 f"border-color: {style.INK}; }}")
-            button.clicked.connect(lambda _=False, p=performer: self.controller.set_performer(p))
+            button.clicked.connect(lambda _=False, p=performer: self.on_performer(p))
             self.performer_group.addButton(button)
             self.performer_buttons[performer] = button
             perf_layout.addWidget(button)
@@ -169,34 +200,43 @@ class VisitPanel(QWidget):
         completer.activated.connect(self.on_search_chosen)
         self.search.setCompleter(completer)
         self.search.returnPressed.connect(self._on_search_return)
+        self.search.installEventFilter(self)  # Escape leaves the box (back to the tiles)
         search_row.addWidget(self.search, 1)
         left.addLayout(search_row)
         body.addLayout(left, 1)
 
+        # The right column at the 700-px minimum height: the banner (two lines at most), the
+        # four numbers at their full size (never squeezed), then the notices, which scroll in
+        # whatever height is left, and the recorded time.
         right = QVBoxLayout()
-        right.setSpacing(10)
+        right.setSpacing(8)
         self.now_running = QLabel("Nothing running")
         self.now_running.setObjectName("now_running")
         self.now_running.setWordWrap(True)
         self.now_running.setAccessibleName("Now running")
-        self.now_running.setMinimumHeight(64)
+        self.now_running.setMinimumHeight(56)
+        self.now_running.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                       QSizePolicy.Policy.Minimum)
         right.addWidget(self.now_running)
         self.totals = TotalsCard(self)
         right.addWidget(self.totals)
         self.notices = NoticeList(self)
-        self.notice_scroll = scroll = QScrollArea()
+        self.notice_scroll = scroll = NoticeScroll()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         # Notices wrap to the panel's width: never a sideways scroll.
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.notices)
-        scroll.setMinimumHeight(150)
-        right.addWidget(scroll, 3)
+        scroll.setMinimumHeight(NOTICES_MIN_HEIGHT)
+        self.notices.height_needed.connect(lambda _h: self._share_column())
+        right.addWidget(scroll)
         table_row = QHBoxLayout()
-        caption = QLabel("Recorded time")
+        self.table_caption = caption = QLabel("Recorded time")
         caption.setProperty("role", "caption")
         table_row.addWidget(caption, 1)
         self.edit_button = QPushButton("Edit time…")
+        self.edit_button.setObjectName("editTime")
+        self.edit_button.setStyleSheet("QPushButton#editTime { padding: 2px 14px; }")
         self.edit_button.setAccessibleName("Edit the selected interval")
         self.edit_button.clicked.connect(self.on_edit)
         table_row.addWidget(self.edit_button)
@@ -205,11 +245,12 @@ class VisitPanel(QWidget):
         self.table = records_table(self.interval_model, "Recorded intervals")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.on_edit())
-        self.table.setMinimumHeight(110)
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         right.addWidget(self.table, 1)
         self.right_column = QWidget()
         self.right_column.setLayout(right)
         self.right_column.setFixedWidth(430)
+        self.right_column.installEventFilter(self)  # its height is shared on each resize
         right.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.right_column)
         outer.addLayout(body, 1)
@@ -242,6 +283,8 @@ class VisitPanel(QWidget):
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
         self.title.setText(patient.display_name)
+        self._fit_title()
+        self._hold_lines(self.title)
         rule = self.controller.rule.label
         parts = [visit.discipline.value, provider.name if provider else "", rule]
         today = self.repo.service_day(self.controller.clock.now())
@@ -256,12 +299,15 @@ class VisitPanel(QWidget):
                          f"{'s' if len(earlier) > 1 else ''} today")
         self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
                                  f"{rule}")
-        self.subtitle.setText("  ·  ".join(p for p in parts if p))
+        self._subtitle_parts = [p for p in parts if p]
+        self.subtitle.setText("  ·  ".join(self._subtitle_parts))
+        self._hold_lines(self.subtitle)
         allowed = self.performers()
         for performer, button in self.performer_buttons.items():
             button.setVisible(performer in allowed)
         self.performer_box.setVisible(len(allowed) > 1)
-        self.tiles.set_codes(self._tile_infos(visit.discipline, visit.provider_id, visit.day))
+        self._base_tiles = self._tile_infos(visit.discipline, visit.provider_id, visit.day)
+        self._show_tiles()
         self._completions.setStringList(
             [f"{c.code}  {c.label}" for c in self.catalog.all(visit.day)
              if c.kind is not CodeKind.PERIODIC])
@@ -282,11 +328,73 @@ class VisitPanel(QWidget):
                 log.info("tile %s is not valid on %s", code, day)
         return infos
 
+    def _show_assistant(self) -> None:
+        """The assistant chosen at the switch, named in the subtitle and the switch's tip."""
+        name = ""
+        assistant = self.controller.performer_provider()
+        if assistant is not None:
+            try:
+                name = shown_name(self.repo.get_provider(assistant))
+            except StorageError as exc:
+                log.info("assistant %s not read: %s", assistant, exc)
+        parts = list(self._subtitle_parts) + ([f"assistant: {name}"] if name else [])
+        text = "  ·  ".join(parts)
+        if text != self.subtitle.text():
+            self.subtitle.setText(text)
+            self._hold_lines(self.subtitle)
+        for performer, button in self.performer_buttons.items():
+            if performer.is_assistant:
+                who = name if name and performer is self.controller.performer else \
+                    f"the {performer.value}"
+                button.setAccessibleDescription(f"Time is recorded as furnished by {who}")
+
+    def on_performer(self, performer: Performer) -> None:
+        """The PT | PTA switch: an assistant is named (asked, the station's last choice
+        first), then the controller splits the running timers there."""
+        provider_id = None
+        if performer.is_assistant:
+            assistants = [p for p in self.repo.list_providers()
+                          if p.role is performer and p.discipline is performer.discipline]
+            if assistants:
+                provider_id = AssistantDialog.ask(
+                    self, performer, assistants, remembered_assistant(self.settings, performer))
+                if provider_id is None:  # cancelled: the switch shows who it was
+                    self.on_changed()
+                    return
+                remember_assistant(self.settings, performer, provider_id)
+        self.controller.set_performer(performer, provider_id)
+
+    def _show_tiles(self) -> None:
+        """The provider's tiles, then one for each other code recorded on this visit (started
+        from "Any other code"): it shows its minutes and units and stops on its own, like the
+        others. Read from the visit's stored intervals, so reopening the visit keeps it."""
+        visit = self.controller.visit
+        infos = list(self._base_tiles)
+        shown = {info.code for info in infos}
+        added = []
+        for interval in self.controller.intervals:
+            if interval.code in shown:
+                continue
+            try:
+                info = self.catalog.get(interval.code, visit.day)
+            except BillingError:
+                log.info("no tile for %s on %s", interval.code, visit.day)
+                continue
+            infos.append(info)
+            shown.add(info.code)
+            added.append(info.code)
+        if [info.code for info in infos] != list(self.tiles.tiles):
+            self.tiles.set_codes(infos)
+            for code in added:
+                tile = self.tiles.tiles[code]
+                tile.setToolTip(tile.toolTip() + " Added for this visit (Any other code).")
+
     def on_changed(self) -> None:
         """The store changed: bill again for notices, then repaint everything."""
         controller = self.controller
         if controller.visit is None:
             return
+        self._show_tiles()
         editable = controller.editable
         for widget in (self.tiles, self.search, self.pause_button, self.performer_box,
                        self.edit_button):
@@ -297,6 +405,7 @@ class VisitPanel(QWidget):
         self.diagnoses_button.setEnabled(editable)
         if controller.performer in self.performer_buttons:
             self.performer_buttons[controller.performer].setChecked(True)
+        self._show_assistant()
         self.pause_button.setText("Resume" if controller.paused else "Pause")
         style.polish(self.pause_button, danger=controller.paused)
         if self.earlier_day and controller.paused:  # resuming would time today on its date
@@ -317,6 +426,7 @@ class VisitPanel(QWidget):
             log.info("visit not billable yet: %s", exc)
         self.notices.set_notices(build_notices(self, controller, self.billing))
         self.notice_scroll.setVisible(bool(self.notices.notices))
+        self._share_column()
 
     def on_tick(self) -> None:
         """Once a second: repaint tiles, totals and the running row from stored timestamps."""
@@ -363,12 +473,15 @@ class VisitPanel(QWidget):
         return total
 
     def _show_running(self, facts, running) -> None:
+        """The banner: what runs (or that the visit is paused) on one big line, the details on
+        a smaller second line, so it never takes more than two lines of the column."""
+        detail = ""
         if self.controller.paused:
             since = self.controller.paused_since()
-            text = ("PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "") + ": "
-                    + ", ".join(self.controller.paused_codes)
-                    + (f"  (of {self.earlier_day:%m/%d/%Y}: finish the visit)"
-                       if self.earlier_day else "  (Resume restarts them)"))
+            text = "PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "")
+            codes = ", ".join(self.controller.paused_codes)
+            detail = (f"Of {self.earlier_day:%m/%d/%Y}: finish the visit ({codes})"
+                      if self.earlier_day else "Resume restarts " + codes)
             colour = style.PAUSED
         elif running:
             main = [c for c in running if self.catalog.get(c).kind.exclusive]
@@ -376,14 +489,28 @@ class VisitPanel(QWidget):
             names = [f"{code} {self.catalog.get(code).label}" for code in main]
             text = "▶ " + "  ".join(names or alongside)
             if main and alongside:
-                text += "   + " + ", ".join(alongside)
+                detail = "+ " + ", ".join(
+                    f"{code} {self.catalog.get(code).label}" for code in alongside)
             colour = style.RUNNING
         else:
             text, colour = "Nothing running: tap a tile to start", style.MUTED
-        self.now_running.setText(text)
-        self.now_running.setStyleSheet(
-            f"background: {colour}; color: white; border-radius: 10px; padding: 8px 14px;"
-            "font-size: 22px; font-weight: 800;")
+        self.now_running.setToolTip(f"{text}: {detail}" if detail else "")
+        if detail:
+            metrics = QFontMetrics(_font_px(self.now_running.font(), BANNER_DETAIL_PX))
+            width = self.right_column.width() - 2 * 14 - 8  # less the banner's padding
+            detail = metrics.elidedText(detail, Qt.TextElideMode.ElideRight, width)
+            text = (f"{html.escape(text)}<br><span style='font-size: {BANNER_DETAIL_PX}px; "
+                    f"font-weight: 700;'>{html.escape(detail)}</span>")
+            self.now_running.setTextFormat(Qt.TextFormat.RichText)
+        else:
+            self.now_running.setTextFormat(Qt.TextFormat.PlainText)
+        if text != self.now_running.text():
+            self.now_running.setText(text)
+            self._share_column()  # the banner may have gained or lost its second line
+        sheet = (f"background: {colour}; color: white; border-radius: 10px; padding: 6px 14px;"
+                 f"font-size: {BANNER_PX}px; font-weight: 800;")
+        if sheet != self.now_running.styleSheet():
+            self.now_running.setStyleSheet(sheet)
 
     # -- intent -------------------------------------------------------------------------------
 
@@ -408,11 +535,19 @@ class VisitPanel(QWidget):
             return
         technique = region = None
         if info.asks_technique:
-            answer = TechniqueDialog.ask(self, code)
+            answer = TechniqueDialog.ask(self, code, last=self._last_technique(info.code))
             if answer is None:
                 return
             technique, region = answer
         self.controller.start(code, technique, region)
+
+    def _last_technique(self, code: str) -> tuple[str, str] | None:
+        """The patient's last technique and region for ``code`` (from the store), or None."""
+        try:
+            return self.repo.last_technique(self.controller.visit.patient_id, code)
+        except StorageError as exc:  # the prompt still works, empty
+            log.info("last technique not read: %s", exc)
+            return None
 
     def _on_search_return(self) -> None:
         popup = self.search.completer().popup()
@@ -436,6 +571,93 @@ class VisitPanel(QWidget):
         self.search.clear()
         QTimer.singleShot(0, self.search.clear)  # the completer writes its choice back after
         self.start_or_stop(code)
+        self.leave_search()
+
+    def leave_search(self) -> None:
+        """Empties "Any other code" and gives the keyboard back to the tiles (digits, Space)."""
+        self.search.clear()
+        popup = self.search.completer().popup()
+        if popup is not None:
+            popup.hide()
+        self.tiles.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _share_column(self) -> None:
+        """Shares the right column's height: the banner and the four numbers take what they
+        need, the notices as much as they need of the rest (they scroll below that, never
+        under ``NOTICES_MIN_HEIGHT``), and the recorded-time table what is left. When even
+        that is too little (a long name wrapped in a small window), the table steps aside
+        until there is room again: the numbers are never squeezed."""
+        column, scroll = self.right_column, self.notice_scroll
+        width, spacing = column.width(), column.layout().spacing()
+        banner = max(self.now_running.minimumHeight(), self.now_running.heightForWidth(width))
+        room = column.height() - banner - self.totals.sizeHint().height() - 2 * spacing
+        caption = max(self.edit_button.sizeHint().height(), self.edit_button.minimumHeight())
+        table_part = caption + spacing + TABLE_MIN_HEIGHT + spacing
+        notices = bool(self.notices.notices)
+        show_table = room - (NOTICES_MIN_HEIGHT if notices else 0) >= table_part
+        for widget in (self.table_caption, self.edit_button, self.table):
+            if widget.isVisibleTo(self) != show_table:
+                widget.setVisible(show_table)
+        if not notices:
+            return
+        free = room - (table_part if show_table else 0)
+        want = self.notices.minimumHeight() + 2 * scroll.frameWidth()
+        height = max(0, min(want, free) if free >= NOTICES_MIN_HEIGHT else free)
+        height = max(height, min(NOTICES_MIN_HEIGHT, free))
+        # Its minimum stays small: a fixed height here would hold the column at today's
+        # height and starve the header (a long name wrapping) of the room it needs.
+        least = min(NOTICES_MIN_HEIGHT, height)
+        if (scroll.minimumHeight(), scroll.maximumHeight()) != (least, height):
+            scroll.setMinimumHeight(least)
+            scroll.setMaximumHeight(height)
+            scroll.set_wanted(height)
+            column.layout().activate()  # at once: nothing is drawn over the table meanwhile
+
+    @staticmethod
+    def _hold_lines(label: QLabel) -> None:
+        """The page's layout gives a wrapped label the height of its width's first guess;
+        its lines at the width it really got decide how tall it must be."""
+        margins = label.contentsMargins()
+        width = label.width() - margins.left() - margins.right()
+        if width <= 0 or not label.text():
+            return
+        # Measured here: QLabel's own heightForWidth never answers less than the minimum
+        # height set last time, so a short name after a long one would keep three lines.
+        text = label.fontMetrics().boundingRect(
+            QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), label.text())
+        lines = text.height() + margins.top() + margins.bottom()
+        if lines != label.minimumHeight():
+            label.setMinimumHeight(lines)
+
+    def _fit_title(self) -> None:
+        """The patient's name wraps between words; a word longer than the title's width
+        ("Featherstonehaugh-") gets a smaller type rather than being cut at the edge."""
+        width = self.title.contentsRect().width()
+        if width <= 0:
+            return
+        parts = self.title.text().replace("-", "- ").split()
+        pixels = TITLE_PX
+        while pixels > TITLE_MIN_PX and parts and max(
+                QFontMetrics(_font_px(self.title.font(), pixels)).horizontalAdvance(p)
+                for p in parts) > width:
+            pixels -= 1
+        sheet = f"font-size: {pixels}px; font-weight: 800;"
+        if sheet != self.title.styleSheet():
+            self.title.setStyleSheet(sheet)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        kind = event.type()
+        if kind == QEvent.Type.Resize and watched is self.title:
+            self._fit_title()
+        if kind == QEvent.Type.Resize and watched in (self.title, self.subtitle):
+            self._hold_lines(watched)
+        elif kind == QEvent.Type.Resize and watched is getattr(self, "right_column", None):
+            self._share_column()
+        elif (kind == QEvent.Type.KeyPress and watched is getattr(self, "search", None)
+              and event.key() == Qt.Key.Key_Escape):
+            self.leave_search()
+            return True
+        return super().eventFilter(watched, event)
 
     def on_edit(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -38,8 +40,11 @@ class BigNumber(QFrame):
         super().__init__(parent)
         self.setObjectName(name)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 8, 14, 8)
+        layout.setContentsMargins(14, 4, 14, 4)
         layout.setSpacing(0)
+        # Read from across the room: the layout may never squeeze a number (notices scroll
+        # instead), so its height is fixed at what its type needs.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.caption = QLabel(caption.upper())
         self.caption.setStyleSheet(f"font-size: 15px; font-weight: 700; color: {style.MUTED};"
                                    "letter-spacing: 1px;")
@@ -73,6 +78,14 @@ class TotalsCard(QWidget):
         grid.addWidget(self.next_unit, 0, 1)
         grid.addWidget(self.timed, 1, 0)
         grid.addWidget(self.treatment, 1, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        for pair in ((self.units, self.next_unit), (self.timed, self.treatment)):
+            height = max(box.sizeHint().height() for box in pair)
+            for box in pair:  # the two boxes of a row stand the same height
+                box.setMinimumHeight(height)
+
+    def numbers(self) -> tuple[BigNumber, ...]:
+        return (self.units, self.next_unit, self.timed, self.treatment)
 
     def show_facts(self, facts: LiveFacts | None, treatment_seconds: int,
                    total_units: int | None = None) -> None:
@@ -131,13 +144,20 @@ class Notice(QFrame):
 
 
 class NoticeList(QWidget):
-    """A stack of notices, replaced as a whole each time the visit changes."""
+    """A stack of notices, replaced as a whole each time the visit changes.
+
+    ``height_needed(int)``: the height all of them need at the current width (the scroll area
+    around them grows no taller than that, and scrolls when it has less).
+    """
+
+    height_needed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(6)
+        self._layout.addStretch(1)  # notices keep their height at the top; the list scrolls
         self.notices: dict[str, Notice] = {}
 
     def set_notices(self, notices: Sequence[Notice]) -> None:
@@ -154,11 +174,45 @@ class NoticeList(QWidget):
             notice.deleteLater()
         self.notices = {}
         for notice in notices:
-            self._layout.addWidget(notice)
+            self._layout.insertWidget(self._layout.count() - 1, notice)
             self.notices[notice.key] = notice
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_height()
+
+
+    def _fit_height(self) -> None:
+        """Every notice keeps the height its wrapped text needs at the current width: the
+        scroll area around the list scrolls rather than squeezing the text."""
+        height = self._layout.totalHeightForWidth(max(1, self.width()))
+        if height < 0:  # no wrapped text: the plain minimum
+            height = self._layout.totalMinimumSize().height()
+        if height != self.minimumHeight():
+            self.setMinimumHeight(height)
+            self.height_needed.emit(height)
 
     def texts(self) -> list[str]:
         return [n.label.text() for n in self.notices.values()]
+
+
+class NoticeScroll(QScrollArea):
+    """The notices' scroll area: it asks for the height the visit panel gives it
+    (``set_wanted``) and may be squeezed below that (to its minimum) while the window lays
+    itself out; it scrolls whenever the notices need more."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._wanted = 0
+
+    def set_wanted(self, height: int) -> None:
+        if height != self._wanted:
+            self._wanted = height
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(super().sizeHint().width(), max(self._wanted, self.minimumHeight()))
 
 
 def _hms(moment: datetime | None) -> str:
