@@ -49,12 +49,12 @@ def test_every_field_of_the_reference_visit(render):
         # totals
         "Total charges $168.00", "Amount paid $25.00", "Balance due $143.00",
         # documentation block
-        "Session 09:00 – 10:02 CST", "Total timed code minutes 53 min",
+        "Session 9:00–10:02 AM CST", "Total timed code minutes 53 min",
         "Unit rule CMS 8-minute rule (total timed minutes of the day)",
         "Total treatment time 62 min",
         "97110 Therapeutic exercise timed 23 2", "97140 Manual therapy timed 15 1",
         "97530 Therapeutic activities timed 15 1", "97010 Hot or cold packs untimed 9 1",
-        "97530 XU: distinct from 97140. 97530: 09:40–09:55 (PT); 97140: 09:23–09:38 (PT).",
+        "97530 XU: distinct from 97140. 97530: 9:40–9:55 AM (PT); 97140: 9:23–9:38 AM (PT).",
         "97110 CQ, 1 unit(s): assistant 10 min, therapist 13 min",
         "97110 KX, 2 unit(s): PT+SLP allowed amount for 2026 reaches $2,512.00",
         # signature

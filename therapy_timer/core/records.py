@@ -55,6 +55,8 @@ class Provider:
     active: bool = True
     has_pin: bool = False
     id: int | None = None
+    #: The provider's NUCC taxonomy code (e.g. 225100000X), printed on the superbill.
+    taxonomy: str = ""
 
     @property
     def is_assistant(self) -> bool:
@@ -95,6 +97,9 @@ class Payer:
     distinct_modifier: str = "XU"
     allowed_cents: dict[str, int] = field(default_factory=dict, hash=False)
     id: int | None = None
+    #: Where claims go (printed lines) and the payer ID a billing service files them under.
+    address: str = ""
+    payer_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,10 @@ class PlanOfCare:
     certified_through: date | None = None
     visits_authorized: int | None = None
     id: int | None = None
+    #: The referring (ordering) provider and the onset of the condition, for the superbill.
+    referring_name: str = ""
+    referring_npi: str = ""
+    onset_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

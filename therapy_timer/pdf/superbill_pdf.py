@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from therapy_timer.core.superbill import (
+    Insurance,
     SuperbillData,
     format_cents,
     format_date,
     format_rule,
-    format_time,
+    format_time_span,
 )
 
 
@@ -118,6 +119,11 @@ def _header(data: SuperbillData, s) -> object:
     ]
     if data.discipline:
         rows.append(("Plan of care", data.discipline))
+    plan = data.plan
+    if plan is not None and plan.certification:
+        rows.append(("Certified", plan.certification))
+    if plan is not None and plan.onset:
+        rows.append(("Onset", format_date(plan.onset)))
     right = [Paragraph(data.title.upper(), s["title"]), _key_values(rows, CONTENT_WIDTH * 0.4, s)]
     return letterhead(data.practice, right, s)
 
@@ -213,27 +219,20 @@ def _parties(data: SuperbillData, s) -> object:
     if insurance is None:
         ins = _box("INSURANCE", "Self-pay", [], inner, s)
     else:
-        subscriber = insurance.subscriber or patient.name
-        if insurance.relationship:
-            subscriber = f"{subscriber} ({insurance.relationship})"
-        fields: list[tuple[str, object]] = [
-            ("Member ID", insurance.member_id),
-            ("Group no.", insurance.group_number),
-            ("Subscriber", subscriber),
-        ]
-        if insurance.referring_provider or insurance.referring_npi:
-            referring = insurance.referring_provider
-            if insurance.referring_npi:
-                referring = f"{referring} (NPI {insurance.referring_npi})".strip()
-            fields.append(("Referring", referring))
-        if insurance.prior_authorization:
-            fields.append(("Prior auth.", insurance.prior_authorization))
+        fields = _insurance_fields(insurance, patient.name)
+        if data.secondary is not None:
+            second = data.secondary
+            fields.append(("Secondary", second.payer))
+            fields.append(("  Member ID", second.member_id))
+            if second.payer_code:
+                fields.append(("  Payer ID", second.payer_code))
         ins = _box("INSURANCE", insurance.payer, fields, inner, s)
     provider = data.provider
-    prov = _box("RENDERING PROVIDER", provider.display_name, [
-        ("NPI", provider.npi),
-        ("License", provider.license),
-    ], inner, s)
+    provider_fields: list[tuple[str, object]] = [("NPI", provider.npi),
+                                                  ("License", provider.license)]
+    if provider.taxonomy:
+        provider_fields.append(("Taxonomy", provider.taxonomy))
+    prov = _box("RENDERING PROVIDER", provider.display_name, provider_fields, inner, s)
     table = Table([[pat, ins, prov]], colWidths=[width] * 3)
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
@@ -247,6 +246,33 @@ def _parties(data: SuperbillData, s) -> object:
         ("RIGHTPADDING", (0, 0), (-1, -1), 6),
     ])
     return table
+
+
+def _insurance_fields(insurance: Insurance, patient: str) -> list[tuple[str, object]]:
+    """The primary insurance's rows: payer ID and address, member, group, subscriber, the
+    referring provider (item 17) and a prior authorization, each only when the clinic has it
+    (member ID, group and subscriber always: an empty one prints as a dash)."""
+    subscriber = insurance.subscriber or patient
+    if insurance.relationship:
+        subscriber = f"{subscriber} ({insurance.relationship})"
+    fields: list[tuple[str, object]] = []
+    if insurance.payer_code:
+        fields.append(("Payer ID", insurance.payer_code))
+    if insurance.payer_address:
+        fields.append(("Claims to", "\n".join(insurance.payer_address)))
+    fields += [
+        ("Member ID", insurance.member_id),
+        ("Group no.", insurance.group_number),
+        ("Subscriber", subscriber),
+    ]
+    if insurance.referring_provider or insurance.referring_npi:
+        referring = insurance.referring_provider
+        if insurance.referring_npi:
+            referring = f"{referring} (NPI {insurance.referring_npi})".strip()
+        fields.append(("Referring", referring))
+    if insurance.prior_authorization:
+        fields.append(("Prior auth.", insurance.prior_authorization))
+    return fields
 
 
 def _diagnoses(data: SuperbillData, s) -> object:
@@ -304,29 +330,76 @@ def _services(data: SuperbillData, s) -> object:
 
 
 def _totals(data: SuperbillData, s) -> object:
+    """Charges, payments, adjustments and the balance on the right; on the left, beside them,
+    how the balance splits between insurance and the patient (kept beside, not below, so the
+    totals take no more height than before)."""
     from reportlab.platypus import Table
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS_BOLD, SHADE
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS, SANS_BOLD, SHADE
 
-    rows = [
-        ["", "Total charges", format_cents(data.charges_cents)],
-        ["", "Amount paid", format_cents(data.paid_cents)],
-        ["", "Balance due", format_cents(data.balance_cents)],
-    ]
-    table = Table(rows, colWidths=[CONTENT_WIDTH - 180, 110, 70])
+    rows = [["Total charges", format_cents(data.charges_cents)]]
+    if data.insurance_paid_cents:
+        rows.append(["Paid by insurance", format_cents(data.insurance_paid_cents)])
+        rows.append(["Paid by patient", format_cents(data.paid_cents - data.insurance_paid_cents)])
+    rows.append(["Amount paid", format_cents(data.paid_cents)])
+    if data.adjusted_cents:
+        rows.append(["Adjustments, write-offs", format_cents(-data.adjusted_cents)])
+    rows.append(["Balance due", format_cents(data.balance_cents)])
+    split = _balance_split(data, s)
+    cells = [[split if i == 0 else "", "", *row] for i, row in enumerate(rows)]
+    balance = len(cells) - 1
+    table = Table(cells, colWidths=[CONTENT_WIDTH - 200, 20, 110, 70])
     table.setStyle([
-        ("FONT", (0, 0), (-1, -1), "TTSans", 8.5),
-        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("FONT", (0, 0), (-1, -1), SANS, 8.5),
+        ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+        ("SPAN", (0, 0), (0, -1)),
+        ("VALIGN", (0, 0), (0, -1), "BOTTOM"),
+        ("LEFTPADDING", (0, 0), (0, -1), 0),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
         ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ("FONT", (1, 2), (-1, 2), SANS_BOLD, 9.5),
-        ("BACKGROUND", (1, 2), (-1, 2), SHADE),
-        ("LINEABOVE", (1, 2), (-1, 2), 0.8, INK),
-        ("TOPPADDING", (0, 2), (-1, 2), 3),
-        ("BOTTOMPADDING", (0, 2), (-1, 2), 3),
+        ("FONT", (2, balance), (-1, balance), SANS_BOLD, 9.5),
+        ("BACKGROUND", (2, balance), (-1, balance), SHADE),
+        ("LINEABOVE", (2, balance), (-1, balance), 0.8, INK),
+        ("TOPPADDING", (1, balance), (-1, balance), 3),
+        ("BOTTOMPADDING", (1, balance), (-1, balance), 3),
     ])
     return table
+
+
+def _balance_split(data: SuperbillData, s) -> object:
+    """"Insurance expected to pay $x · Patient owes $y" (an estimate from the payer's allowed
+    amounts), a note when the payer has none, or "" for self-pay and a settled balance."""
+    if data.insurance_estimated and data.balance_cents > 0:
+        from reportlab.platypus import Table
+
+        from therapy_timer.pdf.styles import BAND, MUTED, RULE, SANS, SANS_BOLD
+
+        rows = [["Of the balance:", "", ""],
+                ["Insurance expected to pay", format_cents(data.expected_insurance_cents),
+                 "from the payer's allowed amounts"],
+                ["Patient owes", format_cents(data.patient_owes_cents),
+                 "estimate: the payer's EOB decides"]]
+        box = Table(rows, colWidths=[112, 62, 150], hAlign="LEFT")
+        box.setStyle([
+            ("FONT", (0, 0), (-1, -1), SANS, 8),
+            ("FONT", (0, 0), (0, 0), SANS_BOLD, 6.8),
+            ("TEXTCOLOR", (0, 0), (0, 0), MUTED),
+            ("FONT", (1, 1), (1, -1), SANS_BOLD, 8.5),
+            ("ALIGN", (1, 1), (1, -1), "RIGHT"),
+            ("FONT", (2, 1), (2, -1), SANS, 6.8),
+            ("TEXTCOLOR", (2, 1), (2, -1), MUTED),
+            ("BACKGROUND", (0, 0), (-1, -1), BAND),
+            ("BOX", (0, 0), (-1, -1), 0.5, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+        ])
+        return box
+    if data.insurance is not None and data.balance_cents > 0:
+        return _p("No allowed amounts for this payer, so insurance's share of the balance is "
+                  "not estimated (set them in Settings > Payers).", s["muted"])
+    return ""
 
 
 def _documentation(data: SuperbillData, s) -> list:
@@ -339,7 +412,7 @@ def _documentation(data: SuperbillData, s) -> list:
     session = "—"
     if doc.session_start and doc.session_end:
         zone = doc.session_start.tzname() or ""
-        session = f"{format_time(doc.session_start)} – {format_time(doc.session_end)} {zone}"
+        session = f"{format_time_span(doc.session_start, doc.session_end)} {zone}"
     facts = [
         ["Session", session.strip(), "Total timed code minutes",
          f"{doc.total_timed_minutes} min"],
@@ -366,12 +439,19 @@ def _documentation(data: SuperbillData, s) -> list:
     table = Table(rows, colWidths=[44, label_width, 60, 50, 40], repeatRows=1)
     table.setStyle([*table_style(), ("ALIGN", (3, 0), (-1, -1), "RIGHT")])
     out.append(table)
+    if doc.techniques:
+        out.append(Paragraph("Technique and body region", s["head"]))
+        for note in doc.techniques:
+            when = format_time_span(note.start, note.end)
+            what = ", ".join(part for part in (note.technique, note.region) if part)
+            out.append(Paragraph(f"<b>{_esc(note.code)}</b> {_esc(when)}: {_esc(what)}",
+                                 s["small"]))
     if doc.distinct:
         out.append(Paragraph("Distinct-service modifiers (59/XU): timer intervals", s["head"]))
         for item in doc.distinct:
             spans = "; ".join(
                 f"{code}: " + ", ".join(
-                    f"{format_time(x.start)}–{format_time(x.end)}"
+                    format_time_span(x.start, x.end)
                     + (f" ({x.performer})" if x.performer else "") for x in group)
                 for code, group in ((item.code, item.spans), (item.other_code, item.other_spans))
             )

@@ -135,7 +135,7 @@ def test_void_with_a_reason_updates_the_list_balance_and_documents(
     assert f"Balance due {money(row.charges_cents - 1000)}" in text
     with qtbot.waitSignal(page.document_ready, timeout=TIMEOUT):
         page.show_daysheet()
-    assert "Payments recorded $10.00" in _pdf_text(page.current_pdf)
+    assert "Payments received $10.00" in _pdf_text(page.current_pdf)
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
