@@ -322,6 +322,9 @@ class SuperbillData:
     adjusted_cents: int = 0
     secondary: Insurance | None = None
     plan: PlanDates | None = None
+    #: What a payer would reject the superbill for (``core.superbill_check.Gap``); not printed,
+    #: the screens and the CLI warn with it.
+    gaps: tuple = ()
 
     def __post_init__(self) -> None:
         if len(self.diagnoses) > MAX_DIAGNOSES:

@@ -41,6 +41,7 @@ from therapy_timer.core.superbill import (
     SuperbillData,
     TechniqueNote,
 )
+from therapy_timer.core.superbill_check import Gap, superbill_gaps
 
 DISTINCT_MODIFIERS = ("59", "XE", "XS", "XP", "XU")
 ASSISTANT_MODIFIERS = ("CQ", "CO")
@@ -207,7 +208,26 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
         secondary=insurance_from(records.secondary_payer, records.secondary_policy,
                                  records.patient),
         plan=plan_dates(records.plan),
+        gaps=record_gaps(records, catalog),
     )
+
+
+def record_gaps(records: VisitRecords, catalog: Catalog | None = None) -> tuple[Gap, ...]:
+    """What the visit's superbill lacks (``core.superbill_check.superbill_gaps``)."""
+    return superbill_gaps(records.practice, records.provider,
+                          [(line.code, line.fee_cents) for line in records.lines if line.units],
+                          records.payer, records.policy, catalog)
+
+
+def visit_gaps(source: RecordSource, visit: rec.Visit,
+               line_fees: Iterable[tuple[str, int]]) -> tuple[Gap, ...]:
+    """What a visit's superbill would lack, before it is finalized: ``line_fees`` are the
+    (code, charge per unit) of the lines the review would freeze."""
+    payer = source.primary_payer(visit.patient_id)
+    policy = next((p for p in source.policies_for(visit.patient_id)
+                   if payer is not None and p.payer_id == payer.id), None)
+    return superbill_gaps(source.get_practice(), source.get_provider(visit.provider_id),
+                          line_fees, payer, policy)
 
 
 def _safe(describe: Describe, code: str) -> str:
