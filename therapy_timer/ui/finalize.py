@@ -366,6 +366,7 @@ class FinalizePage(QWidget):
         if self.choice:
             self._add_message("Tie: you chose " + ", ".join(
                 f"{c} × {u}" for c, u in self.choice.items() if u), "info")
+        self._show_gaps()
         for warning in billing.warnings:
             self._add_message(warning, "warn")
         if billing.explanation:
@@ -399,6 +400,24 @@ class FinalizePage(QWidget):
             self.checks.append((box, (suggestion.code, suggestion.modifier)))
         self.checks_layout.addStretch(1)
 
+    def superbill_gaps(self) -> tuple:
+        """What this visit's superbill would lack (``core/superbill_check.py``): the practice's
+        NPI and Tax ID, the provider's NPI, a fee for each billed code."""
+        if self.visit is None or self.billing is None:
+            return ()
+        from therapy_timer.core.superbill_build import visit_gaps
+
+        try:
+            lines = self.billing.claim_lines(confirmed=self.confirmed())
+            return visit_gaps(self.repo, self.visit,
+                              [(line.code, line.fee_cents) for line in lines if line.units])
+        except (StorageError, BillingError):
+            return ()
+
+    def _show_gaps(self) -> None:
+        for gap in self.superbill_gaps():
+            self._add_message(f"Superbill: {gap}.", "warn")
+
     def _on_toggle(self) -> None:
         if self.billing is not None and not self.visit.status.frozen:
             try:
@@ -417,7 +436,8 @@ class FinalizePage(QWidget):
             Ask.warn(self, "Not finalized", question)
             return False
         if not Ask.confirm(self, "Finalize and lock?", "The charge lines will be locked. Later "
-                           "corrections need an amendment with a reason.",
+                           "corrections need an amendment with a reason." + _gaps_note(
+                               self.superbill_gaps()),
                            yes="Finalize and lock", no="Not yet"):
             return False
         try:
@@ -451,6 +471,15 @@ class FinalizePage(QWidget):
         new_id = new if isinstance(new, int) else new.id
         self.amended.emit(new_id)
         return new_id
+
+
+def _gaps_note(gaps) -> str:
+    """The finalize question's warning when the superbill would not be usable by a payer."""
+    if not gaps:
+        return ""
+    return ("\n\nIts superbill is not usable by a payer yet:\n"
+            + "\n".join(f"• {gap}" for gap in gaps)
+            + "\n(You can finalize now and fix these before printing.)")
 
 
 def _attestation(modifier: str, code: str, units: str) -> str:
