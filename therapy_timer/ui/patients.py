@@ -59,6 +59,7 @@ from therapy_timer.ui.patient_fields import (
     line_edit,
     us_date,
 )
+from therapy_timer.ui.plan_referral import PlanReferral
 from therapy_timer.ui.settings import confirm_note, dollars
 from therapy_timer.ui.settings_payers import kx_note
 
@@ -179,6 +180,8 @@ class PatientDialog(PatientChecks, QDialog):
                               ("Start", self.plan_start), ("Certified through", self.plan_through),
                               ("Visits authorized", self.visits)):
             form_row(form, label, widget)
+        self.referral = PlanReferral(form)  # referring provider, NPI, onset (superbill)
+        self._watch("plans", *self.referral.widgets)
         note = caption("The plan's discipline decides the GP / GO / GN modifier and counts "
                         "visits toward the progress report.")
         self.plan_list.currentItemChanged.connect(self._plan_picked)
@@ -357,8 +360,13 @@ class PatientDialog(PatientChecks, QDialog):
         self.plan_through.setText(us_date(plan.certified_through) if plan else "")
         self.visits.setText(str(plan.visits_authorized) if plan and plan.visits_authorized
                             else "")
+        self.referral.show(plan)
         self._loading = was
         self._dirty.discard("plans")
+
+    def _check_plan(self) -> PlanOfCare:
+        """The plan as typed (``PatientChecks``), with its referral and onset."""
+        return self.referral.apply(super()._check_plan(), self.today)
 
     # -- switching records --------------------------------------------------------------------
 
