@@ -70,7 +70,7 @@ def superbill_story(data: SuperbillData) -> list:
               f"{format_date(data.service_date)}  ·  Visit {data.visit_id}")
     story: list = [styles.DocumentMark(("superbill", data.visit_id, id(data)), footer)]
     story.append(_header(data, s))
-    story.append(Spacer(1, 8))
+    story.append(Spacer(1, 6))
     story.append(_parties(data, s))
     story.append(_heading("Diagnoses (ICD-10-CM)", s))
     story.append(_diagnoses(data, s))
@@ -79,7 +79,7 @@ def superbill_story(data: SuperbillData) -> list:
     story.append(Spacer(1, 4))
     story.append(_totals(data, s))
     story.extend(_documentation(data, s))
-    story.append(Spacer(1, 8))
+    story.append(Spacer(1, 4))
     story.append(_signature(data, s))
     return story
 
@@ -205,8 +205,10 @@ def _parties(data: SuperbillData, s) -> object:
 
     from therapy_timer.pdf.styles import BAND, CONTENT_WIDTH, RULE
 
-    width = CONTENT_WIDTH / 3
-    inner = width - 12
+    # The insurance box holds the most (payer ID and address, referral, a secondary): it gets
+    # a little more width, so its lines wrap less and the boxes stay short.
+    widths = [CONTENT_WIDTH * 0.31, CONTENT_WIDTH * 0.38, CONTENT_WIDTH * 0.31]
+    inner = widths[0] - 12
     patient = data.patient
     pat = _box("PATIENT", patient.name, [
         ("Date of birth", format_date(patient.birth_date)),
@@ -217,23 +219,23 @@ def _parties(data: SuperbillData, s) -> object:
     ], inner, s)
     insurance = data.insurance
     if insurance is None:
-        ins = _box("INSURANCE", "Self-pay", [], inner, s)
+        ins = _box("INSURANCE", "Self-pay", [], widths[1] - 12, s)
     else:
         fields = _insurance_fields(insurance, patient.name)
         if data.secondary is not None:
             second = data.secondary
-            fields.append(("Secondary", second.payer))
-            fields.append(("  Member ID", second.member_id))
-            if second.payer_code:
-                fields.append(("  Payer ID", second.payer_code))
-        ins = _box("INSURANCE", insurance.payer, fields, inner, s)
+            ids = " · ".join(part for part in (
+                f"Member ID {second.member_id}" if second.member_id else "",
+                f"Payer ID {second.payer_code}" if second.payer_code else "") if part)
+            fields.append(("Secondary", f"{second.payer}\n{ids}" if ids else second.payer))
+        ins = _box("INSURANCE", insurance.payer, fields, widths[1] - 12, s)
     provider = data.provider
     provider_fields: list[tuple[str, object]] = [("NPI", provider.npi),
                                                   ("License", provider.license)]
     if provider.taxonomy:
         provider_fields.append(("Taxonomy", provider.taxonomy))
     prov = _box("RENDERING PROVIDER", provider.display_name, provider_fields, inner, s)
-    table = Table([[pat, ins, prov]], colWidths=[width] * 3)
+    table = Table([[pat, ins, prov]], colWidths=widths)
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -337,11 +339,8 @@ def _totals(data: SuperbillData, s) -> object:
 
     from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS, SANS_BOLD, SHADE
 
-    rows = [["Total charges", format_cents(data.charges_cents)]]
-    if data.insurance_paid_cents:
-        rows.append(["Paid by insurance", format_cents(data.insurance_paid_cents)])
-        rows.append(["Paid by patient", format_cents(data.paid_cents - data.insurance_paid_cents)])
-    rows.append(["Amount paid", format_cents(data.paid_cents)])
+    rows = [["Total charges", format_cents(data.charges_cents)],
+            ["Amount paid", format_cents(data.paid_cents)]]
     if data.adjusted_cents:
         rows.append(["Adjustments, write-offs", format_cents(-data.adjusted_cents)])
     rows.append(["Balance due", format_cents(data.balance_cents)])
@@ -368,24 +367,35 @@ def _totals(data: SuperbillData, s) -> object:
 
 
 def _balance_split(data: SuperbillData, s) -> object:
-    """"Insurance expected to pay $x · Patient owes $y" (an estimate from the payer's allowed
-    amounts), a note when the payer has none, or "" for self-pay and a settled balance."""
+    """Who paid what so far, then what insurance is expected to pay and what the patient owes
+    (an estimate from the payer's allowed amounts); a note when the payer has none; "" when
+    there is nothing to say (self-pay without insurance payments)."""
+    rows: list[list] = []
+    if data.insurance_paid_cents:
+        rows.append(["Paid by insurance", format_cents(data.insurance_paid_cents),
+                     "Paid by patient " + format_cents(data.paid_cents
+                                                       - data.insurance_paid_cents)])
     if data.insurance_estimated and data.balance_cents > 0:
+        rows += [["Insurance expected to pay", format_cents(data.expected_insurance_cents),
+                  "from the payer's allowed amounts"],
+                 ["Patient owes", format_cents(data.patient_owes_cents),
+                  "estimate: the payer's EOB decides"]]
+    elif data.insurance is not None and data.balance_cents > 0:
+        rows.append([_p("No allowed amounts for this payer, so insurance's share of the "
+                        "balance is not estimated (set them in Settings > Payers).",
+                        s["muted"]), "", ""])
+    if rows:
         from reportlab.platypus import Table
 
         from therapy_timer.pdf.styles import BAND, MUTED, RULE, SANS, SANS_BOLD
 
-        rows = [["Of the balance:", "", ""],
-                ["Insurance expected to pay", format_cents(data.expected_insurance_cents),
-                 "from the payer's allowed amounts"],
-                ["Patient owes", format_cents(data.patient_owes_cents),
-                 "estimate: the payer's EOB decides"]]
-        box = Table(rows, colWidths=[112, 62, 150], hAlign="LEFT")
-        box.setStyle([
+        box = Table([["Of the balance:" if data.balance_cents > 0 else "Payments:", "", ""],
+                     *rows], colWidths=[112, 62, 150], hAlign="LEFT")
+        style = [
             ("FONT", (0, 0), (-1, -1), SANS, 8),
             ("FONT", (0, 0), (0, 0), SANS_BOLD, 6.8),
             ("TEXTCOLOR", (0, 0), (0, 0), MUTED),
-            ("FONT", (1, 1), (1, -1), SANS_BOLD, 8.5),
+            ("FONT", (1, 1), (1, -1), SANS_BOLD, 8),
             ("ALIGN", (1, 1), (1, -1), "RIGHT"),
             ("FONT", (2, 1), (2, -1), SANS, 6.8),
             ("TEXTCOLOR", (2, 1), (2, -1), MUTED),
@@ -394,11 +404,12 @@ def _balance_split(data: SuperbillData, s) -> object:
             ("TOPPADDING", (0, 0), (-1, -1), 1.2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
             ("LEFTPADDING", (0, 0), (-1, -1), 5),
-        ])
+        ]
+        if not data.insurance_estimated and data.insurance is not None \
+                and data.balance_cents > 0:
+            style.append(("SPAN", (0, -1), (-1, -1)))
+        box.setStyle(style)
         return box
-    if data.insurance is not None and data.balance_cents > 0:
-        return _p("No allowed amounts for this payer, so insurance's share of the balance is "
-                  "not estimated (set them in Settings > Payers).", s["muted"])
     return ""
 
 
@@ -486,6 +497,7 @@ def _space_paragraphs(out: list) -> None:
         if isinstance(flowable, Paragraph) and flowable.style.name == "head":
             flowable.spaceBefore = 4
             flowable.spaceAfter = 1
+            flowable.keepWithNext = True  # a small heading never ends a page alone
 
 
 def _signature(data: SuperbillData, s) -> object:
@@ -502,7 +514,7 @@ def _signature(data: SuperbillData, s) -> object:
          Paragraph("Date", s["label"])],
     ]
     table = Table(rows, colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.1,
-                                   CONTENT_WIDTH * 0.3], rowHeights=[22, None])
+                                   CONTENT_WIDTH * 0.3], rowHeights=[20, None])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),
