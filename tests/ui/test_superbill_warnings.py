@@ -128,10 +128,12 @@ def test_save_anyway_writes_and_marks(qtbot, desk, clinic, clock, tmp_path, monk
     monkeypatch.setattr(Ask, "confirm", classmethod(lambda cls, *a, **k: True))
     target = tmp_path / "bill.pdf"
     monkeypatch.setattr(FrontDeskPage, "ask_save_path", classmethod(lambda c, p, n: str(target)))
-    with qtbot.waitSignal(page.saved, timeout=TIMEOUT):
+    with qtbot.waitSignal(page.listed, timeout=TIMEOUT), \
+            qtbot.waitSignal(page.saved, timeout=TIMEOUT):
         qtbot.mouseClick(page.save_button, LEFT)
     assert target.read_bytes().startswith(b"%PDF")
     assert clinic.repo.printed_at(visit.id) == clock.now()
+    assert page.model.cell_text(0, 8).startswith("✓")
 
 
 def test_the_day_sheet_shows_no_superbill_warning(qtbot, desk):

@@ -16,12 +16,21 @@ def format_date(day: date | None) -> str:
     return day.strftime("%m/%d/%Y") if day else ""
 
 
-def format_time(moment: datetime | None) -> str:
-    """Local clock time, 12-hour: ``9:05 AM`` ("" for None)."""
+def format_time(moment: datetime | None, seconds: bool = False) -> str:
+    """Local clock time, 12-hour: ``9:05 AM`` (``9:05:07 AM`` with ``seconds``; "" for None)."""
     if not moment:
         return ""
     hour = moment.hour % 12 or 12
-    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    second = f":{moment.second:02d}" if seconds else ""
+    return f"{hour}:{moment.minute:02d}{second} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def format_weekday_date(day: date | None, long: bool = False) -> str:
+    """The day with its weekday: ``Mon 03/02/2026`` (``Monday 03/02/2026`` when ``long``)."""
+    if not day:
+        return ""
+    weekday = day.strftime("%A" if long else "%a")
+    return f"{weekday} {format_date(day)}"
 
 
 def format_date_time(moment: datetime | None) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.billing import DayBilling
 from therapy_timer.core.documentation import check_span, code_prompts
+from therapy_timer.core.formats import format_weekday_date
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.storage.errors import StorageError
@@ -37,7 +38,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import on_screen, screen_time
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
 from therapy_timer.ui.pointers import PointerColumn, PointerToggles
@@ -183,7 +184,7 @@ class FinalizePage(QWidget):
         patient = self.repo.get_patient(self.visit.patient_id)
         self.title.setText(f"Review: {patient.display_name}")
         status = self.visit.status
-        day = f"{self.visit.day:%a %d %b %Y}"
+        day = format_weekday_date(self.visit.day)
         self.subtitle.setText(f"{self.visit.discipline.value} visit on {day}  ·  "
                               f"{status.value.upper()}")
         frozen = status.frozen
@@ -307,7 +308,7 @@ class FinalizePage(QWidget):
         start, end = billing.session_start, billing.session_end
         span = ""
         if start and end:
-            span = (f"Session {on_screen(start):%H:%M}–{on_screen(end):%H:%M}  ·  ")
+            span = (f"Session {screen_time(start)}–{screen_time(end)}  ·  ")
         self.totals.setText(
             f"{span}Timed {billing.total_timed_minutes} min  ·  Treatment "
             f"{billing.total_treatment_minutes} min  ·  {units} units  ·  {money(charge)}")
@@ -337,8 +338,8 @@ class FinalizePage(QWidget):
             return ""
         codes = ", ".join(dict.fromkeys(i.code for i in flagged))
         since = on_screen(min(i.clock_flag.last_good for i in flagged))
-        return (f"The computer's clock jumped while {codes} ran (after {since:%H:%M}): go Back "
-                "to the visit and confirm the time, or stop it at the last certain moment, "
+        return (f"The computer's clock jumped while {codes} ran (after {screen_time(since)}): "
+                "go Back to the visit and confirm the time, or stop it at the last certain moment, "
                 "before finalizing.")
 
     def _show_checks(self) -> None:

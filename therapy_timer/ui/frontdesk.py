@@ -93,6 +93,7 @@ class FrontDeskPage(QWidget):
         self._title = ""
         self._buffer: QBuffer | None = None
         self.desk: jobs.DeskList | None = None
+        self._reselecting = False
 
         today = self.today()
         self.start_edit = QDateEdit(QDate(today))
@@ -315,7 +316,11 @@ class FrontDeskPage(QWidget):
         if selected is not None:
             for i, row in enumerate(rows):
                 if row.visit_id == selected:
-                    self.table.selectRow(i)
+                    self._reselecting = True  # the same visit again: no rebuild of its PDF
+                    try:
+                        self.table.selectRow(i)
+                    finally:
+                        self._reselecting = False
         self.listed.emit()
 
     def selected_visit(self) -> int | None:
@@ -325,8 +330,13 @@ class FrontDeskPage(QWidget):
         return self.model.row(index.row()).visit_id
 
     def _row_changed(self, current, _previous) -> None:
-        if current.isValid():
-            self.show_visit(self.model.row(current.row()).visit_id)
+        if not current.isValid():
+            return
+        visit_id = self.model.row(current.row()).visit_id
+        if self._reselecting and self._kind == "superbill" \
+                and self._doc_visits == (visit_id,):
+            return  # the list was reloaded (a mark, a payment): the preview already shows it
+        self.show_visit(visit_id)
 
     def record_payment(self) -> bool:
         """Asks for a payment for the selected visit (``PaymentDialog.ask``), saves it, then

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.formats import format_date
 from therapy_timer.core.model import BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
 from therapy_timer.core.rules_data import kx_for_year
@@ -275,8 +276,8 @@ class FeesPage(Page):
             Column("Service", lambda e: self._label(e.code),
                    tooltip=lambda e: self._note(e.code)),
             Column("Per unit", lambda e: money(e.cents), RIGHT),
-            Column("From", lambda e: e.effective_from.isoformat()),
-            Column("To", lambda e: e.effective_to.isoformat() if e.effective_to else "open"),
+            Column("From", lambda e: format_date(e.effective_from)),
+            Column("To", lambda e: format_date(e.effective_to) if e.effective_to else "open"),
         ], parent=self)
         self.table = records_table(self.model, "Fee schedule", stretch=1)
         self.table.setAlternatingRowColors(True)
@@ -286,7 +287,7 @@ class FeesPage(Page):
         self.amount.setAccessibleName("Fee per unit")
         self.start = QDateEdit(QDate(self.today))
         self.start.setCalendarPopup(True)
-        self.start.setDisplayFormat("yyyy-MM-dd")
+        self.start.setDisplayFormat("MM/dd/yyyy")
         self.start.setAccessibleName("Fee effective from")
         self.save_button.setText("Save fee")
         self.check_note = confirm_note("")
@@ -361,5 +362,5 @@ class FeesPage(Page):
         self.code.clear()
         self.amount.clear()
         self.dirty = False
-        self.ok(f"{code}: {money(cents)} per unit from {start.isoformat()}.")
+        self.ok(f"{code}: {money(cents)} per unit from {format_date(start)}.")
         return True

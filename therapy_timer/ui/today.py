@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.formats import format_date, format_weekday_date
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Patient, VisitStatus, VisitSummary
 from therapy_timer.core.validation import ValidationError, parse_birth_date
@@ -33,7 +34,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel, records_table
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def _time(summary: VisitSummary) -> str:
     moment = summary.visit.session_start or summary.visit.created_at
-    return on_screen(moment).strftime("%H:%M") if moment else ""
+    return screen_time(moment) if moment else ""
 
 
 def _status(summary: VisitSummary) -> str:
@@ -230,7 +231,7 @@ class TodayPage(QWidget):
         """Re-reads providers, today's visits and the patient list."""
         now = self.clock.now()
         day = self.repo.service_day(now)
-        self.heading.setText(f"Today · {day:%A %d %B %Y}")
+        self.heading.setText(f"Today · {format_weekday_date(day, long=True)}")
         current = self.provider.currentData()
         self.provider.clear()
         for provider in self.repo.list_providers():
@@ -258,7 +259,7 @@ class TodayPage(QWidget):
         for patient in patients:
             label = patient.display_name
             if patient.birth_date:
-                label += f"   born {patient.birth_date:%Y-%m-%d}"
+                label += f"   born {format_date(patient.birth_date)}"
             if patient.chart_number:
                 label += f"   #{patient.chart_number}"
             item = QListWidgetItem(label)

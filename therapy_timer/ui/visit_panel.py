@@ -25,13 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.codes import CodeKind
+from therapy_timer.core.formats import format_weekday_date
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
@@ -243,8 +244,8 @@ class VisitPanel(QWidget):
         if earlier:
             parts.append(f"units pooled with {len(earlier)} earlier visit"
                          f"{'s' if len(earlier) > 1 else ''} today")
-        self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
-                                 f"{rule}")
+        self.subtitle.setToolTip(f"Visit of {format_weekday_date(visit.day, long=True)}; "
+                                 f"units follow the payer's {rule}")
         self.subtitle.setText("  ·  ".join(p for p in parts if p))
         allowed = self.performers()
         for performer, button in self.performer_buttons.items():
@@ -353,7 +354,7 @@ class VisitPanel(QWidget):
     def _show_running(self, facts, running) -> None:
         if self.controller.paused:
             since = self.controller.paused_since()
-            text = ("PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "") + ": "
+            text = ("PAUSED" + (f" since {screen_time(since)}" if since else "") + ": "
                     + ", ".join(self.controller.paused_codes) + "  (Resume restarts them)")
             colour = style.PAUSED
         elif running:

@@ -26,7 +26,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.tiles import mmss
 
 
@@ -163,7 +163,7 @@ class NoticeList(QWidget):
 
 
 def _hms(moment: datetime | None) -> str:
-    return on_screen(moment).strftime("%H:%M:%S") if moment else "running"
+    return screen_time(moment, seconds=True) if moment else "running"
 
 
 class IntervalTableModel(QAbstractTableModel):

@@ -140,7 +140,8 @@ def test_save_as_pdf(qtbot, page, tmp_path, monkeypatch):
         return str(target)
 
     monkeypatch.setattr(FrontDeskPage, "ask_save_path", classmethod(lambda cls, p, n: ask(p, n)))
-    with qtbot.waitSignal(page.saved, timeout=TIMEOUT) as blocker:
+    with qtbot.waitSignal(page.listed, timeout=TIMEOUT), \
+            qtbot.waitSignal(page.saved, timeout=TIMEOUT) as blocker:  # the list shows the mark
         qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(target)]
     assert suggested[0].startswith("superbill-") and suggested[0].endswith(".pdf")
