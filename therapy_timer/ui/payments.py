@@ -107,6 +107,7 @@ class PaymentDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Record")
         form = QFormLayout()
+        self.form = form
         form.addRow("Kind", self.kind)
         form.addRow("Amount ($)", self.amount)
         form.addRow("Method", self.method)
@@ -139,9 +140,10 @@ class PaymentDialog(QDialog):
         """An adjustment or a write-off moves no money: the method does not apply."""
         money_moves = self.kind.currentData() not in NO_MONEY
         self.method.setEnabled(money_moves)
+        self.form.setRowVisible(self.method, money_moves)  # no method without money
         self.reference.setPlaceholderText(
             "check number, card slip… (optional)" if money_moves
-            else "why: for example “contractual adjustment, EOB 03/12”")
+            else "why, e.g. “contractual, EOB 03/12”")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
             "Record" if money_moves else f"Record {self.kind.currentText().lower()}")
 

@@ -122,8 +122,11 @@ class PayersPage(RecordListPage):
         right.addLayout(form)
         right.addWidget(self.rule_note)
         right.addWidget(self.kx_label)
-        right.addWidget(QLabel("Allowed amounts (what the payer pays per unit; they add up "
-                               "toward the KX threshold):"))
+        allowed_note = QLabel("Allowed amounts (what the payer pays per unit; they add up "
+                              "toward the KX threshold and split a superbill's balance into "
+                              "insurance's share and the patient's):")
+        allowed_note.setWordWrap(True)
+        right.addWidget(allowed_note)
         right.addWidget(self.allowed, 1)
         right.addLayout(allowed_buttons)
         left = QVBoxLayout()
