@@ -1,11 +1,15 @@
 """The front-desk page: a date range, its finalized visits, a PDF preview, print and save.
 
 Pick a day (or a range); the finalized visits are listed with patient, provider, units,
-charges and a "printed" mark. Selecting a visit previews its superbill (QtPdf); "All
-superbills" builds every superbill of the range as one document and "Day sheet" the charge
-sheet; Print sends the previewed document to the system print dialog as one job, "Save as
-PDF" writes it. Listing, PDF builds, printing and saving run on the background worker with
-their own database connection; the UI thread only shows results.
+charges, what was paid, the balance (after payments, adjustments and write-offs) and a
+"printed" mark; the money columns stay in view at the 1024 x 700 minimum (the names give way).
+Selecting a visit previews its superbill (QtPdf); "All superbills" builds every superbill of
+the range as one document and "Day sheet" the charge sheet; Print sends the previewed document
+to the system print dialog as one job, "Save as PDF" writes it; both set the Printed mark.
+What a payer would reject a superbill for (``core/superbill_check.py``) shows above the
+preview (``gaps``), and Print or Save asks first (``Ask.confirm``). Listing, PDF builds,
+printing and saving run on the background worker with their own database connection; the UI
+thread only shows results. Dates and times use ``core/formats.py`` (US, 12-hour).
 
 Public API:
 
