@@ -416,8 +416,11 @@ class FinalizePage(QWidget):
             return ()
 
     def _show_gaps(self) -> None:
-        for gap in self.superbill_gaps():
-            self._add_message(f"Superbill: {gap}.", "warn")
+        """One message listing what the superbill would lack (you can still finalize)."""
+        gaps = self.superbill_gaps()
+        if gaps:
+            self._add_message("This visit's superbill is not usable by a payer yet:\n"
+                              + "\n".join(f"• {gap}" for gap in gaps), "warn")
 
     def _on_toggle(self) -> None:
         if self.billing is not None and not self.visit.status.frozen:
