@@ -90,17 +90,33 @@ def test_balance_split_rests_on_allowed_amounts():
     data = _superbill(lines=lines, paid_cents=0)
     # Allowed never exceeds the charge: 2 x 30 + min(25, 20) = 80.
     assert (data.charges_cents, data.allowed_cents) == (11000, 8000)
-    assert (data.expected_insurance_cents, data.patient_owes_cents) == (8000, 3000)
-    paid = _superbill(lines=lines, paid_cents=6000, insurance_paid_cents=5000,
-                      adjusted_cents=1000)
-    assert paid.balance_cents == 11000 - 6000 - 1000
-    assert paid.expected_insurance_cents == 3000  # 80 allowed - 50 paid by insurance
-    assert paid.patient_owes_cents == 1000
+    # Insurance is expected to pay its allowed amounts; the $30 above them is shown apart
+    # (not the patient's when the clinic accepts the payer's allowed amounts).
+    assert (data.expected_insurance_cents, data.above_allowed_cents,
+            data.patient_owes_cents) == (8000, 3000, 0)
+    # Insurance paid $60 of its $80 (the EOB leaves $20 coinsurance); the desk has not yet
+    # adjusted off the $30 above the allowed amounts: the patient owes the $20.
+    paid = _superbill(lines=lines, paid_cents=6000, insurance_paid_cents=6000)
+    assert paid.balance_cents == 5000
+    assert (paid.expected_insurance_cents, paid.above_allowed_cents,
+            paid.patient_owes_cents) == (0, 3000, 2000)
+    # Once the $30 is recorded as an adjustment, the balance is the patient's $20.
+    adjusted = _superbill(lines=lines, paid_cents=6000, insurance_paid_cents=6000,
+                          adjusted_cents=3000)
+    assert (adjusted.balance_cents, adjusted.above_allowed_cents,
+            adjusted.patient_owes_cents) == (2000, 0, 2000)
+    # The patient paid $5 before insurance did: still expected from insurance, less nothing.
+    early = _superbill(lines=lines, paid_cents=500)
+    assert (early.expected_insurance_cents, early.above_allowed_cents,
+            early.patient_owes_cents) == (8000, 2500, 0)
     settled = _superbill(lines=lines, paid_cents=11000, insurance_paid_cents=0)
     assert (settled.expected_insurance_cents, settled.patient_owes_cents) == (0, 0)
+    credit = _superbill(lines=lines, paid_cents=12000, insurance_paid_cents=8000)
+    assert credit.patient_owes_cents == -1000  # an overpayment: a credit
     # No allowed amounts known, or self-pay: no estimate, the patient line is the balance.
     unknown = _superbill(paid_cents=0)
     assert not unknown.insurance_estimated and unknown.expected_insurance_cents == 0
+    assert unknown.patient_owes_cents == unknown.balance_cents
     assert _superbill(lines=lines, insurance=None, paid_cents=0).patient_owes_cents == 11000
     with pytest.raises(BillingError, match="insurance paid is part of the amount paid"):
         _superbill(paid_cents=100, insurance_paid_cents=200)

@@ -57,23 +57,25 @@ def _full():
 
 def test_every_payer_item_is_printed(tmp_path):
     data = _full()
-    # Charges 50 + 90 = 140; paid 65 (40 insurance), 5 adjusted: balance 70. Allowed
-    # 28 + 60 = 88, less the 40 insurance paid: 48 expected from insurance, 22 the patient's.
+    # Charges 50 + 90 = 140; paid 65 (40 insurance), 5 adjusted: balance 70. Insurance has
+    # paid: nothing more is expected from it. Allowed 28 + 60 = 88; 140 - 88 - 5 = 47 above the
+    # allowed amounts (not the patient's when the clinic accepts them); the patient owes 23.
     assert (data.charges_cents, data.balance_cents) == (14000, 7000)
-    assert (data.expected_insurance_cents, data.patient_owes_cents) == (4800, 2200)
+    assert (data.expected_insurance_cents, data.above_allowed_cents,
+            data.patient_owes_cents) == (0, 4700, 2300)
     text = pdftotext(_render(data), tmp_path)
     for item in (
         "Taxonomy 225100000X",                       # the practice (billing provider)
         "Certified 01/05/2026 – 04/04/2026", "Onset 12/15/2025",
         "Payer ID 04412", "Claims to Part B Claims", "PO Box 1, Springfield, IL 62700",
         "Referring Dr. Ada O'Brien (NPI 1234567893)",
-        "Secondary Blue Test Secondary", "Member ID SEC-9 · Payer ID BTS01",
+        "Secondary Blue Test Secondary", "Member ID SEC-9", "Payer ID BTS01",
         "Taxonomy 2251X0800X",                       # the rendering provider
         "Technique and body region",
         "97140 9:23–9:38 AM: Soft tissue mobilization, Lumbar spine",
         "Paid by insurance $40.00", "Paid by patient $25.00", "Amount paid $65.00",
         "Adjustments, write-offs -$5.00", "Balance due $70.00",
-        "Insurance expected to pay $48.00", "Patient owes $22.00",
+        "Above the allowed amounts $47.00", "Patient owes (estimate) $23.00",
     ):
         assert item in text, item
     assert "Rendering provider signature" in text
@@ -122,3 +124,12 @@ def test_the_day_sheet_totals_payments_by_kind_and_method(tmp_path):
                  "Adjustments and write-offs $3.00", "03/02/2026 to 03/03/2026"):
         assert item in text, item
     assert "Other $3.00" not in text  # a write-off moves no money: no method
+
+
+def test_before_insurance_pays_it_is_expected_to_pay_its_allowed_amounts(tmp_path):
+    data = replace(_full(), paid_cents=0, insurance_paid_cents=0, adjusted_cents=0)
+    text = pdftotext(_render(data), tmp_path)
+    for item in ("Insurance expected to pay $88.00", "Above the allowed amounts $52.00",
+                 "Patient owes (estimate) $0.00", "Balance due $140.00"):
+        assert item in text, item
+    assert "Paid by insurance" not in text

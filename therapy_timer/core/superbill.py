@@ -365,17 +365,33 @@ class SuperbillData:
 
     @property
     def expected_insurance_cents(self) -> int:
-        """What insurance is still expected to pay: its allowed amount less what it paid,
-        never more than the balance. An estimate: the payer's explanation of benefits decides
-        (copays, deductibles), and the desk records the difference as an adjustment."""
+        """What insurance is still expected to pay: its allowed amounts (never more than the
+        balance) until it pays. An estimate: the payer's explanation of benefits decides. Once
+        insurance has paid, its claim is processed: what is left of its allowed amounts is the
+        patient's (a copay, coinsurance or deductible), not still expected from insurance."""
+        if not self.insurance_estimated or self.insurance_paid_cents > 0:
+            return 0
+        return max(0, min(self.balance_cents, self.allowed_cents))
+
+    @property
+    def above_allowed_cents(self) -> int:
+        """The part of the balance above the payer's allowed amounts not yet adjusted off.
+
+        Audit-safe reading (billing-rules.md gives no rule; "what the patient owes" is
+        ambiguous): a clinic that accepts a payer's allowed amount (Medicare assignment, an
+        in-network contract) may not bill the patient for the difference, so it is shown on
+        its own, to be recorded as an adjustment, never folded into what the patient owes."""
         if not self.insurance_estimated:
             return 0
-        return max(0, min(self.balance_cents, self.allowed_cents - self.insurance_paid_cents))
+        rest = self.balance_cents - self.expected_insurance_cents
+        return max(0, min(rest, self.charges_cents - self.allowed_cents - self.adjusted_cents))
 
     @property
     def patient_owes_cents(self) -> int:
-        """The balance less what insurance is expected to pay."""
-        return self.balance_cents - self.expected_insurance_cents
+        """The balance less what insurance is expected to pay and the amount above the payer's
+        allowed amounts (all of the balance when there is no estimate: self-pay, or no allowed
+        amounts known). Negative: a credit."""
+        return self.balance_cents - self.expected_insurance_cents - self.above_allowed_cents
 
     @property
     def total_units(self) -> int:

@@ -224,7 +224,7 @@ def _parties(data: SuperbillData, s) -> object:
         fields = _insurance_fields(insurance, patient.name)
         if data.secondary is not None:
             second = data.secondary
-            ids = " · ".join(part for part in (
+            ids = "\n".join(part for part in (
                 f"Member ID {second.member_id}" if second.member_id else "",
                 f"Payer ID {second.payer_code}" if second.payer_code else "") if part)
             fields.append(("Secondary", f"{second.payer}\n{ids}" if ids else second.payer))
@@ -376,10 +376,16 @@ def _balance_split(data: SuperbillData, s) -> object:
                      "Paid by patient " + format_cents(data.paid_cents
                                                        - data.insurance_paid_cents)])
     if data.insurance_estimated and data.balance_cents > 0:
-        rows += [["Insurance expected to pay", format_cents(data.expected_insurance_cents),
-                  "from the payer's allowed amounts"],
-                 ["Patient owes", format_cents(data.patient_owes_cents),
-                  "estimate: the payer's EOB decides"]]
+        if data.expected_insurance_cents:
+            rows.append(["Insurance expected to pay",
+                         format_cents(data.expected_insurance_cents),
+                         "its allowed amounts; the EOB decides"])
+        if data.above_allowed_cents:
+            rows.append(["Above the allowed amounts", format_cents(data.above_allowed_cents),
+                         "not the patient's if the clinic accepts them"])
+        rows.append(["Patient owes (estimate)", format_cents(data.patient_owes_cents),
+                     "copay, coinsurance, deductible" if data.insurance_paid_cents
+                     else "plus any copay or coinsurance"])
     elif data.insurance is not None and data.balance_cents > 0:
         rows.append([_p("No allowed amounts for this payer, so insurance's share of the "
                         "balance is not estimated (set them in Settings > Payers).",
@@ -389,8 +395,8 @@ def _balance_split(data: SuperbillData, s) -> object:
 
         from therapy_timer.pdf.styles import BAND, MUTED, RULE, SANS, SANS_BOLD
 
-        box = Table([["Of the balance:" if data.balance_cents > 0 else "Payments:", "", ""],
-                     *rows], colWidths=[112, 62, 150], hAlign="LEFT")
+        box = Table([["INSURANCE AND PATIENT", "", ""],
+                     *rows], colWidths=[112, 58, 160], hAlign="LEFT")
         style = [
             ("FONT", (0, 0), (-1, -1), SANS, 8),
             ("FONT", (0, 0), (0, 0), SANS_BOLD, 6.8),
