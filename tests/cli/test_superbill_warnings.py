@@ -89,3 +89,39 @@ def test_a_ready_clinic_prints_without_a_word(tmp_path, capsys):
     out = tmp_path / "bill.pdf"
     assert main(["superbill", "--db", str(db), "--visit", str(first), "--out", str(out)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_the_export_carries_what_payers_need(tmp_path, capsys):
+    """The CSV a billing service imports gets the payer ID, the provider's taxonomy, the
+    referral and onset, and the allowed amount per unit, in columns after the old ones."""
+    import csv
+    from dataclasses import replace
+
+    from therapy_timer.commands.export_csv import COLUMNS
+
+    db = tmp_path / "ready.db"
+    _new_clinic(db, ready=True)
+    repo = open_repository(db)
+    try:
+        payer = repo.list_payers()[0]
+        repo.save_payer(replace(payer, payer_code="ACM01", allowed_cents={"97110": 3000}))
+        (provider,) = repo.list_providers()
+        repo.save_provider(replace(provider, taxonomy="225100000X"))
+        (patient,) = repo.search_patients("Sample")
+        (plan,) = repo.plans_for(patient.id)
+        repo.save_plan(replace(plan, referring_name="Dr. Jordan Ellis (test)",
+                               referring_npi="1234567893", onset_date=date(2025, 12, 15)))
+    finally:
+        repo.close()
+    out = tmp_path / "charges.csv"
+    assert main(["export", "--db", str(db), "--date", "2026-03-02", "--out", str(out)]) == 0
+    assert COLUMNS[-6:] == ("payer_id", "provider_taxonomy", "referring_provider",
+                            "referring_npi", "onset_date", "allowed_per_unit")
+    with out.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["payer_id"], r["provider_taxonomy"], r["referring_provider"],
+             r["referring_npi"], r["onset_date"]) for r in rows] == [
+        ("ACM01", "225100000X", "Dr. Jordan Ellis (test)", "1234567893", "2025-12-15")] * 2
+    # The allowed amount is frozen with the visit when it is finalized (before the payer had
+    # one here): none known for these lines.
+    assert {r["allowed_per_unit"] for r in rows} == {""}
