@@ -9,7 +9,7 @@ No SQL here: the repository is passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -123,8 +123,6 @@ def with_referral(insurance: Insurance | None, plan: rec.PlanOfCare | None) -> I
     """The primary insurance with the plan's referring (ordering) provider and NPI (item 17)."""
     if insurance is None or plan is None or not (plan.referring_name or plan.referring_npi):
         return insurance
-    from dataclasses import replace
-
     return replace(insurance, referring_provider=plan.referring_name,
                    referring_npi=plan.referring_npi)
 

@@ -32,7 +32,7 @@ import html
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QDate, QEvent, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QEvent, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -566,6 +566,19 @@ def _paid_tip(row) -> str:
     return ", ".join(parts)
 
 
+class _OnResize(QObject):
+    """Calls ``callback`` whenever the widget it filters is resized."""
+
+    def __init__(self, parent: QObject, callback) -> None:
+        super().__init__(parent)
+        self._callback = callback
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
+
+
 class _NameColumns:
     """Sizes the patient and provider columns to what the money columns leave: the patient's
     name first (as wide as it needs), the provider the rest; both elide when short of room.
@@ -574,22 +587,13 @@ class _NameColumns:
     MIN_WIDTH = 48
 
     def __init__(self, table, patient: int, provider: int) -> None:
-        from PySide6.QtCore import QObject
-
         self.table = table
         self.patient, self.provider = patient, provider
         header = table.horizontalHeader()
         for column in (patient, provider):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         header.setStretchLastSection(False)
-
-        class _Watcher(QObject):
-            def eventFilter(inner, obj, event):  # noqa: N802, N805 - Qt override
-                if event.type() == QEvent.Type.Resize:
-                    self.fit()
-                return False
-
-        self._watcher = _Watcher(table)
+        self._watcher = _OnResize(table, self.fit)
         table.viewport().installEventFilter(self._watcher)
 
     def fit(self) -> None:
