@@ -79,6 +79,7 @@ def test_every_payer_item_is_printed(tmp_path):
     ):
         assert item in text, item
     assert "Rendering provider signature" in text
+    assert "Page 1 of 1" in text  # all of it, with the busiest documentation, on one page
 
 
 def _render(data) -> bytes:

@@ -24,8 +24,8 @@ def test_every_field_of_the_reference_visit(render):
         "Smith & Jones PT", "100 Main St, Suite <2>", "Springfield, IL 62701",
         "Phone (217) 555-0100", "Group NPI 1234567893", "Tax ID 12-3456789",
         # date and place of service, visit
-        "SUPERBILL", "Date of service 03/02/2026", "Place of service 11 Office", "Visit 4711",
-        "Plan of care PT",
+        "SUPERBILL", "Date of service 03/02/2026", "Place of service 11 Office",
+        "Visit 4711 · PT plan of care",
         # patient
         "PATIENT 李小龙", "Date of birth 04/12/1958", "Sex M", "Address 42 Oak Ave",
         "Springfield, IL 62704", "Phone (217) 555-0142", "Chart no. C-000123",

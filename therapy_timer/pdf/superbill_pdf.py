@@ -104,7 +104,9 @@ def _cell(text: object, style, width: float) -> object:
 def _heading(text: str, s) -> object:
     from reportlab.platypus import Paragraph
 
-    return Paragraph(text, s["section"])
+    heading = Paragraph(text, s["section"])
+    heading.spaceBefore = 4  # a little tighter than the day sheet's: one visit, one page
+    return heading
 
 
 def _header(data: SuperbillData, s) -> object:
@@ -115,10 +117,9 @@ def _header(data: SuperbillData, s) -> object:
     rows = [
         ("Date of service", format_date(data.service_date)),
         ("Place of service", data.place_of_service_label),
-        ("Visit", str(data.visit_id)),
+        ("Visit", f"{data.visit_id}  ·  {data.discipline} plan of care" if data.discipline
+         else str(data.visit_id)),
     ]
-    if data.discipline:
-        rows.append(("Plan of care", data.discipline))
     plan = data.plan
     if plan is not None and plan.certification:
         rows.append(("Certified", plan.certification))
@@ -193,8 +194,8 @@ def _box(title: str, name: str, fields: list[tuple[str, object]], width: float, 
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 0),
         ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ("TOPPADDING", (0, 0), (-1, -1), 0.6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.6),
+        ("TOPPADDING", (0, 0), (-1, -1), 0.3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.3),
         ("BOTTOMPADDING", (0, 1), (-1, 1), 2),
     ])
     return table
@@ -242,8 +243,8 @@ def _parties(data: SuperbillData, s) -> object:
         ("BACKGROUND", (0, 0), (-1, -1), BAND),
         ("BOX", (0, 0), (-1, -1), 0.5, RULE),
         ("LINEAFTER", (0, 0), (1, 0), 0.5, RULE),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
         ("LEFTPADDING", (0, 0), (-1, -1), 6),
         ("RIGHTPADDING", (0, 0), (-1, -1), 6),
     ])
@@ -520,7 +521,7 @@ def _signature(data: SuperbillData, s) -> object:
          Paragraph("Date", s["label"])],
     ]
     table = Table(rows, colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.1,
-                                   CONTENT_WIDTH * 0.3], rowHeights=[20, None])
+                                   CONTENT_WIDTH * 0.3], rowHeights=[17, None])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),
