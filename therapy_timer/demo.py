@@ -86,6 +86,14 @@ class DemoSummary:
                 f"{self.end_date}")
 
 
+#: Technique and body region recorded with a demo 97140.
+MANUAL = (("Soft tissue mobilization", "Lumbar spine"), ("Joint mobilization, grade III",
+                                                         "Right shoulder"),
+          ("Myofascial release", "Cervical spine"))
+#: Made-up referring physicians (valid check digits, not real NPIs' owners).
+REFERRING = (("Dr. Morgan Ellis (demo)", "1234567893"), ("Dr. Sam Okafor (demo)", "1558598797"))
+
+
 def _npi(rng: random.Random, first: str = "1") -> str:
     body = first + "".join(str(rng.randrange(10)) for _ in range(8))
     return body + str(npi_check_digit(body))
@@ -143,23 +151,31 @@ class _Builder:
             "Maple Grove Therapy (demo)", "100 Example Way, Springfield, IL 62700",
             "(555) 010-0100", _npi(rng, "1"), "00-0000001", "225100000X", ZONE), user=USER)
         self.pt1 = repo.save_provider(Provider("Jamie Alder", Discipline.PT, Performer.PT,
-                                               "PT, DPT", _npi(rng), "PT-000101"), user=USER)
+                                               "PT, DPT", _npi(rng), "PT-000101",
+                                               taxonomy="225100000X"), user=USER)
         self.pt2 = repo.save_provider(Provider("Robin Hale", Discipline.PT, Performer.PT,
-                                               "PT, DPT", _npi(rng), "PT-000102"), user=USER)
+                                               "PT, DPT", _npi(rng), "PT-000102",
+                                               taxonomy="225100000X"), user=USER)
         self.pta = repo.save_provider(Provider("Casey Brook", Discipline.PT, Performer.PTA,
                                                "PTA", _npi(rng), "PTA-000201",
-                                               supervisor_id=self.pt1.id), user=USER)
+                                               supervisor_id=self.pt1.id,
+                                               taxonomy="225200000X"), user=USER)
         self.ot = repo.save_provider(Provider("Taylor Wren", Discipline.OT, Performer.OT,
-                                              "OTR/L", _npi(rng), "OT-000301"), user=USER)
+                                              "OTR/L", _npi(rng), "OT-000301",
+                                              taxonomy="225X00000X"), user=USER)
         self.ota = repo.save_provider(Provider("Alex Moss", Discipline.OT, Performer.OTA,
                                                "COTA", _npi(rng), "OTA-000401",
-                                               supervisor_id=self.ot.id), user=USER)
+                                               supervisor_id=self.ot.id,
+                                               taxonomy="224Z00000X"), user=USER)
         self.medicare = repo.save_payer(Payer(
             "Medicare Part B (demo)", Rule.CMS, medicare=True, assistant_modifiers=True,
-            kx_applies=True, allowed_cents=MEDICARE_ALLOWED), user=USER)
+            kx_applies=True, allowed_cents=MEDICARE_ALLOWED, payer_code="DEMO1",
+            address="Part B Claims (demo)\nPO Box 0001, Springfield, IL 62700"), user=USER)
         self.commercial = repo.save_payer(Payer(
             "Blue Prairie Health (demo)", Rule.PER_CODE, distinct_modifier="59",
-            allowed_cents={c: v * 12 // 10 for c, v in MEDICARE_ALLOWED.items()}), user=USER)
+            allowed_cents={c: v * 12 // 10 for c, v in MEDICARE_ALLOWED.items()},
+            payer_code="BPH01", address="Claims (demo)\nPO Box 0002, Springfield, IL 62700"),
+            user=USER)
         self.self_pay = repo.save_payer(Payer("Self-pay", Rule.CMS, therapy_modifiers=True,
                                               self_pay=True), user=USER)
         for code, cents in sorted(FEES.items()):
@@ -199,7 +215,9 @@ class _Builder:
         start = self.first_day - timedelta(days=rng.randrange(-30, 30))
         plan = repo.save_plan(PlanOfCare(
             patient.id, Discipline.OT if ot else Discipline.PT, therapist.id, start,
-            start + timedelta(days=89), 24), user=USER)
+            start + timedelta(days=89), 24, referring_name=REFERRING[n % len(REFERRING)][0],
+            referring_npi=REFERRING[n % len(REFERRING)][1],
+            onset_date=start - timedelta(days=14 + n % 20)), user=USER)
         return patient, plan
 
     # --- ordinary visits ---
@@ -247,7 +265,11 @@ class _Builder:
         now = when or self.slot(plan.therapist_id, day)
         visit = repo.start_visit(patient.id, plan.therapist_id, plan.id, now, user=USER)
         for code, performer, minutes in steps:
-            repo.start_interval(visit.id, code, performer, now, user=USER)
+            # Manual therapy documents its technique and region (no draw: the rest of the
+            # demo stays the same whatever is added here).
+            manual = MANUAL[visit.id % len(MANUAL)] if code == "97140" else (None, None)
+            repo.start_interval(visit.id, code, performer, now, technique=manual[0],
+                                body_region=manual[1], user=USER)
             now += timedelta(minutes=minutes, seconds=self.rng.randrange(0, 50))
             repo.pause_visit(visit.id, now, user=USER)
         repo.set_diagnoses(visit.id, dx, user=USER, validate=False)

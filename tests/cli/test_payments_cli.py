@@ -67,4 +67,4 @@ def test_daysheet_prints_the_payments_recorded(paid_db, tmp_path):
     db, _clinic, _charges = paid_db
     out = tmp_path / "sheet.pdf"
     assert main(["daysheet", "--db", str(db), "--date", "2026-11-20", "--out", str(out)]) == 0
-    assert f"Payments recorded {money(3000 + 1250)}" in text_of(out)
+    assert f"Payments received {money(3000 + 1250)}" in text_of(out)

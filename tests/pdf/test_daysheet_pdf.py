@@ -31,7 +31,7 @@ def test_day_sheet_fields_subtotals_and_totals(render):
         "03/02/2026 4720 Jane Roe C-000200 Self-pay 97165 GO 1 $120.00 97535 GO CO 2 $80.00",
         "Subtotal: 1 visit(s) billed 3 $200.00",
         "Visits billed 3", "Visits open (not billable yet) 1", "Units 10",
-        "Payments recorded $25.00", "Total charges $562.00",
+        "Payments received $25.00", "Total charges $562.00",
         "Page 1 of 1",
     ]
     missing = [item for item in expected if item not in text]

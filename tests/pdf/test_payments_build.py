@@ -49,7 +49,7 @@ def test_the_day_sheet_totals_payments_of_billable_visits(demo, render):
     assert by_id[demo.open_visit].paid_cents == 0
     assert sheet.paid_cents == 4000
     text = " ".join(pages_text(render(render_daysheet, sheet)))
-    assert f"Payments recorded {money(4000)}" in text
+    assert f"Payments received {money(4000)}" in text
 
 
 def test_every_visit_asked_for_gets_an_amount_and_unpaid_ones_zero(demo):

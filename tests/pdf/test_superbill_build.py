@@ -64,8 +64,8 @@ def test_superbill_from_a_finalized_medicare_visit(demo, render):
         "11/20/2026 97110 Therapeutic exercise GP CQ KX A,B,C 1 $45.00 $45.00",
         "11/20/2026 97110 Therapeutic exercise GP KX A,B,C 1 $45.00 $45.00",
         "Total charges $192.00", "Balance due $192.00",
-        "Session 09:00 – 09:55 CST", "Total timed code minutes 53 min",
-        "97530 XU: distinct from 97140. 97530: 09:16–09:31 (PT); 97140: 09:00–09:15 (PT).",
+        "Session 9:00–9:55 AM CST", "Total timed code minutes 53 min",
+        "97530 XU: distinct from 97140. 97530: 9:16–9:31 AM (PT); 97140: 9:00–9:15 AM (PT).",
         "97110 CQ, 1 unit(s)", "97110 KX, 2 unit(s)", "97530 KX, 1 unit(s)",
     ]:
         assert item in text, item

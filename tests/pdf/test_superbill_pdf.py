@@ -24,8 +24,8 @@ def test_every_field_of_the_reference_visit(render):
         "Smith & Jones PT", "100 Main St, Suite <2>", "Springfield, IL 62701",
         "Phone (217) 555-0100", "Group NPI 1234567893", "Tax ID 12-3456789",
         # date and place of service, visit
-        "SUPERBILL", "Date of service 03/02/2026", "Place of service 11 Office", "Visit 4711",
-        "Plan of care PT",
+        "SUPERBILL", "Date of service 03/02/2026", "Place of service 11 Office",
+        "Visit 4711 · PT plan of care",
         # patient
         "PATIENT 李小龙", "Date of birth 04/12/1958", "Sex M", "Address 42 Oak Ave",
         "Springfield, IL 62704", "Phone (217) 555-0142", "Chart no. C-000123",
@@ -49,12 +49,12 @@ def test_every_field_of_the_reference_visit(render):
         # totals
         "Total charges $168.00", "Amount paid $25.00", "Balance due $143.00",
         # documentation block
-        "Session 09:00 – 10:02 CST", "Total timed code minutes 53 min",
+        "Session 9:00–10:02 AM CST", "Total timed code minutes 53 min",
         "Unit rule CMS 8-minute rule (total timed minutes of the day)",
         "Total treatment time 62 min",
         "97110 Therapeutic exercise timed 23 2", "97140 Manual therapy timed 15 1",
         "97530 Therapeutic activities timed 15 1", "97010 Hot or cold packs untimed 9 1",
-        "97530 XU: distinct from 97140. 97530: 09:40–09:55 (PT); 97140: 09:23–09:38 (PT).",
+        "97530 XU: distinct from 97140. 97530: 9:40–9:55 AM (PT); 97140: 9:23–9:38 AM (PT).",
         "97110 CQ, 1 unit(s): assistant 10 min, therapist 13 min",
         "97110 KX, 2 unit(s): PT+SLP allowed amount for 2026 reaches $2,512.00",
         # signature

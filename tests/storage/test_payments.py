@@ -39,7 +39,7 @@ def test_a_payment_is_recorded_listed_totalled_and_audited(clinic):
     entry = repo.audit_entries("visit", visit.id)[0]
     assert entry.action == "payment" and entry.user == "desk"
     assert json.loads(entry.detail) == {"payment": paid.id + 1, "cents": 1000, "method": "cash",
-                                        "reference": ""}
+                                        "reference": "", "kind": "patient"}
     assert repo.audit_verify() is None
 
 

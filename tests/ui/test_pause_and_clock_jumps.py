@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from therapy_timer.core.formats import format_time
 from therapy_timer.ui.clock import FakeClock
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.tiles import PAUSED, RUNNING
@@ -81,7 +82,8 @@ def test_a_pause_survives_going_back_to_today(qtbot, window, clinic, clock):
     assert clinic.repo.running_intervals() == []
     panel = open_from_today(qtbot, window)
     assert window.controller.paused and panel.pause_button.text() == "Resume"
-    assert panel.now_running.text().startswith(f"PAUSED since {paused_at.astimezone():%H:%M}")
+    since = format_time(paused_at.astimezone())
+    assert panel.now_running.text().startswith(f"PAUSED since {since}")
     assert panel.tiles.tiles["97110"].state == PAUSED
     with qtbot.waitSignal(window.controller.changed, timeout=2000):
         qtbot.mouseClick(panel.pause_button, LEFT)

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QDateTime, QSettings, Qt, QTimeZone
 from PySide6.QtWidgets import QPushButton
 
+from therapy_timer.core.formats import format_time
 from therapy_timer.core.model import Performer
 from therapy_timer.ui.clock import FakeClock
 from therapy_timer.ui.recovery import KEEP, STOP_AT, STOP_LAST_ALIVE
@@ -64,8 +65,8 @@ def test_dialog_shows_when_it_began_and_when_the_app_was_last_alive(qtbot, windo
     [row] = dialog.rows
     local = BEGAN.astimezone()
     text = row.facts.text()
-    assert f"{local:%H:%M}" in text
-    assert f"{LAST_ALIVE.astimezone():%H:%M}" in text
+    assert format_time(local) in text
+    assert format_time(LAST_ALIVE.astimezone()) in text
     assert "12 min" in text
     assert dialog.isVisible()
 

@@ -218,7 +218,7 @@ def test_fee_schedule_add_and_refuse(qtbot, dialog, store):
     _retype(qtbot, page.amount, "$45.50")
     page.start.setDate(page.start.date().fromString("2026-01-01", "yyyy-MM-dd"))
     _click(qtbot, page.save_button)
-    assert page.message.text() == "97110: $45.50 per unit from 2026-01-01."
+    assert page.message.text() == "97110: $45.50 per unit from 01/01/2026."
     assert store.fee_schedule(date(2026, 3, 2)) == {"97110": 4550}
     assert page.model.cell_text(0, 2) == "$45.50"
     _retype(qtbot, page.code, "97112")

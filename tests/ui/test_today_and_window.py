@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QSize, Qt
 
+from therapy_timer.core.formats import format_time
 from therapy_timer.core.model import Performer
 from therapy_timer.core.records import Patient
 from therapy_timer.ui.clock import FakeClock
@@ -368,13 +369,13 @@ def test_screens_show_and_take_times_in_the_clinics_zone(qtbot, clinic, clock, s
     clock.advance(minutes=10)
     qtbot.mouseClick(win.visit_panel.tiles.tiles["97110"], LEFT)
     local = start.astimezone(zone)
-    assert win.visit_panel.interval_model.index(0, 0).data() == f"{local:%H:%M:%S}"
+    assert win.visit_panel.interval_model.index(0, 0).data() == format_time(local, seconds=True)
     win.show_today()
-    assert win.today.model.cell_text(0, 0) == f"{local:%H:%M}"
+    assert win.today.model.cell_text(0, 0) == format_time(local)
     [interval] = clinic.repo.intervals_for(win.controller.visit.id)
     dialog = IntervalEditDialog(interval, (Performer.PT,))
     qtbot.addWidget(dialog)
-    assert dialog.start.text() == f"{local:%Y-%m-%d %H:%M:%S}"
+    assert dialog.start.text() == f"{local:%m/%d/%Y} {format_time(local, seconds=True)}"
     dialog.start.setTime(QTime(local.hour, local.minute + 2, local.second))
     assert dialog.result_edit().changes == {"start": start + timedelta(minutes=2)}
 

@@ -640,11 +640,11 @@ def test_the_review_shows_xu_evidence_in_clinic_time(qtbot, clinic, clock):
     page.load(visit.id)
     texts = [label.text() for label in page.findChildren(QLabel) if "Evidence:" in label.text()]
     assert texts, "no XU suggestion with evidence on the review"
-    # 14:00 UTC is 08:00 in Chicago (CST): the superbill prints 08:00 too.
-    assert "97530: 08:00-08:12" in texts[0] and "97140: 08:12-08:24" in texts[0]
+    # 14:00 UTC is 8:00 AM in Chicago (CST), written as the superbill writes its times.
+    assert "97530: 8:00–8:12 AM" in texts[0] and "97140: 8:12–8:24 AM" in texts[0]
     assert "14:00" not in texts[0]
     [box] = [box for box, key in page.checks if key[1] in ("XU", "59")]
-    assert "97530: 08:00-08:12" in box.toolTip()
+    assert "97530: 8:00–8:12 AM" in box.toolTip()
 
 
 @pytest.fixture

@@ -214,9 +214,24 @@ def run_superbill(args: argparse.Namespace) -> int:
     if skipped:
         print(f"therapy-timer: left out {len(skipped)} open visit(s) (not billable yet): "
               + ", ".join(str(v) for v in skipped), file=sys.stderr)
+    _warn_gaps(items)
     for path in written:
         print(path)
     return 0
+
+
+def _warn_gaps(items) -> None:
+    """One stderr line per distinct gap (core/superbill_check.py), naming the visits it
+    affects and where to set it; the PDFs are still written and the exit code stays 0."""
+    affected: dict[object, list[str]] = {}
+    for item in items:
+        for gap in item.gaps:
+            affected.setdefault(gap, []).append(str(item.visit_id))
+    for gap, visits in affected.items():
+        which = f"visit {visits[0]}" if len(visits) == 1 else \
+            f"{len(visits)} visits ({', '.join(visits[:5])}{', ...' if len(visits) > 5 else ''})"
+        print(f"therapy-timer: warning: {gap} (superbill of {which} is not usable by a payer "
+              "as it is)", file=sys.stderr)
 
 
 def _open_ids(repo, start: date, end: date) -> list[int]:

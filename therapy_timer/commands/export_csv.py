@@ -17,6 +17,9 @@ COLUMNS = (
     "provider", "provider_npi", "discipline", "place_of_service", "payer", "member_id",
     "group_number", "diagnoses", "code", "label", "modifier_1", "modifier_2", "modifier_3",
     "modifier_4", "diagnosis_pointers", "units", "minutes", "unit_charge", "line_charge",
+    # What payers need (issue 16), appended so existing imports keep their columns.
+    "payer_id", "provider_taxonomy", "referring_provider", "referring_npi", "onset_date",
+    "allowed_per_unit",
 )
 
 
@@ -41,6 +44,8 @@ def charge_rows(source, start: date, end: date) -> list[dict[str, str]]:
     providers: dict[int, object] = {}
     patients: dict[int, object] = {}
     coverage: dict[int, tuple[str, str, str]] = {}
+    payer_ids: dict[int, str] = {}
+    plans: dict[int, object] = {}
     rows = []
     for day in days(start, end):
         for summary in source.visits_on(day):
@@ -52,9 +57,16 @@ def charge_rows(source, start: date, end: date) -> list[dict[str, str]]:
             if visit.patient_id not in patients:
                 patients[visit.patient_id] = source.get_patient(visit.patient_id)
                 coverage[visit.patient_id] = _coverage(source, visit.patient_id)
+                primary = source.primary_payer(visit.patient_id)
+                payer_ids[visit.patient_id] = (primary.payer_code if primary is not None
+                                               and not primary.self_pay else "")
             provider = providers[visit.provider_id]
             patient = patients[visit.patient_id]
             payer, member, group = coverage[visit.patient_id]
+            payer_id = payer_ids.get(visit.patient_id, "")
+            if visit.plan_id is not None and visit.plan_id not in plans:
+                plans[visit.plan_id] = source.get_plan(visit.plan_id)
+            plan = plans.get(visit.plan_id)
             for line in source.charge_lines(visit.id):
                 modifiers = [*line.modifiers, "", "", "", ""][:4]
                 rows.append({
@@ -81,6 +93,14 @@ def charge_rows(source, start: date, end: date) -> list[dict[str, str]]:
                     "minutes": str(line.minutes),
                     "unit_charge": dollars(line.fee_cents),
                     "line_charge": dollars(line.charge_cents),
+                    "payer_id": safe_text(payer_id),
+                    "provider_taxonomy": safe_text(getattr(provider, "taxonomy", "")),
+                    "referring_provider": safe_text(plan.referring_name if plan else ""),
+                    "referring_npi": plan.referring_npi if plan else "",
+                    "onset_date": plan.onset_date.isoformat() if plan and plan.onset_date
+                    else "",
+                    "allowed_per_unit": dollars(line.allowed_cents) if line.allowed_cents
+                    else "",
                 })
     return rows
 

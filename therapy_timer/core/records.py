@@ -57,6 +57,8 @@ class Provider:
     active: bool = True
     has_pin: bool = False
     id: int | None = None
+    #: The provider's NUCC taxonomy code (e.g. 225100000X), printed on the superbill.
+    taxonomy: str = ""
 
     @property
     def is_assistant(self) -> bool:
@@ -97,6 +99,9 @@ class Payer:
     distinct_modifier: str = "XU"
     allowed_cents: dict[str, int] = field(default_factory=dict, hash=False)
     id: int | None = None
+    #: Where claims go (printed lines) and the payer ID a billing service files them under.
+    address: str = ""
+    payer_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,10 @@ class PlanOfCare:
     id: int | None = None
     #: ICD-10-CM codes in claim order; each new visit under the plan starts with a copy.
     diagnoses: tuple[str, ...] = ()
+    #: The referring (ordering) provider and the onset of the condition, for the superbill.
+    referring_name: str = ""
+    referring_npi: str = ""
+    onset_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

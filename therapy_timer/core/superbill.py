@@ -11,6 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from therapy_timer.core.formats import (  # noqa: F401  (the superbill's formats, re-exported)
+    format_date,
+    format_date_time,
+    format_period,
+    format_time,
+    format_time_span,
+)
 from therapy_timer.core.model import BillingError, Rule
 
 #: Diagnosis letters of CMS-1500 item 21.
@@ -39,14 +46,51 @@ def format_cents(cents: int) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
-def format_date(day: date | None) -> str:
-    """US date as a superbill prints it: ``03/02/2026`` ("" for None)."""
-    return day.strftime("%m/%d/%Y") if day else ""
+#: What a payment is, as stored (``payments.kind``), with its printed name.
+PAYMENT_KINDS = {
+    "patient": "Patient payment",
+    "insurance": "Insurance payment",
+    "adjustment": "Adjustment",
+    "write-off": "Write-off",
+}
 
 
-def format_time(moment: datetime | None) -> str:
-    """Local clock time: ``09:05`` ("" for None)."""
-    return moment.strftime("%H:%M") if moment else ""
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """What reduced a visit's balance, per payment kind, in cents (voided payments left out).
+
+    Payments (patient, insurance) are money received; an adjustment (a payer's contractual
+    reduction, a correction) and a write-off (the clinic forgives the rest) received nothing
+    but still reduce what is owed.
+    """
+
+    patient: int = 0
+    insurance: int = 0
+    adjustment: int = 0
+    write_off: int = 0
+
+    @classmethod
+    def of(cls, by_kind: dict[str, int]) -> Credits:
+        """From ``{kind: cents}`` as stored (unknown kinds are an error)."""
+        unknown = set(by_kind) - set(PAYMENT_KINDS)
+        if unknown:
+            raise BillingError(f"unknown payment kind(s): {', '.join(sorted(unknown))}")
+        return cls(int(by_kind.get("patient", 0)), int(by_kind.get("insurance", 0)),
+                   int(by_kind.get("adjustment", 0)), int(by_kind.get("write-off", 0)))
+
+    @property
+    def received(self) -> int:
+        """Money received: patient and insurance payments."""
+        return self.patient + self.insurance
+
+    @property
+    def adjusted(self) -> int:
+        """Adjustments and write-offs: no money, still off the balance."""
+        return self.adjustment + self.write_off
+
+    @property
+    def total(self) -> int:
+        return self.received + self.adjusted
 
 
 def format_rule(rule: Rule) -> str:
@@ -65,16 +109,18 @@ class Practice:
     phone: str = ""
     npi: str = ""
     tax_id: str = ""
+    taxonomy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """The rendering clinician (item 24J)."""
+    """The rendering clinician (item 24J; ``taxonomy`` is the NUCC code payers ask with it)."""
 
     name: str
     credentials: str = ""
     npi: str = ""
     license: str = ""
+    taxonomy: str = ""
 
     @property
     def display_name(self) -> str:
@@ -106,6 +152,24 @@ class Insurance:
     referring_provider: str = ""
     referring_npi: str = ""
     prior_authorization: str = ""
+    payer_address: tuple[str, ...] = ()
+    payer_code: str = ""  # the payer ID claims are filed under
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDates:
+    """The plan of care behind the visit: its certification period and the condition's onset."""
+
+    start: date | None = None
+    certified_through: date | None = None
+    onset: date | None = None
+
+    @property
+    def certification(self) -> str:
+        """``01/05/2026 – 04/04/2026`` (or from the start only)."""
+        if self.start and self.certified_through:
+            return f"{format_date(self.start)} – {format_date(self.certified_through)}"
+        return f"from {format_date(self.start)}" if self.start else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +193,7 @@ class ServiceLine:
     units: int
     unit_cents: int
     minutes: int = 0
+    allowed_cents: int = 0  # the payer's allowed amount per unit (0: not known)
 
     def __post_init__(self) -> None:
         if len(self.modifiers) > MAX_LINE_MODIFIERS:
@@ -145,6 +210,11 @@ class ServiceLine:
     @property
     def total_cents(self) -> int:
         return self.units * self.unit_cents
+
+    @property
+    def allowed_total_cents(self) -> int:
+        """What the payer allows for the line (never more than its charge)."""
+        return min(self.units * self.allowed_cents, self.total_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +263,17 @@ class ModifierReason:
 
 
 @dataclass(frozen=True, slots=True)
+class TechniqueNote:
+    """What a code that needs it (97140 manual therapy) recorded: technique and body region."""
+
+    code: str
+    technique: str
+    region: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Documentation:
     """The documented time block (Pub 100-02 ch. 15 s. 220.3) behind the billed units."""
 
@@ -206,6 +287,7 @@ class Documentation:
     assistant: tuple[ModifierReason, ...] = ()
     other_reasons: tuple[ModifierReason, ...] = ()
     notes: tuple[str, ...] = ()
+    techniques: tuple[TechniqueNote, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +318,15 @@ class SuperbillData:
     discipline: str = ""
     title: str = "Superbill"
     notes: tuple[str, ...] = field(default=())
+    #: Money received (``paid_cents``) is patient plus insurance payments; ``insurance_paid``
+    #: is the insurance part of it; adjustments and write-offs only lower the balance.
+    insurance_paid_cents: int = 0
+    adjusted_cents: int = 0
+    secondary: Insurance | None = None
+    plan: PlanDates | None = None
+    #: What a payer would reject the superbill for (``core.superbill_check.Gap``); not printed,
+    #: the screens and the CLI warn with it.
+    gaps: tuple = ()
 
     def __post_init__(self) -> None:
         if len(self.diagnoses) > MAX_DIAGNOSES:
@@ -251,6 +342,9 @@ class SuperbillData:
                                    "the superbill does not list")
         if self.paid_cents < 0:
             raise BillingError("the amount paid cannot be negative")
+        if self.adjusted_cents < 0 or not 0 <= self.insurance_paid_cents <= self.paid_cents:
+            raise BillingError("adjustments and insurance payments cannot be negative, and "
+                               "insurance paid is part of the amount paid")
 
     @property
     def charges_cents(self) -> int:
@@ -258,7 +352,48 @@ class SuperbillData:
 
     @property
     def balance_cents(self) -> int:
-        return self.charges_cents - self.paid_cents
+        """Charges less payments, adjustments and write-offs (negative: a credit)."""
+        return self.charges_cents - self.paid_cents - self.adjusted_cents
+
+    @property
+    def allowed_cents(self) -> int:
+        """What the primary payer allows for the visit (0 when no allowed amounts are known)."""
+        return sum(line.allowed_total_cents for line in self.lines)
+
+    @property
+    def insurance_estimated(self) -> bool:
+        """True when the split below rests on the payer's allowed amounts."""
+        return self.insurance is not None and self.allowed_cents > 0
+
+    @property
+    def expected_insurance_cents(self) -> int:
+        """What insurance is still expected to pay: its allowed amounts (never more than the
+        balance) until it pays. An estimate: the payer's explanation of benefits decides. Once
+        insurance has paid, its claim is processed: what is left of its allowed amounts is the
+        patient's (a copay, coinsurance or deductible), not still expected from insurance."""
+        if not self.insurance_estimated or self.insurance_paid_cents > 0:
+            return 0
+        return max(0, min(self.balance_cents, self.allowed_cents))
+
+    @property
+    def above_allowed_cents(self) -> int:
+        """The part of the balance above the payer's allowed amounts not yet adjusted off.
+
+        Audit-safe reading (billing-rules.md gives no rule; "what the patient owes" is
+        ambiguous): a clinic that accepts a payer's allowed amount (Medicare assignment, an
+        in-network contract) may not bill the patient for the difference, so it is shown on
+        its own, to be recorded as an adjustment, never folded into what the patient owes."""
+        if not self.insurance_estimated:
+            return 0
+        rest = self.balance_cents - self.expected_insurance_cents
+        return max(0, min(rest, self.charges_cents - self.allowed_cents - self.adjusted_cents))
+
+    @property
+    def patient_owes_cents(self) -> int:
+        """The balance less what insurance is expected to pay and the amount above the payer's
+        allowed amounts (all of the balance when there is no estimate: self-pay, or no allowed
+        amounts known). Negative: a credit."""
+        return self.balance_cents - self.expected_insurance_cents - self.above_allowed_cents
 
     @property
     def total_units(self) -> int:
@@ -292,6 +427,7 @@ class DaySheetVisit:
     lines: tuple[DaySheetLine, ...]
     is_open: bool = False
     paid_cents: int = 0
+    adjusted_cents: int = 0  # adjustments and write-offs
 
     @property
     def units(self) -> int:
@@ -300,6 +436,19 @@ class DaySheetVisit:
     @property
     def charges_cents(self) -> int:
         return 0 if self.is_open else sum(line.charge_cents for line in self.lines)
+
+
+#: How money was received (``payments.method``), with its printed name.
+PAYMENT_METHODS = {"cash": "Cash", "check": "Check", "card": "Card", "other": "Other"}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentLine:
+    """A day sheet total: the cents of one payment kind received one way."""
+
+    kind: str
+    method: str
+    cents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +488,7 @@ class DaySheetData:
     end: date
     providers: tuple[ProviderDay, ...]
     title: str = "Day sheet"
+    payments: tuple[PaymentLine, ...] = ()
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -365,8 +515,24 @@ class DaySheetData:
         return sum(p.paid_cents for p in self.providers)
 
     @property
+    def by_kind(self) -> tuple[tuple[str, int], ...]:
+        """(printed kind, cents) for each payment kind with money, in ``PAYMENT_KINDS`` order."""
+        totals = {k: sum(p.cents for p in self.payments if p.kind == k) for k in PAYMENT_KINDS}
+        return tuple((PAYMENT_KINDS[k], c) for k, c in totals.items() if c)
+
+    @property
+    def by_method(self) -> tuple[tuple[str, int], ...]:
+        """(printed method, cents) of the money received (patient and insurance payments);
+        adjustments and write-offs move no money and have no method."""
+        money = [p for p in self.payments if p.kind in ("patient", "insurance")]
+        totals = {m: sum(p.cents for p in money if p.method == m) for m in PAYMENT_METHODS}
+        return tuple((PAYMENT_METHODS[m], c) for m, c in totals.items() if c)
+
+    @property
+    def adjusted_cents(self) -> int:
+        return sum(p.cents for p in self.payments if p.kind in ("adjustment", "write-off"))
+
+    @property
     def period(self) -> str:
-        """``2026-03-02`` or ``2026-03-02 to 2026-03-06``."""
-        if self.start == self.end:
-            return self.start.isoformat()
-        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+        """``03/02/2026`` or ``03/02/2026 to 03/06/2026``."""
+        return format_period(self.start, self.end)

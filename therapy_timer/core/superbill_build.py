@@ -9,7 +9,7 @@ No SQL here: the repository is passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from therapy_timer.core.model import BillingError, Rule
 from therapy_timer.core.superbill import (
     DIAGNOSIS_LETTERS,
     CodeMinutes,
+    Credits,
     DaySheetData,
     DaySheetLine,
     DaySheetVisit,
@@ -30,6 +31,8 @@ from therapy_timer.core.superbill import (
     Insurance,
     ModifierReason,
     Patient,
+    PaymentLine,
+    PlanDates,
     Practice,
     Provider,
     ProviderDay,
@@ -37,7 +40,9 @@ from therapy_timer.core.superbill import (
     Signature,
     Span,
     SuperbillData,
+    TechniqueNote,
 )
+from therapy_timer.core.superbill_check import Gap, superbill_gaps
 
 DISTINCT_MODIFIERS = ("59", "XE", "XS", "XP", "XU")
 ASSISTANT_MODIFIERS = ("CQ", "CO")
@@ -65,6 +70,9 @@ class RecordSource(Protocol):
     def clinic_zone(self) -> tzinfo: ...
     def visits_on(self, day: date, now: datetime | None = None) -> list[rec.VisitSummary]: ...
     def paid_cents(self, visit_ids: Collection[int]) -> dict[int, int]: ...
+    def payment_totals(self, visit_ids: Collection[int]) -> dict[int, Credits]: ...
+    def get_plan(self, plan_id: int) -> rec.PlanOfCare: ...
+    def payment_breakdown(self, visit_ids: Collection[int]) -> dict[tuple[str, str], int]: ...
 
 
 Describe = Callable[[str], str]
@@ -83,11 +91,12 @@ def practice_from(record: rec.Practice | None) -> Practice:
     if record is None:
         return Practice(name="(practice details not set up)")
     return Practice(record.name, split_address(record.address), record.phone, record.npi,
-                    record.tax_id)
+                    record.tax_id, record.taxonomy)
 
 
 def provider_from(record: rec.Provider) -> Provider:
-    return Provider(record.name, record.credentials, record.npi, record.license)
+    return Provider(record.name, record.credentials, record.npi, record.license,
+                    record.taxonomy)
 
 
 def patient_name(record: rec.Patient) -> str:
@@ -104,10 +113,25 @@ def insurance_from(payer: rec.Payer | None, policy: rec.InsurancePolicy | None,
     """None for self-pay (or no payer on file)."""
     if payer is None or payer.self_pay:
         return None
+    where = {"payer_address": split_address(payer.address), "payer_code": payer.payer_code}
     if policy is None:
-        return Insurance(payer.name)
+        return Insurance(payer.name, **where)
     return Insurance(payer.name, policy.member_id, policy.group_number,
-                     policy.subscriber or patient_name(patient), policy.relationship)
+                     policy.subscriber or patient_name(patient), policy.relationship, **where)
+
+
+def with_referral(insurance: Insurance | None, plan: rec.PlanOfCare | None) -> Insurance | None:
+    """The primary insurance with the plan's referring (ordering) provider and NPI (item 17)."""
+    if insurance is None or plan is None or not (plan.referring_name or plan.referring_npi):
+        return insurance
+    return replace(insurance, referring_provider=plan.referring_name,
+                   referring_npi=plan.referring_npi)
+
+
+def plan_dates(plan: rec.PlanOfCare | None) -> PlanDates | None:
+    if plan is None:
+        return None
+    return PlanDates(plan.start, plan.certified_through, plan.onset_date)
 
 
 @dataclass(frozen=True)
@@ -126,17 +150,23 @@ class VisitRecords:
     pooled_intervals: Sequence[rec.StoredInterval] = ()
     #: The providers the intervals name (assistants) and their supervisors, by id.
     people: Mapping[int, rec.Provider] = field(default_factory=dict)
+    plan: rec.PlanOfCare | None = None
+    secondary_payer: rec.Payer | None = None
+    secondary_policy: rec.InsurancePolicy | None = None
 
 
 def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _no_description,
-                    catalog: Catalog | None = None, paid_cents: int = 0) -> SuperbillData:
+                    catalog: Catalog | None = None, paid_cents: int = 0,
+                    credits: Credits | None = None) -> SuperbillData:
     """Assembles a visit's superbill from its records.
 
     Args:
         records: the visit and what it refers to.
         zone: the clinic's time zone (times print in it).
         describe: ICD-10-CM code -> description ("" when unknown).
-        paid_cents: payments recorded for the visit, voided ones left out.
+        paid_cents: payments recorded for the visit, voided ones left out (all patient
+            payments; ``credits`` tells the kinds apart and wins when given).
+        credits: what lowered the balance, per kind.
 
     Raises:
         NotBillableError: the visit is open, voided or amended.
@@ -150,9 +180,10 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
     lines = tuple(
         ServiceLine(visit.day, line.code, line.label, tuple(line.modifiers),
                     tuple(p for p in line.diagnosis_pointers if p in letters), line.units,
-                    line.fee_cents, line.minutes)
+                    line.fee_cents, line.minutes, max(0, line.allowed_cents))
         for line in records.lines
     )
+    credits = credits if credits is not None else Credits(patient=paid_cents)
     signed = visit.finalized_at.astimezone(zone).date() if visit.finalized_at else None
     notes = ()
     if visit.notes.strip():
@@ -162,17 +193,42 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
         practice=practice_from(records.practice),
         provider=provider_from(records.provider),
         patient=patient_from(records.patient),
-        insurance=insurance_from(records.payer, records.policy, records.patient),
+        insurance=with_referral(insurance_from(records.payer, records.policy, records.patient),
+                                records.plan),
         service_date=visit.day,
         place_of_service=visit.place_of_service or "11",
         diagnoses=diagnoses,
         lines=lines,
         documentation=build_documentation(records, zone, catalog),
         signature=Signature(records.provider.name, records.provider.credentials, signed),
-        paid_cents=paid_cents,
+        paid_cents=credits.received,
         discipline=str(visit.discipline.value),
         notes=notes,
+        insurance_paid_cents=credits.insurance,
+        adjusted_cents=credits.adjusted,
+        secondary=insurance_from(records.secondary_payer, records.secondary_policy,
+                                 records.patient),
+        plan=plan_dates(records.plan),
+        gaps=record_gaps(records, catalog),
     )
+
+
+def record_gaps(records: VisitRecords, catalog: Catalog | None = None) -> tuple[Gap, ...]:
+    """What the visit's superbill lacks (``core.superbill_check.superbill_gaps``)."""
+    return superbill_gaps(records.practice, records.provider,
+                          [(line.code, line.fee_cents) for line in records.lines if line.units],
+                          records.payer, records.policy, catalog)
+
+
+def visit_gaps(source: RecordSource, visit: rec.Visit,
+               line_fees: Iterable[tuple[str, int]]) -> tuple[Gap, ...]:
+    """What a visit's superbill would lack, before it is finalized: ``line_fees`` are the
+    (code, charge per unit) of the lines the review would freeze."""
+    payer = source.primary_payer(visit.patient_id)
+    policy = next((p for p in source.policies_for(visit.patient_id)
+                   if payer is not None and p.payer_id == payer.id), None)
+    return superbill_gaps(source.get_practice(), source.get_provider(visit.provider_id),
+                          line_fees, payer, policy)
 
 
 def _safe(describe: Describe, code: str) -> str:
@@ -265,7 +321,21 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
         assistant=tuple(assistant),
         other_reasons=tuple(others),
         notes=tuple(notes),
+        techniques=_techniques(records.intervals, zone),
     )
+
+
+def _techniques(intervals: Iterable[rec.StoredInterval], zone: tzinfo
+                ) -> tuple[TechniqueNote, ...]:
+    """Each interval's recorded technique and body region (97140), in time order."""
+    out = []
+    for item in sorted(intervals, key=lambda i: i.start):
+        technique, region = (item.technique or "").strip(), (item.body_region or "").strip()
+        if not (technique or region):
+            continue
+        out.append(TechniqueNote(item.code, technique, region, item.start.astimezone(zone),
+                                 item.end.astimezone(zone) if item.end else None))
+    return tuple(out)
 
 
 def _with_role(provider: rec.Provider) -> str:
@@ -334,6 +404,10 @@ def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
     policies = sorted(source.policies_for(visit.patient_id), key=lambda p: p.priority)
     payer = source.primary_payer(visit.patient_id)
     policy = next((p for p in policies if payer is not None and p.payer_id == payer.id), None)
+    secondary_policy = next((p for p in policies if p is not policy and p.priority >= 2), None)
+    secondary_payer = (source.get_payer(secondary_policy.payer_id)
+                       if secondary_policy is not None else None)
+    plan = source.get_plan(visit.plan_id) if visit.plan_id is not None else None
     billing = source.billing_record(visit_id)
     pooled: list[rec.StoredInterval] = []
     for other in billing.get("pooled_with") or ():
@@ -358,6 +432,9 @@ def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
         billing=billing,
         pooled_intervals=pooled,
         people=people,
+        plan=plan,
+        secondary_payer=secondary_payer,
+        secondary_policy=secondary_policy,
     )
 
 
@@ -370,8 +447,8 @@ def superbill_for_visit(source: RecordSource, visit_id: int,
         storage errors (for example ``NotFoundError``) from the repository as they are.
     """
     records = visit_records(source, visit_id)
-    paid = paid_by_visit(source, [visit_id]).get(visit_id, 0)
-    return build_superbill(records, source.clinic_zone(), describe, paid_cents=paid)
+    credits = credits_by_visit(source, [visit_id]).get(visit_id, Credits())
+    return build_superbill(records, source.clinic_zone(), describe, credits=credits)
 
 
 def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:
@@ -379,6 +456,13 @@ def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:
     if not visit_ids:
         return {}
     return {int(k): int(v) for k, v in source.paid_cents(list(visit_ids)).items()}
+
+
+def credits_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, Credits]:
+    """What lowered each visit's balance, per payment kind, from the repository."""
+    if not visit_ids:
+        return {}
+    return {int(k): v for k, v in source.payment_totals(list(visit_ids)).items()}
 
 
 def days(start: date, end: date) -> list[date]:
@@ -415,8 +499,8 @@ def daysheet_for_range(source: RecordSource, start: date, end: date,
             if summary.status not in (rec.VisitStatus.FINALIZED, rec.VisitStatus.OPEN):
                 continue
             listed.append(summary)
-    paid = paid_by_visit(source, [s.visit.id for s in listed
-                                  if s.status is rec.VisitStatus.FINALIZED])
+    billed = [s.visit.id for s in listed if s.status is rec.VisitStatus.FINALIZED]
+    credits = credits_by_visit(source, billed)
     by_provider: dict[int, list[DaySheetVisit]] = {}
     for summary in listed:
         visit = summary.visit
@@ -430,10 +514,15 @@ def daysheet_for_range(source: RecordSource, start: date, end: date,
             for line in source.charge_lines(visit.id))
         by_provider.setdefault(visit.provider_id, []).append(DaySheetVisit(
             visit.id, visit.day, summary.patient_name, summary.chart_number,
-            payers[visit.patient_id], lines, is_open, paid.get(visit.id, 0)))
+            payers[visit.patient_id], lines, is_open,
+            credits.get(visit.id, Credits()).received, credits.get(visit.id, Credits()).adjusted))
     providers = []
     for provider_id, visits in by_provider.items():
         providers.append(ProviderDay(provider_from(source.get_provider(provider_id)),
                                      tuple(visits)))
     providers.sort(key=lambda p: p.provider.name.casefold())
-    return DaySheetData(practice_from(source.get_practice()), start, end, tuple(providers))
+    breakdown = source.payment_breakdown(billed) if billed else {}
+    payments = tuple(PaymentLine(kind, method, cents)
+                     for (kind, method), cents in sorted(breakdown.items()) if cents)
+    return DaySheetData(practice_from(source.get_practice()), start, end, tuple(providers),
+                        payments=payments)

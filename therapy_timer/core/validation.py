@@ -113,6 +113,34 @@ def validate_npi(text: str) -> str:
     return npi
 
 
+#: A NUCC health care provider taxonomy code: 10 characters, letters and digits, ending in X
+#: (225100000X physical therapist, 225X00000X occupational therapist, 235Z00000X speech).
+_TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
+#: A payer ID (the electronic payer number a clearinghouse files claims under).
+_PAYER_CODE = re.compile(r"^[0-9A-Z][0-9A-Z-]{0,19}$")
+
+
+def validate_taxonomy(text: str) -> str:
+    """A NUCC taxonomy code: 10 letters and digits ending in X (upper-cased)."""
+    code = str(text).strip().upper()
+    if len(code) != 10:
+        raise ValidationError(f"taxonomy code {text.strip()!r} must be 10 characters, "
+                              "e.g. 225100000X")
+    if not _TAXONOMY.match(code):
+        raise ValidationError(f"taxonomy code {code} must be letters and digits ending in X, "
+                              "e.g. 225100000X")
+    return code
+
+
+def validate_payer_code(text: str) -> str:
+    """A payer ID: letters, digits and hyphens, at most 20 (upper-cased)."""
+    code = str(text).strip().upper()
+    if not _PAYER_CODE.match(code):
+        raise ValidationError(f"payer ID {text.strip()!r} must be letters and digits (at most "
+                              "20), e.g. 04412")
+    return code
+
+
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 OLDEST_AGE_YEARS = 130
 

@@ -134,15 +134,17 @@ def _provider_section(day: ProviderDay, s) -> list:
 def _grand_totals(data: DaySheetData, s):
     from reportlab.platypus import KeepTogether, Paragraph, Table
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS, SANS_BOLD, SHADE
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, MUTED, SANS, SANS_BOLD, SHADE
 
     rows = [
         ["", "Visits billed", str(data.billable_visits)],
         ["", "Visits open (not billable yet)", str(data.open_visits)],
         ["", "Units", str(data.units)],
-        ["", "Payments recorded", format_cents(data.paid_cents)],
-        ["", "Total charges", format_cents(data.charges_cents)],
+        ["", "Payments received", format_cents(data.paid_cents)],
     ]
+    if data.adjusted_cents:
+        rows.append(["", "Adjustments and write-offs", format_cents(data.adjusted_cents)])
+    rows.append(["", "Total charges", format_cents(data.charges_cents)])
     table = Table(rows, colWidths=[CONTENT_WIDTH - 250, 170, 80])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), SANS, 8.5),
@@ -156,4 +158,30 @@ def _grand_totals(data: DaySheetData, s):
         ("TOPPADDING", (0, -1), (-1, -1), 3),
         ("BOTTOMPADDING", (0, -1), (-1, -1), 3),
     ])
-    return KeepTogether([Paragraph("Totals for the period", s["section"]), table])
+    parts = [Paragraph("Totals for the period", s["section"]), table]
+    if data.payments:
+        # Payments by kind (who paid, or what lowered the balance) beside payments by method
+        # (how the money came in: what the cash drawer and the deposit should hold).
+        kinds, methods = list(data.by_kind), list(data.by_method)
+        height = max(len(kinds), len(methods))
+        kinds += [("", None)] * (height - len(kinds))
+        methods += [("", None)] * (height - len(methods))
+        cells = [["By kind", "", "", "Received by method", ""]]
+        for (kind, kc), (method, mc) in zip(kinds, methods, strict=True):
+            cells.append([kind, "" if kc is None else format_cents(kc), "", method,
+                          "" if mc is None else format_cents(mc)])
+        grid = Table(cells, colWidths=[140, 80, 40, 140, 80], hAlign="LEFT")
+        grid.setStyle([
+            ("FONT", (0, 0), (-1, -1), SANS, 8.5),
+            ("FONT", (0, 0), (-1, 0), SANS_BOLD, 7.5),
+            ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
+            ("LINEBELOW", (0, 0), (1, 0), 0.5, INK),
+            ("LINEBELOW", (3, 0), (4, 0), 0.5, INK),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("ALIGN", (4, 0), (4, -1), "RIGHT"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ])
+        parts += [Paragraph("Payments", s["section"]), grid]
+    return KeepTogether(parts)

@@ -321,8 +321,11 @@ def letterhead(practice, right: list, s: dict) -> object:
     left += [Paragraph(markup(line), s["body"]) for line in practice.address]
     if practice.phone:
         left.append(Paragraph(markup(f"Phone {practice.phone}"), s["body"]))
-    left.append(Paragraph(f"Group NPI {markup(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
-                          f"Tax ID {markup(practice.tax_id or '—')}", s["body"]))
+    ids = (f"Group NPI {markup(practice.npi or '—')}&nbsp;&nbsp;&nbsp;&nbsp;"
+           f"Tax ID {markup(practice.tax_id or '—')}")
+    if getattr(practice, "taxonomy", ""):
+        ids += f"&nbsp;&nbsp;&nbsp;&nbsp;Taxonomy {markup(practice.taxonomy)}"
+    left.append(Paragraph(ids, s["body"]))
     table = Table([[left, right]], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), SANS, 8),

@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from therapy_timer.core.superbill import (
+    Insurance,
     SuperbillData,
     format_cents,
     format_date,
     format_rule,
-    format_time,
+    format_time_span,
 )
 
 
@@ -69,7 +70,7 @@ def superbill_story(data: SuperbillData) -> list:
               f"{format_date(data.service_date)}  ·  Visit {data.visit_id}")
     story: list = [styles.DocumentMark(("superbill", data.visit_id, id(data)), footer)]
     story.append(_header(data, s))
-    story.append(Spacer(1, 8))
+    story.append(Spacer(1, 6))
     story.append(_parties(data, s))
     story.append(_heading("Diagnoses (ICD-10-CM)", s))
     story.append(_diagnoses(data, s))
@@ -78,7 +79,7 @@ def superbill_story(data: SuperbillData) -> list:
     story.append(Spacer(1, 4))
     story.append(_totals(data, s))
     story.extend(_documentation(data, s))
-    story.append(Spacer(1, 8))
+    story.append(Spacer(1, 4))
     story.append(_signature(data, s))
     return story
 
@@ -103,7 +104,9 @@ def _cell(text: object, style, width: float) -> object:
 def _heading(text: str, s) -> object:
     from reportlab.platypus import Paragraph
 
-    return Paragraph(text, s["section"])
+    heading = Paragraph(text, s["section"])
+    heading.spaceBefore = 4  # a little tighter than the day sheet's: one visit, one page
+    return heading
 
 
 def _header(data: SuperbillData, s) -> object:
@@ -114,10 +117,14 @@ def _header(data: SuperbillData, s) -> object:
     rows = [
         ("Date of service", format_date(data.service_date)),
         ("Place of service", data.place_of_service_label),
-        ("Visit", str(data.visit_id)),
+        ("Visit", f"{data.visit_id}  ·  {data.discipline} plan of care" if data.discipline
+         else str(data.visit_id)),
     ]
-    if data.discipline:
-        rows.append(("Plan of care", data.discipline))
+    plan = data.plan
+    if plan is not None and plan.certification:
+        rows.append(("Certified", plan.certification))
+    if plan is not None and plan.onset:
+        rows.append(("Onset", format_date(plan.onset)))
     right = [Paragraph(data.title.upper(), s["title"]), _key_values(rows, CONTENT_WIDTH * 0.4, s)]
     return letterhead(data.practice, right, s)
 
@@ -187,8 +194,8 @@ def _box(title: str, name: str, fields: list[tuple[str, object]], width: float, 
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 0),
         ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-        ("TOPPADDING", (0, 0), (-1, -1), 0.6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.6),
+        ("TOPPADDING", (0, 0), (-1, -1), 0.3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 0.3),
         ("BOTTOMPADDING", (0, 1), (-1, 1), 2),
     ])
     return table
@@ -199,8 +206,10 @@ def _parties(data: SuperbillData, s) -> object:
 
     from therapy_timer.pdf.styles import BAND, CONTENT_WIDTH, RULE
 
-    width = CONTENT_WIDTH / 3
-    inner = width - 12
+    # The insurance box holds the most (payer ID and address, referral, a secondary): it gets
+    # a little more width, so its lines wrap less and the boxes stay short.
+    widths = [CONTENT_WIDTH * 0.31, CONTENT_WIDTH * 0.38, CONTENT_WIDTH * 0.31]
+    inner = widths[0] - 12
     patient = data.patient
     pat = _box("PATIENT", patient.name, [
         ("Date of birth", format_date(patient.birth_date)),
@@ -211,42 +220,62 @@ def _parties(data: SuperbillData, s) -> object:
     ], inner, s)
     insurance = data.insurance
     if insurance is None:
-        ins = _box("INSURANCE", "Self-pay", [], inner, s)
+        ins = _box("INSURANCE", "Self-pay", [], widths[1] - 12, s)
     else:
-        subscriber = insurance.subscriber or patient.name
-        if insurance.relationship:
-            subscriber = f"{subscriber} ({insurance.relationship})"
-        fields: list[tuple[str, object]] = [
-            ("Member ID", insurance.member_id),
-            ("Group no.", insurance.group_number),
-            ("Subscriber", subscriber),
-        ]
-        if insurance.referring_provider or insurance.referring_npi:
-            referring = insurance.referring_provider
-            if insurance.referring_npi:
-                referring = f"{referring} (NPI {insurance.referring_npi})".strip()
-            fields.append(("Referring", referring))
-        if insurance.prior_authorization:
-            fields.append(("Prior auth.", insurance.prior_authorization))
-        ins = _box("INSURANCE", insurance.payer, fields, inner, s)
+        fields = _insurance_fields(insurance, patient.name)
+        if data.secondary is not None:
+            second = data.secondary
+            ids = "\n".join(part for part in (
+                f"Member ID {second.member_id}" if second.member_id else "",
+                f"Payer ID {second.payer_code}" if second.payer_code else "") if part)
+            fields.append(("Secondary", f"{second.payer}\n{ids}" if ids else second.payer))
+        ins = _box("INSURANCE", insurance.payer, fields, widths[1] - 12, s)
     provider = data.provider
-    prov = _box("RENDERING PROVIDER", provider.display_name, [
-        ("NPI", provider.npi),
-        ("License", provider.license),
-    ], inner, s)
-    table = Table([[pat, ins, prov]], colWidths=[width] * 3)
+    provider_fields: list[tuple[str, object]] = [("NPI", provider.npi),
+                                                  ("License", provider.license)]
+    if provider.taxonomy:
+        provider_fields.append(("Taxonomy", provider.taxonomy))
+    prov = _box("RENDERING PROVIDER", provider.display_name, provider_fields, inner, s)
+    table = Table([[pat, ins, prov]], colWidths=widths)
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BACKGROUND", (0, 0), (-1, -1), BAND),
         ("BOX", (0, 0), (-1, -1), 0.5, RULE),
         ("LINEAFTER", (0, 0), (1, 0), 0.5, RULE),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
         ("LEFTPADDING", (0, 0), (-1, -1), 6),
         ("RIGHTPADDING", (0, 0), (-1, -1), 6),
     ])
     return table
+
+
+def _insurance_fields(insurance: Insurance, patient: str) -> list[tuple[str, object]]:
+    """The primary insurance's rows: payer ID and address, member, group, subscriber, the
+    referring provider (item 17) and a prior authorization, each only when the clinic has it
+    (member ID, group and subscriber always: an empty one prints as a dash)."""
+    subscriber = insurance.subscriber or patient
+    if insurance.relationship:
+        subscriber = f"{subscriber} ({insurance.relationship})"
+    fields: list[tuple[str, object]] = []
+    if insurance.payer_code:
+        fields.append(("Payer ID", insurance.payer_code))
+    if insurance.payer_address:
+        fields.append(("Claims to", "\n".join(insurance.payer_address)))
+    fields += [
+        ("Member ID", insurance.member_id),
+        ("Group no.", insurance.group_number),
+        ("Subscriber", subscriber),
+    ]
+    if insurance.referring_provider or insurance.referring_npi:
+        referring = insurance.referring_provider
+        if insurance.referring_npi:
+            referring = f"{referring} (NPI {insurance.referring_npi})".strip()
+        fields.append(("Referring", referring))
+    if insurance.prior_authorization:
+        fields.append(("Prior auth.", insurance.prior_authorization))
+    return fields
 
 
 def _diagnoses(data: SuperbillData, s) -> object:
@@ -304,29 +333,91 @@ def _services(data: SuperbillData, s) -> object:
 
 
 def _totals(data: SuperbillData, s) -> object:
+    """Charges, payments, adjustments and the balance on the right; on the left, beside them,
+    how the balance splits between insurance and the patient (kept beside, not below, so the
+    totals take no more height than before)."""
     from reportlab.platypus import Table
 
-    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS_BOLD, SHADE
+    from therapy_timer.pdf.styles import CONTENT_WIDTH, INK, SANS, SANS_BOLD, SHADE
 
-    rows = [
-        ["", "Total charges", format_cents(data.charges_cents)],
-        ["", "Amount paid", format_cents(data.paid_cents)],
-        ["", "Balance due", format_cents(data.balance_cents)],
-    ]
-    table = Table(rows, colWidths=[CONTENT_WIDTH - 180, 110, 70])
+    rows = [["Total charges", format_cents(data.charges_cents)],
+            ["Amount paid", format_cents(data.paid_cents)]]
+    if data.adjusted_cents:
+        rows.append(["Adjustments, write-offs", format_cents(-data.adjusted_cents)])
+    rows.append(["Balance due", format_cents(data.balance_cents)])
+    split = _balance_split(data, s)
+    cells = [[split if i == 0 else "", "", *row] for i, row in enumerate(rows)]
+    balance = len(cells) - 1
+    table = Table(cells, colWidths=[CONTENT_WIDTH - 200, 20, 110, 70])
     table.setStyle([
-        ("FONT", (0, 0), (-1, -1), "TTSans", 8.5),
-        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("FONT", (0, 0), (-1, -1), SANS, 8.5),
+        ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+        ("SPAN", (0, 0), (0, -1)),
+        ("VALIGN", (0, 0), (0, -1), "BOTTOM"),
+        ("LEFTPADDING", (0, 0), (0, -1), 0),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
         ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ("FONT", (1, 2), (-1, 2), SANS_BOLD, 9.5),
-        ("BACKGROUND", (1, 2), (-1, 2), SHADE),
-        ("LINEABOVE", (1, 2), (-1, 2), 0.8, INK),
-        ("TOPPADDING", (0, 2), (-1, 2), 3),
-        ("BOTTOMPADDING", (0, 2), (-1, 2), 3),
+        ("FONT", (2, balance), (-1, balance), SANS_BOLD, 9.5),
+        ("BACKGROUND", (2, balance), (-1, balance), SHADE),
+        ("LINEABOVE", (2, balance), (-1, balance), 0.8, INK),
+        ("TOPPADDING", (1, balance), (-1, balance), 3),
+        ("BOTTOMPADDING", (1, balance), (-1, balance), 3),
     ])
     return table
+
+
+def _balance_split(data: SuperbillData, s) -> object:
+    """Who paid what so far, then what insurance is expected to pay and what the patient owes
+    (an estimate from the payer's allowed amounts); a note when the payer has none; "" when
+    there is nothing to say (self-pay without insurance payments)."""
+    rows: list[list] = []
+    if data.insurance_paid_cents:
+        rows.append(["Paid by insurance", format_cents(data.insurance_paid_cents),
+                     "Paid by patient " + format_cents(data.paid_cents
+                                                       - data.insurance_paid_cents)])
+    if data.insurance_estimated and data.balance_cents > 0:
+        if data.expected_insurance_cents:
+            rows.append(["Insurance expected to pay",
+                         format_cents(data.expected_insurance_cents),
+                         "its allowed amounts; the EOB decides"])
+        if data.above_allowed_cents:
+            rows.append(["Above the allowed amounts", format_cents(data.above_allowed_cents),
+                         "not the patient's if the clinic accepts them"])
+        rows.append(["Patient owes (estimate)", format_cents(data.patient_owes_cents),
+                     "copay, coinsurance, deductible" if data.insurance_paid_cents
+                     else "plus any copay or coinsurance"])
+    elif data.insurance is not None and data.balance_cents > 0:
+        rows.append([_p("No allowed amounts for this payer, so insurance's share of the "
+                        "balance is not estimated (set them in Settings > Payers).",
+                        s["muted"]), "", ""])
+    if rows:
+        from reportlab.platypus import Table
+
+        from therapy_timer.pdf.styles import BAND, MUTED, RULE, SANS, SANS_BOLD
+
+        box = Table([["INSURANCE AND PATIENT", "", ""],
+                     *rows], colWidths=[112, 58, 160], hAlign="LEFT")
+        style = [
+            ("FONT", (0, 0), (-1, -1), SANS, 8),
+            ("FONT", (0, 0), (0, 0), SANS_BOLD, 6.8),
+            ("TEXTCOLOR", (0, 0), (0, 0), MUTED),
+            ("FONT", (1, 1), (1, -1), SANS_BOLD, 8),
+            ("ALIGN", (1, 1), (1, -1), "RIGHT"),
+            ("FONT", (2, 1), (2, -1), SANS, 6.8),
+            ("TEXTCOLOR", (2, 1), (2, -1), MUTED),
+            ("BACKGROUND", (0, 0), (-1, -1), BAND),
+            ("BOX", (0, 0), (-1, -1), 0.5, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+        ]
+        if not data.insurance_estimated and data.insurance is not None \
+                and data.balance_cents > 0:
+            style.append(("SPAN", (0, -1), (-1, -1)))
+        box.setStyle(style)
+        return box
+    return ""
 
 
 def _documentation(data: SuperbillData, s) -> list:
@@ -339,7 +430,7 @@ def _documentation(data: SuperbillData, s) -> list:
     session = "—"
     if doc.session_start and doc.session_end:
         zone = doc.session_start.tzname() or ""
-        session = f"{format_time(doc.session_start)} – {format_time(doc.session_end)} {zone}"
+        session = f"{format_time_span(doc.session_start, doc.session_end)} {zone}"
     facts = [
         ["Session", session.strip(), "Total timed code minutes",
          f"{doc.total_timed_minutes} min"],
@@ -366,12 +457,19 @@ def _documentation(data: SuperbillData, s) -> list:
     table = Table(rows, colWidths=[44, label_width, 60, 50, 40], repeatRows=1)
     table.setStyle([*table_style(), ("ALIGN", (3, 0), (-1, -1), "RIGHT")])
     out.append(table)
+    if doc.techniques:
+        out.append(Paragraph("Technique and body region", s["head"]))
+        for note in doc.techniques:
+            when = format_time_span(note.start, note.end)
+            what = ", ".join(part for part in (note.technique, note.region) if part)
+            out.append(Paragraph(f"<b>{_esc(note.code)}</b> {_esc(when)}: {_esc(what)}",
+                                 s["small"]))
     if doc.distinct:
         out.append(Paragraph("Distinct-service modifiers (59/XU): timer intervals", s["head"]))
         for item in doc.distinct:
             spans = "; ".join(
                 f"{code}: " + ", ".join(
-                    f"{format_time(x.start)}–{format_time(x.end)}"
+                    format_time_span(x.start, x.end)
                     + (f" ({x.performer})" if x.performer else "") for x in group)
                 for code, group in ((item.code, item.spans), (item.other_code, item.other_spans))
             )
@@ -410,6 +508,7 @@ def _space_paragraphs(out: list) -> None:
         if isinstance(flowable, Paragraph) and flowable.style.name == "head":
             flowable.spaceBefore = 4
             flowable.spaceAfter = 1
+            flowable.keepWithNext = True  # a small heading never ends a page alone
 
 
 def _signature(data: SuperbillData, s) -> object:
@@ -426,7 +525,7 @@ def _signature(data: SuperbillData, s) -> object:
          Paragraph("Date", s["label"])],
     ]
     table = Table(rows, colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.1,
-                                   CONTENT_WIDTH * 0.3], rowHeights=[22, None])
+                                   CONTENT_WIDTH * 0.3], rowHeights=[17, None])
     table.setStyle([
         ("FONT", (0, 0), (-1, -1), "TTSans", 8),
         ("LINEBELOW", (0, 0), (0, 0), 0.8, INK),

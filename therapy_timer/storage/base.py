@@ -150,6 +150,7 @@ def provider_from(row: sqlite3.Row) -> Provider:
         credentials=row["credentials"], npi=row["npi"], license=row["license"],
         supervisor_id=row["supervisor_id"], active=bool(row["active"]),
         has_pin=row["pin_hash"] is not None, id=row["id"],
+        taxonomy=row["taxonomy"],
     )
 
 
@@ -168,6 +169,7 @@ def payer_from(row: sqlite3.Row, allowed: dict[str, int]) -> Payer:
         assistant_modifiers=bool(row["assistant_modifiers"]),
         kx_applies=bool(row["kx_applies"]), self_pay=bool(row["self_pay"]),
         distinct_modifier=row["distinct_modifier"], allowed_cents=allowed, id=row["id"],
+        address=row["address"], payer_code=row["payer_code"],
     )
 
 
@@ -191,6 +193,8 @@ def plan_from(row: sqlite3.Row) -> PlanOfCare:
         certified_through=day_from(row["certified_through"]),
         visits_authorized=row["visits_authorized"], id=row["id"],
         diagnoses=tuple(d for d in (row["diagnoses"] or "").split(",") if d),
+        referring_name=row["referring_name"], referring_npi=row["referring_npi"],
+        onset_date=day_from(row["onset_date"]),
     )
 
 

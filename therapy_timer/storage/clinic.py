@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from therapy_timer.core.codes import CodeKind, default_catalog
@@ -18,7 +19,12 @@ from therapy_timer.core.records import (
     Practice,
     Provider,
 )
-from therapy_timer.core.validation import validate_code, validate_npi
+from therapy_timer.core.validation import (
+    validate_code,
+    validate_npi,
+    validate_payer_code,
+    validate_taxonomy,
+)
 from therapy_timer.storage.base import (
     RepositoryBase,
     fee_from,
@@ -70,6 +76,16 @@ def _npi(text: str) -> str:
         raise InvalidDataError(str(exc)) from exc
 
 
+def _checked(check, text: str) -> str:
+    """``check(text)`` for a filled-in identifier ("" stays ""), as a storage error."""
+    if not str(text or "").strip():
+        return ""
+    try:
+        return check(text)
+    except BillingError as exc:
+        raise InvalidDataError(str(exc)) from exc
+
+
 def _code(text: str) -> str:
     try:
         return validate_code(text)
@@ -93,6 +109,7 @@ class ClinicMixin(RepositoryBase):
         if not practice.name.strip():
             raise InvalidDataError("the practice needs a name")
         npi = _npi(practice.npi)
+        practice = replace(practice, taxonomy=_checked(validate_taxonomy, practice.taxonomy))
         if practice.timezone:
             _zone(practice.timezone)
         with self._write() as conn:
@@ -135,6 +152,7 @@ class ClinicMixin(RepositoryBase):
                   "discipline": provider.discipline.value, "role": provider.role.value,
                   "npi": npi, "license": provider.license,
                   "supervisor_id": provider.supervisor_id, "active": int(provider.active)}
+        fields["taxonomy"] = _checked(validate_taxonomy, provider.taxonomy)
         if provider.id is None or pin is not None:  # None keeps the stored PIN
             fields["pin_hash"] = pin_hash
         with self._write() as conn:
@@ -275,6 +293,8 @@ class ClinicMixin(RepositoryBase):
                   "assistant_modifiers": int(payer.assistant_modifiers),
                   "kx_applies": int(payer.kx_applies), "self_pay": int(payer.self_pay),
                   "distinct_modifier": payer.distinct_modifier.upper()}
+        fields["address"] = str(payer.address or "").strip()
+        fields["payer_code"] = _checked(validate_payer_code, payer.payer_code)
         with self._write() as conn:
             payer_id = put_row(conn, "payers", "payer", payer.id, fields)
             conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
@@ -359,6 +379,7 @@ class ClinicMixin(RepositoryBase):
                   "certified_through": day_text(plan.certified_through),
                   "visits_authorized": plan.visits_authorized}
         fields["diagnoses"] = _plan_diagnoses(plan.diagnoses)
+        fields.update(_plan_referral(plan))
         with self._write() as conn:
             plan_id = put_row(conn, "plans", "plan of care", plan.id, fields)
             self._audit(self.clock(), user, "save", "plan", plan_id,
@@ -409,6 +430,11 @@ def _plan_diagnoses(codes) -> str:
     if len(set(normal)) != len(normal):
         raise InvalidDataError("plan of care diagnoses: a diagnosis is listed twice")
     return ",".join(normal)
+def _plan_referral(plan: PlanOfCare) -> dict:
+    """The plan's referring provider, NPI (check digit verified) and onset date, as stored."""
+    return {"referring_name": str(plan.referring_name or "").strip(),
+            "referring_npi": _npi(str(plan.referring_npi or "").strip()),
+            "onset_date": day_text(plan.onset_date)}
 
 
 def _like(text: str) -> str:

@@ -35,6 +35,14 @@ def on_screen(moment: datetime) -> datetime:
     return moment.astimezone(_display_zone)
 
 
+def screen_time(moment: datetime | None, seconds: bool = False) -> str:
+    """``moment`` as the screens show a time: 12-hour in the screens' zone (``9:05 AM``;
+    ``core.formats``, the helper the PDFs use too)."""
+    from therapy_timer.core.formats import format_time
+
+    return format_time(on_screen(moment), seconds) if moment else ""
+
+
 class Clock(Protocol):
     """What the app needs from a clock."""
 

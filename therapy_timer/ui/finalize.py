@@ -37,6 +37,7 @@ from therapy_timer.core.billing import DayBilling, bundled_note
 from therapy_timer.core.choices import Choices
 from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.documentation import check_span, missing_details
+from therapy_timer.core.formats import format_time_span, format_weekday_date
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.storage.errors import StorageError
@@ -44,7 +45,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import on_screen, screen_time
 from therapy_timer.ui.code_details import CodeDetailsPrompt
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money
@@ -210,7 +211,7 @@ class FinalizePage(QWidget):
         patient = self.repo.get_patient(self.visit.patient_id)
         self.title.setText(f"Review: {patient.display_name}")
         status = self.visit.status
-        day = f"{self.visit.day:%a %d %b %Y}"
+        day = format_weekday_date(self.visit.day)
         self.subtitle.setText(f"{self.visit.discipline.value} visit on {day}  ·  "
                               f"{status.value.upper()}")
         frozen = status.frozen
@@ -377,7 +378,7 @@ class FinalizePage(QWidget):
         start, end = billing.session_start, billing.session_end
         span = ""
         if start and end:
-            span = (f"Session {on_screen(start):%H:%M}–{on_screen(end):%H:%M}  ·  ")
+            span = (f"Session {screen_time(start)}–{screen_time(end)}  ·  ")
         self.totals.setText(
             f"{span}Timed {billing.total_timed_minutes} min  ·  Treatment "
             f"{billing.total_treatment_minutes} min  ·  {units} units  ·  {money(charge)}")
@@ -407,8 +408,8 @@ class FinalizePage(QWidget):
             return ""
         codes = ", ".join(dict.fromkeys(i.code for i in flagged))
         since = on_screen(min(i.clock_flag.last_good for i in flagged))
-        return (f"The computer's clock jumped while {codes} ran (after {since:%H:%M}): go Back "
-                "to the visit and confirm the time, or stop it at the last certain moment, "
+        return (f"The computer's clock jumped while {codes} ran (after {screen_time(since)}): "
+                "go Back to the visit and confirm the time, or stop it at the last certain moment, "
                 "before finalizing.")
 
     def _show_checks(self) -> None:
@@ -442,6 +443,7 @@ class FinalizePage(QWidget):
                 order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
             self._add_message("Tie: you chose " + ", ".join(
                 f"{c} × {u}" for c, u in chosen if u), "info")
+        self._show_gaps()
         for warning in billing.warnings:
             self._add_message(warning, "warn")
         if billing.explanation:
@@ -474,6 +476,27 @@ class FinalizePage(QWidget):
             self.checks_layout.addWidget(row)
             self.checks.append((box, (suggestion.code, suggestion.modifier)))
         self.checks_layout.addStretch(1)
+
+    def superbill_gaps(self) -> tuple:
+        """What this visit's superbill would lack (``core/superbill_check.py``): the practice's
+        NPI and Tax ID, the provider's NPI, a fee for each billed code."""
+        if self.visit is None or self.billing is None:
+            return ()
+        from therapy_timer.core.superbill_build import visit_gaps
+
+        try:
+            lines = self.billing.claim_lines(confirmed=self.confirmed())
+            return visit_gaps(self.repo, self.visit,
+                              [(line.code, line.fee_cents) for line in lines if line.units])
+        except (StorageError, BillingError):
+            return ()
+
+    def _show_gaps(self) -> None:
+        """One message listing what the superbill would lack (you can still finalize)."""
+        gaps = self.superbill_gaps()
+        if gaps:
+            self._add_message("This visit's superbill is not usable by a payer yet:\n"
+                              + "\n".join(f"• {gap}" for gap in gaps), "warn")
 
     def _add_detail_prompts(self) -> None:
         """What a code's documentation still lacks (97140's technique and region, e.g. time
@@ -564,7 +587,8 @@ class FinalizePage(QWidget):
             Ask.warn(self, "Not finalized", question)
             return False
         if not Ask.confirm(self, "Finalize and lock?", "The charge lines will be locked. Later "
-                           "corrections need an amendment with a reason.",
+                           "corrections need an amendment with a reason." + _gaps_note(
+                               self.superbill_gaps()),
                            yes="Finalize and lock", no="Not yet"):
             return False
         try:
@@ -602,7 +626,7 @@ class FinalizePage(QWidget):
 
 
 def evidence_on_screen(evidence, intervals) -> list[str]:
-    """The 59/XU evidence lines ("97140: 09:05-09:20, ...") with their times in clinic time,
+    """The 59/XU evidence lines ("97140: 9:05–9:20 AM, ...") with their times in clinic time,
     as the superbill prints them: the engine writes the stored (UTC) times. Each line is
     rebuilt from the code's intervals; a line whose code has none here stays as it is."""
     by_code: dict[str, list] = {}
@@ -617,8 +641,15 @@ def evidence_on_screen(evidence, intervals) -> list[str]:
             out.append(str(line))
             continue
         out.append(f"{code}: " + ", ".join(
-            f"{on_screen(i.start):%H:%M}-{on_screen(i.end):%H:%M}" for i in spans))
+            format_time_span(on_screen(i.start), on_screen(i.end)) for i in spans))
     return out
+def _gaps_note(gaps) -> str:
+    """The finalize question's warning when the superbill would not be usable by a payer."""
+    if not gaps:
+        return ""
+    return ("\n\nIts superbill is not usable by a payer yet:\n"
+            + "\n".join(f"• {gap}" for gap in gaps)
+            + "\n(You can finalize now and fix these before printing.)")
 
 
 def _attestation(modifier: str, code: str, units: str) -> str:

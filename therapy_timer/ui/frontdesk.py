@@ -1,11 +1,15 @@
 """The front-desk page: a date range, its finalized visits, a PDF preview, print and save.
 
 Pick a day (or a range); the finalized visits are listed with patient, provider, units,
-charges and a "printed" mark. Selecting a visit previews its superbill (QtPdf); "All
-superbills" builds every superbill of the range as one document and "Day sheet" the charge
-sheet; Print sends the previewed document to the system print dialog as one job, "Save as
-PDF" writes it. Listing, PDF builds, printing and saving run on the background worker with
-their own database connection; the UI thread only shows results.
+charges, what was paid, the balance (after payments, adjustments and write-offs) and a
+"printed" mark; the money columns stay in view at the 1024 x 700 minimum (the names give way).
+Selecting a visit previews its superbill (QtPdf); "All superbills" builds every superbill of
+the range as one document and "Day sheet" the charge sheet; Print sends the previewed document
+to the system print dialog as one job, "Save as PDF" writes it; both set the Printed mark.
+What a payer would reject a superbill for (``core/superbill_check.py``) shows above the
+preview (``gaps``), and Print or Save asks first (``Ask.confirm``). Listing, PDF builds,
+printing and saving run on the background worker with their own database connection; the UI
+thread only shows results. Dates and times use ``core/formats.py`` (US, 12-hour).
 
 Public API:
 
@@ -31,7 +35,7 @@ import html
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QEvent, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -41,6 +45,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -48,10 +53,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.formats import (
+    format_date,
+    format_date_time,
+    format_period,
+    format_time,
+)
+from therapy_timer.core.superbill_check import describe_gaps
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import frontdesk_jobs as jobs
 from therapy_timer.ui import pyside_guard  # noqa: F401
 from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import CENTER, RIGHT, Column, RowsModel, money, records_table
 from therapy_timer.ui.payments import PaymentsPanel, record_for_selected, void_selected
 from therapy_timer.ui.workers import Worker
@@ -88,32 +101,49 @@ class FrontDeskPage(QWidget):
         self._title = ""
         self._buffer: QBuffer | None = None
         self.desk: jobs.DeskList | None = None
+        self._reselecting = False
 
         today = self.today()
         self.start_edit = QDateEdit(QDate(today))
         self.end_edit = QDateEdit(QDate(today))
         for edit, name in ((self.start_edit, "From date"), (self.end_edit, "To date")):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("ddd yyyy-MM-dd")
+            edit.setDisplayFormat("ddd MM/dd/yyyy")
             edit.setAccessibleName(name)
         self.today_button = QPushButton("Today")
         self.model = RowsModel([
-            Column("Date", lambda r: r.day.isoformat()),
-            Column("Time", lambda r: r.start.strftime("%H:%M") if r.start else ""),
-            Column("Patient", lambda r: r.patient, tooltip=lambda r: f"Chart {r.chart_number}"),
-            Column("Provider", lambda r: r.provider),
+            Column("Date", lambda r: format_date(r.day)),
+            Column("Time", lambda r: format_time(r.start) if r.start else ""),
+            Column("Patient", lambda r: r.patient,
+                   tooltip=lambda r: f"{r.patient}, chart {r.chart_number}"),
+            Column("Provider", lambda r: r.provider, tooltip=lambda r: r.provider),
             Column("Units", lambda r: r.units, RIGHT),
             Column("Charges", lambda r: money(r.charges_cents), RIGHT),
-            Column("Printed", lambda r: "✓ " + on_screen(r.printed_at).strftime("%m-%d %H:%M")
-                   if r.printed_at else "", CENTER),
-            Column("Paid", lambda r: money(r.paid_cents), RIGHT),
+            Column("Paid", lambda r: money(r.paid_cents), RIGHT,
+                   tooltip=_paid_tip),
             Column("Balance", lambda r: money(r.balance_cents), RIGHT),
+            Column("Printed", lambda r: "✓ " + f"{on_screen(r.printed_at):%m/%d}"
+                   if r.printed_at else "", CENTER,
+                   tooltip=lambda r: "Printed or saved " + format_date_time(
+                       on_screen(r.printed_at)) if r.printed_at else "Not printed yet"),
         ], parent=self)
-        # The patient's name matters most at the desk: it keeps its width and the provider
-        # column takes what is left (elided).
-        self.table = records_table(self.model, "Finalized visits", stretch=3)
+        # The patient's name matters most at the desk: it gets the width it needs first, the
+        # provider takes what is left (both elided when short of room), and the money columns
+        # always show: at the 1024 x 700 minimum Paid and Balance stay in view.
+        self.table = records_table(self.model, "Finalized visits")
         self.table.setAlternatingRowColors(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)  # a long name elides (its tooltip has it whole)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._columns = _NameColumns(self.table, PATIENT_COLUMN, PROVIDER_COLUMN)
+        self.gaps_label = QLabel()
+        self.gaps_label.setObjectName("superbillGaps")
+        self.gaps_label.setWordWrap(True)
+        self.gaps_label.setAccessibleName("What the superbill lacks")
+        self.gaps_label.setStyleSheet("background: #fff4e5; color: #7a4100; border-radius: 6px;"
+                                      " padding: 6px 10px; font-weight: 600;")
+        self.gaps_label.hide()
+        self._gaps: tuple = ()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.all_button = QPushButton("All superbills")
@@ -185,13 +215,17 @@ class FrontDeskPage(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(actions)
         right_layout.addWidget(self.preview_title)  # its own line: long names fit (wrapped)
+        right_layout.addWidget(self.gaps_label)
         right_layout.addWidget(self.preview, 1)
         right_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 3)  # the list gets a little more: its money columns
+        splitter.setStretchFactor(1, 2)  # must show in a 1024-wide window
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([600, 400])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -266,7 +300,7 @@ class FrontDeskPage(QWidget):
         start, end = self.date_range()
         now = self.clock.now() if self.clock is not None else None
         if not quiet:
-            self._busy(f"Loading visits {start.isoformat()}…")
+            self._busy(f"Loading visits {format_date(start)}…")
         self._run(jobs.load_desk_list, start, end, now, done=self._listed,
                   label="front desk list")
 
@@ -278,12 +312,14 @@ class FrontDeskPage(QWidget):
         self.model.set_rows(rows)
         # One day: its date is in the picker, so the column only takes room from the names.
         self.table.setColumnHidden(0, desk.start == desk.end)
+        self._columns.fit()
         total = sum(r.charges_cents for r in rows)
         paid = sum(r.paid_cents for r in rows)
-        period = desk.start.isoformat() if desk.start == desk.end else \
-            f"{desk.start.isoformat()} to {desk.end.isoformat()}"
+        period = format_period(desk.start, desk.end)
+        adjusted = sum(r.adjusted_cents for r in rows)
         text = (f"{len(rows)} finalized visit{'s' if len(rows) != 1 else ''} on {period}, "
-                f"{sum(r.units for r in rows)} units, {money(total)} charged, {money(paid)} paid.")
+                f"{sum(r.units for r in rows)} units, {money(total)} charged, {money(paid)} paid"
+                + (f", {money(adjusted)} adjusted or written off" if adjusted else "") + ".")
         if desk.open_visits:
             text += (f" {desk.open_visits} visit{'s are' if desk.open_visits != 1 else ' is'}"
                      " still open (not billable yet).")
@@ -296,7 +332,11 @@ class FrontDeskPage(QWidget):
         if selected is not None:
             for i, row in enumerate(rows):
                 if row.visit_id == selected:
-                    self.table.selectRow(i)
+                    self._reselecting = True  # the same visit again: no rebuild of its PDF
+                    try:
+                        self.table.selectRow(i)
+                    finally:
+                        self._reselecting = False
         self.listed.emit()
 
     # -- open visits of every day -------------------------------------------------------------
@@ -347,8 +387,13 @@ class FrontDeskPage(QWidget):
         return self.model.row(index.row()).visit_id
 
     def _row_changed(self, current, _previous) -> None:
-        if current.isValid():
-            self.show_visit(self.model.row(current.row()).visit_id)
+        if not current.isValid():
+            return
+        visit_id = self.model.row(current.row()).visit_id
+        if self._reselecting and self._kind == "superbill" \
+                and self._doc_visits == (visit_id,):
+            return  # the list was reloaded (a mark, a payment): the preview already shows it
+        self.show_visit(visit_id)
 
     def record_payment(self) -> bool:
         """Asks for a payment for the selected visit (``PaymentDialog.ask``), saves it, then
@@ -365,7 +410,7 @@ class FrontDeskPage(QWidget):
     def show_visit(self, visit_id: int) -> None:
         """Builds and previews one visit's superbill."""
         row = next((r for r in self.model.rows() if r.visit_id == visit_id), None)
-        title = f"Superbill: {row.patient}, {row.day.isoformat()}" if row else "Superbill"
+        title = f"Superbill: {row.patient}, {format_date(row.day)}" if row else "Superbill"
         self._build("superbill", title, (visit_id,), jobs.superbill_pdf, visit_id,
                     self._describer_arg())
 
@@ -392,12 +437,16 @@ class FrontDeskPage(QWidget):
         def done(result) -> None:
             if token != self._request:
                 return  # a newer request replaced this one
+            if isinstance(result, jobs.Built):
+                self._show_pdf(kind, title, result.pdf, tuple(result.visit_ids), result.gaps)
+                return
             pdf, ids = result if isinstance(result, tuple) else (result, visit_ids)
             self._show_pdf(kind, title, pdf, tuple(ids))
 
         self._run(fn, *args, done=done, label=title)
 
-    def _show_pdf(self, kind: str, title: str, pdf: bytes, visit_ids: tuple[int, ...]) -> None:
+    def _show_pdf(self, kind: str, title: str, pdf: bytes, visit_ids: tuple[int, ...],
+                  gaps: tuple = ()) -> None:
         self.document.close()
         buffer = QBuffer(self)
         buffer.setData(QByteArray(pdf))
@@ -412,8 +461,36 @@ class FrontDeskPage(QWidget):
                                    f"{'s' if pages != 1 else ''})")
         self.print_button.setEnabled(True)
         self.save_button.setEnabled(True)
+        self._show_gaps(gaps)
         self._idle("")
         self.document_ready.emit(kind)
+
+    def _show_gaps(self, gaps: tuple) -> None:
+        """Says above the preview what a payer would reject the superbill for, and where to
+        set each (``core/superbill_check.py``); hidden when nothing is missing."""
+        self._gaps = tuple(gaps)
+        self.gaps_label.setVisible(bool(self._gaps))
+        self.gaps_label.setText(
+            "Not usable by a payer yet:<br>" + "<br>".join(
+                f"• {html.escape(str(gap))}" for gap in self._gaps) if self._gaps else "")
+
+    @property
+    def gaps(self) -> tuple:
+        """What the shown superbill(s) lack (empty for a day sheet or a usable superbill)."""
+        return self._gaps
+
+    def _go_ahead_with_gaps(self, action: str) -> bool:
+        """Asks before printing or saving a superbill a payer cannot use; True to go on."""
+        if not self._gaps:
+            return True
+        if Ask.confirm(self, f"{action} anyway?",
+                       "This superbill is not usable by a payer yet:\n\n"
+                       + "\n".join(f"• {gap}" for gap in self._gaps)
+                       + f"\n\n{action} it anyway?", yes=f"{action} anyway", no="Cancel"):
+            return True
+        self._idle(f"Not {'printed' if action == 'Print' else 'saved'}: "
+                   + describe_gaps(self._gaps[:1]) + ".")
+        return False
 
     def _zoom_changed(self, text: str) -> None:
         if text == "Fit width":
@@ -437,6 +514,8 @@ class FrontDeskPage(QWidget):
     def print_current(self) -> None:
         """Asks for a printer, then prints the previewed document as one job (on the worker)."""
         if self._pdf is None:
+            return
+        if not self._go_ahead_with_gaps("Print"):
             return
         printer = type(self).ask_printer(self)
         if printer is None:
@@ -464,14 +543,24 @@ class FrontDeskPage(QWidget):
         """Asks for a file name, then writes the previewed document there."""
         if self._pdf is None:
             return
+        if not self._go_ahead_with_gaps("Save"):
+            return
         path = type(self).ask_save_path(self, self._suggested_name())
         if not path:
             return
         self._busy(f"Saving {Path(path).name}…")
+        ids = self._doc_visits
 
         def done(written: Path) -> None:
+            # A saved superbill goes out like a printed one (e-mailed, uploaded to a portal):
+            # it gets the same Printed mark.
+            if ids:
+                now = self.clock.now() if self.clock is not None else datetime.now(UTC)
+                self.marks.mark(ids, now, self.user)
             self._idle(f"Saved {written}.")
             self.saved.emit(str(written))
+            if ids:
+                self.refresh(quiet=True)
 
         self.worker.submit(jobs.save_pdf, self._pdf, path, on_success=done,
                            on_failure=self._failed, owner=self, label="save PDF")
@@ -518,6 +607,62 @@ class FrontDeskPage(QWidget):
     def _idle(self, text: str) -> None:
         self.status.setStyleSheet("color: #065f46; font-weight: 600;")
         self.status.setText(text)
+
+
+PATIENT_COLUMN, PROVIDER_COLUMN = 2, 3
+
+
+def _paid_tip(row) -> str:
+    parts = [f"{money(row.paid_cents)} received"]
+    if row.adjusted_cents:
+        parts.append(f"{money(row.adjusted_cents)} adjusted or written off")
+    return ", ".join(parts)
+
+
+class _OnResize(QObject):
+    """Calls ``callback`` whenever the widget it filters is resized."""
+
+    def __init__(self, parent: QObject, callback) -> None:
+        super().__init__(parent)
+        self._callback = callback
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
+
+
+class _NameColumns:
+    """Sizes the patient and provider columns to what the money columns leave: the patient's
+    name first (as wide as it needs), the provider the rest; both elide when short of room.
+    Every other column keeps the width of its contents, so Paid and Balance stay in view."""
+
+    MIN_WIDTH = 48
+
+    def __init__(self, table, patient: int, provider: int) -> None:
+        self.table = table
+        self.patient, self.provider = patient, provider
+        header = table.horizontalHeader()
+        for column in (patient, provider):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(False)
+        self._watcher = _OnResize(table, self.fit)
+        table.viewport().installEventFilter(self._watcher)
+
+    def fit(self) -> None:
+        table = self.table
+        header = table.horizontalHeader()
+        model = table.model()
+        others = sum(header.sectionSize(c) for c in range(model.columnCount())
+                     if c not in (self.patient, self.provider) and not table.isColumnHidden(c))
+        room = max(0, table.viewport().width() - others)
+        want_patient = max(self.MIN_WIDTH, table.sizeHintForColumn(self.patient),
+                           header.sectionSizeHint(self.patient))
+        # Short of room the patient keeps what it can and the provider elides first.
+        patient = min(want_patient, max(self.MIN_WIDTH, room - self.MIN_WIDTH))
+        provider = max(self.MIN_WIDTH, room - patient)
+        header.resizeSection(self.patient, patient)
+        header.resizeSection(self.provider, provider)
 
 
 class _Describer:

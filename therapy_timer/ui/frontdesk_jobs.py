@@ -5,7 +5,8 @@ repository (opened for the job) or plain data; none touches a widget. PDF bytes 
 the UI thread for the preview; printing paints those bytes onto a ``QPrinter`` page by page.
 
 Public names: ``DeskRow``, ``DeskList``, ``load_desk_list(repo, start, end, now)``,
-``superbill_pdf(repo, visit_id, describe)``, ``superbills_pdf(repo, start, end, describe)``,
+``superbill_pdf(repo, visit_id, describe)`` and ``superbills_pdf(repo, start, end, describe)``
+(each a ``Built``: bytes, visit ids, what the superbills lack),
 ``daysheet_pdf(repo, start, end, now)``, ``print_pdf(pdf_bytes, printer) -> pages``,
 ``save_pdf(pdf_bytes, path) -> Path``, ``icd_describer(cache_dir=None)``; and, for the UI
 thread, ``PrintedMarks(repo)``: when each visit was printed (the repository's
@@ -23,9 +24,9 @@ from pathlib import Path
 from therapy_timer.core.records import VisitStatus
 from therapy_timer.core.superbill_build import (
     billable_visit_ids,
+    credits_by_visit,
     days,
     daysheet_for_range,
-    paid_by_visit,
     superbill_for_visit,
 )
 
@@ -47,12 +48,14 @@ class DeskRow:
     units: int
     charges_cents: int
     printed_at: datetime | None = None
-    paid_cents: int = 0
+    paid_cents: int = 0  # money received (patient and insurance payments)
+    adjusted_cents: int = 0  # adjustments and write-offs
 
     @property
     def balance_cents(self) -> int:
-        """Charges less payments (negative: a credit from an overpayment)."""
-        return self.charges_cents - self.paid_cents
+        """Charges less payments, adjustments and write-offs (negative: a credit from an
+        overpayment)."""
+        return self.charges_cents - self.paid_cents - self.adjusted_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,9 @@ def load_desk_list(repo, start: date, end: date, now: datetime | None = None) ->
                 visit.id, visit.day, begin, summary.patient_name, summary.chart_number,
                 summary.provider_name, summary.discipline.value,
                 sum(line.units for line in lines), sum(line.charge_cents for line in lines)))
-    paid = paid_by_visit(repo, [row.visit_id for row in rows])
-    rows = [replace(row, paid_cents=paid.get(row.visit_id, 0)) for row in rows]
+    credits = credits_by_visit(repo, [row.visit_id for row in rows])
+    rows = [replace(row, paid_cents=credits[row.visit_id].received,
+                    adjusted_cents=credits[row.visit_id].adjusted) for row in rows]
     return DeskList(start, end, tuple(rows), open_count)
 
 
@@ -103,17 +107,33 @@ def _render(writer: Callable[[io.BytesIO], None]) -> bytes:
     return stream.getvalue()
 
 
-def superbill_pdf(repo, visit_id: int, describe: Callable[[str], str] | None = None) -> bytes:
-    """One finalized visit's superbill as PDF bytes."""
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A built document: its bytes, the visits it holds, and what its superbills lack
+    (``core.superbill_check.Gap``, once each)."""
+
+    pdf: bytes
+    visit_ids: tuple[int, ...]
+    gaps: tuple = ()
+
+
+def _distinct_gaps(items) -> tuple:
+    return tuple(dict.fromkeys(gap for item in items for gap in item.gaps))
+
+
+def superbill_pdf(repo, visit_id: int, describe: Callable[[str], str] | None = None) -> Built:
+    """One finalized visit's superbill as PDF bytes, with what it lacks."""
     from therapy_timer.pdf import render_superbill
 
     data = superbill_for_visit(repo, visit_id, describe or icd_describer())
-    return _render(lambda stream: render_superbill(data, stream))
+    return Built(_render(lambda stream: render_superbill(data, stream)), (visit_id,),
+                 _distinct_gaps([data]))
 
 
 def superbills_pdf(repo, start: date, end: date,
-                   describe: Callable[[str], str] | None = None) -> tuple[bytes, tuple[int, ...]]:
-    """Every finalized visit's superbill in the range, in one PDF; also the visit ids.
+                   describe: Callable[[str], str] | None = None) -> Built:
+    """Every finalized visit's superbill in the range, in one PDF; also the visit ids and
+    what the superbills lack.
 
     Raises:
         ValueError: no finalized visit in the range.
@@ -125,7 +145,8 @@ def superbills_pdf(repo, start: date, end: date,
         raise ValueError(f"no finalized visits from {start} to {end}")
     describe = describe or icd_describer()
     items = [superbill_for_visit(repo, visit_id, describe) for visit_id in ids]
-    return _render(lambda stream: render_superbills(items, stream)), ids
+    return Built(_render(lambda stream: render_superbills(items, stream)), ids,
+                 _distinct_gaps(items))
 
 
 def daysheet_pdf(repo, start: date, end: date, now: datetime | None = None) -> bytes:

@@ -236,6 +236,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(action)
         bar.addAction(action)
         file_menu.addSeparator()
+        self._add_file_actions(file_menu)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.request_quit)
         self.quit_action = quit_action
@@ -254,6 +256,13 @@ class MainWindow(QMainWindow):
             self, "About Therapy Timer", "Therapy Timer: one-tap intervention timers with live "
             "billable units.\nDigits 1-9 start the tiles; Space pauses."))
         help_menu.addAction(about)
+
+    def _add_file_actions(self, file_menu) -> None:
+        """Export CSV… and Backup… (``ui/file_actions.py``): the commands, from the window."""
+        from therapy_timer.ui.file_actions import FileActions
+
+        self.file_actions = FileActions(self)
+        self.file_actions.add_to(file_menu)
 
     # -- size ---------------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ from therapy_timer.ui.patient_fields import (
     us_date,
 )
 from therapy_timer.ui.plan_diagnoses import PlanDiagnosesField
+from therapy_timer.ui.plan_referral import PlanReferral
 from therapy_timer.ui.settings import confirm_note, dollars
 from therapy_timer.ui.settings_payers import kx_note
 
@@ -193,6 +194,8 @@ class PatientDialog(PatientChecks, QDialog):
         form_row(form, "Diagnoses", self.plan_diagnoses)
         self.plan_diagnoses.changed.connect(
             lambda _codes: self._loading or self._dirty.add("plans"))
+        self.referral = PlanReferral(form)  # referring provider, NPI, onset (superbill)
+        self._watch("plans", *self.referral.widgets)
         note = caption("The plan's discipline decides the GP / GO / GN modifier and counts "
                         "visits toward the progress report.")
         self.plan_list.currentItemChanged.connect(self._plan_picked)
@@ -372,8 +375,13 @@ class PatientDialog(PatientChecks, QDialog):
         self.visits.setText(str(plan.visits_authorized) if plan and plan.visits_authorized
                             else "")
         self.plan_diagnoses.set_codes(plan.diagnoses if plan else ())
+        self.referral.show(plan)
         self._loading = was
         self._dirty.discard("plans")
+
+    def _check_plan(self) -> PlanOfCare:
+        """The plan as typed (``PatientChecks``), with its referral and onset."""
+        return self.referral.apply(super()._check_plan(), self.today)
 
     # -- switching records --------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Payments at the front desk: the selected visit's payments, recording one, voiding one.
 
 ``PaymentDialog.ask(parent, title, charges_cents, paid_cents) -> PaymentEntry | None`` asks for
-the amount (dollars, read by ``settings.parse_dollars``), the method and a reference; tests
-replace ``ask``. ``record_for_selected(page)`` runs the whole step for the front-desk page's
+the kind (a patient or an insurance payment, an adjustment or a write-off), the amount
+(dollars, read by ``settings.parse_dollars``), the method (money only) and a reference; tests
+replace ``ask``. ``paid_cents`` is everything already off the balance.
+``record_for_selected(page)`` runs the whole step for the front-desk page's
 selected visit: ask, save through the page's repository (audited there), then refresh the list
 and the superbill preview.
 
@@ -35,7 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.formats import format_date, format_date_time, format_short_date_time
 from therapy_timer.core.model import BillingError
+from therapy_timer.core.superbill import PAYMENT_KINDS
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
     pyside_guard,  # noqa: F401
@@ -48,15 +52,21 @@ from therapy_timer.ui.settings import dollars, parse_dollars
 
 #: (stored value, label) of each payment method, in the order offered.
 METHODS = (("card", "Card"), ("cash", "Cash"), ("check", "Check"), ("other", "Other"))
+#: (stored value, label) of each payment kind, in the order offered.
+KINDS = tuple(PAYMENT_KINDS.items())
+#: Kinds that move no money: no method is asked (stored as "other").
+NO_MONEY = ("adjustment", "write-off")
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentEntry:
-    """What the desk entered: cents above zero, a stored method, a reference (may be empty)."""
+    """What the desk entered: cents above zero, a stored method, a reference (may be empty)
+    and the kind (patient, insurance, adjustment, write-off)."""
 
     cents: int
     method: str
     reference: str = ""
+    kind: str = "patient"
 
 
 class PaymentDialog(QDialog):
@@ -71,6 +81,13 @@ class PaymentDialog(QDialog):
         self.heading = QLabel(f"<b>{html.escape(title)}</b><br>Charges {money(charges_cents)}, "
                               f"paid {money(paid_cents)}, balance {money(balance)}")
         self.heading.setWordWrap(True)
+        self.kind = QComboBox()
+        self.kind.setAccessibleName("Payment kind")
+        for value, label in KINDS:
+            self.kind.addItem(label, value)
+        self.kind.setToolTip("Patient or insurance payment: money received. Adjustment (for "
+                             "example the payer's contractual reduction) or write-off: no "
+                             "money, but it lowers the balance.")
         self.amount = QLineEdit(dollars(balance) if balance > 0 else "")
         self.amount.setAccessibleName("Amount in dollars")
         self.amount.setPlaceholderText("for example 45.00")
@@ -78,6 +95,7 @@ class PaymentDialog(QDialog):
         self.method.setAccessibleName("Payment method")
         for value, label in METHODS:
             self.method.addItem(label, value)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         self.reference = QLineEdit()
         self.reference.setAccessibleName("Reference")
         self.reference.setPlaceholderText("check number, card slip… (optional)")
@@ -89,6 +107,8 @@ class PaymentDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Record")
         form = QFormLayout()
+        self.form = form
+        form.addRow("Kind", self.kind)
         form.addRow("Amount ($)", self.amount)
         form.addRow("Method", self.method)
         form.addRow("Reference", self.reference)
@@ -112,7 +132,20 @@ class PaymentDialog(QDialog):
         cents = parse_dollars(text)
         if cents <= 0:
             raise ValueError(f"{text.strip()!r}: a payment must be more than $0.00")
-        return PaymentEntry(cents, str(self.method.currentData()), self.reference.text().strip())
+        kind = str(self.kind.currentData())
+        method = "other" if kind in NO_MONEY else str(self.method.currentData())
+        return PaymentEntry(cents, method, self.reference.text().strip(), kind)
+
+    def _kind_changed(self, *_args) -> None:
+        """An adjustment or a write-off moves no money: the method does not apply."""
+        money_moves = self.kind.currentData() not in NO_MONEY
+        self.method.setEnabled(money_moves)
+        self.form.setRowVisible(self.method, money_moves)  # no method without money
+        self.reference.setPlaceholderText(
+            "check number, card slip… (optional)" if money_moves
+            else "why, e.g. “contractual, EOB 03/12”")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "Record" if money_moves else f"Record {self.kind.currentText().lower()}")
 
     def accept(self) -> None:
         try:
@@ -146,20 +179,26 @@ def record_for_selected(page) -> bool:
     row = next((r for r in page.model.rows() if r.visit_id == visit_id), None)
     if row is None:
         return False
-    title = f"{row.patient}, {row.day.isoformat()} (visit {row.visit_id})"
-    entry = PaymentDialog.ask(page, title, row.charges_cents, row.paid_cents)
+    title = f"{row.patient}, {format_date(row.day)} (visit {row.visit_id})"
+    entry = PaymentDialog.ask(page, title, row.charges_cents,
+                              row.charges_cents - row.balance_cents)
     if entry is None:
         page._idle("No payment recorded.")
         return False
     now = page.clock.now() if page.clock is not None else datetime.now(UTC)
     try:
         page.repo.record_payment(visit_id, entry.cents, entry.method, entry.reference, now,
-                                 user=page.user)
+                                 user=page.user, kind=entry.kind)
     except (StorageError, BillingError) as exc:  # shown to the desk; nothing was saved
         page._failed(exc)
         return False
-    _changed(page, visit_id, f"Recorded {money(entry.cents)} ({entry.method}) for "
-                             f"{row.patient}.")
+    if entry.kind == "patient":
+        what = f"{money(entry.cents)} ({entry.method})"
+    elif entry.kind == "insurance":
+        what = f"an insurance payment of {money(entry.cents)} ({entry.method})"
+    else:
+        what = f"a {entry.kind} of {money(entry.cents)}"
+    _changed(page, visit_id, f"Recorded {what} for {row.patient}.")
     return True
 
 
@@ -185,10 +224,16 @@ def _method_label(method: str) -> str:
 
 
 def describe_payment(payment) -> str:
-    """"$25.00 by check (#1042) received 03-06 14:20", for questions and messages."""
+    """"$25.00 by check (#1042) received 03/06 2:20 PM", for questions and messages (an
+    adjustment or write-off: "write-off of $20.00 (reason) recorded 03/06 2:20 PM")."""
     reference = f" ({payment.reference})" if payment.reference else ""
-    return (f"{money(payment.cents)} by {_method_label(payment.method)}{reference} received "
-            f"{on_screen(payment.received_at):%m-%d %H:%M}")
+    when = format_short_date_time(on_screen(payment.received_at))
+    kind = getattr(payment, "kind", "patient")
+    if kind in NO_MONEY:
+        return f"{kind} of {money(payment.cents)}{reference} recorded {when}"
+    by = "insurance " if kind == "insurance" else ""
+    return (f"{money(payment.cents)} {by}by {_method_label(payment.method)}{reference} "
+            f"received {when}")
 
 
 def void_selected(page) -> bool:
@@ -246,20 +291,27 @@ def _status(payment) -> str:
 def _status_tip(payment) -> str:
     if not payment.is_void:
         return f"Received by {payment.user}"
-    return (f"Voided {on_screen(payment.voided_at):%Y-%m-%d %H:%M} by {payment.voided_by}: "
+    return (f"Voided {format_date_time(on_screen(payment.voided_at))} by {payment.voided_by}: "
             f"{payment.void_reason}")
+
+
+_KIND_SHORT = {"patient": "Patient", "insurance": "Insurance", "adjustment": "Adjustment",
+               "write-off": "Write-off"}
 
 
 class PaymentsModel(RowsModel):
     """Payments (storage ``Payment`` rows); a void one is greyed and struck through."""
 
-    STATUS = 4
+    STATUS = 5
 
     def __init__(self, parent=None) -> None:
         super().__init__([
-            Column("Received", lambda p: f"{on_screen(p.received_at):%m-%d %H:%M}"),
+            Column("Received", lambda p: format_short_date_time(on_screen(p.received_at))),
             Column("Amount", lambda p: money(p.cents), RIGHT),
-            Column("Method", lambda p: dict(METHODS).get(p.method, p.method)),
+            Column("Kind", lambda p: _KIND_SHORT.get(p.kind, p.kind),
+                   tooltip=lambda p: PAYMENT_KINDS.get(p.kind, p.kind)),
+            Column("Method", lambda p: "—" if p.kind in NO_MONEY
+                   else dict(METHODS).get(p.method, p.method)),
             Column("Reference", lambda p: p.reference, tooltip=lambda p: p.reference),
             Column("Status", _status, tooltip=_status_tip),
         ], parent=parent)
@@ -335,7 +387,10 @@ class PaymentsPanel(QWidget):
             self.title.setText(f"Payments of {row.patient}: none recorded")
         else:
             void = sum(1 for p in payments if p.is_void)
+            adjusted = getattr(row, "adjusted_cents", 0)
             self.title.setText(f"Payments of {row.patient}: {money(row.paid_cents)} paid"
+                               + (f", {money(adjusted)} adjusted or written off"
+                                  if adjusted else "")
                                + (f" ({void} void)" if void else ""))
         for i, payment in enumerate(payments):
             if kept is not None and payment.id == kept.id:

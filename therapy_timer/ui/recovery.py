@@ -31,7 +31,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.visit_dialogs import from_qdatetime, time_edit
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ RESOLUTIONS = {KEEP: "keep-running", STOP_LAST_ALIVE: "stop-at-last-alive", STOP
 
 
 def _hm(moment: datetime) -> str:
-    return on_screen(moment).strftime("%H:%M")
+    return screen_time(moment)
 
 
 class RecoveryRow(QFrame):

@@ -26,7 +26,7 @@ from therapy_timer.core.model import BillingError, Performer, Rule
 from therapy_timer.core.records import ClockFlag, StoredInterval, Visit, VisitStatus
 from therapy_timer.storage.errors import ProviderBusyError, StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.clock import Clock, on_screen
+from therapy_timer.ui.clock import Clock, screen_time
 from therapy_timer.ui.clock_watch import JUMP_TOLERANCE_SECONDS, ClockWatch
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class TimeJump:
             kind = f"the computer slept or its clock jumped ahead ({gap} min unaccounted for)"
         else:
             kind = "the computer's clock was set back"
-        return (f"While {what} ran, {kind} after {on_screen(self.last_good):%H:%M}. "
+        return (f"While {what} ran, {kind} after {screen_time(self.last_good)}. "
                 "Confirm the time, or stop the timer at the last certain moment.")
 
 

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Practice
-from therapy_timer.core.validation import validate_npi
+from therapy_timer.core.validation import validate_npi, validate_taxonomy
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.dialogs import Ask
@@ -159,6 +159,16 @@ class Page(QWidget):
             return validate_npi(text) if text else ""
         except BillingError as exc:
             self.error(f"{label}: {exc}." if label else f"{exc}.")
+            return None
+
+    def checked_taxonomy(self, field: QLineEdit) -> str | None:
+        """The taxonomy code typed in ``field`` (upper-cased; "" when empty), or None after
+        showing why it is wrong: 10 letters and digits ending in X."""
+        text = field.text().strip()
+        try:
+            return validate_taxonomy(text) if text else ""
+        except BillingError as exc:
+            self.error(f"Taxonomy: {exc}.")
             return None
 
     def save(self) -> bool:  # pragma: no cover - every page overrides it
@@ -349,12 +359,15 @@ class PracticePage(Page):
         if tax_id and len(re.sub(r"\D", "", tax_id)) != 9:
             self.error(f"Tax ID {tax_id!r} must have 9 digits (EIN 12-3456789).")
             return False
+        taxonomy = self.checked_taxonomy(self.taxonomy)
+        if taxonomy is None:
+            return False
         zone = self.timezone.currentText().strip()
         if zone and zone not in time_zones():
             self.error(f"Time zone {zone!r} is not a known zone (for example America/Chicago).")
             return False
         practice = Practice(name, self.address.toPlainText().strip(), self.phone.text().strip(),
-                            npi, tax_id, self.taxonomy.text().strip().upper(), zone,
+                            npi, tax_id, taxonomy, zone,
                             list_bundled=self.list_bundled.isChecked())
         try:
             self.repo.save_practice(practice, user=self.user)

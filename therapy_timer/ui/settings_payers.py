@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -27,10 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.formats import format_date
 from therapy_timer.core.model import BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
 from therapy_timer.core.rules_data import kx_for_year
-from therapy_timer.core.validation import validate_code
+from therapy_timer.core.validation import validate_code, validate_payer_code
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
@@ -72,6 +74,11 @@ class PayersPage(RecordListPage):
         self.today = today or date.today()
         self._current: Payer | None = None
         self.name = QLineEdit(placeholderText="e.g. Medicare Part B")
+        self.payer_code = QLineEdit(placeholderText="e.g. 04412 (the ID claims are filed under)")
+        self.address = QPlainTextEdit()
+        self.address.setPlaceholderText("Claims address\nCity, State ZIP")
+        self.address.setTabChangesFocus(True)
+        self.address.setFixedHeight(56)
         self.rule = QComboBox()
         for rule, text in RULE_NAMES.items():
             self.rule.addItem(text, rule.value)
@@ -94,6 +101,8 @@ class PayersPage(RecordListPage):
 
         form = QFormLayout()
         form.addRow("Name", self.name)
+        form.addRow("Payer ID", self.payer_code)
+        form.addRow("Claims address", self.address)
         form.addRow("Unit rule", self.rule)
         form.addRow("", self.medicare)
         form.addRow("", self.therapy_modifiers)
@@ -102,6 +111,7 @@ class PayersPage(RecordListPage):
         form.addRow("", self.self_pay)
         form.addRow("Distinct-service modifier", self.distinct)
         for label, widget in (("Name", self.name), ("Unit rule", self.rule),
+                              ("Payer ID", self.payer_code), ("Claims address", self.address),
                               ("Distinct-service modifier", self.distinct)):
             widget.setAccessibleName(label)
         allowed_buttons = QHBoxLayout()
@@ -112,8 +122,11 @@ class PayersPage(RecordListPage):
         right.addLayout(form)
         right.addWidget(self.rule_note)
         right.addWidget(self.kx_label)
-        right.addWidget(QLabel("Allowed amounts (what the payer pays per unit; they add up "
-                               "toward the KX threshold):"))
+        allowed_note = QLabel("Allowed amounts (what the payer pays per unit; they add up "
+                              "toward the KX threshold and split a superbill's balance into "
+                              "insurance's share and the patient's):")
+        allowed_note.setWordWrap(True)
+        right.addWidget(allowed_note)
         right.addWidget(self.allowed, 1)
         right.addLayout(allowed_buttons)
         left = QVBoxLayout()
@@ -136,6 +149,7 @@ class PayersPage(RecordListPage):
         self.watch(self.name, self.rule, self.medicare, self.therapy_modifiers,
                    self.assistant_modifiers, self.kx_applies, self.self_pay, self.distinct,
                    self.allowed)
+        self.watch(self.payer_code, self.address)
 
     @property
     def title(self) -> str:
@@ -157,6 +171,8 @@ class PayersPage(RecordListPage):
         self._current = payer
         p = payer or Payer("")
         self.name.setText(p.name)
+        self.payer_code.setText(p.payer_code)
+        self.address.setPlainText(p.address)
         self.rule.setCurrentIndex(self.rule.findData(p.rule.value))
         self.medicare.setChecked(p.medicare)
         self._medicare_toggled(p.medicare)
@@ -222,6 +238,13 @@ class PayersPage(RecordListPage):
         except ValueError as exc:
             self.error(f"{exc}.")
             return False
+        code = self.payer_code.text().strip()
+        if code:
+            try:
+                code = validate_payer_code(code)
+            except BillingError as exc:
+                self.error(f"Payer ID: {exc}.")
+                return False
         medicare = self.medicare.isChecked()
         rule = Rule.CMS if medicare else Rule(self.rule.currentData())
         base = self._current or Payer(name)
@@ -230,7 +253,8 @@ class PayersPage(RecordListPage):
             therapy_modifiers=self.therapy_modifiers.isChecked(),
             assistant_modifiers=self.assistant_modifiers.isChecked(),
             kx_applies=self.kx_applies.isChecked(), self_pay=self.self_pay.isChecked(),
-            distinct_modifier=self.distinct.currentText(), allowed_cents=allowed)
+            distinct_modifier=self.distinct.currentText(), allowed_cents=allowed,
+            payer_code=code, address=self.address.toPlainText().strip())
         try:
             saved = self.repo.save_payer(payer, user=self.user)
         except (StorageError, BillingError) as exc:  # each names the problem
@@ -255,8 +279,8 @@ class FeesPage(Page):
             Column("Service", lambda e: self._label(e.code),
                    tooltip=lambda e: self._note(e.code)),
             Column("Per unit", lambda e: money(e.cents), RIGHT),
-            Column("From", lambda e: e.effective_from.isoformat()),
-            Column("To", lambda e: e.effective_to.isoformat() if e.effective_to else "open"),
+            Column("From", lambda e: format_date(e.effective_from)),
+            Column("To", lambda e: format_date(e.effective_to) if e.effective_to else "open"),
         ], parent=self)
         self.table = records_table(self.model, "Fee schedule", stretch=1)
         self.table.setAlternatingRowColors(True)
@@ -266,7 +290,7 @@ class FeesPage(Page):
         self.amount.setAccessibleName("Fee per unit")
         self.start = QDateEdit(QDate(self.today))
         self.start.setCalendarPopup(True)
-        self.start.setDisplayFormat("yyyy-MM-dd")
+        self.start.setDisplayFormat("MM/dd/yyyy")
         self.start.setAccessibleName("Fee effective from")
         self.save_button.setText("Save fee")
         self.check_note = confirm_note("")
@@ -341,5 +365,5 @@ class FeesPage(Page):
         self.code.clear()
         self.amount.clear()
         self.dirty = False
-        self.ok(f"{code}: {money(cents)} per unit from {start.isoformat()}.")
+        self.ok(f"{code}: {money(cents)} per unit from {format_date(start)}.")
         return True

@@ -69,6 +69,7 @@ class ProvidersPage(RecordListPage):
         self.role = QComboBox()
         self.npi = QLineEdit(placeholderText="10 digits (individual NPI)")
         self.license = QLineEdit(placeholderText="state license number")
+        self.taxonomy = QLineEdit(placeholderText="e.g. 225100000X (physical therapist)")
         self.supervisor = QComboBox()
         self.active = QCheckBox("Active (listed for new visits)")
         self.pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
@@ -83,6 +84,7 @@ class ProvidersPage(RecordListPage):
             ("Role", self.role),
             ("NPI", self.npi),
             ("License", self.license),
+            ("Taxonomy", self.taxonomy),
             ("Supervising therapist", self.supervisor),
             ("", self.active),
             ("New PIN", self.pin),
@@ -114,6 +116,7 @@ class ProvidersPage(RecordListPage):
         self.connect_list()
         self.watch(self.name, self.credentials, self.discipline, self.role, self.npi,
                    self.license, self.supervisor, self.active, self.pin, self.clear_pin)
+        self.watch(self.taxonomy)
 
     @property
     def title(self) -> str:
@@ -145,6 +148,7 @@ class ProvidersPage(RecordListPage):
         self.supervisor.setCurrentIndex(max(0, self.supervisor.findData(p.supervisor_id)))
         self.npi.setText(p.npi)
         self.license.setText(p.license)
+        self.taxonomy.setText(p.taxonomy)
         self.active.setChecked(p.active)
         self.pin.clear()
         self.clear_pin.setChecked(False)
@@ -192,6 +196,9 @@ class ProvidersPage(RecordListPage):
         npi = self.checked_npi(self.npi)
         if npi is None:
             return False
+        taxonomy = self.checked_taxonomy(self.taxonomy)
+        if taxonomy is None:
+            return False
         pin_text = self.pin.text().strip()
         pin: str | None = None
         if self.clear_pin.isChecked():
@@ -213,6 +220,7 @@ class ProvidersPage(RecordListPage):
             active=self.active.isChecked(),
             has_pin=self._current.has_pin if self._current else False,
             id=self._current.id if self._current else None,
+            taxonomy=taxonomy,
         )
         try:
             saved = self.repo.save_provider(provider, pin=pin, user=self.user)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.formats import format_date, format_weekday_date
 from therapy_timer.core.model import BillingError
 from therapy_timer.core.records import Patient, VisitStatus, VisitSummary
 from therapy_timer.core.validation import ValidationError, parse_birth_date
@@ -37,7 +38,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import Column, RowsModel, records_table
 
@@ -49,7 +50,7 @@ PROVIDER_KEY = "station/provider_id"
 
 def _time(summary: VisitSummary) -> str:
     moment = summary.visit.session_start or summary.visit.created_at
-    return on_screen(moment).strftime("%H:%M") if moment else ""
+    return screen_time(moment) if moment else ""
 
 
 def _status(summary: VisitSummary) -> str:
@@ -267,7 +268,7 @@ class TodayPage(QWidget):
         """Re-reads providers, today's visits and the patient list."""
         now = self.clock.now()
         day = self.repo.service_day(now)
-        self.heading.setText(f"Today · {day:%A %d %B %Y}")
+        self.heading.setText(f"Today · {format_weekday_date(day, long=True)}")
         current = self.provider.currentData()
         self.provider.clear()
         for provider in self.repo.list_providers():
@@ -312,7 +313,7 @@ class TodayPage(QWidget):
         for patient in patients:
             label = patient.display_name
             if patient.birth_date:
-                label += f"   born {patient.birth_date:%Y-%m-%d}"
+                label += f"   born {format_date(patient.birth_date)}"
             if patient.chart_number:
                 label += f"   #{patient.chart_number}"
             item = QListWidgetItem(label)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from therapy_timer.core.billing import DayBilling
 from therapy_timer.core.documentation import progress_report_due
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import on_screen, screen_time
 from therapy_timer.ui.visit_widgets import Notice
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
         notices.append(Notice(
             f"jump{jump_no}", jump.describe(), "error",
             [("Time is right", lambda j=jump: panel.resolve_jump(j, True)),
-             (f"Stop at {at:%H:%M}", lambda j=jump: panel.resolve_jump(j, False))],
+             (f"Stop at {screen_time(at)}", lambda j=jump: panel.resolve_jump(j, False))],
         ))
     for item in notice_texts(billing, controller.facts(), number):
         actions = []

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from therapy_timer.core.codes import CodeKind
+from therapy_timer.core.formats import format_date, format_weekday_date
 from therapy_timer.core.model import BillingError, Discipline, Performer
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import (
@@ -38,7 +39,7 @@ from therapy_timer.ui.assistant import (
     remembered_assistant,
     shown_name,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
@@ -291,14 +292,14 @@ class VisitPanel(QWidget):
         self.earlier_day = visit.day if visit.day < today else None
         if self.earlier_day:  # timers start only on today's visits (the store refuses)
             days = (today - visit.day).days
-            parts.append(f"visit of {visit.day:%m/%d/%Y} ({days} day{'s' if days != 1 else ''}"
+            parts.append(f"visit of {format_date(visit.day)} ({days} day{'s' if days != 1 else ''}"
                          " ago): finish it with its recorded time")
         earlier = {i.visit_id for i in self.controller.pooled}
         if earlier:
             parts.append(f"units pooled with {len(earlier)} earlier visit"
                          f"{'s' if len(earlier) > 1 else ''} today")
-        self.subtitle.setToolTip(f"Visit of {visit.day:%A %d %B %Y}; units follow the payer's "
-                                 f"{rule}")
+        self.subtitle.setToolTip(f"Visit of {format_weekday_date(visit.day, long=True)}; "
+                                 f"units follow the payer's {rule}")
         self._subtitle_parts = [p for p in parts if p]
         self.subtitle.setText("  ·  ".join(self._subtitle_parts))
         self._hold_lines(self.subtitle)
@@ -478,9 +479,9 @@ class VisitPanel(QWidget):
         detail = ""
         if self.controller.paused:
             since = self.controller.paused_since()
-            text = "PAUSED" + (f" since {on_screen(since):%H:%M}" if since else "")
+            text = "PAUSED" + (f" since {screen_time(since)}" if since else "")
             codes = ", ".join(self.controller.paused_codes)
-            detail = (f"Of {self.earlier_day:%m/%d/%Y}: finish the visit ({codes})"
+            detail = (f"Of {format_date(self.earlier_day)}: finish the visit ({codes})"
                       if self.earlier_day else "Resume restarts " + codes)
             colour = style.PAUSED
         elif running:

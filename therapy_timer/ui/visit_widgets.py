@@ -28,7 +28,7 @@ from therapy_timer.ui import (
     pyside_guard,  # noqa: F401  (before any Qt call)
     style,
 )
-from therapy_timer.ui.clock import on_screen
+from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.tiles import mmss
 
 
@@ -216,7 +216,7 @@ class NoticeScroll(QScrollArea):
 
 
 def _hms(moment: datetime | None) -> str:
-    return on_screen(moment).strftime("%H:%M:%S") if moment else "running"
+    return screen_time(moment, seconds=True) if moment else "running"
 
 
 class IntervalTableModel(QAbstractTableModel):

@@ -20,6 +20,7 @@ from therapy_timer.ui.frontdesk import FrontDeskPage
 from .conftest import END, TIMEOUT, open_desk
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+PRINTED = 8  # list column (after Paid and Balance, which must always show)
 
 
 @pytest.fixture
@@ -68,11 +69,11 @@ def test_lists_todays_finalized_visits(qtbot, page, repo):
     assert page.date_range() == (END, END)
     assert page.model.rowCount() == len(expected)
     assert sorted(_cells(page, 2)) == sorted(s.patient_name for s in expected)
-    assert set(_cells(page, 0)) == {END.isoformat()}
+    assert set(_cells(page, 0)) == {f"{END:%m/%d/%Y}"}
     assert page.table.isColumnHidden(0)  # one day: the date is in the picker
     assert all(c.startswith("$") for c in _cells(page, 5))
-    assert set(_cells(page, 6)) == {""}  # nothing printed yet
-    assert f"{len(expected)} finalized visits on {END.isoformat()}" in page.summary.text()
+    assert set(_cells(page, PRINTED)) == {""}  # nothing printed yet
+    assert f"{len(expected)} finalized visits on {END:%m/%d/%Y}" in page.summary.text()
 
 
 def test_pick_a_date_and_a_range(qtbot, page, repo):
@@ -83,7 +84,7 @@ def test_pick_a_date_and_a_range(qtbot, page, repo):
     assert page.date_range() == (earlier, END)
     total = sum(len(_finalized(repo, date(2026, 3, d))) for d in (4, 5, 6))
     assert page.model.rowCount() == total
-    assert "2026-03-04 to 2026-03-06" in page.summary.text()
+    assert "03/04/2026 to 03/06/2026" in page.summary.text()
     assert not page.table.isColumnHidden(0)  # a range: each row says its day
     with qtbot.waitSignal(page.listed, timeout=TIMEOUT):
         page.end_edit.setDate(QDate(2026, 3, 4))
@@ -139,7 +140,8 @@ def test_save_as_pdf(qtbot, page, tmp_path, monkeypatch):
         return str(target)
 
     monkeypatch.setattr(FrontDeskPage, "ask_save_path", classmethod(lambda cls, p, n: ask(p, n)))
-    with qtbot.waitSignal(page.saved, timeout=TIMEOUT) as blocker:
+    with qtbot.waitSignal(page.listed, timeout=TIMEOUT), \
+            qtbot.waitSignal(page.saved, timeout=TIMEOUT) as blocker:  # the list shows the mark
         qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(target)]
     assert suggested[0].startswith("superbill-") and suggested[0].endswith(".pdf")
@@ -173,7 +175,7 @@ def test_print_one_superbill_to_a_pdf_printer(qtbot, page, tmp_path, monkeypatch
     assert "1 page" in page.status.text() or "pages" in page.status.text()
     with qtbot.waitSignal(page.listed, timeout=TIMEOUT):
         pass
-    marks = _cells(page, 6)
+    marks = _cells(page, PRINTED)
     assert marks[0].startswith("✓") and set(marks[1:]) == {""}
     # The mark is in the database (not this computer's settings), with who and when.
     assert repo.printed_at(visit_id) == clock.now()
@@ -185,8 +187,8 @@ def test_print_one_superbill_to_a_pdf_printer(qtbot, page, tmp_path, monkeypatch
     try:
         assert reopened.printed_at(visit_id) == clock.now()
         again = _page(qtbot, reopened, worker, clock, qsettings, icd_cache)
-        assert _cells(again, 6)[0].startswith("✓")
-        assert set(_cells(again, 6)[1:]) == {""}
+        assert _cells(again, PRINTED)[0].startswith("✓")
+        assert set(_cells(again, PRINTED)[1:]) == {""}
         again.close()
     finally:
         reopened.close()
@@ -199,7 +201,7 @@ def test_print_cancelled(qtbot, page, monkeypatch):
     assert "Ctrl+P" in page.print_button.toolTip()
     qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
     assert page.status.text() == "Printing cancelled."
-    assert set(_cells(page, 6)) == {""}
+    assert set(_cells(page, PRINTED)) == {""}
 
 
 def test_print_all_superbills_as_one_job(qtbot, page, tmp_path, monkeypatch):
@@ -220,7 +222,7 @@ def test_print_all_superbills_as_one_job(qtbot, page, tmp_path, monkeypatch):
     assert len(pypdf.PdfReader(out).pages) == page.document.pageCount()
     with qtbot.waitSignal(page.listed, timeout=TIMEOUT):
         pass
-    assert all(mark.startswith("✓") for mark in _cells(page, 6))
+    assert all(mark.startswith("✓") for mark in _cells(page, PRINTED))
 
 
 def test_day_sheet_preview_and_save(qtbot, page, tmp_path, monkeypatch, repo):
@@ -243,7 +245,7 @@ def test_a_day_without_visits(qtbot, page):
         page.set_range(date(2026, 6, 1))
     assert page.model.rowCount() == 0
     assert not page.all_button.isEnabled()
-    assert "0 finalized visits on 2026-06-01" in page.summary.text()
+    assert "0 finalized visits on 06/01/2026" in page.summary.text()
 
 
 def test_model_passes_qtmodeltester(qtmodeltester, page):

@@ -17,7 +17,7 @@ from therapy_timer.ui.payments import PaymentDialog, PaymentEntry
 from .conftest import END, TIMEOUT
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-PAID, BALANCE = 7, 8  # list columns
+PAID, BALANCE = 6, 7  # list columns
 
 
 def _select(qtbot, page, row):
@@ -51,7 +51,7 @@ def test_record_a_payment_for_the_selected_visit(qtbot, page, repo, clock, monke
     with qtbot.waitSignal(page.listed, timeout=TIMEOUT), \
             qtbot.waitSignal(page.document_ready, timeout=TIMEOUT):
         qtbot.mouseClick(page.payment_button, Qt.MouseButton.LeftButton)
-    assert seen == [(f"{row.patient}, {END.isoformat()} (visit {row.visit_id})",
+    assert seen == [(f"{row.patient}, {END:%m/%d/%Y} (visit {row.visit_id})",
                      row.charges_cents, 0)]
     (payment,) = repo.payments_for(row.visit_id)
     assert (payment.cents, payment.method, payment.reference, payment.user) == (

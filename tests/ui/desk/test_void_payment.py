@@ -18,7 +18,7 @@ from therapy_timer.ui.payments import PaymentsModel
 from .conftest import TIMEOUT
 
 pytestmark = pytest.mark.qt_log_ignore("does not support propagateSizeHints")
-PAID, BALANCE = 7, 8  # visit list columns
+PAID, BALANCE = 6, 7  # visit list columns
 LEFT = Qt.MouseButton.LeftButton
 
 
@@ -80,8 +80,8 @@ def test_the_selected_visits_payments_are_listed(qtbot, page, paid):
     assert panel.visit_id == row.visit_id
     assert panel.model.rowCount() == 2
     assert [panel.model.cell_text(i, 1) for i in range(2)] == ["$25.00", "$10.00"]
-    assert [panel.model.cell_text(i, 2) for i in range(2)] == ["Check", "Cash"]
-    assert panel.model.cell_text(0, 3) == "#1042"
+    assert [panel.model.cell_text(i, 3) for i in range(2)] == ["Check", "Cash"]
+    assert panel.model.cell_text(0, 4) == "#1042"
     assert panel.title.text() == f"Payments of {row.patient}: $35.00 paid"
     assert page.payment_button.isEnabled()
     assert not panel.void_button.isEnabled()  # no payment selected yet
@@ -135,7 +135,7 @@ def test_void_with_a_reason_updates_the_list_balance_and_documents(
     assert f"Balance due {money(row.charges_cents - 1000)}" in text
     with qtbot.waitSignal(page.document_ready, timeout=TIMEOUT):
         page.show_daysheet()
-    assert "Payments recorded $10.00" in _pdf_text(page.current_pdf)
+    assert "Payments received $10.00" in _pdf_text(page.current_pdf)
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
