@@ -3,7 +3,9 @@
 Run: ``QT_QPA_PLATFORM=offscreen python docs/screenshots.py`` (or under ``xvfb-run -a``).
 The demo clinic is built in a temporary database ending on a fixed date, and the app runs on a
 ``FakeClock`` set to that day, so the pictures are the same on every machine. Every patient in
-them is made up.
+them is made up. The screens are taken at 1366 x 768 (a common treatment-room screen) and again
+at the 1024 x 700 minimum (``*-1024.png``); the superbill and day sheet pictures are the demo
+clinic's PDFs rendered with ``pdftoppm`` (poppler-utils).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 END = date(2026, 3, 6)
 ZONE = "America/Chicago"  # the demo clinic's zone
-SIZE = (1280, 800)
+#: (file name suffix, window size): the common screen first, then the app's minimum.
+SIZES = (("", (1366, 768)), ("-1024", (1024, 700)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,19 +38,26 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    from therapy_timer.ui.app import make_application
 
+    app = make_application()
+    for suffix, size in SIZES:
+        _screens(app, out, suffix, size)
+    _documents(out)
+    return 0
+
+
+def _screens(app, out: Path, suffix: str, SIZE: tuple[int, int]) -> None:
     from PySide6.QtCore import QSettings
 
     from therapy_timer.core.model import Performer
     from therapy_timer.demo import build_demo_file
     from therapy_timer.storage.repository import open_repository
-    from therapy_timer.ui.app import make_application
     from therapy_timer.ui.clock import FakeClock
     from therapy_timer.ui.dialogs import Ask
     from therapy_timer.ui.first_run import FirstRunDialog
     from therapy_timer.ui.main_window import MainWindow
 
-    app = make_application()
     Ask.confirm = classmethod(lambda cls, *a, **k: True)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.db"
@@ -64,11 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         def shot(name: str, widget=None) -> None:
             for _ in range(3):
                 app.processEvents()
-            path = out / f"{name}.png"
+            path = out / f"{name}{suffix}.png"
             (widget or window).grab().save(str(path))
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
         shot("today")
+
+        # Every open visit of any day (yesterday's left open), reached from Today.
+        from therapy_timer.ui.visit_history import VisitHistoryDialog
+
+        listing = VisitHistoryDialog(repo, END, None, window)
+        listing.resize(min(860, SIZE[0] - 40), min(520, SIZE[1] - 80))
+        listing.show()
+        shot("open-visits", listing)
+        listing.hide()
 
         # A visit on the clock: a PT with a Medicare patient, an assistant taking over.
         pt = next(p for p in repo.list_providers() if p.role is Performer.PT)
@@ -84,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         panel.start_or_stop("97010")
         panel.start_or_stop("97110")
         clock.advance(minutes=9)
-        window.controller.set_performer(Performer.PTA)
+        pta = next(p for p in repo.list_providers() if p.role is Performer.PTA)
+        window.controller.set_performer(Performer.PTA, pta.id)
         clock.advance(minutes=6, seconds=41)
         window.controller.tick()
         panel.refresh_notices()
@@ -142,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         window.show_today()
 
         # After a crash: a timer left running, the app restarted 40 minutes later.
+        left_open = {entry.visit.patient_id for entry in repo.open_visit_list()}
         window.today.start_for(next(
             p for p in repo.search_patients("", limit=40)
-            if p.id != patient.id and any(plan.discipline.value == "PT"
-                                          for plan in repo.plans_for(p.id))).id)
+            if p.id != patient.id and p.id not in left_open
+            and any(plan.discipline.value == "PT" for plan in repo.plans_for(p.id))).id)
         panel.start_or_stop("97530")
         clock.advance(minutes=7)
         repo.heartbeat(clock.now())
@@ -182,7 +203,40 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         second.close()
         repo.close()
-    return 0
+
+
+def _documents(out: Path) -> None:
+    """The superbill of the demo's split-code visit (PT and PTA on 97110, the bundled hot pack,
+    97140's technique) and the end date's day sheet, page 1 of each, as PNGs."""
+    import shutil
+    import sqlite3
+    import subprocess
+
+    from therapy_timer.cli import main as cli
+    from therapy_timer.demo import build_demo_file
+
+    if shutil.which("pdftoppm") is None:
+        print("pdftoppm missing (apt-get install poppler-utils): superbill pictures not made")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.db"
+        build_demo_file(db, seed=1, end_date=END)
+        conn = sqlite3.connect(db)
+        [(split,)] = conn.execute(
+            "SELECT visit_id FROM intervals i JOIN visits v ON v.id = i.visit_id"
+            " WHERE v.status = 'finalized' AND v.day = ? GROUP BY visit_id"
+            " HAVING count(DISTINCT CASE WHEN code = '97110' THEN performer END) = 2"
+            " AND sum(code = '97140') > 0", (END.isoformat(),)).fetchall()[:1]
+        conn.close()
+        jobs = (("superbill", ["superbill", "--visit", str(split)]),
+                ("daysheet", ["daysheet", "--date", END.isoformat()]))
+        for name, args in jobs:
+            pdf = Path(tmp) / f"{name}.pdf"
+            if cli([*args, "--db", str(db), "--out", str(pdf)]) != 0:
+                raise SystemExit(f"{name}: the command failed")
+            subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1",
+                            "-singlefile", str(pdf), str(out / name)], check=True)
+            print(out / f"{name}.png")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,12 @@ def test_demo_shows_every_rule_on_the_last_days(demo_db):
     soon = conn.execute("SELECT count(*) FROM plans WHERE certified_through BETWEEN ? AND"
                         " date(?, '+7 days')", (END, END)).fetchone()[0]
     assert soon >= 1
+    # Every assistant interval names its assistant (the superbill prints who, on CQ/CO lines).
+    unnamed = conn.execute(
+        "SELECT count(*) FROM intervals i LEFT JOIN providers p ON p.id = i.provider_id"
+        " WHERE i.performer IN ('PTA', 'OTA') AND (p.role IS NULL OR p.role <> i.performer)"
+        ).fetchone()[0]
+    assert unnamed == 0
     assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == 40
     roles = sorted(r for (r,) in conn.execute("SELECT role FROM providers"))
     assert roles == ["OT", "OTA", "PT", "PT", "PTA"]

@@ -74,3 +74,15 @@ def test_live_total_leaves_bundled_97010_out_for_medicare():
     assert facts.seconds_by_code["97010"] == 23 * 60  # its minutes still show
     other = LiveTally(running).facts(at(23))
     assert (other.untimed_units, other.total_units) == (1, 3)
+
+
+def test_the_explanation_says_a_bundled_code_is_not_billed():
+    billing = bill_intervals([iv("97110", 0, 20), iv("97010", 0, 10)],
+                             BillingContext(medicare=True), day=DAY)
+    [said] = [t for t in billing.explanation if t.startswith("97010")]
+    assert said == ("97010 is bundled by Medicare: documented, not billed; its 10 min count in "
+                    "total treatment time, not the timed total")
+    commercial = bill_intervals([iv("97110", 0, 20), iv("97010", 0, 10)], BillingContext(),
+                                day=DAY)
+    assert any(t.startswith("97010 is untimed") and ": 1 unit;" in t
+               for t in commercial.explanation)

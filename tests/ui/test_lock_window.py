@@ -63,6 +63,18 @@ def _start_97110(qtbot, win, clinic, clock, minutes=10):
     clock.advance(minutes=minutes)
 
 
+def test_the_lock_screen_counts_units_as_the_visit_screen_does(qtbot, pins, clock, win):
+    """A Medicare patient's hot pack beside 97110: documented, not billed, on both screens."""
+    _start_97110(qtbot, win, pins, clock, minutes=0)
+    qtbot.mouseClick(win.visit_panel.tiles.tiles["97010"], LEFT)
+    clock.advance(minutes=10)
+    win.controller.tick()
+    assert win.visit_panel.totals.units.value.text() == "1"
+    assert win.lock.check()
+    card = win.lock.lock_screen.board.cards[0]
+    assert card.units.text() == "1 UNIT SO FAR"
+
+
 def _visible_texts(widget: QWidget) -> str:
     texts = [widget.windowTitle()]
     for child in widget.findChildren(QWidget):

@@ -463,8 +463,12 @@ def test_manual_therapy_starts_empty_then_offers_the_patients_last(qtbot, panel,
 
 
 def test_the_station_remembers_its_provider(qtbot, clinic, clock, tmp_path):
+    from therapy_timer.core.model import Discipline, Performer
+    from therapy_timer.core.records import Provider
     from therapy_timer.ui.today import TodayPage
 
+    # An assistant whose name sorts first, as the issue's OTA did.
+    clinic.repo.save_provider(Provider("Aaron First, OTA", Discipline.OT, Performer.OTA))
     settings = QSettings(str(tmp_path / "station.ini"), QSettings.Format.IniFormat)
 
     def page():
@@ -476,8 +480,10 @@ def test_the_station_remembers_its_provider(qtbot, clinic, clock, tmp_path):
         return today
 
     first = page()
-    names = [first.provider.itemText(n) for n in range(first.provider.count())]
-    assert first.provider.currentText() == names[0]  # nothing remembered yet: the first
+    # Nothing remembered yet: the first therapist listed, never an assistant (the issue saw an
+    # OTA offered first on every start).
+    assert first.provider.itemText(0) == "Aaron First, OTA"
+    assert first.provider.currentText() == "Dana Test, PT"
     robin = first.provider.findData(clinic.pt2.id)
     first.provider.setFocus()
     while first.provider.currentIndex() != robin:  # the keyboard, as a user picks
@@ -496,7 +502,7 @@ def test_the_station_remembers_its_provider(qtbot, clinic, clock, tmp_path):
         str(tmp_path / "other.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(other)
     other.refresh()
-    assert other.provider.currentIndex() == 0
+    assert other.provider.currentText() == "Dana Test, PT"
     other._search_timer.stop()
 
 

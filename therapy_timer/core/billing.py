@@ -145,7 +145,21 @@ class DayBilling:
 
     @property
     def explanation(self) -> tuple[str, ...]:
-        return self.allocation.explanation
+        """The allocation's words, with a payer-bundled code said as billed: "97010 is
+        untimed ...: 1 unit" would contradict its 0 units on a Medicare claim."""
+        bundled = {line.code for line in self.lines if line.bundled}
+        if not bundled:
+            return self.allocation.explanation
+        listed = self.context.list_bundled
+        out = []
+        for text in self.allocation.explanation:
+            code = text.split(" ", 1)[0]
+            if code in bundled and " is " in text and ": 1 unit" in text:
+                text = (f"{code} is bundled by Medicare: "
+                        + ("listed at $0.00" if listed else "documented, not billed")
+                        + text[text.index(": 1 unit") + len(": 1 unit"):])
+            out.append(text)
+        return tuple(out)
 
     def claim_lines(self, confirmed: Collection[tuple[str, str]] | None = None) -> list[ClaimLine]:
         """Claim lines with the confirmed suggestions applied.

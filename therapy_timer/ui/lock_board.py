@@ -97,10 +97,10 @@ class TimerBoardSource:
         catalog = getattr(self.controller, "catalog", None)
         for visit_id, since, codes, tally in self._tallies:
             facts = tally.facts(now)
-            untimed = sum(1 for line in facts.allocation.lines if not line.timed and line.units)
             rows = tuple((code, _label(catalog, code), facts.seconds_by_code.get(code, 0))
                          for code in codes)
-            out.append(RunningVisit(visit_id, since, rows, facts.units_now + untimed,
+            # The visit screen's own total: a payer-bundled code (Medicare's 97010) earns none.
+            out.append(RunningVisit(visit_id, since, rows, facts.total_units,
                                     facts.seconds_to_next_unit))
         return out
 

@@ -166,6 +166,8 @@ def records_table(model, accessible_name: str, *, stretch: int | None = None) ->
     view.verticalHeader().hide()
     header = view.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # A column squeezed narrower than its title shows "Provi…", not a clipped middle ("ovid").
+    header.setTextElideMode(Qt.TextElideMode.ElideRight)
     if stretch is not None:
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return view

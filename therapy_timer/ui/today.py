@@ -271,13 +271,16 @@ class TodayPage(QWidget):
         self.heading.setText(f"Today · {format_weekday_date(day, long=True)}")
         current = self.provider.currentData()
         self.provider.clear()
-        for provider in self.repo.list_providers():
+        providers = self.repo.list_providers()
+        for provider in providers:
             role = provider.role.value
             shown = provider.name if provider.name.rstrip().endswith(role) else (
                 f"{provider.name} ({role})")
             self.provider.addItem(shown, provider.id)
         if current is None:  # first fill: the provider this station used last
             current = self._remembered_provider()
+        if current is None:  # a new station: a therapist (who owns the visit), not an assistant
+            current = next((p.id for p in providers if not p.is_assistant), None)
         if current is not None:
             index = self.provider.findData(current)
             if index >= 0:

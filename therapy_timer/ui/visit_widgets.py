@@ -215,8 +215,10 @@ class NoticeScroll(QScrollArea):
         return QSize(super().sizeHint().width(), max(self._wanted, self.minimumHeight()))
 
 
-def _hms(moment: datetime | None) -> str:
-    return screen_time(moment, seconds=True) if moment else "running"
+def _hms(moment: datetime | None, seconds: bool = False) -> str:
+    """The table's start and end ("3:10 PM": the column stays narrow beside the codes); the
+    tooltip and Edit time show the seconds."""
+    return screen_time(moment, seconds=seconds) if moment else "running"
 
 
 class IntervalTableModel(QAbstractTableModel):
@@ -273,6 +275,8 @@ class IntervalTableModel(QAbstractTableModel):
                 return interval.performer.value
             if col == 4:
                 return mmss(interval.interval.seconds(self.now))
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() in (0, 1):
+            return _hms(interval.start if index.column() == 0 else interval.end, seconds=True)
         if role == Qt.ItemDataRole.UserRole:
             return interval.id
         return None
