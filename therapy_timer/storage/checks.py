@@ -97,7 +97,7 @@ def read_schema(conn: sqlite3.Connection, schema: str = "main") -> dict[str, Sch
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_schema(version: int) -> dict[str, SchemaObject]:
     """The schema the app's migrations create at ``version`` (built once per version)."""
     from therapy_timer.storage.migrations import migrate
