@@ -515,3 +515,35 @@ def test_a_killed_pdf_leaves_no_part_file_at_the_next_run(db, tmp_path, capsys):
     assert code == 0, err
     assert hidden_parts(tmp_path) == []
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_an_older_backup_is_rebuilt_at_its_version_then_migrated(db, tmp_path, capsys):
+    from therapy_timer.storage.migrations import LATEST_VERSION, migrate
+
+    old = tmp_path / "schema5.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, "an old clinic", 5)
+    conn.execute("INSERT INTO practice (id, name) VALUES (1, 'Old Riverside (synthetic)')")
+    conn.execute("INSERT INTO payers (name, rule) VALUES ('Acme Health', 'per-code')")
+    conn.close()
+    code, out, err = run(["restore", "--db", db, "--from", old], capsys)
+    assert code == 0, err
+    assert "left out" not in out and "lacked" not in out
+    with open_repository(db) as repo:
+        assert repo.schema_version == LATEST_VERSION
+        assert repo.conn.execute("SELECT name FROM practice").fetchone()[0] == (
+            "Old Riverside (synthetic)")
+        assert repo.conn.execute("SELECT kind FROM payments").fetchall() == []
+        assert repo.conn.execute("SELECT address FROM payers").fetchone()[0] == ""
+
+
+def test_restore_over_another_programs_database_changes_nothing(db, tmp_path, capsys):
+    foreign = tmp_path / "recipes.db"
+    sql(foreign, "CREATE TABLE recipes (name TEXT)", "INSERT INTO recipes VALUES ('soup')")
+    before = digest(foreign)
+    code, _, err = run(["restore", "--db", foreign, "--from", db], capsys)
+    assert code == 2
+    line = one_line(err)
+    assert "another program" in line and f"the database {foreign} is unchanged" in line
+    assert digest(foreign) == before
+    assert hidden_parts(tmp_path) == []

@@ -20,6 +20,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,8 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 _COMPANION_NAMES = {"-wal": "write-ahead log", "-shm": "shared-memory index",
                     "-journal": "rollback journal"}
 LOCK_SECONDS = BUSY_TIMEOUT_MS / 1000
+#: Windows and macOS folders usually ignore case: CLINIC.DB-WAL is clinic.db-wal there.
+_CASE_BLIND = sys.platform in ("win32", "darwin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ def _companion_of(out: Path, db_path: Path) -> str | None:
     for suffix in ("", *COMPANIONS):
         twin = Path(f"{real_db}{suffix}")
         if (real_out == twin or _same(out, twin)
-                or (real_out.parent == twin.parent
+                or (_CASE_BLIND and real_out.parent == twin.parent
                     and real_out.name.casefold() == twin.name.casefold())):
             return suffix
     return None
@@ -291,6 +294,13 @@ def restore(db_path: Path | str, source: Path | str, now: datetime | None = None
             raise InvalidDataError(f"{source} is the database itself (or one of its files), "
                                    "not a backup")
         has_clinic = check_file(db_path)  # refuses a pipe, a folder, a link loop, a text file
+        if has_clinic and not _marked(db_path):  # another program's: refused before copying
+            current = connect_read_only(db_path)
+            try:
+                with translating(f"the database {db_path}"):
+                    check_identity(current, f"the database {db_path}")
+            finally:
+                current.close()
         folder = db_path.parent
         if not folder.is_dir():
             raise InvalidDataError(f"the folder {folder} of the database does not exist")
@@ -327,6 +337,17 @@ def restore(db_path: Path | str, source: Path | str, now: datetime | None = None
         partfiles.remove(raw)
         partfiles.remove(candidate)
     return Restored(previous, left_out, recreated)
+
+
+def _marked(path: Path) -> bool:
+    """The file's header carries the Therapy Timer application id (read without SQLite, which
+    would leave a -wal and -shm beside a WAL-mode file)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(72)
+    except OSError:
+        return False
+    return len(header) == 72 and int.from_bytes(header[68:72], "big") == APPLICATION_ID
 
 
 def _unchanged(exc: StorageError, db_path: Path, saved: list[Path],
@@ -474,6 +495,8 @@ def _swap(db_path: Path, candidate: Path, now: datetime | None, saved: list[Path
             safety = db_path.with_name(f"{db_path.name}.before-restore-{stamp}-{n}")
         _copy(conn, safety, where)
         saved.append(safety)
+        if os.name == "nt":  # Windows renames nothing over an open file
+            conn.close()
         os.replace(candidate, db_path)
         _fsync_dir(db_path.parent)
     finally:
