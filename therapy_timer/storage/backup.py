@@ -495,6 +495,10 @@ def _swap(db_path: Path, candidate: Path, now: datetime | None, saved: list[Path
             safety = db_path.with_name(f"{db_path.name}.before-restore-{stamp}-{n}")
         _copy(conn, safety, where)
         saved.append(safety)
+        # Out of WAL before the rename: closing a WAL connection deletes "<db>-wal" by name,
+        # which after the rename would be the restored file's.
+        with translating(where):
+            conn.execute("PRAGMA journal_mode = DELETE")
         if os.name == "nt":  # Windows renames nothing over an open file
             conn.close()
         os.replace(candidate, db_path)
