@@ -29,6 +29,7 @@ from pathlib import Path
 from therapy_timer import partfiles
 from therapy_timer.storage.checks import (
     compare,
+    connect_for_reading,
     connect_read_only,
     existing_file,
     open_existing,
@@ -308,7 +309,7 @@ def restore(db_path: Path | str, source: Path | str, now: datetime | None = None
         partfiles.remove(raw)
         partfiles.remove(candidate)
         # 1. A private copy of the backup as it is (through its -wal, if it has one).
-        src = connect_read_only(source)
+        src = connect_for_reading(source)
         try:
             create_private_file(raw)
             with translating(where):
@@ -370,10 +371,11 @@ def _rebuild(raw: Path, candidate: Path, where: str) -> tuple[tuple[str, ...], t
     Returns:
         What the backup carried that was left out, and the app's own objects re-created.
     """
-    conn = sqlite3.connect(raw, isolation_level=None)
+    with translating(where):
+        conn = sqlite3.connect(raw, isolation_level=None)
     try:
-        conn.execute("PRAGMA trusted_schema = OFF")
         with translating(where):
+            conn.execute("PRAGMA trusted_schema = OFF")
             if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 raise ForeignDatabaseError(f"{where} is not a Therapy Timer database")
             result = conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -385,7 +387,8 @@ def _rebuild(raw: Path, candidate: Path, where: str) -> tuple[tuple[str, ...], t
         conn.close()
     ours = reference_schema(version)
     create_private_file(candidate)
-    build = sqlite3.connect(candidate, isolation_level=None)
+    with translating(f"the checked copy of {where}"):
+        build = sqlite3.connect(candidate, isolation_level=None)
     try:
         with translating(f"the checked copy of {where}"):
             build.execute("PRAGMA foreign_keys = OFF")

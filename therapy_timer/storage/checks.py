@@ -225,7 +225,7 @@ def open_existing(path: Path | str):
 
     path = Path(path)
     existing_file(path)
-    conn = _connect_for_reading(path)
+    conn = connect_for_reading(path)
     try:
         require_clinic(conn, f"the database {path}")
     except BaseException:
@@ -234,7 +234,7 @@ def open_existing(path: Path | str):
     return Repository(conn, path)
 
 
-def _connect_for_reading(path: Path) -> sqlite3.Connection:
+def connect_for_reading(path: Path) -> sqlite3.Connection:
     """Read-only; a file in a read-only folder without its ``-shm`` (which a read-only
     connection cannot create) and without a ``-wal`` is read as immutable."""
     conn = connect_read_only(path)
