@@ -68,11 +68,11 @@ def test_verify_reports_the_first_tampered_entry(demo_db, tmp_path, capsys):
 
 
 def test_verify_missing_and_foreign_files(tmp_path, capsys):
-    assert main(["verify", "--db", str(tmp_path / "none.db")]) == 1
+    assert main(["verify", "--db", str(tmp_path / "none.db")]) == 2
     assert "no database" in capsys.readouterr().err
     text = tmp_path / "notes.txt"
     text.write_text("not a database at all, just some words\n")
-    assert main(["verify", "--db", str(text)]) == 1
+    assert main(["verify", "--db", str(text)]) == 2
     assert "not a Therapy Timer database" in capsys.readouterr().err
 
 
@@ -114,15 +114,15 @@ def test_restore_refuses_other_files_and_changes_nothing(demo_db, tmp_path, caps
                           (text, "not a Therapy Timer database"),
                           (tmp_path / "missing.db", "no backup file")):
         capsys.readouterr()
-        assert main(["restore", "--db", str(work), "--from", str(source)]) == 1
+        assert main(["restore", "--db", str(work), "--from", str(source)]) == 2
         assert words in capsys.readouterr().err
     assert dump(work) == before
     assert not [p for p in tmp_path.iterdir() if ".before-restore-" in p.name]
 
 
 def test_backup_refuses_to_overwrite_the_database(demo_db, capsys):
-    assert main(["backup", "--db", str(demo_db), "--out", str(demo_db)]) == 1
-    assert "must not be the database itself" in capsys.readouterr().err
+    assert main(["backup", "--db", str(demo_db), "--out", str(demo_db)]) == 2
+    assert "must be another file than the database itself" in capsys.readouterr().err
 
 
 def test_demo_shows_every_rule_on_the_last_days(demo_db):

@@ -111,6 +111,7 @@ def _open_store(args: argparse.Namespace, *outputs: Path):
     from therapy_timer.paths import db_path
 
     path = db_path(getattr(args, "db", None), create_dir=False)
+    _check_clinic(path)
     guarded = {Path(f"{path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
     for out in outputs:
         if out.resolve() in guarded:
@@ -121,6 +122,20 @@ def _open_store(args: argparse.Namespace, *outputs: Path):
 
     try:
         return open_repository(path)
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _check_clinic(path: Path) -> None:
+    """Refuses, unchanged, a file that holds no clinic to read: an empty (0-byte) file, a
+    pipe, a link loop, our mark without the app's tables (storage/checks.py)."""
+    from therapy_timer.storage.checks import open_existing
+    from therapy_timer.storage.errors import NotFoundError, StorageError
+
+    try:
+        open_existing(path).close()
+    except NotFoundError:
+        return  # said below, with how to make one
     except StorageError as exc:
         raise _usage(str(exc)) from None
 

@@ -15,28 +15,35 @@ import sys
 from datetime import date
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def register(subparsers) -> None:
     verify = subparsers.add_parser(
         "verify", help="check the database file and its audit chain",
-        description="Checks the database's integrity and walks the hash-chained audit log. "
-                    "Prints 'ok', or the first broken link (exit 1).")
+        description="Checks the database's integrity and walks the hash-chained audit log, "
+                    "without changing the file. Prints 'ok', or the first broken link (exit "
+                    "1); a file it cannot check (missing, empty, not a clinic) exits 2.")
     _db_option(verify)
     verify.set_defaults(handler=run_verify)
 
     backup = subparsers.add_parser(
         "backup", help="copy the database safely (online backup)",
         description="Copies the database with SQLite's online backup API (safe while the app "
-                    "runs); the copy is checked before it gets its name.")
+                    "runs); the copy is checked before it gets its name. Never writes over the "
+                    "database, its -wal, -shm or -journal file, another live database or a "
+                    "folder (exit 2).")
     _db_option(backup)
     backup.add_argument("--out", required=True, metavar="FILE", help="backup file to write")
     backup.set_defaults(handler=run_backup)
 
     restore = subparsers.add_parser(
         "restore", help="replace the database with a backup",
-        description="Replaces the database with a Therapy Timer backup. Refuses any other "
-                    "file; the current database is first saved beside itself.")
+        description="Replaces the database with a Therapy Timer backup. The backup's data is "
+                    "copied into the app's own schema and checked like 'verify' first; only "
+                    "then is the current database saved beside itself and replaced in one "
+                    "rename. A refused backup (exit 2) leaves the database unchanged. Close "
+                    "Therapy Timer first: restore waits at most 5 seconds for the database.")
     _db_option(restore)
     restore.add_argument("--from", dest="source", required=True, metavar="FILE",
                          help="backup file to restore")
@@ -77,25 +84,33 @@ def _fail(message: str) -> int:
     return EXIT_FAILED
 
 
+def _refuse(message: str) -> int:
+    """Bad input (a missing, foreign, empty or unusable file; a path that may not be
+    written): one line on stderr, exit 2."""
+    print(f"therapy-timer: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def run_verify(args) -> int:
-    from therapy_timer.storage.db import check_file
+    """Checks the file without changing it (read-only: no journal-mode switch, no chmod).
+    What it finds wrong exits 1; a file it cannot check at all exits 2."""
+    from therapy_timer.storage.checks import open_existing
     from therapy_timer.storage.errors import StorageError
-    from therapy_timer.storage.repository import open_repository
 
     path = _path(args)
     try:
-        if not check_file(path):
-            return _fail(f"there is no database at {path}")
-        repo = open_repository(path, migrate_schema=False)
-        try:
-            integrity = repo.integrity_check()
-            if integrity != "ok":
-                return _fail(f"{path} is damaged: {integrity.splitlines()[0]}")
-            broken = repo.audit_verify()
-        finally:
-            repo.close()
+        repo = open_existing(path)
+    except StorageError as exc:
+        return _refuse(str(exc))
+    try:
+        integrity = repo.integrity_check()
+        if integrity != "ok":
+            return _fail(f"{path} is damaged: {integrity.splitlines()[0]}")
+        broken = repo.audit_verify()
     except StorageError as exc:
         return _fail(str(exc))
+    finally:
+        repo.close()
     if broken is not None:
         print(f"broken: {broken}")
         return EXIT_FAILED
@@ -111,7 +126,7 @@ def run_backup(args) -> int:
     try:
         out = backup(path, args.out)
     except StorageError as exc:
-        return _fail(str(exc))
+        return _refuse(str(exc))
     print(f"backed up {path} to {out}")
     return 0
 
@@ -122,11 +137,17 @@ def run_restore(args) -> int:
 
     path = _path(args)
     try:
-        safety = restore(path, args.source)
+        done = restore(path, args.source)
     except StorageError as exc:
-        return _fail(str(exc))
-    if safety:
-        print(f"the previous database was saved as {safety}")
+        return _refuse(str(exc))
+    if done.left_out:
+        print(f"left out what the backup carried that the app does not create (never "
+              f"copied): {', '.join(done.left_out)}")
+    if done.recreated:
+        print(f"the backup lacked or had changed the app's own {', '.join(done.recreated)}: "
+              "restored with the app's own")
+    if done.previous:
+        print(f"the previous database was saved as {done.previous}")
     print(f"restored {args.source} into {path}")
     return 0
 

@@ -1,7 +1,9 @@
 """Writing output files safely: a temporary file in the target folder, then one rename.
 
 A failed or interrupted build never leaves a half-written PDF or CSV under the requested name,
-and an existing file there is only replaced once the new one is complete.
+and an existing file there is only replaced once the new one is complete. A run killed
+mid-write leaves its hidden ``.part`` file; the next run into that folder removes it
+(``therapy_timer/partfiles.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from therapy_timer import partfiles
 
 
 class OutputError(Exception):
@@ -57,9 +61,10 @@ def write_atomically(path: str | os.PathLike, writer: Callable[[BinaryIO], None]
     target = check_writable(path)
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     folder = target.parent if str(target.parent) else Path(".")
+    partfiles.sweep(folder)  # what an earlier, killed run left behind
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                             dir=folder)
+        handle, temp_name = tempfile.mkstemp(prefix=partfiles.part_prefix(target),
+                                             suffix=".part", dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:

@@ -8,6 +8,7 @@ failing. sqlite3 errors become ``StorageError`` subclasses that say what went wr
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -59,9 +60,12 @@ def check_file(path: Path) -> bool:
     """Checks an existing file looks like SQLite. Returns False when it does not exist yet.
 
     Raises:
-        CorruptDatabaseError: the file is not an SQLite database.
+        CorruptDatabaseError: the file is not an SQLite database, or not a file at all (a
+            folder, a named pipe, a device, a symbolic link that loops).
         ReadOnlyError: the file cannot be read.
     """
+    if not _regular_file(path):
+        return False
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
@@ -78,6 +82,34 @@ def check_file(path: Path) -> bool:
             "nothing was changed"
         )
     return bool(header)
+
+
+def _regular_file(path: Path) -> bool:
+    """False when nothing is at ``path``; True for a regular file (through symlinks).
+
+    Raises:
+        CorruptDatabaseError: a folder, a named pipe, a device or a socket (opening a pipe
+            would wait forever for a writer), or a symbolic link that loops.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError as exc:
+        raise ReadOnlyError(f"cannot create the folder for {path}: part of that path is a "
+                            "file, not a folder") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CorruptDatabaseError(f"{path} is a symbolic link that loops (it leads back "
+                                       "to itself), not a database file; nothing was changed"
+                                       ) from exc
+        raise ReadOnlyError(f"cannot read {path}: {exc.strerror}") from exc
+    if stat.S_ISREG(info.st_mode):
+        return True
+    kind = ("a folder" if stat.S_ISDIR(info.st_mode)
+            else "a named pipe" if stat.S_ISFIFO(info.st_mode)
+            else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device")
+    raise CorruptDatabaseError(f"{path} is {kind}, not a database file; nothing was changed")
 
 
 def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:

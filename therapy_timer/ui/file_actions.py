@@ -54,11 +54,12 @@ def export_job(repo, start: date, end: date, path: str) -> tuple[Path, int]:
 
 
 def backup_job(db_path: str, path: str) -> Path:
-    """Copies the database to ``path`` with SQLite's online backup (safe while the app runs)."""
-    from therapy_timer.pdf.output import check_writable
+    """Copies the database to ``path`` with SQLite's online backup (safe while the app runs),
+    with the ``backup`` command's own checks (never over the database or its -wal, -shm or
+    -journal file, another live database, or a folder)."""
     from therapy_timer.storage.backup import backup
 
-    return backup(db_path, check_writable(path))
+    return backup(db_path, path)
 
 
 class ExportRangeDialog(QDialog):
@@ -213,9 +214,13 @@ class FileActions(QObject):
             "Therapy Timer backups (*.sqlite *.db *.bak);;All files (*)")
         if not path:
             return False
-        if Path(path).resolve() == Path(db_path).resolve():
-            self._fail("Backup", "The backup must be another file than the database itself: "
-                       "choose a new name.")
+        from therapy_timer.storage.backup import check_backup_target
+        from therapy_timer.storage.errors import StorageError
+
+        try:
+            check_backup_target(db_path, path)  # the same checks as the command, at once
+        except StorageError as exc:
+            self._fail("Backup", _message(exc))
             return False
 
         def done(written: Path) -> None:
@@ -268,4 +273,5 @@ class FileActions(QObject):
 
 def _message(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
+    text = text.removesuffix("; nothing was written")  # the dialog says so on its own line
     return text[:1].upper() + text[1:]

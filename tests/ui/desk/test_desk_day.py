@@ -363,7 +363,7 @@ def test_backup_from_the_file_menu(qtbot, window, repo, tmp_path, monkeypatch):
     assert visits == repo.conn.execute("SELECT count(*) FROM visits").fetchone()[0]
     (title, text), = said
     assert title == "Backup finished" and str(target) in text
-    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
 def test_backup_over_the_database_itself_is_refused(qtbot, window, repo, monkeypatch):
@@ -387,3 +387,27 @@ def test_backup_into_a_missing_folder_says_so(qtbot, window, tmp_path, monkeypat
 def test_open_desk_is_shared(qtbot, repo, worker, clock):
     page = open_desk(qtbot, repo, worker, clock)
     assert page.splitter.sizes()[0] >= page.splitter.sizes()[1]
+
+
+def test_backup_over_the_databases_wal_or_a_folder_is_refused_from_the_menu(
+        qtbot, window, repo, tmp_path, monkeypatch):
+    """The menu item runs the backup command's own checks (issue 11, item 1)."""
+    import hashlib
+    from pathlib import Path
+
+    repo.save_fee("97530", 6100, END)  # a recent commit, in the -wal
+    wal = Path(f"{repo.path}-wal")
+
+    def digests():
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in (Path(repo.path), wal)]
+
+    before = digests()
+    for target, words in ((wal, "write-ahead log"), (tmp_path, "is a folder")):
+        _save_as(monkeypatch, target)
+        warned = _warns(monkeypatch)
+        _file_menu_action(window, "Backup").trigger()
+        (title, text), = warned
+        assert title == "Backup failed" and words in text, text
+        assert text.endswith("Nothing was written.")
+        assert digests() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
