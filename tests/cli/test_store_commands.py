@@ -45,12 +45,12 @@ def test_demo_file_is_private_and_verifies(demo_db, capsys):
 
 
 def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
-    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 1
+    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 2
     assert "already holds a clinic" in capsys.readouterr().err
 
 
 def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 1
+    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 2
     assert "2031" in capsys.readouterr().err
 
 
@@ -114,14 +114,14 @@ def test_restore_refuses_other_files_and_changes_nothing(demo_db, tmp_path, caps
                           (text, "not a Therapy Timer database"),
                           (tmp_path / "missing.db", "no backup file")):
         capsys.readouterr()
-        assert main(["restore", "--db", str(work), "--from", str(source)]) == 1
+        assert main(["restore", "--db", str(work), "--from", str(source)]) == 2
         assert words in capsys.readouterr().err
     assert dump(work) == before
     assert not [p for p in tmp_path.iterdir() if ".before-restore-" in p.name]
 
 
 def test_backup_refuses_to_overwrite_the_database(demo_db, capsys):
-    assert main(["backup", "--db", str(demo_db), "--out", str(demo_db)]) == 1
+    assert main(["backup", "--db", str(demo_db), "--out", str(demo_db)]) == 2
     assert "must not be the database itself" in capsys.readouterr().err
 
 

@@ -5,7 +5,10 @@
     therapy-timer restore --db PATH --from FILE
     therapy-timer demo --db PATH [--seed N] [--end-date YYYY-MM-DD]
 
-Storage is imported inside the handlers so other commands stay fast.
+Storage is imported inside the handlers so other commands stay fast. Exit codes: 0 done; 2 the
+input is refused (a file that is not a Therapy Timer database or backup, a missing file, a
+backup onto the database itself, a demo into a clinic's file); 1 the work failed (a locked,
+read-only or full disk) or ``verify`` found a problem.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from datetime import date
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def register(subparsers) -> None:
@@ -77,6 +81,22 @@ def _fail(message: str) -> int:
     return EXIT_FAILED
 
 
+def _refused(exc: Exception) -> int:
+    """One line for a store error: exit 2 when it refuses what the user gave, else 1."""
+    from therapy_timer.storage.errors import (
+        CorruptDatabaseError,
+        ForeignDatabaseError,
+        InvalidDataError,
+        NotFoundError,
+        SchemaTooNewError,
+    )
+
+    _fail(str(exc))
+    refused = (CorruptDatabaseError, ForeignDatabaseError, InvalidDataError, NotFoundError,
+               SchemaTooNewError)
+    return EXIT_USAGE if isinstance(exc, refused) else EXIT_FAILED
+
+
 def run_verify(args) -> int:
     from therapy_timer.storage.db import check_file
     from therapy_timer.storage.errors import StorageError
@@ -111,7 +131,7 @@ def run_backup(args) -> int:
     try:
         out = backup(path, args.out)
     except StorageError as exc:
-        return _fail(str(exc))
+        return _refused(exc)
     print(f"backed up {path} to {out}")
     return 0
 
@@ -124,7 +144,7 @@ def run_restore(args) -> int:
     try:
         safety = restore(path, args.source)
     except StorageError as exc:
-        return _fail(str(exc))
+        return _refused(exc)
     if safety:
         print(f"the previous database was saved as {safety}")
     print(f"restored {args.source} into {path}")
@@ -139,7 +159,10 @@ def run_demo(args) -> int:
     end = args.end_date or date.today()
     try:
         summary = build_demo_file(path, seed=args.seed, end_date=end)
-    except (StorageError, DemoError) as exc:
-        return _fail(str(exc))
+    except StorageError as exc:
+        return _refused(exc)
+    except DemoError as exc:  # a clinic already in the file, an end date without rules
+        _fail(str(exc))
+        return EXIT_USAGE
     print(f"demo clinic written to {path}: {summary}")
     return 0
