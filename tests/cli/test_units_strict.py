@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+import sys
 from datetime import date
 
 import pytest
@@ -138,13 +139,12 @@ FIELD_AND_WRONG_VALUE = st.sampled_from(sorted(VISIT_FIELDS)).flatmap(
 def _run_real_main(payload: bytes) -> tuple[int, str, str]:
     stdin = io.TextIOWrapper(io.BytesIO(payload), encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
-    real = __import__("sys").stdin
-    __import__("sys").stdin = stdin
+    real, sys.stdin = sys.stdin, stdin
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["units"])
     finally:
-        __import__("sys").stdin = real
+        sys.stdin = real
     return code, out.getvalue(), err.getvalue()
 
 
@@ -254,6 +254,15 @@ def test_hostile_files(tmp_path, capsys):
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1, (name, err)
         assert expected[name] in err, (name, err)
+
+
+def test_a_file_too_large_is_refused_before_it_is_parsed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("therapy_timer.commands.units.MAX_BYTES", 1000)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([VISIT] * 100))
+    assert main(["units", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("big.json is larger than 1,000 bytes: not a file of visits\n")
 
 
 def test_a_byte_order_mark_is_fine(tmp_path, capsys):

@@ -1,7 +1,9 @@
 """``therapy-timer units``: bill visits given as JSON (minutes per code or timer intervals).
 
 Reads one visit object, or a list of them, from FILE or stdin and prints the result as JSON.
-Bad input exits 2 with a one-line message on stderr and nothing on stdout.
+Bad input (a field of the wrong type, Medicare with the per-code rule, a file that is not UTF-8
+JSON, too deep, too long or too large) exits 2 with a one-line message on stderr and nothing on
+stdout; ``core/visit_json.py`` checks the visits.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import argparse
 import json
 import sys
 from typing import Any
+
+#: A visit file is a few kilobytes; a day's list of visits well under a megabyte.
+MAX_BYTES = 32 * 1024 * 1024
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--rule", choices=["cms", "per-code"], default=None,
                         help="unit rule for visits that do not name one (default: cms); given "
-                        "explicitly, it overrides the visits' own")
+                        "explicitly, it overrides the visits' own (a Medicare visit refuses "
+                        "per-code: exit 2)")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -62,12 +68,14 @@ def read_json(path: str | None) -> Any:
     try:
         if path:
             with open(path, "rb") as handle:
-                raw = handle.read()
+                raw = handle.read(MAX_BYTES + 1)
         else:
-            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else \
-                sys.stdin.read().encode("utf-8", "surrogateescape")
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else \
+                sys.stdin.read(MAX_BYTES + 1).encode("utf-8", "surrogateescape")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BYTES:
+        raise UsageError(f"{name} is larger than {MAX_BYTES:,} bytes: not a file of visits")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
