@@ -97,3 +97,23 @@ def test_insured_patient_keeps_the_payers_switches(clinic):
     assert billing.context.medicare and billing.context.rule is Rule.CMS
     assert {(s.code, s.modifier) for s in billing.suggestions} == {("97530", "XU"),
                                                                    ("97530", "CQ")}
+
+
+def test_a_medicare_per_code_payer_stored_by_an_older_version_is_refused_not_billed(
+        clinic, tmp_path):
+    import sqlite3
+
+    from therapy_timer.core.model import BillingError
+
+    repo = clinic.repo
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.pause_visit(visit.id, T0 + minutes(20))
+    conn = sqlite3.connect(tmp_path / "clinic.db")  # as an older version could have saved it
+    conn.execute("UPDATE payers SET rule = 'per-code' WHERE id = ?", (clinic.medicare.id,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(BillingError, match="Medicare must use the CMS total-time rule"):
+        repo.bill_visit(visit.id, T0 + minutes(21))
+    # The day's list still opens; the visit shows no units rather than per-code ones.
+    assert [s.units for s in repo.visits_on(visit.day, T0 + minutes(21))] == [0]

@@ -108,10 +108,10 @@ class ChargesMixin(TimerMixin):
         from therapy_timer.core.billing import BillingContext, bill_intervals
 
         payer = self.billing_payer(visit.patient_id)
-        context = BillingContext(rule=payer.rule if payer else Rule.CMS,
-                                 discipline=visit.discipline,
-                                 medicare=bool(payer and payer.medicare))
-        try:
+        try:  # a payer stored before Medicare's rule was enforced is refused: 0 units shown
+            context = BillingContext(rule=payer.rule if payer else Rule.CMS,
+                                     discipline=visit.discipline,
+                                     medicare=bool(payer and payer.medicare))
             return bill_intervals(intervals, context, day=visit.day, now=now,
                                   untimed_ok=self.visit_choices(visit.id).untimed_ok
                                   ).total_units
