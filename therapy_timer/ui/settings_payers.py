@@ -87,6 +87,10 @@ class PayersPage(RecordListPage):
         self.assistant_modifiers = QCheckBox("Assistant modifiers CQ / CO")
         self.kx_applies = QCheckBox("Track the KX threshold")
         self.self_pay = QCheckBox("Self-pay (no insurer)")
+        self.self_pay.setToolTip(
+            "Patients with no insurance bill under this payer's rule and modifier switches. "
+            "A self-pay payer gets no NCCI pair edits (no 59/XU): they are insurers' claim "
+            "edits.")
         self.distinct = QComboBox()
         self.distinct.addItems(["XU", "59"])
         self.allowed = QTableWidget(0, 2)
