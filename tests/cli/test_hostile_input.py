@@ -80,3 +80,26 @@ def test_huge_arguments_are_one_short_line(argv, message, capsys, tmp_path):
     assert out == "" and err.count("\n") == 1, err
     assert message in err and len(err) < 400, err
     assert "Traceback" not in err
+
+
+def test_a_folder_where_a_file_belongs_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    db = tmp_path / "clinic.db"
+    assert main(["demo", "--db", str(db), "--end-date", "2026-11-20"]) == 0
+    capsys.readouterr()
+    cases = [
+        (["backup", "--db", db, "--out", folder], 2, f"the backup file {folder} is a folder"),
+        (["backup", "--db", folder, "--out", tmp_path / "b.db"], 2, "is a folder, not a "
+         "database file"),
+        (["restore", "--db", tmp_path / "r.db", "--from", folder], 2, "is a folder"),
+        (["demo", "--db", folder], 2, "is a folder"),
+        (["verify", "--db", folder], 1, "is a folder"),
+        (["units", folder], 2, "cannot read"),
+        (["daysheet", "--db", db, "--date", "2026-11-20", "--out", folder], 2, "is a folder"),
+    ]
+    for argv, expected, message in cases:
+        assert run(argv) == expected, argv
+        out, err = capsys.readouterr()
+        assert err.count("\n") == 1 and message in err and "unexpected" not in err, (argv, err)
+    assert sorted(p.name for p in folder.iterdir()) == []  # no partial file left in it

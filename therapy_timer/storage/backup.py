@@ -66,6 +66,8 @@ def backup(db_path: Path | str, out: Path | str) -> Path:
     db_path, out = Path(db_path), Path(out)
     if _same_file(db_path, out):
         raise InvalidDataError("the backup file must not be the database itself")
+    if out.is_dir():
+        raise InvalidDataError(f"the backup file {out} is a folder: give a file name")
     where = f"the database {db_path}"
     source = _open_existing(db_path)
     temp = out.with_name(f".{out.name}.partial-{os.getpid()}")
