@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -16,10 +18,28 @@ from therapy_timer import __version__
 from therapy_timer.commands import COMMAND_MODULES, COMMANDS
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+#: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
+ENV_DEBUG = "THERAPY_TIMER_DEBUG"
 
 
 class UsageError(Exception):
     """Bad arguments or input: exit 2 with a one-line message."""
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line and at most ``limit`` characters (hostile input can be huge)."""
+    text = " ".join(str(text).split())
+    text = re.sub(r"'([^']{40})[^']{10,}'", r"'\1...'", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} "
+                  "--help)\n")
 
 
 def modules_for(argv: Sequence[str]) -> list[str]:
@@ -46,7 +66,7 @@ def modules_for(argv: Sequence[str]) -> list[str]:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser; with ``argv`` it registers only the subcommands that run needs."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="therapy-timer",
         description="Intervention timers with live billable units, charge sheets and superbills.",
     )
@@ -72,10 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_gui(args)
         return int(handler(args) or 0)
     except UsageError as exc:
-        print(f"therapy-timer: {exc}", file=sys.stderr)
+        print(f"therapy-timer: {one_line(exc, 2000)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last net: one line, never a traceback (README, CLI)
+        if os.environ.get(ENV_DEBUG):
+            raise
+        print(f"therapy-timer: unexpected error ({type(exc).__name__}: {one_line(exc)}); "
+              f"the command stopped (set {ENV_DEBUG}=1 to see the details)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run_gui(args: argparse.Namespace) -> NoReturn:

@@ -140,7 +140,7 @@ def test_output_never_overwrites_the_database(tmp_path, capsys, command):
     assert db.read_bytes() == before
 
 
-def test_failed_render_leaves_no_file(clinic_db, tmp_path, monkeypatch):
+def test_failed_render_leaves_no_file(clinic_db, tmp_path, monkeypatch, capsys):
     import therapy_timer.pdf as pdf
 
     def broken(items, stream):
@@ -151,8 +151,11 @@ def test_failed_render_leaves_no_file(clinic_db, tmp_path, monkeypatch):
     db, clinic = clinic_db
     target = tmp_path / "x.pdf"
     target.write_bytes(b"previous")
-    with pytest.raises(RuntimeError, match="boom"):
-        run("superbill", "--db", db, "--visit", clinic.main_visit, "--out", target)
+    capsys.readouterr()
+    # An unexpected error is one line (exit 1), never a traceback; the file is untouched.
+    assert run("superbill", "--db", db, "--visit", clinic.main_visit, "--out", target) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected error (RuntimeError: boom)" in err
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["x.pdf"]
 

@@ -45,12 +45,12 @@ def test_demo_file_is_private_and_verifies(demo_db, capsys):
 
 
 def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
-    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 1
+    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 2
     assert "already holds a clinic" in capsys.readouterr().err
 
 
 def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 1
+    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 2
     assert "2031" in capsys.readouterr().err
 
 
@@ -197,3 +197,23 @@ def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
     capsys.readouterr()
     assert main(["verify", "--db", str(copy)]) == 1
     assert "refers to a missing visits row" in capsys.readouterr().err
+
+
+def test_demo_self_pay_visits_carry_no_insurer_modifiers(demo_db):
+    """Issue 10, item 9: the demo's self-pay patients have no insurance policy, so they bill
+    under the clinic's self-pay payer (GP on, as the demo clinic chose), never CQ/CO, 59/XU or
+    KX, and no "Medicare pays" note (they used to get the built-in insurer defaults)."""
+    import json
+
+    conn = sqlite3.connect(demo_db)
+    rows = conn.execute(
+        "SELECT c.modifiers, v.billing_json FROM charge_lines c JOIN visits v ON v.id ="
+        " c.visit_id WHERE v.status = 'finalized' AND NOT EXISTS (SELECT 1 FROM policies p"
+        " WHERE p.patient_id = v.patient_id)").fetchall()
+    conn.close()
+    assert len(rows) >= 2
+    mods = {m for text, _ in rows for m in text.split()}
+    assert mods <= {"GP", "GO"}, mods
+    for _, billing in rows:
+        record = json.loads(billing)
+        assert not [w for w in record["warnings"] if "NCCI" in w or "85%" in w]

@@ -9,6 +9,7 @@ import pytest
 from therapy_timer.core.billing import BillingContext, bill_intervals, bill_services
 from therapy_timer.core.model import BillingError, Discipline, Service
 from therapy_timer.core.modifiers import assistant_units, order_modifiers
+from therapy_timer.core.rules_data import NcciPair
 
 from .helpers import iv
 
@@ -86,18 +87,31 @@ def test_ncci_without_timer_evidence_warns_instead():
 
 
 def test_ncci_indicator_0_warns():
-    billing = bill_services([Service("97161", 30), Service("97750", 20)], BillingContext(),
-                            day=DAY)
-    assert any("modifier indicator 0" in w and "97750" in w for w in billing.warnings)
+    pair = NcciPair("97140", "97530", "0", date(2020, 1, 1), None, "U", "a test's own pair")
+    billing = bill_services([Service("97140", 30), Service("97530", 20)], BillingContext(),
+                            day=DAY, ncci=[pair])
+    assert any("modifier indicator 0" in w and "97530" in w for w in billing.warnings)
+
+
+def test_evaluation_with_97750_is_indicator_1_for_a_different_specialty_only():
+    # NCCI ch. XI s. P: not with an evaluation by the same practitioner or specialty; a
+    # different specialty may use the modifier (indicator 1), so distinct time is no bypass.
+    billing = bill_intervals([iv("97161", 0, 30), iv("97750", 30, 50)], BillingContext(),
+                             day=DAY)
+    assert not [s for s in billing.suggestions if s.modifier in ("59", "XU")]
+    (warning,) = [w for w in billing.warnings if "97161/97750" in w]
+    assert "modifier indicator 0" not in warning
+    assert "only a different specialty (PT vs OT) may report it with a modifier" in warning
 
 
 def test_ncci_pair_outside_its_dates_is_ignored():
-    # 97110/97750 ended 2025-12-31 in our data
+    ended = NcciPair("97110", "97750", "1", date(2020, 1, 1), date(2025, 12, 31), "U",
+                     "a test's own pair that ended 2025-12-31")
     billing = bill_intervals([iv("97110", 0, 15), iv("97750", 15, 30)], BillingContext(),
-                             day=DAY)
+                             day=DAY, ncci=[ended])
     assert not any("97110/97750" in w for w in billing.warnings)
     old = bill_services([Service("97110", 15), Service("97750", 15)], BillingContext(),
-                        day=date(2025, 6, 1))
+                        day=date(2025, 6, 1), ncci=[ended])
     assert any("97110/97750" in w for w in old.warnings)
 
 
@@ -114,12 +128,14 @@ def _kx_context(prior: int) -> BillingContext:
                           allowed_cents={"97110": 3000, "97140": 3000})
 
 
-def test_kx_suggested_from_the_line_that_crosses_the_threshold():
+def test_kx_on_every_line_of_the_visit_that_crosses_the_threshold():
+    # 2,420 + 2 x 30 = 2,480 (not past) ; + 2 x 30 = 2,540: the visit crosses, so both lines
+    # carry KX (it used to be only the line started later: the order codes were started in).
     billing = bill_services([Service("97110", 30), Service("97140", 30)], _kx_context(242000),
                             day=DAY)
-    # 2,420 + 2 x 30 = 2,480 (not past) ; + 2 x 30 = 2,540 -> 97140 needs KX
     kx = [s for s in billing.suggestions if s.modifier == "KX"]
-    assert [s.code for s in kx] == ["97140"]
+    assert [(s.code, s.units) for s in kx] == [("97110", 2), ("97140", 2)]
+    assert "from $2,420.00 to $2,540.00" in kx[0].reason
     assert "$2,480.00" in kx[0].reason
 
 

@@ -169,8 +169,8 @@ def test_slp_has_no_assistant_role(qtbot, dialog):
 def test_payer_rule_allowed_amounts_and_confirm_notes(qtbot, dialog, store):
     page = dialog.payers
     dialog.tabs.setCurrentWidget(page)
-    # The Medicare payer: CMS forced, KX note with the S-sourced 2026 threshold shown.
-    assert not page.rule.isEnabled()
+    # The Medicare payer: the CMS rule, KX note with the S-sourced 2026 threshold shown.
+    assert page.rule.currentData() == "cms"
     assert page.kx_label.isVisible()
     assert "confirm" in page.kx_label.text()
     assert "confirm it in the payer's provider manual" in page.rule_note.text()
@@ -199,15 +199,24 @@ def test_payer_bad_code_named(qtbot, dialog):
     assert "'9711' is not a CPT/HCPCS code" in page.message.text()
 
 
-def test_medicare_forces_cms_rule(qtbot, dialog, store):
+def test_medicare_payer_with_the_per_code_rule_is_refused_naming_why(qtbot, dialog, store):
     page = dialog.payers
     _click(qtbot, page.new_button)
-    _retype(qtbot, page.name, "Medicare Advantage (test)")
+    _retype(qtbot, page.name, "Medicare Railroad (test)")
     page.rule.setCurrentIndex(page.rule.findData("per-code"))
-    page.medicare.setChecked(True)
-    assert page.rule.currentData() == "cms"
+    page.medicare.click()
+    assert page.medicare.isChecked()
+    assert page.rule.currentData() == "per-code"  # not switched behind the clinic's back
     _click(qtbot, page.save_button)
-    saved = next(p for p in store.list_payers() if p.name.startswith("Medicare Adv"))
+    assert page.message.text() == (
+        "Not saved: Medicare must use the CMS total-time rule (the 8-minute rule of Pub 100-04 "
+        "ch. 5 s. 20.2), not the per-code rule. Choose the CMS rule, or untick Medicare if this "
+        "payer is not Medicare.")
+    assert not [p for p in store.list_payers() if p.name.startswith("Medicare Railroad")]
+    page.rule.setCurrentIndex(page.rule.findData("cms"))
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Medicare Railroad (test) saved."
+    saved = next(p for p in store.list_payers() if p.name.startswith("Medicare Railroad"))
     assert saved.rule is Rule.CMS and saved.medicare
 
 

@@ -76,8 +76,10 @@ def _day(text: str) -> date:
 
 def _visit_id(text: str) -> int:
     value = str(text).strip()
-    if not value.isdigit() or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"bad visit number {text!r}: use a whole number")
+    # Visit numbers are SQLite integers: 18 digits at most (a longer one is no visit).
+    if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"bad visit number {value[:20]!r}: use the visit's "
+                                         "number (a whole number)")
     return int(value)
 
 

@@ -5,7 +5,10 @@
     therapy-timer restore --db PATH --from FILE
     therapy-timer demo --db PATH [--seed N] [--end-date YYYY-MM-DD]
 
-Storage is imported inside the handlers so other commands stay fast.
+Storage is imported inside the handlers so other commands stay fast. Exit codes: 0 done; 2 the
+input is refused (a file that is not a Therapy Timer database or backup, a missing file, a
+backup onto the database itself, a demo into a clinic's file); 1 the work failed (a locked,
+read-only or full disk) or ``verify`` found a problem.
 """
 
 from __future__ import annotations
@@ -89,6 +92,20 @@ def _refuse(message: str) -> int:
     written): one line on stderr, exit 2."""
     print(f"therapy-timer: {message}", file=sys.stderr)
     return EXIT_USAGE
+def _refused(exc: Exception) -> int:
+    """One line for a store error: exit 2 when it refuses what the user gave, else 1."""
+    from therapy_timer.storage.errors import (
+        CorruptDatabaseError,
+        ForeignDatabaseError,
+        InvalidDataError,
+        NotFoundError,
+        SchemaTooNewError,
+    )
+
+    _fail(str(exc))
+    refused = (CorruptDatabaseError, ForeignDatabaseError, InvalidDataError, NotFoundError,
+               SchemaTooNewError)
+    return EXIT_USAGE if isinstance(exc, refused) else EXIT_FAILED
 
 
 def run_verify(args) -> int:
@@ -160,7 +177,10 @@ def run_demo(args) -> int:
     end = args.end_date or date.today()
     try:
         summary = build_demo_file(path, seed=args.seed, end_date=end)
-    except (StorageError, DemoError) as exc:
-        return _fail(str(exc))
+    except StorageError as exc:
+        return _refused(exc)
+    except DemoError as exc:  # a clinic already in the file, an end date without rules
+        _fail(str(exc))
+        return EXIT_USAGE
     print(f"demo clinic written to {path}: {summary}")
     return 0

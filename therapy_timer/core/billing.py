@@ -14,7 +14,14 @@ from datetime import date, datetime
 
 from therapy_timer.core.codes import Catalog, CodeKind, default_catalog
 from therapy_timer.core.minutes import DayTime, day_time
-from therapy_timer.core.model import BillingError, Discipline, Interval, Rule, Service
+from therapy_timer.core.model import (
+    BillingError,
+    Discipline,
+    Interval,
+    Rule,
+    Service,
+    check_medicare_rule,
+)
 from therapy_timer.core.modifiers import (
     MAX_MODIFIERS,
     Suggestion,
@@ -38,7 +45,11 @@ class BillingContext:
 
     Money is integer cents. ``allowed_cents`` (per unit) feeds the KX year-to-date amount;
     ``prior_kx_cents`` is the bucket's allowed amount earlier this year (including spend at
-    other providers that staff entered).
+    other providers that staff entered). ``ncci_edits`` False skips NCCI pair edits (a self-pay
+    patient: no claim goes to an insurer that applies them; see ``self_pay_context``).
+
+    Raises:
+        BillingError: Medicare with the per-code rule (``core.model.check_medicare_rule``).
     """
 
     rule: Rule = Rule.CMS
@@ -54,6 +65,20 @@ class BillingContext:
     #: The clinic lists Medicare-bundled codes (97010) on the claim at $0 (its billing service
     #: wants every service listed); otherwise they are documented, not billed.
     list_bundled: bool = False
+    ncci_edits: bool = True
+
+    def __post_init__(self) -> None:
+        check_medicare_rule(self.medicare, self.rule)
+
+
+def self_pay_context(discipline: Discipline = Discipline.PT, **clinic: object) -> BillingContext:
+    """A patient with no insurer: no therapy (GP/GO/GN), assistant (CQ/CO), KX or NCCI
+    (59/XU) modifiers, which are insurers' claim rules, unless the clinic turns them on
+    (``clinic``: any BillingContext field, e.g. ``therapy_modifiers=True``)."""
+    fields: dict[str, object] = {"therapy_modifiers": False, "assistant_modifiers": False,
+                                 "kx_applies": False, "ncci_edits": False}
+    fields.update(clinic)
+    return BillingContext(discipline=discipline, **fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +337,13 @@ def _finish(
 
     billed = {line.code: line.units for line in allocation.lines
               if line.units > 0 and line.code not in bundled}
-    if day is not None:
+    if day is None:
+        # Never skip a dated check silently (the units command always passes a date).
+        if context.ncci_edits and len(billed) > 1:
+            warnings.append("No date of service: NCCI pair edits were not checked")
+        if context.kx_applies:
+            warnings.append("No date of service: the KX threshold was not checked")
+    elif context.ncci_edits:
         pairs = default_ncci() if ncci is None else ncci
         for finding in ncci_findings(billed, pairs, day, by_code, now, context.distinct_modifier):
             if finding.suggestion:

@@ -75,6 +75,23 @@ class Rule(enum.StrEnum):
         return "CMS rule" if self is Rule.CMS else "per-code rule"
 
 
+#: Why a Medicare payer or visit cannot use the per-code rule (the one place this is said).
+MEDICARE_RULE_REASON = (
+    "Medicare must use the CMS total-time rule (the 8-minute rule of Pub 100-04 ch. 5 s. 20.2), "
+    "not the per-code rule"
+)
+
+
+def check_medicare_rule(medicare: bool, rule: Rule) -> None:
+    """Refuses Medicare with the per-code rule: s. 20.2 is not a choice for Medicare.
+
+    Raises:
+        BillingError: naming why.
+    """
+    if medicare and rule is Rule.PER_CODE:
+        raise BillingError(MEDICARE_RULE_REASON)
+
+
 @dataclass(frozen=True, slots=True)
 class Interval:
     """One stretch of one intervention. ``end`` is None while the timer runs.

@@ -134,6 +134,13 @@ def ncci_findings(
                 f"NCCI pair {name} (modifier indicator 0): {pair.column2} cannot be billed with "
                 f"{pair.column1} on the same day, whatever the modifier"
             )))
+        elif pair.modifier_indicator == "1" and pair.bypass == "specialty":
+            findings.append(PairFinding(pair, None, (
+                f"NCCI pair {name}: {pair.column2} is not separately reportable with "
+                f"{pair.column1} by the same practitioner or specialty (NCCI ch. XI s. P); only "
+                "a different specialty (PT vs OT) may report it with a modifier, so no 59/XU is "
+                "suggested"
+            )))
         elif pair.modifier_indicator == "1":
             first = (intervals_by_code or {}).get(pair.column1, ())
             second = (intervals_by_code or {}).get(pair.column2, ())
@@ -158,6 +165,15 @@ def ncci_findings(
     return findings
 
 
+#: How the app counts toward KX, printed once with a visit's KX suggestions.
+KX_HOW = (
+    "KX goes on every billed line of a visit that takes the year past the threshold, whatever "
+    "order the codes were started in. Amounts count at the full allowed amount per unit (no "
+    "multiple procedure payment reduction); Medicare's own total may be lower, so check the "
+    "year-to-date amount with the Medicare contractor before attesting"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class KxFinding:
     suggestions: tuple[Suggestion, ...]
@@ -174,33 +190,61 @@ def kx_findings(
 ) -> KxFinding:
     """KX for one visit's lines ``(code, units, allowed cents per unit)`` in one bucket.
 
-    A line needs KX once the year's allowed amount (prior spend plus this visit's lines in
-    order) goes past the threshold; the review level ($3,000) adds a warning.
+    The decisions (README, "KX"; each is said in the reason the app prints):
+
+    - *Past* the threshold means above it: the manual (Pub 100-04 ch. 5 s. 10.3.3) has KX
+      confirm services "after the beneficiary has exceeded the KX modifier threshold", so a
+      year that lands exactly on it needs no KX yet; a warning says the next service will.
+    - When the visit takes the year past the threshold, every billed line of the visit
+      carries KX, whatever order the codes were started in: lines of one date of service have
+      no order on a claim, CMS does not say which of them crosses, and a line the contractor
+      counts past the threshold without KX is denied (our reading, the one that protects the
+      clinic).
+    - What counts is units x the payer's allowed amount per unit as entered in Settings, not
+      lowered by the multiple procedure payment reduction (MPPR, s. 10.7). Medicare accrues
+      the reduced payment amounts, so its total can be lower than the app's: the app asks
+      for the attestation no later than Medicare needs it, and the reason says to check the
+      year-to-date amount the contractor holds before attesting.
     """
-    running = prior_cents
+    billed = [(code, units, allowed) for code, units, allowed in lines if units > 0]
+    visit_cents = sum(units * allowed for _code, units, allowed in billed)
+    after = prior_cents + visit_cents
+    threshold = _usd(kx.threshold_cents)
     suggestions = []
-    for code, units, allowed in lines:
-        if units <= 0:
-            continue
-        running += units * allowed
-        if running > kx.threshold_cents:
-            suggestions.append(Suggestion(
-                code, "KX", units,
-                f"{bucket} allowed amount for {kx.year} reaches {_usd(running)}, past the KX "
-                f"threshold of {_usd(kx.threshold_cents)}: attest medical necessity to add KX",
-            ))
     warnings = []
-    if running > kx.review_cents:
+    if after > kx.threshold_cents and billed:
+        if prior_cents > kx.threshold_cents:
+            where = f"was already {_usd(prior_cents)} before this visit, past"
+        else:
+            where = f"goes from {_usd(prior_cents)} to {_usd(after)} with this visit, past"
+        reason = (f"{bucket} allowed amount for {kx.year} {where} the KX threshold of "
+                  f"{threshold}: attest medical necessity to add KX (on every line of the visit)")
+        warnings.append(KX_HOW)
+        suggestions = [Suggestion(code, "KX", units, reason) for code, units, _ in billed]
+    elif after == kx.threshold_cents and visit_cents:
         warnings.append(
-            f"{bucket} allowed amount for {kx.year} is {_usd(running)}, past the "
+            f"{bucket} allowed amount for {kx.year} reaches exactly the KX threshold of "
+            f"{threshold} with this visit: KX confirms services above the threshold, so none "
+            "is needed yet; the next billed service will need it"
+        )
+    unpriced = [code for code, _units, allowed in billed if allowed <= 0]
+    if unpriced:
+        warnings.append(
+            f"No allowed amount on file for {', '.join(unpriced)}: "
+            f"{'they add' if len(unpriced) > 1 else 'it adds'} $0.00 toward the {bucket} KX "
+            "threshold, so the year's amount may be too low (set it in Settings, Payers)"
+        )
+    if after > kx.review_cents:
+        warnings.append(
+            f"{bucket} allowed amount for {kx.year} is {_usd(after)}, past the "
             f"{_usd(kx.review_cents)} targeted medical review level"
         )
     if suggestions and kx.confidence != "V":
         warnings.append(
-            f"The {kx.year} KX threshold ({_usd(kx.threshold_cents)}) comes from secondary "
+            f"The {kx.year} KX threshold ({threshold}) comes from secondary "
             "sources: the clinic should confirm it"
         )
-    return KxFinding(tuple(suggestions), tuple(warnings), prior_cents, running)
+    return KxFinding(tuple(suggestions), tuple(warnings), prior_cents, after)
 
 
 def _usd(cents: int) -> str:

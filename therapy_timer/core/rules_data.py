@@ -26,6 +26,10 @@ class NcciPair:
     valid_to: date | None
     confidence: str
     source: str
+    #: What may bypass an indicator-1 edit: "time" (services in distinct time intervals, NCCI
+    #: ch. XI s. P #2: 59/XU) or "specialty" (only a different specialty, ch. XI s. P: an
+    #: evaluation with 97750/97755/97763), which one discipline's visit never is.
+    bypass: str = "time"
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -41,23 +45,31 @@ class KxYear:
 
 
 def load_ncci(path: Path) -> tuple[NcciPair, ...]:
-    """Reads a PTP pair file (CSV with column1, column2, modifier_indicator, dates)."""
+    """Reads a PTP pair file (CSV with column1, column2, modifier_indicator, dates; optional
+    confidence, source and bypass)."""
     pairs = []
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             for line_no, row in enumerate(csv.DictReader(handle), start=2):
                 try:
+                    indicator = row["modifier_indicator"].strip()
+                    if indicator not in ("0", "1", "9"):
+                        raise ValueError(f"modifier_indicator {indicator!r} is not 0, 1 or 9")
+                    bypass = (row.get("bypass") or "time").strip().lower()
+                    if bypass not in ("time", "specialty"):
+                        raise ValueError(f"bypass {bypass!r} is not 'time' or 'specialty'")
                     pairs.append(
                         NcciPair(
                             row["column1"].strip().upper(),
                             row["column2"].strip().upper(),
-                            row["modifier_indicator"].strip(),
+                            indicator,
                             date.fromisoformat(row["effective_from"].strip()),
                             date.fromisoformat(row["effective_to"].strip())
                             if (row.get("effective_to") or "").strip()
                             else None,
                             (row.get("confidence") or "U").strip(),
                             (row.get("source") or "").strip(),
+                            bypass,
                         )
                     )
                 except (KeyError, ValueError, AttributeError) as exc:

@@ -28,6 +28,7 @@ from therapy_timer.core.records import (
     Amendment,
     AuditBreak,
     ChargeLine,
+    Payer,
     Visit,
     VisitStatus,
     VisitSummary,
@@ -106,11 +107,11 @@ class ChargesMixin(TimerMixin):
             return 0
         from therapy_timer.core.billing import BillingContext, bill_intervals
 
-        payer = self.primary_payer(visit.patient_id)
-        context = BillingContext(rule=payer.rule if payer else Rule.CMS,
-                                 discipline=visit.discipline,
-                                 medicare=bool(payer and payer.medicare))
-        try:
+        payer = self.billing_payer(visit.patient_id)
+        try:  # a payer stored before Medicare's rule was enforced is refused: 0 units shown
+            context = BillingContext(rule=payer.rule if payer else Rule.CMS,
+                                     discipline=visit.discipline,
+                                     medicare=bool(payer and payer.medicare))
             return bill_intervals(intervals, context, day=visit.day, now=now,
                                   untimed_ok=self.visit_choices(visit.id).untimed_ok
                                   ).total_units
@@ -152,11 +153,28 @@ class ChargesMixin(TimerMixin):
             (visit.patient_id, day_text(visit.day), visit.discipline.value, visit.id))
         return [visit, *(visit_from(r) for r in rows)]
 
-    def billing_context(self, visit: Visit, pool_ids: Collection[int] = ()) -> BillingContext:
-        """The payer's rule and flags, the fee schedule, allowed amounts and prior KX spend."""
-        from therapy_timer.core.billing import BillingContext
+    def billing_payer(self, patient_id: int) -> Payer | None:
+        """The payer a patient's visits bill under: the primary policy's payer, or for a
+        patient with no insurance the clinic's self-pay payer (the first, if it set up
+        several); None when it has none."""
+        payer = self.primary_payer(patient_id)
+        if payer is not None:
+            return payer
+        row = self._row("SELECT id FROM payers WHERE self_pay = 1 ORDER BY id LIMIT 1", ())
+        return None if row is None else self.get_payer(row["id"])
 
-        payer = self.primary_payer(visit.patient_id)
+    def billing_context(self, visit: Visit, pool_ids: Collection[int] = ()) -> BillingContext:
+        """The payer's rule and flags, the fee schedule, allowed amounts and prior KX spend.
+
+        A patient with no insurance bills under the clinic's self-pay payer and its switches;
+        with no self-pay payer set up, under ``core.billing.self_pay_context`` (no therapy,
+        assistant, KX or NCCI modifiers), never the built-in insurer defaults. A self-pay
+        payer has no NCCI edits: no insurer's claim system applies them (there is no switch
+        for them in Settings).
+        """
+        from therapy_timer.core.billing import BillingContext, self_pay_context
+
+        payer = self.billing_payer(visit.patient_id)
         discipline = Discipline(visit.discipline)
         practice = self.get_practice()
         list_bundled = bool(practice and practice.list_bundled)
@@ -165,16 +183,15 @@ class ChargesMixin(TimerMixin):
             prior = self.kx_year_to_date(visit.patient_id, visit.day.year, discipline.kx_bucket,
                                          exclude=set(pool_ids) | {visit.id}, through=visit.day)
         if payer is None:
-            return BillingContext(rule=Rule.CMS, discipline=discipline,
-                                  fees_cents=self.fee_schedule(visit.day),
-                                  list_bundled=list_bundled)
+            return self_pay_context(discipline, fees_cents=self.fee_schedule(visit.day),
+                                    list_bundled=list_bundled)
         return BillingContext(
             rule=payer.rule, discipline=discipline, medicare=payer.medicare,
             therapy_modifiers=payer.therapy_modifiers,
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
             prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
             allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
-            list_bundled=list_bundled)
+            list_bundled=list_bundled, ncci_edits=not payer.self_pay)
 
     def bill_visit(self, visit_id: int, now: datetime | None = None,
                    untimed_ok: Collection[str] | None = None) -> DayBilling:
@@ -269,7 +286,7 @@ class ChargesMixin(TimerMixin):
         already = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         lines, notes = _remaining(claim, already)
         own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
-        payer = self.primary_payer(visit.patient_id)
+        payer = self.billing_payer(visit.patient_id)
         allowed = dict(payer.allowed_cents) if payer else {}
         default = POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))]
         record = {

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from therapy_timer.core.codes import CodeKind, default_catalog
-from therapy_timer.core.model import BillingError, Discipline
+from therapy_timer.core.model import BillingError, Discipline, check_medicare_rule
 from therapy_timer.core.records import (
     FeeEntry,
     InsurancePolicy,
@@ -282,6 +282,10 @@ class ClinicMixin(RepositoryBase):
     def save_payer(self, payer: Payer, user: str | None = None) -> Payer:
         if not payer.name.strip():
             raise InvalidDataError("a payer needs a name")
+        try:
+            check_medicare_rule(payer.medicare, payer.rule)
+        except BillingError as exc:
+            raise InvalidDataError(f"{payer.name.strip()}: {exc}") from None
         allowed = {}
         for code, cents in payer.allowed_cents.items():
             if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:

@@ -74,6 +74,9 @@ def check_file(path: Path) -> bool:
     except NotADirectoryError as exc:
         raise ReadOnlyError(f"cannot create the folder for {path}: part of that path is a "
                             "file, not a folder") from exc
+    except IsADirectoryError:
+        raise InvalidDataError(f"{path} is a folder, not a database file: give the file's "
+                               "name") from None
     except OSError as exc:
         raise ReadOnlyError(f"cannot read {path}: {exc.strerror}") from exc
     if header and header != SQLITE_HEADER:

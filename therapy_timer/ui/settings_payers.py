@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.formats import format_date
-from therapy_timer.core.model import BillingError, Rule
+from therapy_timer.core.model import MEDICARE_RULE_REASON, BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
 from therapy_timer.core.rules_data import kx_for_year
 from therapy_timer.core.validation import validate_code, validate_payer_code
@@ -82,11 +82,15 @@ class PayersPage(RecordListPage):
         self.rule = QComboBox()
         for rule, text in RULE_NAMES.items():
             self.rule.addItem(text, rule.value)
-        self.medicare = QCheckBox("Medicare (forces the CMS rule; G0283 for 97014)")
+        self.medicare = QCheckBox("Medicare (needs the CMS rule; G0283 for 97014)")
         self.therapy_modifiers = QCheckBox("Therapy modifiers GP / GO / GN on every line")
         self.assistant_modifiers = QCheckBox("Assistant modifiers CQ / CO")
         self.kx_applies = QCheckBox("Track the KX threshold")
         self.self_pay = QCheckBox("Self-pay (no insurer)")
+        self.self_pay.setToolTip(
+            "Patients with no insurance bill under this payer's rule and modifier switches. "
+            "A self-pay payer gets no NCCI pair edits (no 59/XU): they are insurers' claim "
+            "edits.")
         self.distinct = QComboBox()
         self.distinct.addItems(["XU", "59"])
         self.allowed = QTableWidget(0, 2)
@@ -143,7 +147,6 @@ class PayersPage(RecordListPage):
         self.add_allowed.clicked.connect(self._mark_dirty)
         self.remove_allowed.clicked.connect(self._remove_allowed_row)
         self.remove_allowed.clicked.connect(self._mark_dirty)
-        self.medicare.toggled.connect(self._medicare_toggled)
         self.kx_applies.toggled.connect(lambda on: self.kx_label.setVisible(on))
         self.connect_list()
         self.watch(self.name, self.rule, self.medicare, self.therapy_modifiers,
@@ -175,7 +178,6 @@ class PayersPage(RecordListPage):
         self.address.setPlainText(p.address)
         self.rule.setCurrentIndex(self.rule.findData(p.rule.value))
         self.medicare.setChecked(p.medicare)
-        self._medicare_toggled(p.medicare)
         self.therapy_modifiers.setChecked(p.therapy_modifiers)
         self.assistant_modifiers.setChecked(p.assistant_modifiers)
         self.kx_applies.setChecked(p.kx_applies)
@@ -187,11 +189,6 @@ class PayersPage(RecordListPage):
             self._add_allowed_row(code, dollars(cents))
         self.message.clear()
         self.dirty = False
-
-    def _medicare_toggled(self, on: bool) -> None:
-        if on:
-            self.rule.setCurrentIndex(self.rule.findData(Rule.CMS.value))
-        self.rule.setEnabled(not on)
 
     def _add_allowed_row(self, code: str, amount: str) -> None:
         row = self.allowed.rowCount()
@@ -246,7 +243,13 @@ class PayersPage(RecordListPage):
                 self.error(f"Payer ID: {exc}.")
                 return False
         medicare = self.medicare.isChecked()
-        rule = Rule.CMS if medicare else Rule(self.rule.currentData())
+        rule = Rule(self.rule.currentData())
+        if medicare and rule is Rule.PER_CODE:
+            # Refused, not switched behind the clinic's back: it chooses which was meant.
+            self.error(f"Not saved: {MEDICARE_RULE_REASON}. Choose the CMS rule, or untick "
+                       "Medicare if this payer is not Medicare.")
+            self.rule.setFocus()
+            return False
         base = self._current or Payer(name)
         payer = replace(
             base, name=name, rule=rule, medicare=medicare,
