@@ -155,6 +155,13 @@ def test_demo_shows_every_rule_on_the_last_days(demo_db):
         "SELECT count(*) FROM (SELECT patient_id FROM visits WHERE day = ? AND status ="
         " 'finalized' GROUP BY patient_id, discipline HAVING count(*) = 2)", (END,)).fetchone()[0]
     assert twice >= 1
+    # A cognitive-function visit under an OT plan: the OT furnished 97129 (the first 15
+    # minutes), the OTA the rest: CO rides on 97130's units, not on 97129.
+    cognitive = conn.execute(
+        "SELECT c.code, c.modifiers, c.units FROM charge_lines c JOIN visits v ON"
+        " v.id = c.visit_id WHERE v.day = ? AND v.discipline = 'OT' AND c.code IN"
+        " ('97129', '97130') ORDER BY c.line_no", (END,)).fetchall()
+    assert cognitive == [("97129", "GO", 1), ("97130", "GO CO", 2)]
     tie_untimed = [json.loads(b) for (b,) in conn.execute(
         "SELECT v.billing_json FROM visits v JOIN charge_lines c ON c.visit_id = v.id"
         " WHERE v.day = ? AND c.code = '97164'", (END,))]
