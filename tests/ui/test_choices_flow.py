@@ -418,3 +418,23 @@ def test_a_split_code_shows_its_cq_line_and_the_later_visit_keeps_the_assistants
         ("97110", ("GP", "CQ"), 1)]
     assert [(ln.code, ln.modifiers, ln.units) for ln in repo.charge_lines(morning.id)] == [
         ("97110", ("GP",), 1)]
+
+
+def test_assistant_time_on_an_evaluation_is_refused_on_the_visit_screen_and_the_review(
+        qtbot, win, clinic, clock, monkeypatch):
+    """Assistants do not evaluate: PTA time on 97161 is said at once on the visit screen, and
+    the review refuses to bill it until the interval's performer is corrected."""
+    visit_id = start_visit(win, clinic)
+    qtbot.mouseClick(win.visit_panel.performer_buttons[clinic.pta.role], LEFT)
+    tap(qtbot, win, "97161")
+    clock.advance(minutes=5)
+    tap(qtbot, win, "97161")
+    notice = win.visit_panel.notices.notices["refused"]
+    text = " ".join(label.text() for label in notice.findChildren(QLabel))
+    assert ("Not billable as recorded: 97161" in text and "5 min recorded as furnished by an "
+            "assistant, but assistants do not evaluate or re-evaluate" in text)
+    answer_diagnoses(monkeypatch, ["M54.50"])
+    qtbot.mouseClick(win.visit_panel.diagnoses_button, LEFT)
+    page = finish(qtbot, win)
+    assert any(t.startswith("This visit cannot be billed yet: 97161") for t in review_texts(page))
+    assert clinic.repo.get_visit(visit_id).status is VisitStatus.OPEN
