@@ -268,8 +268,11 @@ class _Builder:
             # Manual therapy documents its technique and region (no draw: the rest of the
             # demo stays the same whatever is added here).
             manual = MANUAL[visit.id % len(MANUAL)] if code == "97140" else (None, None)
+            # Assistant time names the assistant, as the visit screen asks (the superbill's
+            # CQ/CO lines say who furnished them).
+            assistant = {Performer.PTA: self.pta.id, Performer.OTA: self.ota.id}.get(performer)
             repo.start_interval(visit.id, code, performer, now, technique=manual[0],
-                                body_region=manual[1], user=USER)
+                                body_region=manual[1], provider_id=assistant, user=USER)
             now += timedelta(minutes=minutes, seconds=self.rng.randrange(0, 50))
             repo.pause_visit(visit.id, now, user=USER)
         repo.set_diagnoses(visit.id, dx, user=USER, validate=False)

@@ -198,3 +198,22 @@ def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
     capsys.readouterr()
     assert main(["verify", "--db", str(copy)]) == 1
     assert "refers to a missing visits row" in capsys.readouterr().err
+
+
+def test_demo_cognitive_superbill_names_the_ota_on_97130s_co(demo_db):
+    """The OTA's time ran on 97130's timer and CO rides on 97130: the superbill says who
+    furnished it and why 97129 goes without (the OT furnished the first 15 minutes)."""
+    from therapy_timer.core.superbill_build import superbill_for_visit
+    from therapy_timer.storage.repository import open_repository
+
+    repo = open_repository(demo_db)
+    try:
+        [(visit_id,)] = repo.conn.execute(
+            "SELECT DISTINCT c.visit_id FROM charge_lines c WHERE c.code = '97130'").fetchall()
+        doc = superbill_for_visit(repo, visit_id).documentation
+        [co] = doc.assistant
+        assert (co.code, co.modifier, co.units) == ("97130", "CO", 2)
+        assert co.furnished_by == "Assistant: Alex Moss, COTA — supervised by Taylor Wren, OTR/L"
+        assert "97129 is the service's first 15 minutes (furnished by the therapist" in co.reason
+    finally:
+        repo.close()
