@@ -56,6 +56,27 @@ def test_each_performer_counts_whole_minutes_of_their_own_seconds(therapist_s, a
     assert claims(billing) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 3000), st.integers(60, 3000), st.booleans())
+def test_the_therapist_is_never_credited_with_the_assistants_seconds(therapist_s, assistant_s,
+                                                                     therapist_first):
+    """Units without CQ: at most the therapist's full 15 minutes (900 s) of own seconds, plus
+    one unit when the rest of the therapist's own seconds reach 8 minutes (480 s)."""
+    spans = [("PT", therapist_s), ("PTA", assistant_s)]
+    if not therapist_first:
+        spans.reverse()
+    intervals, start = [], 0
+    for who, seconds in spans:
+        if seconds:
+            intervals.append(seconds_iv("97110", start, start + seconds, who))
+        start += seconds
+    billing = bill_intervals(intervals, BillingContext(), day=DAY)
+    units = billing.allocation.units("97110")
+    with_cq = sum(s.units for s in billing.suggestions if s.modifier == "CQ")
+    alone = therapist_s // 900 + (1 if therapist_s % 900 >= 480 else 0)
+    assert units - with_cq <= alone
+
+
 def test_untimed_de_minimis_uses_each_performers_own_minutes():
     # 97150 (group, untimed): PT 26:30 + PTA 3:30 = 30 min; the PTA's 3 whole minutes are
     # 3 of 29 counted minutes (over 10%) -> CQ
@@ -184,6 +205,33 @@ def test_cognitive_minutes_typed_in_use_97129s_own_entry_as_the_first_15_minutes
     assert claims(billing) == [("97129", ("GO",), 1), ("97130", ("GO", "CO"), 2)]
     all_ota = bill_services([Service("97129", 45, None, 45)], OT, day=DAY)
     assert claims(all_ota) == [("97129", ("GO", "CO"), 1), ("97130", ("GO", "CO"), 2)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["OT", "OTA"]), st.integers(1, 1200)),
+                min_size=1, max_size=5))
+def test_cognitive_codes_carry_as_many_co_units_as_one_timed_code_would(steps):
+    """97129 + 97130 are one service: over the two codes CO lands on as many units as the same
+    time on one timed code (97530), and 97129 carries CO only when the OTA shares its first
+    15 minutes or every unit carries it."""
+    intervals, start = [], 0
+    for who, seconds in steps:
+        intervals.append((who, start, start + seconds))
+        start += seconds
+
+    def co(code):
+        billing = bill_intervals([seconds_iv(code, a, b, who) for who, a, b in intervals], OT,
+                                 day=DAY)
+        return billing, {s.code: s.units for s in billing.suggestions if s.modifier == "CO"}
+
+    cognitive, on = co("97129")
+    plain, on_plain = co("97530")
+    units = cognitive.allocation.units("97129") + cognitive.allocation.units("97130")
+    assert units == plain.allocation.units("97530")
+    assert sum(on.values()) == on_plain.get("97530", 0)
+    ota_first = sum(min(b, 900) - a for who, a, b in intervals if who == "OTA" and a < 900)
+    if on.get("97129") and sum(on.values()) < units:
+        assert ota_first >= 60
 
 
 @pytest.mark.parametrize(("n", "units", "first", "expected"), [
