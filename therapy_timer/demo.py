@@ -55,13 +55,13 @@ FEES = {  # the clinic's charge per unit, cents
     "97110": 4500, "97112": 4800, "97116": 4500, "97140": 4600, "97530": 5200, "97535": 4900,
     "97035": 2500, "97010": 2000, "97014": 2200, "G0283": 2200, "97150": 3500, "97161": 15000,
     "97162": 17500, "97163": 20000, "97164": 12000, "97165": 16000, "97166": 18000,
-    "97167": 21000, "97168": 12500,
+    "97167": 21000, "97168": 12500, "97129": 5000, "97130": 4200,
 }
 MEDICARE_ALLOWED = {  # roughly 2026 national amounts per unit, cents (synthetic)
     "97110": 2980, "97112": 3390, "97116": 2960, "97140": 2720, "97530": 3530, "97535": 3210,
     "97035": 1330, "97010": 0, "G0283": 1040, "97150": 1830, "97161": 10270, "97162": 10270,
     "97163": 10270, "97164": 7040, "97165": 10960, "97166": 10960, "97167": 10960,
-    "97168": 7530,
+    "97168": 7530, "97129": 2790, "97130": 2620,
 }
 PT_CODES = ["97110", "97112", "97116", "97140", "97530", "97035"]
 OT_CODES = ["97110", "97530", "97535", "97140", "97112"]
@@ -379,6 +379,13 @@ class _Builder:
         repo.save_plan(PlanOfCare(plan.patient_id, plan.discipline, plan.therapist_id,
                                   end - timedelta(days=86), end + timedelta(days=4),
                                   plan.visits_authorized, id=plan.id), user=USER)
+        # Cognitive intervention under an OT plan: the OT the first 15 minutes (97129), the
+        # OTA the next 30 (97130 x2 with CO; 97129 without: the OT furnished it).
+        medicare_ot = [p for n, p in enumerate(patients)
+                       if n < 20 and p[1].discipline is Discipline.OT]
+        self.visit(*medicare_ot[3], end, [("97129", Performer.OT, 15),
+                                          ("97130", Performer.OTA, 31)], ["R41.844"],
+                   when=self.at(end, 13, 30))
 
     def _prior(self, patient_id: int, day: date) -> int:
         row = self.repo.conn.execute(

@@ -155,6 +155,13 @@ def test_demo_shows_every_rule_on_the_last_days(demo_db):
         "SELECT count(*) FROM (SELECT patient_id FROM visits WHERE day = ? AND status ="
         " 'finalized' GROUP BY patient_id, discipline HAVING count(*) = 2)", (END,)).fetchone()[0]
     assert twice >= 1
+    # A cognitive-function visit under an OT plan: the OT furnished 97129 (the first 15
+    # minutes), the OTA the rest: CO rides on 97130's units, not on 97129.
+    cognitive = conn.execute(
+        "SELECT c.code, c.modifiers, c.units FROM charge_lines c JOIN visits v ON"
+        " v.id = c.visit_id WHERE v.day = ? AND v.discipline = 'OT' AND c.code IN"
+        " ('97129', '97130') ORDER BY c.line_no", (END,)).fetchall()
+    assert cognitive == [("97129", "GO", 1), ("97130", "GO CO", 2)]
     tie_untimed = [json.loads(b) for (b,) in conn.execute(
         "SELECT v.billing_json FROM visits v JOIN charge_lines c ON c.visit_id = v.id"
         " WHERE v.day = ? AND c.code = '97164'", (END,))]
@@ -217,3 +224,22 @@ def test_demo_self_pay_visits_carry_no_insurer_modifiers(demo_db):
     for _, billing in rows:
         record = json.loads(billing)
         assert not [w for w in record["warnings"] if "NCCI" in w or "85%" in w]
+
+
+def test_demo_cognitive_superbill_names_the_ota_on_97130s_co(demo_db):
+    """The OTA's time ran on 97130's timer and CO rides on 97130: the superbill says who
+    furnished it and why 97129 goes without (the OT furnished the first 15 minutes)."""
+    from therapy_timer.core.superbill_build import superbill_for_visit
+    from therapy_timer.storage.repository import open_repository
+
+    repo = open_repository(demo_db)
+    try:
+        [(visit_id,)] = repo.conn.execute(
+            "SELECT DISTINCT c.visit_id FROM charge_lines c WHERE c.code = '97130'").fetchall()
+        doc = superbill_for_visit(repo, visit_id).documentation
+        [co] = doc.assistant
+        assert (co.code, co.modifier, co.units) == ("97130", "CO", 2)
+        assert co.furnished_by == "Assistant: Alex Moss, COTA — supervised by Taylor Wren, OTR/L"
+        assert "97129 is the service's first 15 minutes (furnished by the therapist" in co.reason
+    finally:
+        repo.close()

@@ -137,3 +137,19 @@ def test_real_process_answers_without_importing_qt():
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["total_units"] == 3
+
+
+@pytest.mark.parametrize(("payload", "expected"), [
+    ({"discipline": "OT", "intervals": [
+        {"code": "97530", "start": "2026-11-20T09:00:00-06:00",
+         "end": "2026-11-20T09:20:00-06:00", "performer": "PTA"}]},
+     "a PTA cannot furnish services under a OT plan of care"),
+    ({"discipline": "PT", "services": [{"code": "97161", "minutes": 40,
+                                        "assistant_minutes": 10}]},
+     "assistants do not evaluate or re-evaluate"),
+])
+def test_assistant_time_the_rules_refuse_is_exit_2_with_one_line(monkeypatch, capsys, payload,
+                                                                 expected):
+    code, out, err = run_units(monkeypatch, capsys, payload)
+    assert code == 2 and out == ""
+    assert expected in err and err.count("\n") == 1

@@ -376,3 +376,65 @@ def test_an_unconfirmed_hot_pack_under_a_minute_is_not_billed(qtbot, win, clinic
     with qtbot.waitSignal(page.finalized, timeout=2000):
         qtbot.mouseClick(page.finalize_button, LEFT)
     assert [ln.code for ln in repo.charge_lines(visit_id)] == ["97110"]
+
+
+# --- issue 10: a code split between therapist and assistant, pooled over two visits -------
+
+
+def test_a_split_code_shows_its_cq_line_and_the_later_visit_keeps_the_assistants_unit(
+        qtbot, win, clinic, clock, monkeypatch):
+    """Morning: the PT furnishes 8 min of 97110 (finalized, 1 unit). Afternoon: the PTA
+    furnishes 15 min of it. The pooled day (23 min) bills 2 units, one the PTA's full block:
+    the review shows 97110 split into a CQ line and a plain one, and the afternoon visit is
+    locked with the PTA's unit (CQ), not the morning's plain one."""
+    from therapy_timer.core.model import Performer
+
+    repo = clinic.repo
+    morning = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+    repo.start_interval(morning.id, "97110", Performer.PT, clock.now())
+    clock.advance(minutes=8)
+    repo.pause_visit(morning.id, clock.now())
+    repo.set_diagnoses(morning.id, ["M54.50"], validate=False)
+    repo.finalize_visit(morning.id, None, "Dana Test, PT", clock.now())
+    clock.advance(minutes=180)
+    visit_id = start_visit(win, clinic)
+    assert visit_id != morning.id
+    qtbot.mouseClick(win.visit_panel.performer_buttons[clinic.pta.role], LEFT)
+    tap(qtbot, win, "97110")
+    clock.advance(minutes=15)
+    tap(qtbot, win, "97110")
+    answer_diagnoses(monkeypatch, ["M54.50"])
+    qtbot.mouseClick(win.visit_panel.diagnoses_button, LEFT)
+    page = finish(qtbot, win)
+    assert ticked(page) == {("97110", "CQ"): False}
+    assert any("1 full 15-min block(s) by the assistant" in text and "85%" in text
+               for text in review_texts(page))
+    click_box(qtbot, box_for(page, "97110", "CQ"))
+    shown = [(r.code, tuple(r.modifiers), r.units) for r in page.model.rows() if r.units]
+    assert shown == [("97110", ("GP", "CQ"), 1), ("97110", ("GP",), 1)]
+    with qtbot.waitSignal(page.finalized, timeout=2000):
+        qtbot.mouseClick(page.finalize_button, LEFT)
+    assert [(ln.code, ln.modifiers, ln.units) for ln in repo.charge_lines(visit_id)] == [
+        ("97110", ("GP", "CQ"), 1)]
+    assert [(ln.code, ln.modifiers, ln.units) for ln in repo.charge_lines(morning.id)] == [
+        ("97110", ("GP",), 1)]
+
+
+def test_assistant_time_on_an_evaluation_is_refused_on_the_visit_screen_and_the_review(
+        qtbot, win, clinic, clock, monkeypatch):
+    """Assistants do not evaluate: PTA time on 97161 is said at once on the visit screen, and
+    the review refuses to bill it until the interval's performer is corrected."""
+    visit_id = start_visit(win, clinic)
+    qtbot.mouseClick(win.visit_panel.performer_buttons[clinic.pta.role], LEFT)
+    tap(qtbot, win, "97161")
+    clock.advance(minutes=5)
+    tap(qtbot, win, "97161")
+    notice = win.visit_panel.notices.notices["refused"]
+    text = " ".join(label.text() for label in notice.findChildren(QLabel))
+    assert ("Not billable as recorded: 97161" in text and "5 min recorded as furnished by an "
+            "assistant, but assistants do not evaluate or re-evaluate" in text)
+    answer_diagnoses(monkeypatch, ["M54.50"])
+    qtbot.mouseClick(win.visit_panel.diagnoses_button, LEFT)
+    page = finish(qtbot, win)
+    assert any(t.startswith("This visit cannot be billed yet: 97161") for t in review_texts(page))
+    assert clinic.repo.get_visit(visit_id).status is VisitStatus.OPEN

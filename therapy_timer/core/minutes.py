@@ -32,6 +32,12 @@ class CodeTime:
     def assistant_minutes(self) -> int:
         return self.assistant_seconds // 60
 
+    @property
+    def therapist_minutes(self) -> int:
+        """The therapist's own whole minutes: each performer is counted the same way (whole
+        minutes of their own seconds), so 7:30 + 7:30 is 7 + 7, never 8 for the therapist."""
+        return (self.seconds - self.assistant_seconds) // 60
+
 
 @dataclass(frozen=True, slots=True)
 class DayTime:
@@ -45,7 +51,7 @@ class DayTime:
 
     def services(self) -> list[Service]:
         return [
-            Service(c.code, c.minutes, c.order, min(c.assistant_minutes, c.minutes))
+            Service(c.code, c.minutes, c.order, c.assistant_minutes, c.therapist_minutes)
             for c in self.codes
         ]
 

@@ -41,6 +41,11 @@ class Performer(enum.StrEnum):
     def is_assistant(self) -> bool:
         return self in (Performer.PTA, Performer.OTA)
 
+    def furnishes(self, discipline: Discipline) -> bool:
+        """A PT or PTA furnishes physical therapy, an OT or OTA occupational therapy, an SLP
+        speech-language pathology; nobody furnishes another discipline's plan of care."""
+        return self.discipline is discipline
+
     @property
     def discipline(self) -> Discipline:
         return {
@@ -134,9 +139,20 @@ class Service:
 
     ``order`` is the order the code was first started that day (it breaks ties).
     ``assistant_minutes`` are the minutes an assistant furnished independently.
+    ``therapist_minutes`` are the therapist's own whole minutes; None (minutes typed in by
+    hand) means the rest of ``minutes``. From timers each performer's minutes are the whole
+    minutes of their own seconds, so the two may add up to a minute less than ``minutes``.
     """
 
     code: str
     minutes: int
     order: int | None = None
     assistant_minutes: int = 0
+    therapist_minutes: int | None = None
+
+    @property
+    def therapist(self) -> int:
+        """The therapist's whole minutes (the rest of ``minutes`` when not given)."""
+        if self.therapist_minutes is None:
+            return self.minutes - self.assistant_minutes
+        return self.therapist_minutes

@@ -51,36 +51,87 @@ def assistant_modifier(discipline: Discipline) -> str | None:
     return {Discipline.PT: "CQ", Discipline.OT: "CO"}.get(discipline)
 
 
-def assistant_units(units: int, assistant_minutes: int, therapist_minutes: int) -> tuple[int, str]:
-    """How many of a timed code's billed units carry CQ/CO, and why.
+#: CMS CY2022 PFS final rule (86 FR 64996): with two units left to bill, one carries CQ/CO and
+#: one does not when the therapist and the assistant each furnished 9-14 minutes of the service.
+SPLIT_MINUTES = range(9, 15)
 
-    Whole 15-minute blocks go to whoever furnished them. A remaining unit goes to whoever
-    furnished more of the leftover minutes (an assistant's equal or larger share, being over 10%,
-    takes CQ/CO); with two units left and both leftovers present, one unit each (CMS CY2022).
+
+def therapist_met_alone(therapist_minutes: int, assistant_minutes: int) -> bool:
+    """Whether the therapist met a (last) unit on their own: 8 minutes or more of it (the
+    8-minute rule), and more than the assistant furnished of it.
+
+    CMS (CY2022) bills a unit without CQ/CO when the therapist meets the billing threshold
+    without the assistant's minutes. It does not say what happens when the assistant furnished
+    as many minutes of that unit or more; the app then keeps CQ/CO (the service is furnished in
+    part by the assistant, SSA 1834(v)): the reading that protects the clinic in an audit.
+    """
+    return therapist_minutes >= 8 and therapist_minutes > assistant_minutes
+
+
+def assistant_units(units: int, assistant_minutes: int, therapist_minutes: int,
+                    modifier: str = "CQ/CO") -> tuple[int, str]:
+    """How many of a timed service's billed units carry CQ/CO, and why (CMS's counting order).
+
+    Each performer's minutes are whole minutes of their own seconds. First the full 15-minute
+    blocks each furnished alone: the assistant's carry the modifier, the therapist's do not.
+    Then the units left (at most two): with two left and both furnishing 9-14 minutes, one
+    each (CMS CY2022); otherwise a unit goes without the modifier only when the therapist met
+    it alone (``therapist_met_alone``), and every other unit left carries it (the assistant's
+    share of it is over the 10% de minimis, or the therapist alone did not reach 8 minutes).
     """
     if units <= 0 or assistant_minutes <= 0:
         return 0, ""
     a_full, a_left = divmod(assistant_minutes, 15)
     t_full, t_left = divmod(therapist_minutes, 15)
     a_units = min(a_full, units)
-    remaining = units - a_units - min(t_full, units - a_units)
+    t_units = min(t_full, units - a_units)
+    remaining = units - a_units - t_units
     reason = [f"assistant {assistant_minutes} min, therapist {therapist_minutes} min"]
-    if a_full:
-        reason.append(f"{a_full} full 15-min block(s) by the assistant")
-    if remaining >= 2 and a_left and t_left:
+    if a_units:
+        reason.append(f"{a_units} full 15-min block(s) by the assistant: {modifier}")
+    if t_units:
+        reason.append(f"{t_units} full 15-min block(s) by the therapist: no {modifier}")
+    if remaining == 2 and a_left in SPLIT_MINUTES and t_left in SPLIT_MINUTES:
         a_units += 1
-        reason.append(f"two units left: one each (assistant {a_left} min, therapist {t_left} min)")
-        remaining -= 2
-    if remaining >= 1 and a_left:
-        if a_left >= t_left:
-            a_units += 1
+        reason.append(f"two units left, the assistant {a_left} min and the therapist {t_left} "
+                      f"min (each 9-14): one with {modifier}, one without (CMS CY2022)")
+    elif remaining:
+        alone = therapist_met_alone(t_left, a_left)
+        a_units += remaining - alone
+        left = "last unit" if remaining == 1 else f"{remaining} units left"
+        if alone:
+            reason.append(f"{left}: the therapist furnished {t_left} min alone (8 or more, more "
+                          f"than the assistant's {a_left}): one unit without {modifier}"
+                          + (", the other with it" if remaining > 1 else ""))
+        elif t_left >= 8:
             reason.append(
-                f"last unit: assistant {a_left} min vs therapist {t_left} min, the assistant's "
-                "share is over 10%"
-            )
+                f"{left}: the therapist's {t_left} min reach 8 but the assistant furnished as "
+                f"many or more ({a_left} min): {modifier} (CMS does not settle this case; the "
+                "app takes the reading that protects the clinic in an audit)")
+        elif a_left:
+            reason.append(f"{left}: the therapist furnished {t_left} min (under 8); the "
+                          f"assistant's {a_left} min are over 10% of it: {modifier}")
         else:
-            reason.append(f"last unit: therapist {t_left} min vs assistant {a_left} min")
+            reason.append(f"{left}: the therapist's {t_left} min alone do not reach 8 (the "
+                          f"unit bills on the day's pooled minutes): {modifier}")
     return min(a_units, units), "; ".join(reason)
+
+
+def cognitive_assistant_units(assistant_units_: int, units: int,
+                              first_by_assistant: bool) -> tuple[int, int]:
+    """Where a cognitive service's CQ/CO units fall: ``(on 97129, on 97130)``.
+
+    97129 is the service's first 15 minutes and 97130 each further 15 (one service over two
+    codes). 97129 carries the modifier when the assistant furnished those first minutes (the
+    therapist did not meet them alone) or when every unit carries it; the add-on units carry
+    the rest. The modifier goes on each code furnished in whole or in part by an assistant
+    (SSA 1834(v)).
+    """
+    if assistant_units_ <= 0 or units <= 0:
+        return 0, 0
+    addon = units - 1
+    first = 1 if first_by_assistant or assistant_units_ > addon else 0
+    return first, min(assistant_units_ - first, addon)
 
 
 def untimed_assistant(total_minutes: int, assistant_minutes: int) -> bool:

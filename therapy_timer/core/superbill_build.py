@@ -43,6 +43,9 @@ from therapy_timer.core.superbill import (
     TechniqueNote,
 )
 from therapy_timer.core.superbill_check import Gap, superbill_gaps
+from therapy_timer.core.units import COGNITIVE_ADDON, COGNITIVE_FIRST
+
+COGNITIVE = (COGNITIVE_FIRST, COGNITIVE_ADDON)
 
 DISTINCT_MODIFIERS = ("59", "XE", "XS", "XP", "XU")
 ASSISTANT_MODIFIERS = ("CQ", "CO")
@@ -355,8 +358,10 @@ def furnished_by(records: VisitRecords, code: str) -> str:
     """
     people = records.people
     ids: dict[int | None, None] = {}
+    # 97129 and 97130 are one service: 97130's CO units may come from time on 97129's timer.
+    same = set(COGNITIVE) if code.upper() in COGNITIVE else {code.upper()}
     for item in (*records.intervals, *records.pooled_intervals):
-        if item.code.upper() == code.upper() and item.performer.is_assistant:
+        if item.code.upper() in same and item.performer.is_assistant:
             ids[item.provider_id] = None
     if not ids:
         return ""

@@ -46,6 +46,14 @@ class CodeUnits:
     timed: bool
     order: int = 0
     assistant_minutes: int = 0
+    #: The therapist's own whole minutes (None: the rest of ``minutes``).
+    therapist_minutes: int | None = None
+
+    @property
+    def therapist(self) -> int:
+        if self.therapist_minutes is None:
+            return self.minutes - self.assistant_minutes
+        return self.therapist_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +170,13 @@ def merge_services(services: Iterable[Service]) -> list[Service]:
                 f"{code}: assistant minutes ({service.assistant_minutes}) must be between 0 and "
                 f"the code's minutes ({minutes})"
             )
+        therapist = service.therapist
+        if therapist < 0 or therapist + service.assistant_minutes > minutes:
+            raise BillingError(
+                f"{code}: therapist minutes ({therapist}) and assistant minutes "
+                f"({service.assistant_minutes}) add up to more than the code's minutes "
+                f"({minutes})"
+            )
         order = position if service.order is None else service.order
         if code in merged:
             old = merged[code]
@@ -170,9 +185,10 @@ def merge_services(services: Iterable[Service]) -> list[Service]:
                 old.minutes + minutes,
                 min(old.order, order),
                 old.assistant_minutes + service.assistant_minutes,
+                old.therapist + therapist,
             )
         else:
-            merged[code] = Service(code, minutes, order, service.assistant_minutes)
+            merged[code] = Service(code, minutes, order, service.assistant_minutes, therapist)
     return sorted(merged.values(), key=lambda s: s.order)
 
 
@@ -235,7 +251,8 @@ def allocate(
         info = infos[s.code]
         if info.timed:
             lines.extend(_split_cognitive(
-                CodeUnits(s.code, s.minutes, units[s.code], True, s.order, s.assistant_minutes),
+                CodeUnits(s.code, s.minutes, units[s.code], True, s.order, s.assistant_minutes,
+                          s.therapist),
                 had_addon,
             ))
         elif s.minutes < 1:
@@ -244,7 +261,7 @@ def allocate(
             under.append(s.code)
             units_now = 1 if s.code in confirmed else 0
             lines.append(CodeUnits(s.code, s.minutes, units_now, False, s.order,
-                                   s.assistant_minutes))
+                                   s.assistant_minutes, s.therapist))
             if explain:
                 explanation.append(
                     f"{s.code} is {info.kind.description} timed under a minute: "
@@ -252,7 +269,8 @@ def allocate(
                        else "not billed unless the clinician confirms it")
                 )
         else:
-            lines.append(CodeUnits(s.code, s.minutes, 1, False, s.order, s.assistant_minutes))
+            lines.append(CodeUnits(s.code, s.minutes, 1, False, s.order, s.assistant_minutes,
+                                   s.therapist))
             if explain:
                 explanation.append(
                     f"{s.code} is {info.kind.description}: 1 unit; its {s.minutes} min count in "
@@ -280,6 +298,7 @@ def _pool_cognitive(merged: list[Service]) -> list[Service]:
         sum(s.minutes for s in cognitive),
         min(s.order for s in cognitive),
         sum(s.assistant_minutes for s in cognitive),
+        sum(s.therapist for s in cognitive),
     )
     return sorted([*rest, pooled], key=lambda s: s.order)
 
@@ -289,7 +308,10 @@ def _split_cognitive(line: CodeUnits, had_addon: bool) -> list[CodeUnits]:
     if line.code != COGNITIVE_FIRST or (line.units <= 1 and not had_addon):
         return [line]
     first = replace(line, units=min(line.units, 1))
-    return [first, CodeUnits(COGNITIVE_ADDON, 0, max(line.units - 1, 0), True, line.order, 0)]
+    # The performers' minutes stay on 97129's line (the service's); the modifier rules spread
+    # the assistant's units over both codes (core.modifiers.cognitive_assistant_units).
+    return [first, CodeUnits(COGNITIVE_ADDON, 0, max(line.units - 1, 0), True, line.order, 0,
+                             0)]
 
 
 def _split_alt(alt: dict[str, int], had_addon: bool) -> dict[str, int]:

@@ -8,7 +8,6 @@ lines are what the pooled day adds beyond the lines those visits already carry.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Collection, Mapping
@@ -40,7 +39,7 @@ from therapy_timer.storage.errors import FrozenVisitError, InvalidDataError, Not
 from therapy_timer.storage.timers import TimerMixin, engine_order
 
 if TYPE_CHECKING:  # the engine is imported where a visit is billed: not on every start
-    from therapy_timer.core.billing import BillingContext, ClaimLine, DayBilling
+    from therapy_timer.core.billing import BillingContext, DayBilling
 
 log = logging.getLogger(__name__)
 POINTER_LETTERS = "ABCDEFGHIJKL"
@@ -214,8 +213,9 @@ class ChargesMixin(TimerMixin):
             untimed_ok = self.visit_choices(visit_id).untimed_ok
         confirmed = {*untimed_ok, *(c for v in pool[1:] for c in self.visit_choices(v.id)
                                      .untimed_ok)}
+        earlier = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         return bill_intervals(intervals, context, day=visit.day, now=now or self.clock(),
-                              untimed_ok=confirmed)
+                              untimed_ok=confirmed, earlier=earlier)
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                        user: str, now: datetime, choice: Mapping[str, int] | None = None,
@@ -283,8 +283,9 @@ class ChargesMixin(TimerMixin):
         claim = billing.claim_lines(None if confirmed is None else set(confirmed))
         chosen = check_pointers(pointers or {}, len(visit.diagnoses),
                                 {line.code for line in claim})
-        already = [line for v in pool[1:] for line in self.charge_lines(v.id)]
-        lines, notes = _remaining(claim, already)
+        # This visit's own units and modifiers: the pooled day's less the earlier visits'.
+        lines, notes = billing.own_lines(None if confirmed is None else set(confirmed))
+        notes = [n for n in notes if n not in billing.warnings]
         own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
         payer = self.billing_payer(visit.patient_id)
         allowed = dict(payer.allowed_cents) if payer else {}
@@ -508,35 +509,3 @@ def _locked_choices(billing: DayBilling, confirmed: Collection[tuple[str, str]] 
                           "pointers": dict(pointers),
                           "pointer_diagnoses": list(diagnoses) if pointers else [],
                           "untimed_ok": list(untimed_ok)})
-
-
-def _remaining(claim: list[ClaimLine], already: list[ChargeLine]
-               ) -> tuple[list[ClaimLine], list[str]]:
-    """The pooled day's claim lines minus the units and minutes earlier visits already carry."""
-    if not already:
-        return claim, []
-    units_done: dict[str, int] = {}
-    minutes_done: dict[str, int] = {}
-    for line in already:
-        units_done[line.code] = units_done.get(line.code, 0) + line.units
-        minutes_done[line.code] = minutes_done.get(line.code, 0) + line.minutes
-    out: list[ClaimLine] = []
-    minutes_left = {}
-    for line in claim:
-        minutes_left.setdefault(line.code, 0)
-        minutes_left[line.code] += line.minutes
-    minutes_given: set[str] = set()
-    for line in claim:
-        skip = min(units_done.get(line.code, 0), line.units)
-        units_done[line.code] = units_done.get(line.code, 0) - skip
-        units = line.units - skip
-        if units <= 0:
-            continue
-        minutes = 0
-        if line.code not in minutes_given:
-            minutes_given.add(line.code)
-            minutes = max(0, minutes_left[line.code] - minutes_done.get(line.code, 0))
-        out.append(dataclasses.replace(line, units=units, minutes=minutes))
-    notes = [f"{code}: earlier visits today already carry {left} more unit(s) than the pooled "
-             "day allows; review and amend them" for code, left in units_done.items() if left > 0]
-    return out, notes

@@ -195,7 +195,7 @@ class TimerMixin(ClockFlagMixin):
             performer = Performer(performer)
         except ValueError:
             raise InvalidDataError(f"unknown performer {performer!r}") from None
-        if performer.discipline is not visit.discipline:
+        if not performer.furnishes(visit.discipline):
             raise InvalidDataError(
                 f"a {performer} cannot furnish services under a {visit.discipline} plan of care")
         return performer

@@ -68,6 +68,9 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
             [("Time is right", lambda j=jump: panel.resolve_jump(j, True)),
              (f"Stop at {screen_time(at)}", lambda j=jump: panel.resolve_jump(j, False))],
         ))
+    refused = getattr(panel, "billing_error", "")
+    if refused:
+        notices.append(Notice("refused", f"Not billable as recorded: {refused}", "error"))
     for item in notice_texts(billing, controller.facts(), number):
         actions = []
         text = item.text

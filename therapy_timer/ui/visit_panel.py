@@ -95,6 +95,7 @@ class VisitPanel(QWidget):
         self._base_tiles: list = []  # the provider's favourites (or the defaults)
         self._subtitle_parts: list[str] = []
         self.billing = None
+        self.billing_error = ""  # why the engine refuses the visit as recorded, if it does
         #: The visit's date when it is of an earlier day than today (no timer starts on it).
         self.earlier_day = None
         self._ticks = 0
@@ -421,9 +422,12 @@ class VisitPanel(QWidget):
         if controller.visit is None:
             return
         self.billing = None
+        self.billing_error = ""
         try:
             self.billing = self.repo.bill_visit(controller.visit.id, controller.clock.now())
-        except (StorageError, BillingError) as exc:
+        except BillingError as exc:  # said on the screen now, not only at the review
+            self.billing_error = str(exc)
+        except StorageError as exc:
             log.info("visit not billable yet: %s", exc)
         self.notices.set_notices(build_notices(self, controller, self.billing))
         self.notice_scroll.setVisible(bool(self.notices.notices))
