@@ -272,7 +272,8 @@ class IntervalTableModel(QAbstractTableModel):
             if col == 3:
                 return interval.performer.value
             if col == 4:
-                return mmss(interval.interval.seconds(self.now))
+                return mmss(interval.measured_seconds(self.now) if self.now is not None
+                            else interval.interval.seconds(self.now))
         if role == Qt.ItemDataRole.UserRole:
             return interval.id
         return None
