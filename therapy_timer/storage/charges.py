@@ -82,7 +82,8 @@ class ChargesMixin(TimerMixin):
             ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL'
             "   AND i.deleted_at IS NULL) AS running,"
             " EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND"
-            "   i.clock_flag IS NOT NULL AND i.deleted_at IS NULL) AS time_to_confirm"
+            "   i.clock_flag IS NOT NULL AND json_extract(i.clock_flag, '$.answer') IS NULL"
+            "   AND i.deleted_at IS NULL) AS time_to_confirm"
             " FROM visits v JOIN patients p ON p.id = v.patient_id"
             " JOIN providers pr ON pr.id = v.provider_id"
             " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))

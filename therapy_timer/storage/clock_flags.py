@@ -220,15 +220,15 @@ class ClockFlagMixin(RepositoryBase):
         caller's transaction: the measured end when it carries a clock flag, the wall's
         otherwise, always within the visit's day and never before its start. Returns the end
         written, what the audit entry adds, and the rows changed (0: it was stopped already)."""
-        wall_end = max(to_text(self._end_in_day(visit, wall)), to_text(interval.start))
-        end, flag_text, detail = measured_stop(interval, wall_end)
-        if interval.clock_flag is not None:
-            end = max(to_text(self._end_in_day(visit, datetime.fromisoformat(end))),
-                      to_text(interval.start))
-            cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ?, clock_flag = ?'
-                               ' WHERE id = ? AND "end" IS NULL',
-                               (end, end, flag_text, interval.id))
-        else:
+        if interval.clock_flag is None:
+            end = max(to_text(self._end_in_day(visit, wall)), to_text(interval.start))
             cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ? AND'
                                ' "end" IS NULL', (end, end, interval.id))
+            return end, {}, cur.rowcount
+        # Measured from the wall reading itself (a set-back one is before the start).
+        end, flag_text, detail = measured_stop(interval, to_text(wall))
+        end = max(to_text(self._end_in_day(visit, datetime.fromisoformat(end))),
+                  to_text(interval.start))
+        cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ?, clock_flag = ?'
+                           ' WHERE id = ? AND "end" IS NULL', (end, end, flag_text, interval.id))
         return end, detail, cur.rowcount
