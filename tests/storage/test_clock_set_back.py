@@ -276,3 +276,26 @@ def test_the_live_tally_counts_the_measured_time_of_a_running_code():
     facts = tally.facts(T0 - timedelta(minutes=35))  # the wall clock went back an hour
     assert facts.seconds_by_code == {"97110": 25 * 60, "97010": 0}
     assert facts.units("97110") == 2
+
+
+def test_a_measured_end_ahead_of_the_wall_clock_still_lets_the_code_be_corrected(clinic):
+    repo = clinic.repo
+    _visit, started, _flagged = set_back_during_97110(clinic)
+    wall = datetime(2026, 11, 20, 14, 25, 1, tzinfo=UTC)
+    repo.stop_interval(started.id, wall)
+    edited = repo.edit_interval(started.id, code="97530", reason="wrong tile", user="avery",
+                                now=wall + timedelta(minutes=1))
+    assert (edited.code, edited.end) == ("97530", datetime(2026, 11, 20, 15, 25, 1, tzinfo=UTC))
+    with pytest.raises(InvalidDataError, match="future"):
+        repo.edit_interval(started.id, end=wall + timedelta(minutes=5), reason="x",
+                           user="avery", now=wall + timedelta(minutes=1))
+
+
+def test_today_and_the_review_bill_a_running_flagged_timer_by_its_measured_minutes(clinic):
+    repo = clinic.repo
+    visit, _started, _flagged = set_back_during_97110(clinic)
+    wall = datetime(2026, 11, 20, 14, 25, 1, tzinfo=UTC)  # 25:01 measured, 0 by the wall
+    [day] = [v for v in repo.visits_on(T0.date(), wall) if v.visit.id == visit.id]
+    assert day.units == 2
+    billing = repo.bill_visit(visit.id, wall)
+    assert [(line.code, line.units) for line in billing.allocation.lines] == [("97110", 2)]

@@ -279,6 +279,14 @@ class StoredInterval:
         end = self.clock_flag.measured(now) if self.clock_flag is not None else now
         return max(end, self.start)
 
+    def billed_interval(self, now: datetime) -> Interval:
+        """The core value the engine bills as of ``now``: ``interval``, except that a running
+        interval under a clock flag ends at its measured now (it counts the minutes measured,
+        not the set-back wall clock's)."""
+        if self.end is None and self.clock_flag is not None:
+            return Interval(self.code, self.start, self.measured_end(now), self.performer)
+        return self.interval
+
     def measured_seconds(self, now: datetime) -> int:
         """Whole seconds the interval has run as of ``now`` (see ``measured_end``)."""
         return (self.measured_end(now) - self.start) // timedelta(seconds=1)
