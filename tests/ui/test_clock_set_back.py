@@ -236,3 +236,24 @@ def test_another_visits_timer_gets_its_heartbeat_while_a_visit_with_nothing_runn
     assert running.heartbeat == START + timedelta(seconds=18)
     [crashed] = repo.crashed_intervals()
     assert crashed.last_alive == START + timedelta(seconds=18)
+
+
+def test_two_timers_caught_by_one_set_back_stay_one_question_when_one_stops(qtbot, window,
+                                                                          clinic, clock):
+    visit_id = start_visit(window, clinic)
+    tap(qtbot, window, "97010")  # a supervised modality runs alongside
+    tap(qtbot, window, "97110")
+    clock.advance(minutes=10)
+    window.controller.tick()
+    clock.jump(minutes=-60)
+    clock.advance(seconds=1)
+    with qtbot.waitSignal(window.controller.time_jump, timeout=2000):
+        window.controller.tick()
+    clock.advance(minutes=2)
+    tap(qtbot, window, "97010")  # stopped: measured end, its wall reading kept
+    notice = jump_notice(window.visit_panel)  # still one notice for the one jump
+    assert "97010, 97110" in notice.label.text() or "97110, 97010" in notice.label.text()
+    with qtbot.waitSignal(window.controller.changed, timeout=2000):
+        notice.buttons["Keep the measured time"].click()
+    ends = {i.code: i.end for i in clinic.repo.intervals_for(visit_id)}
+    assert ends == {"97010": START + timedelta(minutes=12, seconds=1), "97110": None}

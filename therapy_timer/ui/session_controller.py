@@ -16,7 +16,7 @@ reopening a paused visit (or restarting the app) still offers Resume.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -275,8 +275,9 @@ class SessionController(QObject):
         """The visit's unconfirmed clock flags, one ``TimeJump`` per flag, oldest first."""
         groups: dict[ClockFlag, list[StoredInterval]] = {}
         for interval in self.intervals:
-            if interval.clock_flag is not None and interval.clock_flag.pending:
-                groups.setdefault(interval.clock_flag, []).append(interval)
+            flag = interval.clock_flag
+            if flag is not None and flag.pending:  # one question per jump, stopped or not
+                groups.setdefault(replace(flag, wall_end=None), []).append(interval)
         jumps = [TimeJump.from_flag(flag, group) for flag, group in groups.items()]
         return sorted(jumps, key=lambda j: (j.last_good, j.interval_ids))
 
