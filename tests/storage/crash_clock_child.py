@@ -9,9 +9,9 @@ returns it writes one line saying what is now on disk and what its monotonic clo
 the parent checks every line against the reopened database.
 
 Lines: ``W wall`` (started; the restart's wall time), ``B id`` (flagged at the restart),
-``R id alive end|-`` (recovered), ``S id start`` (started here), ``E id end measured`` (stopped
-here, with the seconds its monotonic clock measured), ``A id alive`` (heartbeat: alive at this
-measured moment), ``J`` (a set-back during timers was flagged).
+``R id alive end|- day_end`` (recovered), ``S id start`` (started here), ``E id end measured``
+(stopped here, with the seconds its monotonic clock measured), ``A id alive`` (heartbeat: alive
+at this measured moment), ``J`` (a clock change during timers was flagged).
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from therapy_timer.storage.repository import open_repository
 TOLERANCE = 10.0
 CODES = ["97110", "97140", "97530", "97010"]
 SET_BACK = timedelta(hours=1)
-#: The computer's clock when the test begins: 11:00 in Chicago (the clinic's zone). Changes
-#: keep it between 09:00 and 17:00 there, so every run stays on one clinic day.
-FIRST_WALL = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+#: The computer's clock when the test begins: 07:00 in Chicago (the clinic's zone). Changes
+#: keep it between 05:00 and 11:00 there, and no timer is kept running past two hours, so
+#: the runs stay on one clinic day.
+FIRST_WALL = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+LONGEST = timedelta(hours=2)
 FLOOR, CEILING = FIRST_WALL - 2 * SET_BACK, FIRST_WALL + 4 * SET_BACK
 
 
@@ -71,11 +73,12 @@ def run(db_path: str, seed: int, write) -> None:
         day = repo.get_visit(item.interval.visit_id).day
         choice = rng.choice([Resolution.KEEP_RUNNING, Resolution.STOP_AT_LAST_ALIVE,
                              Resolution.STOP_AT_LAST_ALIVE])
-        if day < repo.service_day(wall):
+        if day < repo.service_day(wall) or item.last_alive - item.interval.start > LONGEST:
             choice = Resolution.STOP_AT_LAST_ALIVE
         done = repo.resolve_crashed(item.interval.id, choice, user="crash", now=wall)
         write(f"R {done.id} {item.last_alive.isoformat()} "
-              f"{done.end.isoformat() if done.end else '-'}")
+              f"{done.end.isoformat() if done.end else '-'} "
+              f"{repo.day_bounds(day)[1].isoformat()}")
     visit = repo.start_visit(1, 1, 1, wall)
     mono = 0.0
     last_wall, last_mono = wall, mono

@@ -53,9 +53,10 @@ class Expected:
                 assert interval_id in self.flagged_at_restart, line
             # the last-alive moment keeps every measured moment reported before the kill
             assert alive >= self.alive.get(interval_id, alive), line
-            if parts[2] != "-":
-                assert datetime.fromisoformat(parts[2]) == alive, line
-                self.stops[interval_id] = (alive, -1)
+            if parts[2] != "-":  # stopped at last alive (or at the end of the visit's day)
+                end = min(alive, datetime.fromisoformat(parts[3]))
+                assert datetime.fromisoformat(parts[2]) == end, line
+                self.stops[interval_id] = (end, -1)
                 if interval_id in self.flagged_at_restart:
                     self.kept_measured += 1
         elif kind == "S":
