@@ -14,8 +14,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from therapy_timer.core.live import LiveTally
+from therapy_timer.core.model import Performer
 from therapy_timer.core.records import ClockFlag, VisitStatus
 from therapy_timer.storage.clock_flags import ClockAnswer
 from therapy_timer.storage.errors import InvalidDataError, StorageError
@@ -299,3 +302,41 @@ def test_today_and_the_review_bill_a_running_flagged_timer_by_its_measured_minut
     assert day.units == 2
     billing = repo.bill_visit(visit.id, wall)
     assert [(line.code, line.units) for line in billing.allocation.lines] == [("97110", 2)]
+
+
+# --- the rule as a property: whatever the wall clock does, the stored time is the measured --
+
+#: (seconds that really pass, what the wall clock is moved by meanwhile); a step's wall move
+#: is 0 (no change), an hour back, or up to two hours ahead (a sleep or a clock set forward).
+STEPS = st.lists(st.tuples(st.integers(1, 600),
+                           st.sampled_from([0, 0, 0, -3600, -1800, 900, 7200])),
+                 min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS, answer=st.sampled_from([None, "measured"]))
+def test_the_stored_duration_is_what_the_monotonic_clock_measured(steps, answer):
+    repo = open_repository(":memory:")
+    try:
+        clinic = build_clinic(repo)
+        visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+        started = repo.start_interval(visit.id, "97110", Performer.PT, T0)
+        wall, real = T0, 0
+        last_wall, last_real = wall, real
+        for passed, moved in steps:  # the watch's check after each step, as the app does
+            wall += timedelta(seconds=passed + moved)
+            real += passed
+            wall_delta = (wall - last_wall).total_seconds()
+            if abs(wall_delta - (real - last_real)) > 10:
+                repo.flag_clock_jump(last_wall, wall, wall_delta, real - last_real)
+                if answer:
+                    repo.resolve_clock_flags([started.id], answer=answer, user="a", now=wall)
+            last_wall, last_real = wall, real
+            repo.heartbeat(wall)
+            # alive at the measured moment: "stop at last alive" after a crash keeps it all
+            assert repo.get_interval(started.id).heartbeat == T0 + timedelta(seconds=real)
+        stopped = repo.stop_interval(started.id, wall)
+        assert stopped.end == T0 + timedelta(seconds=real)  # (at most 2 h: the same day)
+    finally:
+        repo.close()

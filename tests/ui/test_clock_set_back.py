@@ -257,3 +257,19 @@ def test_two_timers_caught_by_one_set_back_stay_one_question_when_one_stops(qtbo
         notice.buttons["Keep the measured time"].click()
     ends = {i.code: i.end for i in clinic.repo.intervals_for(visit_id)}
     assert ends == {"97010": START + timedelta(minutes=12, seconds=1), "97110": None}
+
+
+def test_a_set_back_not_yet_noticed_when_the_tile_is_tapped_still_stops_measured(
+        qtbot, window, clinic, clock):
+    visit_id = start_visit(window, clinic)
+    tap(qtbot, window, "97110")
+    clock.advance(minutes=10)
+    window.controller.tick()
+    clock.jump(minutes=-60)
+    clock.advance(seconds=20)  # no tick came between the set-back and the tap
+    tap(qtbot, window, "97110")
+    [stored] = clinic.repo.intervals_for(visit_id)
+    assert stored.end == START + timedelta(minutes=10, seconds=20)
+    assert stored.clock_flag.pending  # and the notice asks
+    assert list(jump_notice(window.visit_panel).buttons)[:2] == ["Time is right",
+                                                                 "Keep the measured time"]

@@ -251,7 +251,9 @@ class StoredInterval:
     technique: str | None = None
     body_region: str | None = None
     heartbeat: datetime | None = None
-    clock_flag: ClockFlag | None = None  # a clock jump the clinician has not confirmed yet
+    #: A clock jump while it ran: a question until answered (``ClockFlag.pending``); it also
+    #: holds the measured time's offset from the wall clock.
+    clock_flag: ClockFlag | None = None
     # A mistaken interval is deleted by marking it (kept for the audit, counts nothing).
     deleted_at: datetime | None = None
     deleted_by: str | None = None
