@@ -56,9 +56,10 @@ def merged(old: ClockFlag | None, new: ClockFlag) -> ClockFlag:
 
 
 def measured_stop(interval: StoredInterval, wall_end: str) -> tuple[str, str | None, dict]:
-    """How a flagged running interval stops at the wall reading ``wall_end`` (text, already
-    kept within the visit's day): its stored end is the measured one, the flag keeps the wall
-    reading for "Time is right" (or goes, when the clinician already chose the measured time).
+    """How a flagged running interval stops at the wall reading ``wall_end`` (text): its
+    stored end is the measured one (the caller keeps it within the visit's day), the flag keeps
+    the wall reading for "Time is right" (or goes, when the clinician already chose the
+    measured time).
 
     Returns (end text, the new clock_flag text or None, audit detail).
     """
@@ -127,11 +128,11 @@ class ClockFlagMixin(RepositoryBase):
         behind = [c for c in items if c.last_alive > now]
         if not behind:
             return []
+        by_visit: dict[int, list[int]] = {}
         with self._write() as conn:
-            by_visit: dict[int, list[int]] = {}
             for item in behind:
                 interval = self.get_interval(item.interval.id)
-                if interval.end is not None:
+                if interval.end is not None:  # stopped meanwhile: no question to ask
                     continue
                 wall = (now - item.last_alive).total_seconds()
                 flag = merged(interval.clock_flag, ClockFlag(item.last_alive, now, wall, 0.0))
@@ -144,7 +145,7 @@ class ClockFlagMixin(RepositoryBase):
                     "intervals": ids, "by": "restart", "last_good": to_text(last),
                     "now": to_text(now), "wall_seconds": round((now - last).total_seconds(), 3),
                     "real_seconds": 0.0})
-        return [self.get_interval(c.interval.id) for c in behind]
+        return [self.get_interval(i) for ids in by_visit.values() for i in ids]
 
     def resolve_clock_flags(self, interval_ids: Iterable[int], *, keep: bool | None = None,
                             answer: ClockAnswer | str | None = None, user: str,

@@ -231,17 +231,12 @@ class TimerMixin(ClockFlagMixin):
             rows = conn.execute(
                 'SELECT id, code, start FROM intervals WHERE visit_id = ? AND "end" IS NULL',
                 (visit_id,)).fetchall()
-            for other_id, other_code, start in rows:
+            for other_id, other_code, _start in rows:
                 other_kind = default_catalog().get(other_code).kind
                 if other_code == code or (kind.exclusive and other_kind.exclusive):
-                    other = self._interval_in_tx(other_id)
-                    if other.clock_flag is None:
-                        end = max(to_text(now), start)
-                        conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
-                                     (end, end, other_id))
-                        detail = {}
-                    else:  # its measured end (a clock set back never shortens it)
-                        end, detail, _n = self._stop_end(conn, other, visit, now)
+                    # (its measured end when a clock flag holds one: issue 11)
+                    end, detail, _n = self._stop_end(conn, self._interval_in_tx(other_id),
+                                                     visit, now)
                     self._audit(now, user, "stop_interval", "interval", other_id,
                                 {"visit_id": visit_id, "end": end, "by": "switch", **detail})
             # Something runs again: the visit is no longer paused.
