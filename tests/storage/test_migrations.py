@@ -121,7 +121,12 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     assert repo.printed_at(1) == T0.replace(hour=18)
     assert repo.get_visit(1).status.value == "finalized"
     assert [(p.cents, p.reference) for p in repo.payments_for(1)] == [(2500, "#101")]
-    assert repo.get_interval(2).clock_flag == flagged.clock_flag
+    # Stopping a flagged interval keeps its question, with the wall clock's reading at the stop
+    # (issue 11: its stored end is the measured one).
+    kept = repo.get_interval(2).clock_flag
+    assert kept.wall_end == T0.replace(hour=17, minute=20)
+    assert (kept.last_good, kept.now, kept.wall_seconds, kept.real_seconds) == (
+        flagged.clock_flag.last_good, flagged.clock_flag.now, 7200.0, 0.0)
     assert repo.audit_verify() is None
     repo.close()
 

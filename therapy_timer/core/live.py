@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.minutes import check_overlaps
@@ -54,13 +54,17 @@ class LiveTally:
 
     ``tie`` is the clinician's stored tie choice: shown at once while the rule allows it (the
     rule's pick otherwise; the review says when a choice no longer holds). ``untimed_ok``:
-    untimed codes under a minute the clinician confirmed to bill.
+    untimed codes under a minute the clinician confirmed to bill. ``offsets``: seconds to add
+    to a running code's wall-clock elapsed time, so it counts what the monotonic clock measured
+    (a clock set back an hour: +3600; ``ClockFlag.offset_seconds``).
     """
 
     def __init__(self, intervals: Sequence[Interval], rule: Rule = Rule.CMS,
                  catalog: Catalog | None = None, *, medicare: bool = False,
                  tie: Mapping[str, int] | None = None,
-                 untimed_ok: Collection[str] = ()) -> None:
+                 untimed_ok: Collection[str] = (),
+                 offsets: Mapping[str, float] | None = None) -> None:
+        self.offsets = {code.upper(): float(s) for code, s in (offsets or {}).items()}
         self.rule = rule
         self.catalog = catalog or default_catalog()
         self.medicare = medicare
@@ -84,7 +88,12 @@ class LiveTally:
         seconds = dict(self._closed)
         for interval in self._running:
             code = interval.code.upper()
-            seconds[code] = seconds.get(code, 0) + interval.seconds(now)
+            if code in self.offsets:  # measured: wall elapsed plus the clock's offset
+                elapsed = (now - interval.start) + timedelta(seconds=self.offsets[code])
+                ran = max(0, elapsed // timedelta(seconds=1))
+            else:
+                ran = interval.seconds(now)
+            seconds[code] = seconds.get(code, 0) + ran
         services = [Service(code, seconds.get(code, 0) // 60, order)
                     for code, order in self._order.items()]
         allocation = allocate(services, self.rule, catalog=self.catalog, explain=False,

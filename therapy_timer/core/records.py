@@ -207,11 +207,33 @@ class ClockFlag:
     now: datetime
     wall_seconds: float
     real_seconds: float
+    #: The wall clock's reading when the flagged interval was stopped (its stored end is the
+    #: measured one): what "Time is right" restores.
+    wall_end: datetime | None = None
+    #: The clinician's answer while the interval still runs: "measured" keeps the measured
+    #: time (the flag stays, holding the offset, until the interval stops). None: not asked yet.
+    answer: str | None = None
 
     @property
     def trusted_until(self) -> datetime:
         """The last moment the interval certainly ran."""
         return self.last_good + timedelta(seconds=max(0.0, self.real_seconds))
+
+    @property
+    def pending(self) -> bool:
+        """The clinician has not answered this flag yet."""
+        return self.answer is None
+
+    @property
+    def offset_seconds(self) -> float:
+        """What the monotonic clock measured minus what the wall clock said passed: +3600 when
+        the clock was set back an hour, minus the sleep when the machine slept."""
+        return self.real_seconds - self.wall_seconds
+
+    def measured(self, wall: datetime) -> datetime:
+        """The wall reading ``wall`` on the interval's own measured timeline (wall time only
+        anchors the start; every second after it is a second the monotonic clock saw)."""
+        return wall + timedelta(seconds=self.offset_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +251,9 @@ class StoredInterval:
     technique: str | None = None
     body_region: str | None = None
     heartbeat: datetime | None = None
-    clock_flag: ClockFlag | None = None  # a clock jump the clinician has not confirmed yet
+    #: A clock jump while it ran: a question until answered (``ClockFlag.pending``); it also
+    #: holds the measured time's offset from the wall clock.
+    clock_flag: ClockFlag | None = None
     # A mistaken interval is deleted by marking it (kept for the audit, counts nothing).
     deleted_at: datetime | None = None
     deleted_by: str | None = None
@@ -247,6 +271,27 @@ class StoredInterval:
     def interval(self) -> Interval:
         """The core value the billing engine takes."""
         return Interval(self.code, self.start, self.end, self.performer)
+
+    def measured_end(self, now: datetime) -> datetime:
+        """Where the interval ends as of the wall reading ``now``: its stored end when stopped;
+        while it runs, ``now`` on its measured timeline when a clock flag holds one (so a clock
+        set back never shortens a running timer), never before its start."""
+        if self.end is not None:
+            return self.end
+        end = self.clock_flag.measured(now) if self.clock_flag is not None else now
+        return max(end, self.start)
+
+    def billed_interval(self, now: datetime) -> Interval:
+        """The core value the engine bills as of ``now``: ``interval``, except that a running
+        interval under a clock flag ends at its measured now (it counts the minutes measured,
+        not the set-back wall clock's)."""
+        if self.end is None and self.clock_flag is not None:
+            return Interval(self.code, self.start, self.measured_end(now), self.performer)
+        return self.interval
+
+    def measured_seconds(self, now: datetime) -> int:
+        """Whole seconds the interval has run as of ``now`` (see ``measured_end``)."""
+        return (self.measured_end(now) - self.start) // timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)

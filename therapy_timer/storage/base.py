@@ -241,9 +241,14 @@ def paused_codes_from(text: str | None) -> tuple[str, ...]:
 
 
 def clock_flag_text(flag: ClockFlag) -> str:
-    return json.dumps({"last_good": to_text(flag.last_good), "now": to_text(flag.now),
-                       "wall_seconds": round(float(flag.wall_seconds), 3),
-                       "real_seconds": round(float(flag.real_seconds), 3)}, sort_keys=True)
+    data = {"last_good": to_text(flag.last_good), "now": to_text(flag.now),
+            "wall_seconds": round(float(flag.wall_seconds), 3),
+            "real_seconds": round(float(flag.real_seconds), 3)}
+    if flag.wall_end is not None:  # optional keys (issue 11): older flags read the same
+        data["wall_end"] = to_text(flag.wall_end)
+    if flag.answer is not None:
+        data["answer"] = flag.answer
+    return json.dumps(data, sort_keys=True)
 
 
 def clock_flag_from(text: str | None, start: datetime) -> ClockFlag | None:
@@ -253,8 +258,11 @@ def clock_flag_from(text: str | None, start: datetime) -> ClockFlag | None:
         return None
     try:
         data = json.loads(text)
+        answer = data.get("answer")
         return ClockFlag(from_text(data["last_good"]), from_text(data["now"]),
-                         float(data["wall_seconds"]), float(data["real_seconds"]))
+                         float(data["wall_seconds"]), float(data["real_seconds"]),
+                         from_text(data.get("wall_end")),
+                         str(answer) if answer is not None else None)
     except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("unreadable clock flag %r", text)
         return ClockFlag(start, start, 0.0, 0.0)

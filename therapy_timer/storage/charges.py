@@ -82,7 +82,8 @@ class ChargesMixin(TimerMixin):
             ' EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND i."end" IS NULL'
             "   AND i.deleted_at IS NULL) AS running,"
             " EXISTS (SELECT 1 FROM intervals i WHERE i.visit_id = v.id AND"
-            "   i.clock_flag IS NOT NULL AND i.deleted_at IS NULL) AS time_to_confirm"
+            "   i.clock_flag IS NOT NULL AND json_extract(i.clock_flag, '$.answer') IS NULL"
+            "   AND i.deleted_at IS NULL) AS time_to_confirm"
             " FROM visits v JOIN patients p ON p.id = v.patient_id"
             " JOIN providers pr ON pr.id = v.provider_id"
             " WHERE v.day = ? ORDER BY v.created_at, v.id", (day_text(day),))
@@ -101,7 +102,7 @@ class ChargesMixin(TimerMixin):
         return out
 
     def _units_so_far(self, visit: Visit, now: datetime) -> int:
-        intervals = [i.interval for i in self.intervals_for(visit.id)]
+        intervals = [i.billed_interval(now) for i in self.intervals_for(visit.id)]
         if not intervals:
             return 0
         from therapy_timer.core.billing import BillingContext, bill_intervals
@@ -207,14 +208,16 @@ class ChargesMixin(TimerMixin):
 
         visit = self.get_visit(visit_id)
         pool = self._pool(visit)
-        intervals = engine_order(i.interval for v in pool for i in self.intervals_for(v.id))
+        now = now or self.clock()
+        intervals = engine_order(i.billed_interval(now) for v in pool
+                                 for i in self.intervals_for(v.id))
         context = self.billing_context(visit, [v.id for v in pool])
         if untimed_ok is None:
             untimed_ok = self.visit_choices(visit_id).untimed_ok
         confirmed = {*untimed_ok, *(c for v in pool[1:] for c in self.visit_choices(v.id)
                                      .untimed_ok)}
         earlier = [line for v in pool[1:] for line in self.charge_lines(v.id)]
-        return bill_intervals(intervals, context, day=visit.day, now=now or self.clock(),
+        return bill_intervals(intervals, context, day=visit.day, now=now,
                               untimed_ok=confirmed, earlier=earlier)
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,

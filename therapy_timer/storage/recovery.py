@@ -69,7 +69,8 @@ class RecoveryMixin(RepositoryBase):
         if resolution is Resolution.STOP_AT:
             if at is None or at.tzinfo is None:
                 raise InvalidDataError("give the stop time (with a time zone)")
-            if not interval.start <= at <= max(now, interval.start):
+            # A clock set back since (last alive later than now): up to the last-alive moment.
+            if not interval.start <= at <= max(now, interval.start, last_alive):
                 raise InvalidDataError("the stop time must be between the interval's start and "
                                        "now")
             end = at
@@ -79,18 +80,28 @@ class RecoveryMixin(RepositoryBase):
             end = None
         if end is not None:  # the midnight edge: never past the end of the visit's day
             end = max(self._end_in_day(visit, end), interval.start)
+        flag = interval.clock_flag
         with self._write() as conn:
-            if end is None:
+            if end is None:  # alive now (on its measured timeline when the clock went back)
+                alive = max(interval.measured_end(now), last_alive)
                 conn.execute('UPDATE intervals SET heartbeat = ? WHERE id = ? AND "end" IS NULL',
-                             (to_text(now), interval_id))
+                             (to_text(alive), interval_id))
             else:
-                cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?'
-                                   ' AND "end" IS NULL', (to_text(end), to_text(end),
-                                                          interval_id))
+                # Stopped at a moment the clinician chose: that answers a clock question too
+                # (the flag's times go to the audit entry below).
+                cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ?, clock_flag ='
+                                   ' NULL WHERE id = ? AND "end" IS NULL',
+                                   (to_text(end), to_text(end), interval_id))
                 if cur.rowcount != 1:
                     raise InvalidDataError(f"interval {interval_id} was stopped meanwhile")
             self._audit(now, user, "recover", "interval", interval_id, {
                 "visit_id": interval.visit_id, "resolution": resolution.value,
-                "last_alive": to_text(last_alive), "end": to_text(end)})
+                "last_alive": to_text(last_alive), "end": to_text(end),
+                **({"clock_flag": {"last_good": to_text(flag.last_good),
+                                   "noticed": to_text(flag.now),
+                                   "wall_seconds": round(flag.wall_seconds, 3),
+                                   "real_seconds": round(flag.real_seconds, 3),
+                                   "answered": end is not None}}
+                   if flag is not None else {})})
         return interval_from(self._one("SELECT * FROM intervals WHERE id = ?", (interval_id,),
                                        f"interval {interval_id}"))

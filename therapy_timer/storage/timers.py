@@ -231,14 +231,14 @@ class TimerMixin(ClockFlagMixin):
             rows = conn.execute(
                 'SELECT id, code, start FROM intervals WHERE visit_id = ? AND "end" IS NULL',
                 (visit_id,)).fetchall()
-            for other_id, other_code, start in rows:
+            for other_id, other_code, _start in rows:
                 other_kind = default_catalog().get(other_code).kind
                 if other_code == code or (kind.exclusive and other_kind.exclusive):
-                    end = max(to_text(now), start)
-                    conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
-                                 (end, end, other_id))
+                    # (its measured end when a clock flag holds one: issue 11)
+                    end, detail, _n = self._stop_end(conn, self._interval_in_tx(other_id),
+                                                     visit, now)
                     self._audit(now, user, "stop_interval", "interval", other_id,
-                                {"visit_id": visit_id, "end": end, "by": "switch"})
+                                {"visit_id": visit_id, "end": end, "by": "switch", **detail})
             # Something runs again: the visit is no longer paused.
             conn.execute("UPDATE visits SET paused_codes = NULL WHERE id = ? AND"
                          " paused_codes IS NOT NULL", (visit_id,))
@@ -302,13 +302,11 @@ class TimerMixin(ClockFlagMixin):
             return interval
         visit = self._open_visit(interval.visit_id)
         with self._write() as conn:
-            end = max(to_text(self._end_in_day(visit, now)), to_text(interval.start))
-            cur = conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ? AND'
-                               ' "end" IS NULL', (end, end, interval_id))
-            if cur.rowcount:
+            end, detail, changed = self._stop_end(conn, interval, visit, now)
+            if changed:
                 self._audit(now, user, "stop_interval", "interval", interval_id,
                             {"visit_id": interval.visit_id, "end": end,
-                             **_midnight(end, now)})
+                             **_midnight(end, now), **detail})
         return self.get_interval(interval_id)
 
     def pause_visit(self, visit_id: int, now: datetime,
@@ -321,10 +319,12 @@ class TimerMixin(ClockFlagMixin):
         with self._write() as conn:
             rows = conn.execute('SELECT id, start, code FROM intervals WHERE visit_id = ? AND'
                                 ' "end" IS NULL ORDER BY start, id', (visit_id,)).fetchall()
-            for interval_id, start, _code in rows:
-                end = max(to_text(self._end_in_day(visit, now)), start)
-                conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
-                             (end, end, interval_id))
+            measured = {}
+            for interval_id, _start, _code in rows:
+                end, detail, _n = self._stop_end(conn, self._interval_in_tx(interval_id),
+                                                 visit, now)
+                if detail:
+                    measured[str(interval_id)] = detail
             if rows:
                 codes = list(dict.fromkeys(r[2] for r in rows))
                 conn.execute("UPDATE visits SET paused_codes = ? WHERE id = ?",
@@ -332,7 +332,8 @@ class TimerMixin(ClockFlagMixin):
                 self._audit(now, user, "pause_visit", "visit", visit_id,
                             {"stopped": [r[0] for r in rows], "end": to_text(now),
                              "codes": codes,
-                             **_midnight(to_text(self._end_in_day(visit, now)), now)})
+                             **_midnight(to_text(self._end_in_day(visit, now)), now),
+                             **({"measured": measured} if measured else {})})
         return [self.get_interval(r[0]) for r in rows]
 
     def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
@@ -367,14 +368,30 @@ class TimerMixin(ClockFlagMixin):
         return started
 
     def heartbeat(self, now: datetime) -> int:
-        """Marks every running timer alive at ``now``; returns how many. Not audited."""
+        """Marks every running timer of the station alive at ``now`` (whichever visit it
+        belongs to); returns how many. Not audited.
+
+        A timer with a clock flag is marked alive at ``now`` on its measured timeline
+        (``ClockFlag.measured``): after a clock set back, its last-alive moment still moves on
+        with the real minutes, so "stop at last alive" after a crash keeps them. A heartbeat
+        never moves a last-alive moment back.
+        """
         _aware(now)
-        if self._row('SELECT 1 FROM intervals WHERE "end" IS NULL LIMIT 1') is None:
+        flagged = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND'
+                             " clock_flag IS NOT NULL")
+        if not flagged and self._row('SELECT 1 FROM intervals WHERE "end" IS NULL'
+                                     " LIMIT 1") is None:
             return 0  # nothing runs: no write, no fsync
         with self._write() as conn:
-            return conn.execute('UPDATE intervals SET heartbeat = ? WHERE "end" IS NULL AND'
-                                ' (heartbeat IS NULL OR heartbeat < ?)',
-                                (to_text(now), to_text(now))).rowcount
+            count = conn.execute('UPDATE intervals SET heartbeat = ? WHERE "end" IS NULL AND'
+                                 " clock_flag IS NULL AND (heartbeat IS NULL OR heartbeat < ?)",
+                                 (to_text(now), to_text(now))).rowcount
+            for row in flagged:
+                alive = to_text(interval_from(row).measured_end(now))
+                count += conn.execute('UPDATE intervals SET heartbeat = ? WHERE id = ? AND'
+                                      ' "end" IS NULL AND (heartbeat IS NULL OR heartbeat < ?)',
+                                      (alive, row["id"], alive)).rowcount
+            return count
 
     def edit_interval(self, interval_id: int, *, start=KEEP, end=KEEP, code=KEEP,
                       performer=KEEP, reason: str, user: str,
@@ -400,7 +417,11 @@ class TimerMixin(ClockFlagMixin):
         if old.end is not None and new_end is None:
             raise InvalidDataError("a stopped interval cannot be made to run again; start a new "
                                    "timer instead")
-        if max(new_start, new_end or new_start) > now:
+        # Only a time being changed is checked: a measured end stored after the clock was set
+        # back may lie ahead of the wall clock (issue 11), and a code fix must still go in.
+        changed = [t for t, given in ((new_start, start), (new_end, end))
+                   if given is not KEEP and t is not None]
+        if changed and max(changed) > now:
             raise InvalidDataError("an interval cannot start or end in the future")
         if start is not KEEP or end is not KEEP:
             self._check_in_day(visit, new_start, new_end)

@@ -4,7 +4,9 @@ clock each time it is asked (the visit screen's 1 Hz tick, the window's 5 s hear
 When the two disagree by more than ``JUMP_TOLERANCE_SECONDS`` since the last check (the machine
 slept, someone changed the clock), every interval running in any open visit is flagged in the
 store (``repo.flag_clock_jump``), so the question survives leaving the visit screen and
-restarting the app. Time is read only through the injected ``Clock``.
+restarting the app. The flag keeps what each clock said, so a flagged timer goes on counting,
+and stores, the time the monotonic clock measured (``storage.clock_flags``). Time is read only
+through the injected ``Clock``.
 """
 
 from __future__ import annotations

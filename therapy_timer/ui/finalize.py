@@ -403,7 +403,8 @@ class FinalizePage(QWidget):
 
     def _clock_question(self) -> str:
         """Why the visit cannot be finalized yet because of an unconfirmed clock jump, or ""."""
-        flagged = [i for i in self.repo.intervals_for(self.visit.id) if i.clock_flag]
+        flagged = [i for i in self.repo.intervals_for(self.visit.id)
+                   if i.clock_flag and i.clock_flag.pending]
         if not flagged:
             return ""
         codes = ", ".join(dict.fromkeys(i.code for i in flagged))

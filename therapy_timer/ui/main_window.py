@@ -456,6 +456,11 @@ class MainWindow(QMainWindow):
             return None
         if not crashed:
             return None
+        try:  # a last-alive later than now: the clock went back while closed (issue 11)
+            if self.repo.flag_clock_behind(self.clock.now(), crashed):
+                crashed = self.repo.crashed_intervals()
+        except StorageError as exc:
+            log.error("clock set back not recorded: %s", exc)
         from therapy_timer.ui.recovery import RecoveryDialog
 
         dialog = RecoveryDialog(crashed, self.repo, self.clock, self)

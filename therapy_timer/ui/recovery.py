@@ -72,9 +72,18 @@ class RecoveryRow(QFrame):
         began = interval.start
         alive = crashed.last_alive
         minutes = int((alive - began).total_seconds()) // 60
-        self.facts = QLabel(
-            f"Began at <b>{_hm(began)}</b>. The app was last alive at <b>{_hm(alive)}</b> "
-            f"({minutes} min after it began). It is now {_hm(clock.now())}.")
+        now = clock.now()
+        text = (f"Began at <b>{_hm(began)}</b>. The app was last alive at <b>{_hm(alive)}</b> "
+                f"({minutes} min after it began). It is now {_hm(now)}.")
+        #: The clock is behind the last-alive moment: it was set back (or is wrong now).
+        self.clock_behind = alive > now
+        if self.clock_behind:
+            behind = int((alive - now).total_seconds()) // 60
+            text += (f"<br><b>The computer's clock is {behind} min behind the last-alive time"
+                     "</b>: it was set back (or is wrong). The times above are the measured "
+                     "ones; stopping at the last-alive time keeps the minutes measured.")
+        self.facts = QLabel(text)
+        self.facts.setWordWrap(True)
         self.facts.setStyleSheet("font-size: 16px;")
         grid.addWidget(self.facts, 1, 0, 1, 3)
         self.keep = QPushButton("Keep it running")
@@ -124,7 +133,7 @@ class RecoveryRow(QFrame):
         try:
             if at is not None and at < interval.start:
                 raise BillingError(f"{_hm(at)} is before the timer began ({_hm(interval.start)})")
-            if at is not None and at > now:
+            if at is not None and at > max(now, self.crashed.last_alive):
                 raise BillingError(f"{_hm(at)} is in the future")
             # audit-logged by the store
             stored = self.repo.resolve_crashed(interval.id, RESOLUTIONS[choice], user=self.user,

@@ -7,14 +7,16 @@ from stored timestamps and the injected clock: the 1 Hz QTimer only asks views t
 writes the heartbeat every few seconds. Each tick also asks the app's one ``ClockWatch`` to
 compare the wall clock with a monotonic clock; when they disagree (the machine slept, or someone
 changed the clock) the running intervals are flagged in the store, and the open visit shows its
-flags as ``TimeJump`` notices for the clinician to confirm. A pause is stored too: reopening a
-paused visit (or restarting the app) still offers Resume.
+flags as ``TimeJump`` notices for the clinician to confirm. While a flag holds, a running
+timer counts what the monotonic clock measured (the wall clock only anchored its start): a clock
+set back never stops the count, and a stop stores the measured end. A pause is stored too:
+reopening a paused visit (or restarting the app) still offers Resume.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -61,13 +63,22 @@ class TimeJump:
 
     def describe(self) -> str:
         what = ", ".join(self.codes) or "the running timer"
+        gap = abs(int(self.wall_seconds - self.real_seconds)) // 60
         if self.wall_seconds > self.real_seconds:
-            gap = int(self.wall_seconds - self.real_seconds) // 60
             kind = f"the computer slept or its clock jumped ahead ({gap} min unaccounted for)"
         else:
-            kind = "the computer's clock was set back"
+            kind = f"the computer's clock was set back ({gap} min)"
         return (f"While {what} ran, {kind} after {screen_time(self.last_good)}. "
-                "Confirm the time, or stop the timer at the last certain moment.")
+                "The timer shows the time measured. Time is right: the computer's clock "
+                "stands. Keep the measured time: the minutes measured count. Or stop the timer "
+                "at the last certain moment.")
+
+
+def measured_offsets(intervals: list[StoredInterval]) -> dict[str, float]:
+    """For the live tally: each running code under a clock flag, with the seconds its measured
+    time differs from the wall clock's (``ClockFlag.offset_seconds``)."""
+    return {i.code: i.clock_flag.offset_seconds for i in intervals
+            if i.end is None and i.clock_flag is not None}
 
 
 class SessionController(QObject):
@@ -160,12 +171,13 @@ class SessionController(QObject):
         return self._tally.facts(now or self.clock.now())
 
     def session_seconds(self, now: datetime | None = None) -> int:
-        """Seconds from the first start to now (or the last stop when nothing runs)."""
+        """Seconds from the first start to now (or the last stop when nothing runs); a timer
+        under a clock flag counts to its measured now."""
         if not self.intervals:
             return 0
         now = now or self.clock.now()
         start = min(i.start for i in self.intervals)
-        end = now if self.running() else max(i.end for i in self.intervals)
+        end = max(i.measured_end(now) for i in self.intervals)
         return max(0, int((end - start).total_seconds()))
 
     def tally_for(self, visit_id: int) -> LiveTally:
@@ -178,9 +190,10 @@ class SessionController(QObject):
         visit = self.repo.get_visit(visit_id)
         pooled = self._pooled_intervals(visit)
         choices, untimed_ok = self._choices_for(visit, pooled)
-        return LiveTally([i.interval for i in pooled + list(self.repo.intervals_for(visit_id))],
+        own = list(self.repo.intervals_for(visit_id))
+        return LiveTally([i.interval for i in pooled + own],
                          self._rule_for(visit), self.catalog, medicare=self._medicare_for(visit),
-                         tie=choices.tie, untimed_ok=untimed_ok)
+                         tie=choices.tie, untimed_ok=untimed_ok, offsets=measured_offsets(own))
 
     def _choices_for(self, visit: Visit, pooled: list[StoredInterval]
                      ) -> tuple[Choices, set[str]]:
@@ -250,7 +263,8 @@ class SessionController(QObject):
         try:
             self._tally = LiveTally([i.interval for i in self.pooled + self.intervals],
                                     self.rule, self.catalog, medicare=self.medicare,
-                                    tie=self.choices.tie, untimed_ok=untimed_ok)
+                                    tie=self.choices.tie, untimed_ok=untimed_ok,
+                                    offsets=measured_offsets(self.intervals))
         except BillingError as exc:  # stored overlap: show it rather than crash
             log.warning("live tally refused the visit's intervals: %s", exc)
             self._tally = LiveTally([], self.rule, self.catalog)
@@ -261,8 +275,9 @@ class SessionController(QObject):
         """The visit's unconfirmed clock flags, one ``TimeJump`` per flag, oldest first."""
         groups: dict[ClockFlag, list[StoredInterval]] = {}
         for interval in self.intervals:
-            if interval.clock_flag is not None:
-                groups.setdefault(interval.clock_flag, []).append(interval)
+            flag = interval.clock_flag
+            if flag is not None and flag.pending:  # one question per jump, stopped or not
+                groups.setdefault(replace(flag, wall_end=None), []).append(interval)
         jumps = [TimeJump.from_flag(flag, group) for flag, group in groups.items()]
         return sorted(jumps, key=lambda j: (j.last_good, j.interval_ids))
 
@@ -323,6 +338,7 @@ class SessionController(QObject):
         """Starts ``code`` (the store stops any running one-on-one code in the same commit)."""
         if not self._can_change():
             return False
+        self.watch.check()  # a jump not noticed yet is flagged before anything stops
         performer = self.performer or Performer.PT
         ok = self._call(self.repo.start_interval, self.visit.id, code.upper(), performer,
                         self.clock.now(), technique=technique, body_region=body_region,
@@ -337,9 +353,11 @@ class SessionController(QObject):
         return None
 
     def stop(self, code: str | None = None) -> bool:
-        """Stops ``code`` (every running interval when None)."""
+        """Stops ``code`` (every running interval when None). A timer under a clock flag
+        stores its measured end (the store keeps the wall reading for the question)."""
         if not self._can_change():
             return False
+        self.watch.check()  # a jump not noticed yet is flagged first: the stop is measured
         now = self.clock.now()
         targets = [i for i in self.running() if code is None or i.code == code.upper()]
         ok = True
@@ -354,6 +372,7 @@ class SessionController(QObject):
         them. Paused time is in no interval, so it is never treatment time."""
         if not self._can_change():
             return False
+        self.watch.check()  # a jump not noticed yet is flagged first: the pause is measured
         if self.paused:
             return self._call(self.repo.resume_visit, self.visit.id,
                               self.performer or Performer.PT, self.clock.now(),
@@ -436,16 +455,19 @@ class SessionController(QObject):
                           self.choices.with_tie(allocation), self.user or None,
                           self.clock.now())
 
-    def resolve_jump(self, jump: TimeJump, keep: bool) -> bool:
-        """The clinician's answer to a flagged time jump (the stored flags clear, audited).
+    def resolve_jump(self, jump: TimeJump, keep: bool | str) -> bool:
+        """The clinician's answer to a flagged time jump (stored and audited).
 
-        ``keep`` accepts the stored times; otherwise each flagged interval still running is
-        stopped at ``jump.trusted_until`` (or one already stopped is shortened to end there).
+        ``keep``: True (or "keep") accepts the computer's clock ("Time is right"); "measured"
+        keeps the measured time (start + what the monotonic clock measured); False (or
+        "stop") stops each flagged interval at ``jump.trusted_until`` (one already stopped is
+        shortened to end there). See ``storage.clock_flags.ClockAnswer``.
         """
         if self.visit is None:
             return False
-        log.info("time jump %s by the clinician", "accepted" if keep else "cut back")
-        return self._call(self.repo.resolve_clock_flags, jump.interval_ids, keep=keep,
+        answer = ("keep" if keep else "stop") if isinstance(keep, bool) else str(keep)
+        log.info("time jump answered by the clinician: %s", answer)
+        return self._call(self.repo.resolve_clock_flags, jump.interval_ids, answer=answer,
                           user=self.user or "unknown", now=self.clock.now())
 
     def _can_change(self) -> bool:
@@ -476,18 +498,21 @@ class SessionController(QObject):
     # -- time ---------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Once a second: check the clocks, write the heartbeat, ask views to repaint."""
+        """Once a second: check the clocks, write the heartbeat, ask views to repaint.
+
+        The heartbeat marks every running timer of the station alive (the store's
+        ``heartbeat``), whether or not the visit on screen has one running: while this screen
+        shows, the window leaves the beating to it, so another visit's timer must not go
+        without (after a crash, "stop at last alive" would cut its time short)."""
         if self.visit is None:
             return
         self.watch.user = self.user or None
         self.watch.check()  # a jump flags the store; _on_flagged shows it
         wall, mono = self.clock.now(), self.clock.monotonic()
-        running = self.running()
-        if running and (self._last_beat is None
-                        or mono - self._last_beat >= self.heartbeat_seconds):
+        if self._last_beat is None or mono - self._last_beat >= self.heartbeat_seconds:
             self._last_beat = mono
             try:
-                self.repo.heartbeat(wall)
+                self.repo.heartbeat(wall)  # no write when nothing runs anywhere
             except StorageError as exc:  # never stop the screen for a missed heartbeat
                 log.warning("heartbeat not written: %s", exc)
         self.ticked.emit()

@@ -66,6 +66,7 @@ def build_notices(panel, controller, billing: DayBilling | None) -> list[Notice]
         notices.append(Notice(
             f"jump{jump_no}", jump.describe(), "error",
             [("Time is right", lambda j=jump: panel.resolve_jump(j, True)),
+             ("Keep the measured time", lambda j=jump: panel.resolve_jump(j, "measured")),
              (f"Stop at {screen_time(at)}", lambda j=jump: panel.resolve_jump(j, False))],
         ))
     refused = getattr(panel, "billing_error", "")

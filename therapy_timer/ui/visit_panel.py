@@ -464,7 +464,7 @@ class VisitPanel(QWidget):
 
     def _treatment_seconds(self, now) -> int:
         """Seconds covered by at least one interval (pauses and gaps excluded)."""
-        spans = sorted((i.start, i.end or now) for i in self.controller.intervals)
+        spans = sorted((i.start, i.measured_end(now)) for i in self.controller.intervals)
         total, current = 0, None
         for start, end in spans:
             if current is None or start > current[1]:
@@ -706,7 +706,7 @@ class VisitPanel(QWidget):
         if index is not None:  # stored at once: it survives leaving and reopening the visit
             self.controller.choose_tie(options[index])
 
-    def resolve_jump(self, jump: TimeJump, keep: bool) -> None:
+    def resolve_jump(self, jump: TimeJump, keep: bool | str) -> None:
         self.controller.resolve_jump(jump, keep)
 
     def on_failed(self, message: str) -> None:

@@ -274,7 +274,8 @@ class IntervalTableModel(QAbstractTableModel):
             if col == 3:
                 return interval.performer.value
             if col == 4:
-                return mmss(interval.interval.seconds(self.now))
+                return mmss(interval.measured_seconds(self.now) if self.now is not None
+                            else interval.interval.seconds(self.now))
         if role == Qt.ItemDataRole.ToolTipRole and index.column() in (0, 1):
             return _hms(interval.start if index.column() == 0 else interval.end, seconds=True)
         if role == Qt.ItemDataRole.UserRole:
