@@ -8,12 +8,14 @@ import sqlite3
 import pytest
 
 from therapy_timer.storage import migrations
+from therapy_timer.storage.audit import GENESIS, entry_hash
 from therapy_timer.storage.db import APPLICATION_ID, connect
 from therapy_timer.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from therapy_timer.storage.repository import open_repository
 
 from .conftest import T0
 
+_V1_FINALIZE = '{"lines":[["97110",["GP"],2,9000]]}'
 # Rows valid in schema version 1 (every later version must keep them).
 V1_ROWS = {
     "practice": [(1, "Old Clinic (synthetic)", "1 Road", "555", "", "", "", "")],
@@ -38,6 +40,11 @@ V1_ROWS = {
                    "neck", "2026-11-20T17:05:00.000000+00:00")],
     "charge_lines": [(1, 1, 1, "97110", "Therapeutic exercise", "GP", 2, 30, 4500, 9000, 3000,
                       "A")],
+    # The finalize entry visit 1's lines were frozen with (verify compares them).
+    "audit_log": [(1, "2026-11-20T15:31:00.000000+00:00", "pat", "finalize", "visit", 1,
+                   _V1_FINALIZE, GENESIS,
+                   entry_hash(GENESIS, 1, "2026-11-20T15:31:00.000000+00:00", "pat", "finalize",
+                              "visit", 1, _V1_FINALIZE))],
 }
 
 
