@@ -194,7 +194,24 @@ def run_backup(args) -> int:
     except StorageError as exc:
         return _fail(str(exc))
     print(f"backed up {path} to {out}")
+    _companion(out)
     return 0
+
+
+def _companion(out) -> None:
+    """The backup's companion file: its audit anchor key and checkpoints (issue 11)."""
+    from therapy_timer.storage.anchor import AnchorError
+    from therapy_timer.storage.tamper import write_backup_companion
+
+    try:
+        companion = write_backup_companion(out)
+    except (AnchorError, OSError) as exc:
+        print(f"therapy-timer: warning: the audit anchor was not copied: {exc}",
+              file=sys.stderr)
+        return
+    if companion is not None:
+        print(f"its audit anchor key and checkpoints: {companion} (keep it apart from the "
+              "backup: verify --key proves the backup with it)")
 
 
 def run_restore(args) -> int:
@@ -206,6 +223,9 @@ def run_restore(args) -> int:
         safety = restore(path, args.source)
     except StorageError as exc:
         return _fail(str(exc))
+    from therapy_timer.storage.tamper import note_restored
+
+    note_restored(path)  # the checkpoints of the file before no longer have to be reached
     if safety:
         print(f"the previous database was saved as {safety}")
     print(f"restored {args.source} into {path}")

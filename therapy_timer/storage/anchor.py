@@ -60,6 +60,10 @@ class Checkpoint:
     hash: str
     at: str = ""
     source: str = ""
+    #: The database file it was taken of; a restore there supersedes it (an older chain
+    #: came back on purpose).
+    db: str = ""
+    superseded: bool = False
 
     @property
     def short(self) -> str:
@@ -159,8 +163,8 @@ def load_key_file(path: Path | str) -> tuple[AnchorKey, list[Checkpoint]]:
             if data.get("format") != COMPANION_FORMAT:
                 raise ValueError
             hex_key = str(data["key"])
-            checkpoints = [Checkpoint(int(c["seq"]), str(c["hash"]), str(c.get("at", "")),
-                                      str(path)) for c in data.get("checkpoints", [])]
+            checkpoints = _parse([json.dumps(c) for c in data.get("checkpoints", [])],
+                                 str(path))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise AnchorError(f"{path} is not a Therapy Timer anchor key or companion file"
                               ) from None
@@ -173,37 +177,65 @@ def load_key_file(path: Path | str) -> tuple[AnchorKey, list[Checkpoint]]:
     return AnchorKey(key, key_id_of(key), str(path)), checkpoints
 
 
-def read_checkpoints(key_id: str, folder: Path | None = None) -> list[Checkpoint]:
-    """The checkpoints this computer kept for key ``key_id`` (unreadable lines skipped)."""
-    path = checkpoints_path(key_id, folder)
+def _parse(lines: list[str], source: str) -> list[Checkpoint]:
+    """Checkpoint lines, in order; a ``restored`` line supersedes the earlier ones of its
+    database file, a ``retired`` line drops them (a new database took that name)."""
     out: list[Checkpoint] = []
-    try:
-        text = path.read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+    for line in lines:
+        try:
             data = json.loads(line)
+            if not isinstance(data, dict):
+                continue
+            db = str(data.get("db", ""))
+            if "restored" in data or "retired" in data:
+                keep = "restored" in data
+                out = [c if c.db != db else Checkpoint(c.seq, c.hash, c.at, c.source, c.db,
+                                                       True)
+                       for c in out if keep or c.db != db]
+                continue
             out.append(Checkpoint(int(data["seq"]), str(data["hash"]), str(data.get("at", "")),
-                                  str(path)))
+                                  source, db))
+        except (ValueError, KeyError, TypeError, RecursionError):
+            continue
     return out
 
 
+def read_checkpoints(key_id: str, folder: Path | None = None) -> list[Checkpoint]:
+    """The checkpoints this computer kept for key ``key_id`` (unreadable lines skipped)."""
+    path = checkpoints_path(key_id, folder)
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    return _parse(text.splitlines(), str(path))
+
+
 def checkpoints_naming(db: str, folder: Path | None = None) -> dict[str, list[Checkpoint]]:
-    """Key id -> checkpoints this computer kept for the database file ``db`` (by its path):
-    finds the anchor of a database whose anchor record was removed."""
+    """Key id -> checkpoints this computer kept of the database file ``db`` (by its path):
+    finds the anchor of a database whose anchor record was removed or replaced."""
     folder = folder or anchor_dir()
     found: dict[str, list[Checkpoint]] = {}
     with contextlib.suppress(OSError):
-        for path in folder.glob("*.checkpoints"):
-            with contextlib.suppress(OSError, ValueError):
-                for line in path.read_text(encoding="ascii", errors="replace").splitlines():
-                    data = json.loads(line)
-                    if data.get("db") == db:
-                        found.setdefault(path.stem, []).append(
-                            Checkpoint(int(data["seq"]), str(data["hash"]),
-                                       str(data.get("at", "")), str(path)))
+        for path in sorted(folder.glob("*.checkpoints")):
+            points = [c for c in read_checkpoints(path.stem, folder) if c.db == db]
+            if points:
+                found[path.stem] = points
     return found
+
+
+def mark_file(db: str, mark: str, at: str, folder: Path | None = None) -> None:
+    """Appends a ``restored`` or ``retired`` line for the database file ``db`` to every
+    checkpoints file that names it (a backup restored there on purpose; a new database
+    created under that name)."""
+    folder = folder or anchor_dir()
+    for key_id in checkpoints_naming(db, folder):
+        path = checkpoints_path(key_id, folder)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            with os.fdopen(fd, "a", encoding="ascii") as out:
+                out.write(json.dumps({"db": db, mark: at}, sort_keys=True) + "\n")
+        except OSError as exc:
+            log.warning("checkpoints %s not marked %s: %s", path, mark, exc.strerror)
 
 
 def append_checkpoint(key_id: str, checkpoint: Checkpoint, db: str,
@@ -224,6 +256,7 @@ def write_companion(key: AnchorKey, checkpoints: list[Checkpoint], out: Path | s
     """Writes a backup's companion file (key and checkpoints), owner-only."""
     out = Path(out)
     data = {"format": COMPANION_FORMAT, "key_id": key.key_id, "key": key.key.hex(),
-            "checkpoints": [{"seq": c.seq, "hash": c.hash, "at": c.at} for c in checkpoints]}
+            "checkpoints": [{"seq": c.seq, "hash": c.hash, "at": c.at, "db": c.db}
+                            for c in checkpoints]}
     _write_private(out, json.dumps(data, indent=1, sort_keys=True) + "\n")
     return out

@@ -43,6 +43,7 @@ LIMITS = (
     "an older copy of the whole file put back is caught only by a checkpoint newer than it",
     "patients, payers, fees and open visits are audited but not compared with the log",
 )
+CLI_SOURCE = "the checkpoint given"
 #: How many findings of one kind are listed (the count says how many there are).
 SHOWN = 20
 
@@ -79,7 +80,8 @@ class ChainAnchor:
             return None
         if row is None:
             return None
-        point = anchors.Checkpoint(int(row[0]), str(row[1]), to_text(datetime.now(UTC)))
+        point = anchors.Checkpoint(int(row[0]), str(row[1]), to_text(datetime.now(UTC)),
+                                   db=self.db)
         if self.folder is not None and point.seq != self.last_seq:
             try:
                 anchors.append_checkpoint(self.key_id, point, self.db, self.folder)
@@ -135,6 +137,8 @@ def setup_anchor(conn: sqlite3.Connection, path: Path | str,
     key = anchors.new_key()
     if folder is not None:
         try:
+            # Checkpoints of an earlier database under this name no longer apply.
+            anchors.mark_file(db, "retired", to_text(datetime.now(UTC)), folder)
             saved = anchors.save_key(key, folder)
         except anchors.AnchorError as exc:
             log.warning("the audit chain is not anchored yet: %s", exc)
@@ -197,7 +201,7 @@ def parse_checkpoint(text: str) -> anchors.Checkpoint:
         raise ValueError(f"checkpoint {text!r} must look like 1234:3f2a9c1b0d4e7788")
     if len(digest) < 12 or len(digest) > 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"checkpoint {text!r}: the hash must be 12 to 64 hex digits")
-    return anchors.Checkpoint(int(seq_text), digest, "", "given on the command line")
+    return anchors.Checkpoint(int(seq_text), digest, "", CLI_SOURCE)
 
 
 def verify_report(conn: sqlite3.Connection, path: Path | str, *,
@@ -219,7 +223,7 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
     record = anchor_record(conn)
     points = list(checkpoints)
     use_key = _anchor_key(report, conn, path, record, key, runtime_key, folder, version, points)
-    _walk(report, conn, record, use_key, points)
+    _walk(report, conn, record, use_key, points, db_name(path))
     _check_data(report, conn)
     _check_triggers(report, conn, version)
     return report
@@ -254,6 +258,14 @@ def _anchor_key(report, conn, path, record, key, runtime_key, folder, version, p
                                  "writable)")
         return None
     key_id, _first = record
+    if folder is not None:
+        for other, found in anchors.checkpoints_naming(db, folder).items():
+            if other != key_id:
+                _problem(report, 0, f"this computer anchored this database file with key "
+                                    f"{other} (checkpoint at entry {max(c.seq for c in found)}"
+                                    f"), but the file now names key {key_id}: its anchor was "
+                                    "replaced")
+                points.extend(found)
     if key is not None and key.key_id != key_id:
         _problem(report, 0, f"the anchor key given ({key.key_id}, {key.source}) is not this "
                             f"database's: the database names key {key_id}")
@@ -275,7 +287,14 @@ def _anchor_key(report, conn, path, record, key, runtime_key, folder, version, p
     return key
 
 
-def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points) -> None:
+def _strict(point: anchors.Checkpoint, db: str) -> bool:
+    """A checkpoint the file must reach: one taken of this very file (not superseded by a
+    restore), or one the user gave."""
+    return point.source == CLI_SOURCE or (point.db == db and not point.superseded)
+
+
+def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points,
+          db: str) -> None:
     """The chain's links, its keyed hashes and the checkpoints, in one pass."""
     columns = {r[1] for r in conn.execute("PRAGMA table_info(audit_log)")}
     has_mac = "mac" in columns
@@ -328,12 +347,19 @@ def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points) -
     if mac_problem is not None:
         report.problems.append(mac_problem)
     last = head[0] if head else 0
-    for seq in sorted(set(want) - seen):
-        point = want[seq][0]
-        _problem(report, seq, f"is gone: a checkpoint kept in {_from(point)} recorded it, "
-                              "and the chain "
-                              + (f"ends at entry {last}" if last else "is empty")
-                              + " (its newest entries were removed)")
+    beyond = [want[seq] for seq in sorted(set(want) - seen)]
+    strict = [p for points_at in beyond for p in points_at if _strict(p, db)]
+    if strict:
+        point = strict[0]
+        _problem(report, point.seq, f"is gone: a checkpoint of this file kept in {_from(point)}"
+                                    " recorded it, and the chain "
+                                    + (f"ends at entry {last}" if last else "is empty")
+                                    + " (its newest entries were removed)")
+    elif beyond:
+        newest = max(p.seq for points_at in beyond for p in points_at)
+        report.checked.append(f"this file ends at entry {last}, before the newest checkpoint "
+                              f"of its clinic's chain (entry {newest}): an older copy (a "
+                              "backup), its entries up to there as checkpointed")
     report.checked.append(f"audit chain: {count} entries linked"
                           + (f" (newest: entry {head[0]}, {head[1][:16]})" if head else ""))
     if key is not None:
@@ -440,9 +466,16 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                                            f"{row[0]}) is not the one its audit entry records"))
             else:
                 amended += 1
+    statuses = dict(conn.execute("SELECT id, status FROM visits"))
     for visit_id, final in finals.items():
         if visit_id not in visit_ids:
             found.append(AuditBreak(final[-1][0], f"finalized visit {visit_id}, which is gone"))
+    for action, status, words in (("void", "void", "voided"), ("amend", "amended", "amended")):
+        for visit_id, recorded in entries.get(action, {}).items():
+            if statuses.get(visit_id) != status:
+                found.append(AuditBreak(recorded[-1][0], f"{words} visit {visit_id}, but the "
+                                        + ("visit is gone" if visit_id not in statuses
+                                           else f"visit is not {status}")))
     payments = payment_voids = 0
     rows = conn.execute("SELECT id, visit_id, cents, method, reference, kind, voided_at,"
                         " void_reason FROM payments") if _has_table(conn, "payments") else []
@@ -577,3 +610,38 @@ class TamperMixin:
         kept = (anchors.read_checkpoints(self.anchor.key_id, self.anchor.folder)
                 if self.anchor.folder is not None else [])
         return anchors.write_companion(self.anchor.key, kept, out)
+
+
+def note_restored(path: Path | str, folder: Path | None = None) -> None:
+    """Says that a backup was restored at ``path`` on purpose: the checkpoints taken of the
+    file before no longer have to be reached (they must still match where the restored chain
+    reaches them). Call after a restore succeeded."""
+    if str(path) != MEMORY:
+        anchors.mark_file(db_name(path), "restored", to_text(datetime.now(UTC)), folder)
+
+
+def companion_path(backup: Path | str) -> Path:
+    """Where a backup's companion file (anchor key and checkpoints) goes: beside it."""
+    backup = Path(backup)
+    return backup.with_name(backup.name + ".anchor")
+
+
+def write_backup_companion(backup: Path | str, folder: Path | None = None) -> Path | None:
+    """Copies the anchor key and checkpoints of the (just written) backup's database into
+    ``<backup>.anchor``, owner-only. None when this computer holds no key for it.
+
+    Raises:
+        anchors.AnchorError: the companion file cannot be written.
+    """
+    conn = sqlite3.connect(f"file:{Path(backup).resolve()}?mode=ro", uri=True)
+    try:
+        record = anchor_record(conn)
+    finally:
+        conn.close()
+    if record is None:
+        return None
+    key = anchors.find_key(record[0], folder)
+    if key is None:
+        return None
+    return anchors.write_companion(key, anchors.read_checkpoints(record[0], folder),
+                                   companion_path(backup))
