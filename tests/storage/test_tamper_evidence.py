@@ -443,3 +443,43 @@ def test_a_restored_backup_is_not_taken_for_a_cut_off_chain(scene, tmp_path, cap
     assert main(["restore", "--db", str(scene.path), "--from", str(backup)]) == 0
     code, out = verify_cli(scene.path, capsys=capsys)
     assert code == 0, out
+
+
+def test_the_day_sheet_prints_a_checkpoint_that_catches_a_later_cut(scene, tmp_path,
+                                                                     monkeypatch, capsys):
+    """The printed checkpoint is kept on this computer too, and proves the log on any."""
+    import re
+
+    from tests.pdf.conftest import pages_text
+
+    out = tmp_path / "day.pdf"
+    assert main(["daysheet", "--db", str(scene.path), "--date", "2026-11-20",
+                 "--out", str(out)]) == 0
+    text = " ".join(pages_text(out.read_bytes()))
+    newest = _newest(scene.path)
+    match = re.search(r"Audit log checkpoint: entry ([\d,]+), ([0-9a-f ]{19})\. Keep this"
+                      r" sheet: therapy-timer verify --checkpoint (\d+:[0-9a-f]{16})", text)
+    assert match, text
+    assert match.group(1).replace(",", "") == str(newest)
+    token = match.group(3)
+    assert token.startswith(f"{newest}:")
+    attack(scene.path, f"DELETE FROM audit_log WHERE seq > {newest - 1}",
+           drop=["audit_no_delete"])
+    code, out_lines = verify_cli(scene.path, capsys=capsys)  # this computer kept it too
+    assert code == 1 and out_lines[0].startswith(f"broken: audit entry {newest}: is gone")
+    _move_to_another_computer(tmp_path, monkeypatch)
+    code, out_lines = verify_cli(scene.path, capsys=capsys)
+    assert code == 1  # the dropped trigger still shows; the cut itself is not seen here...
+    assert not any("is gone" in line for line in out_lines)
+    code, out_lines = verify_cli(scene.path, "--checkpoint", token, capsys=capsys)
+    assert code == 1 and out_lines[0].startswith(f"broken: audit entry {newest}: is gone")
+
+
+def test_the_commands_say_when_the_app_re_created_missing_triggers(scene, tmp_path, capsys):
+    attack(scene.path, drop=["charge_lines_frozen_insert"])
+    capsys.readouterr()
+    assert main(["daysheet", "--db", str(scene.path), "--date", "2026-11-20",
+                 "--out", str(tmp_path / "d.pdf")]) == 0
+    err = capsys.readouterr().err
+    assert "had lost guard triggers" in err and "charge_lines_frozen_insert" in err
+    assert findings(scene.path) == []  # back in place

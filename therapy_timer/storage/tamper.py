@@ -645,3 +645,10 @@ def write_backup_companion(backup: Path | str, folder: Path | None = None) -> Pa
         return None
     return anchors.write_companion(key, anchors.read_checkpoints(record[0], folder),
                                    companion_path(backup))
+
+
+def repaired_note(path: Path | str, names) -> str:
+    """What the app says when it re-created guard triggers it found missing or altered."""
+    return (f"{path} had lost guard triggers (someone removed or altered them): re-created "
+            f"{', '.join(names)}. Run 'therapy-timer verify' to see whether anything was "
+            "changed meanwhile.")

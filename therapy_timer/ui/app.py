@@ -119,6 +119,16 @@ def run_app(args: argparse.Namespace) -> int:
     # clinician's window last had.
     window = MainWindow(repo, db_path=str(path), remember_size=not check)
     window.show()
+    if repo.repaired_triggers:
+        from therapy_timer.storage.tamper import repaired_note
+
+        note = repaired_note(path, repo.repaired_triggers)
+        if check:
+            print(f"therapy-timer: warning: {note}", file=sys.stderr)
+        else:
+            from PySide6.QtWidgets import QMessageBox
+
+            QTimer.singleShot(0, lambda: QMessageBox.warning(window, "Therapy Timer", note))
     if check:
         window.show_today()
         QTimer.singleShot(0, lambda: _when_idle(app, lambda: _ready(app)))
