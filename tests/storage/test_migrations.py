@@ -227,3 +227,34 @@ def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
         assert repo.integrity_check() == "ok"
     finally:
         repo.close()
+
+
+def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_dirs):
+    """Version 8 (issue 11): the entries written before stay as they were (unsigned, covered by
+    the chain), the anchor starts at the next entry, and every later entry is signed."""
+    path = tmp_path / "v7.db"
+    build_at(path, 7)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        assert migrations.trigger_problems(repo.conn) == ([], [])
+        key_id, first = repo.conn.execute("SELECT key_id, first_seq FROM audit_anchor"
+                                          ).fetchone()
+        assert first == 2  # the version-7 file held one entry
+        key = (_isolated_user_dirs / "xdg_config_home" / "therapy-timer" / "audit-anchors"
+               / f"{key_id}.key")
+        assert key.stat().st_mode & 0o777 == 0o600
+        repo.record_payment(1, 2500, "check", "#101", T0.replace(hour=18), user="desk")
+        assert repo.conn.execute("SELECT seq, mac IS NULL FROM audit_log ORDER BY seq"
+                                 ).fetchall() == [(1, 1), (2, 0)]
+        report = repo.verify_report()
+        assert report.problems == []
+        assert "keyed hashes: 1 entries from entry 2 signed with anchor key " \
+               f"{key_id}" in report.checked
+        # A finalized visit takes no new charge line, even on a migrated file.
+        with pytest.raises(sqlite3.DatabaseError, match="frozen at finalize"):
+            repo.conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, units,"
+                              " minutes, fee_cents, charge_cents) VALUES (1, 2, '97140', 1,"
+                              " 10, 5000, 5000)")
+    finally:
+        repo.close()

@@ -402,16 +402,23 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
             if isinstance(with_id, int):
                 payment_entries[action][with_id] = (seq, entity_id, data)
             continue
+        if action == "finalize":  # kept as the compact text it is compared as
+            try:
+                data = _show(_lines_of(data))
+            except (TypeError, ValueError):
+                data = "unreadable"
         entries.setdefault(action, {}).setdefault(entity_id, []).append((seq, data))
     finals = entries.get("finalize", {})
     amends = entries.get("amend", {})
     voids = entries.get("void", {})
-    lines: dict[int, list] = {}
+    lines: dict[int, str] = {}  # visit -> its lines as _show writes them (compact)
+    counts: dict[int, int] = {}
     for visit_id, code, modifiers, units, charge in conn.execute(
             "SELECT visit_id, code, modifiers, units, charge_cents FROM charge_lines"
             " ORDER BY visit_id, line_no"):
-        lines.setdefault(visit_id, []).append(
-            [code, [m for m in modifiers.split() if m], units, charge])
+        line = _show([[code, [m for m in modifiers.split() if m], units, charge]])
+        lines[visit_id] = f"{lines[visit_id]}; {line}" if visit_id in lines else line
+        counts[visit_id] = counts.get(visit_id, 0) + 1
     amendment_rows = {r[0]: r[1:] for r in conn.execute(
         "SELECT original_visit_id, new_visit_id, reason FROM amendments")}
     found: list[AuditBreak] = []
@@ -422,32 +429,27 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
         visits += 1
         visit_ids.add(visit_id)
         final = finals.get(visit_id)
-        stored = lines.get(visit_id, [])
+        stored = lines.get(visit_id, "no lines")
         if status == "open":
             if final:
                 found.append(AuditBreak(final[-1][0], f"finalized visit {visit_id}, but the "
                                                       "visit is open (reopened)"))
-            if stored:
+            if visit_id in counts:
                 found.append(AuditBreak(0, f"visit {visit_id} is open but holds "
-                                           f"{len(stored)} charge line(s)"))
+                                           f"{counts[visit_id]} charge line(s)"))
             continue
         if finalized_at is not None or status in ("finalized", "amended"):
             if not final:
                 found.append(AuditBreak(0, f"visit {visit_id} is {status} but no audit entry "
                                            "records its finalize"))
             else:
-                seq, data = final[-1]
-                try:
-                    recorded = _lines_of(data)
-                except (TypeError, ValueError):
-                    recorded = None
+                seq, recorded = final[-1]
                 if recorded != stored:
                     found.append(AuditBreak(seq, f"visit {visit_id}'s charge lines differ from "
                                                  f"what its finalize entry recorded (stored "
-                                                 f"{_show(stored)}, recorded "
-                                                 f"{_show(recorded)})"))
+                                                 f"{stored}, recorded {recorded})"))
                 finalized += 1
-                line_count += len(stored)
+                line_count += counts.get(visit_id, 0)
         if status == "void":
             reasons = [d.get("reason") for _s, d in voids.get(visit_id, [])]
             if not any(isinstance(r, str) and r.strip() for r in reasons):
@@ -523,8 +525,7 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
 
 
 def _show(lines) -> str:
-    if lines is None:
-        return "unreadable"
+    """Charge lines as verify compares and prints them: ``97110-GP x3 135.00; ...``."""
     if not lines:
         return "no lines"
     return "; ".join(f"{c}{'-' + '-'.join(m) if m else ''} x{u} {ch / 100:.2f}"
