@@ -258,3 +258,22 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
                               " 10, 5000, 5000)")
     finally:
         repo.close()
+
+
+@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
+    """verify opens an older file without migrating it: it checks what that version has and
+    says what it could not check."""
+    from therapy_timer.cli import main
+
+    path = tmp_path / f"v{version}.db"
+    build_at(path, version)
+    capsys.readouterr()
+    assert main(["verify", "--db", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ok"
+    assert "checked: finalized visits: 1 of 2 visits, their 1 charge lines as their finalize" \
+           " entries recorded" in out
+    assert f"could not check: the keyed hashes: this database predates the anchor (schema" \
+           f" {version}); it gets one when the app next opens it" in out
+    assert migrations.schema_version(connect(path)) == version

@@ -19,6 +19,7 @@ in ``LIMITS``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -145,8 +146,8 @@ def setup_anchor(conn: sqlite3.Connection, path: Path | str,
             return None
         log.info("audit anchor key created: %s", saved)
     now = datetime.now(UTC)
-    conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.execute("BEGIN IMMEDIATE")
         if anchor_record(conn) is not None:  # another instance anchored it meanwhile
             conn.execute("ROLLBACK")
             return setup_anchor(conn, path, folder, create)
@@ -157,6 +158,14 @@ def setup_anchor(conn: sqlite3.Connection, path: Path | str,
         conn.execute("INSERT INTO audit_anchor (id, key_id, first_seq, created_at)"
                      " VALUES (1, ?, ?, ?)", (key.key_id, first, to_text(now)))
         conn.execute("COMMIT")
+    except sqlite3.Error as exc:  # a file opened read-only: anchored when next writable
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        log.warning("the audit chain of %s is not anchored yet: %s", db, exc)
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                anchors.key_path(key.key_id, folder).unlink()
+        return None
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -479,8 +488,12 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                                         + ("visit is gone" if visit_id not in statuses
                                            else f"visit is not {status}")))
     payments = payment_voids = 0
-    rows = conn.execute("SELECT id, visit_id, cents, method, reference, kind, voided_at,"
-                        " void_reason FROM payments") if _has_table(conn, "payments") else []
+    rows: list | sqlite3.Cursor = []
+    if _has_table(conn, "payments"):
+        has_kind = "kind" in {r[1] for r in conn.execute("PRAGMA table_info(payments)")}
+        rows = conn.execute("SELECT id, visit_id, cents, method, reference, "
+                            + ("kind" if has_kind else "'patient'")
+                            + ", voided_at, void_reason FROM payments")
     payment_ids = set()
     for pid, visit_id, cents, method, reference, kind, voided_at, reason in rows:
         payments += 1
