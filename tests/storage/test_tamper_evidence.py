@@ -483,3 +483,25 @@ def test_the_commands_say_when_the_app_re_created_missing_triggers(scene, tmp_pa
     err = capsys.readouterr().err
     assert "had lost guard triggers" in err and "charge_lines_frozen_insert" in err
     assert findings(scene.path) == []  # back in place
+
+
+def test_the_key_is_created_once_and_checkpoints_are_not_repeated(tmp_path,
+                                                                   _isolated_user_dirs):
+    from therapy_timer.storage.tamper import anchor_created_note
+
+    path = tmp_path / "new.db"
+    repo = open_repository(path)
+    assert repo.anchor.created
+    folder = _isolated_user_dirs / "xdg_config_home" / "therapy-timer" / "audit-anchors"
+    assert anchor_created_note(repo.anchor).startswith(
+        f"Therapy Timer created this database's audit anchor key: {folder}/"
+        f"{repo.anchor.key_id}.key (owner-only).")
+    build_clinic(repo)
+    repo.close()
+    points = folder / f"{repo.anchor.key_id}.checkpoints"
+    lines = points.read_text().splitlines()
+    for _ in range(3):  # opened and closed with nothing new: no new checkpoint
+        again = open_repository(path)
+        assert not again.anchor.created and again.anchor.key is not None
+        again.close()
+    assert points.read_text().splitlines() == lines

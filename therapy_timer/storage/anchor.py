@@ -210,6 +210,23 @@ def read_checkpoints(key_id: str, folder: Path | None = None) -> list[Checkpoint
     return _parse(text.splitlines(), str(path))
 
 
+def last_checkpoint(key_id: str, db: str, folder: Path | None = None) -> int:
+    """The entry number of the newest checkpoint kept of ``db`` (read from the file's tail
+    only), or 0."""
+    path = checkpoints_path(key_id, folder)
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            stream.seek(max(0, stream.tell() - 4096))
+            tail = stream.read().decode("ascii", errors="replace").splitlines()
+    except OSError:
+        return 0
+    for point in reversed(_parse(tail[1:] if len(tail) > 1 else tail, str(path))):
+        if point.db == db:
+            return point.seq
+    return 0
+
+
 def checkpoints_naming(db: str, folder: Path | None = None) -> dict[str, list[Checkpoint]]:
     """Key id -> checkpoints this computer kept of the database file ``db`` (by its path):
     finds the anchor of a database whose anchor record was removed or replaced."""

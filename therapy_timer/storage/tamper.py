@@ -68,7 +68,9 @@ class ChainAnchor:
         self.folder = folder  # None: nothing is written outside (an in-memory database)
         self.written = 0
         self.every = anchors.CHECKPOINT_EVERY
-        self.last_seq = 0
+        self.last_seq = anchors.last_checkpoint(key_id, db, folder) if folder else 0
+        #: True when this open created the key (the app tells the clinic once where it is).
+        self.created = False
 
     def checkpoint(self, conn: sqlite3.Connection) -> anchors.Checkpoint | None:
         """Records the chain head outside the file (when it moved); returns it."""
@@ -171,6 +173,7 @@ def setup_anchor(conn: sqlite3.Connection, path: Path | str,
             conn.execute("ROLLBACK")
         raise
     result = ChainAnchor(key, key.key_id, db, folder)
+    result.created = True
     result.checkpoint(conn)
     return result
 
@@ -666,3 +669,12 @@ def repaired_note(path: Path | str, names) -> str:
     return (f"{path} had lost guard triggers (someone removed or altered them): re-created "
             f"{', '.join(names)}. Run 'therapy-timer verify' to see whether anything was "
             "changed meanwhile.")
+
+
+def anchor_created_note(anchor: ChainAnchor) -> str:
+    """What the app tells the clinic once, when it created the database's anchor key."""
+    where = anchors.key_path(anchor.key_id, anchor.folder)
+    return (f"Therapy Timer created this database's audit anchor key: {where} (owner-only). "
+            "With it, 'therapy-timer verify' proves the audit log was not rewritten. Keep a "
+            "copy apart from the database: File > Backup writes one beside each backup "
+            "(<backup>.anchor); 'therapy-timer anchor --out FILE' writes one on demand.")
