@@ -505,3 +505,16 @@ def test_the_key_is_created_once_and_checkpoints_are_not_repeated(tmp_path,
         assert not again.anchor.created and again.anchor.key is not None
         again.close()
     assert points.read_text().splitlines() == lines
+
+
+def test_an_anchor_moved_past_the_chain_to_pass_unsigned_entries_is_found(scene):
+    conn = sqlite3.connect(scene.path, isolation_level=None)
+    conn.execute("DROP TRIGGER audit_anchor_no_update")
+    conn.execute("DROP TRIGGER audit_no_update")
+    conn.execute("UPDATE audit_anchor SET first_seq = 9999")
+    conn.execute("UPDATE audit_log SET mac = NULL")
+    conn.close()
+    newest = _newest(scene.path)
+    assert (f"audit entry 9999: the anchor says entries are signed from entry 9999 on, but the"
+            f" chain ends at entry {newest} (the anchor record was moved, or entries removed)"
+            ) in findings(scene.path)

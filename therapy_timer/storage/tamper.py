@@ -43,6 +43,8 @@ LIMITS = (
     "entries added after the newest checkpoint kept outside the file can be cut off unseen",
     "an older copy of the whole file put back is caught only by a checkpoint newer than it",
     "patients, payers, fees and open visits are audited but not compared with the log",
+    "entries written before the database had its anchor (by a version without it) carry no "
+    "keyed hash: only the chain and the checkpoints cover them",
 )
 CLI_SOURCE = "the checkpoint given"
 #: How many findings of one kind are listed (the count says how many there are).
@@ -359,6 +361,10 @@ def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points,
     if mac_problem is not None:
         report.problems.append(mac_problem)
     last = head[0] if head else 0
+    if first_signed is not None and first_signed > last + 1:
+        _problem(report, first_signed, f"the anchor says entries are signed from entry "
+                                       f"{first_signed} on, but the chain ends at entry {last}"
+                                       " (the anchor record was moved, or entries removed)")
     beyond = [want[seq] for seq in sorted(set(want) - seen)]
     strict = [p for points_at in beyond for p in points_at if _strict(p, db)]
     if strict:
