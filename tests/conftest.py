@@ -43,8 +43,22 @@ def _no_real_modal_dialogs():
     patch.undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_session_dirs(tmp_path_factory):
+    """The same for module- and session-scoped fixtures (a demo clinic built once), which run
+    before the per-test folders below: none may reach the real folders (the audit anchor
+    keys live in the config folder)."""
+    home = tmp_path_factory.mktemp("session-home")
+    patch = pytest.MonkeyPatch()
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        patch.setenv(name, str(home / name.lower()))
+    patch.setenv("HOME", str(home))
+    yield home
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+def _isolated_user_dirs(_isolated_session_dirs, tmp_path_factory, monkeypatch):
     """Points every per-user folder (data, config, cache, logs) at a temporary directory."""
     home = tmp_path_factory.mktemp("home")
     for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):

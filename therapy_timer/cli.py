@@ -7,6 +7,7 @@ desktop app starts (``--check`` starts it, waits until idle, prints ``ready`` an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
@@ -96,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`verify | head`): nothing left to say
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # the last net: one line, never a traceback (README, CLI)
         if os.environ.get(ENV_DEBUG):
             raise

@@ -35,6 +35,14 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def config_dir() -> Path:
+    """The per-user config folder (e.g. ``~/.config/therapy-timer`` on Linux): the audit
+    anchor keys and checkpoints live here, outside the database."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
 def db_path(cli_value: str | os.PathLike | None = None,
             environ: Mapping[str, str] | None = None, create_dir: bool = True) -> Path:
     """The database file to open: ``--db``, else ``THERAPY_TIMER_DB``, else the data folder.

@@ -106,3 +106,19 @@ def test_a_folder_where_a_file_belongs_is_one_line(tmp_path, capsys):
         out, err = capsys.readouterr()
         assert err.count("\n") == 1 and message in err and "unexpected" not in err, (argv, err)
     assert sorted(p.name for p in folder.iterdir()) == []  # no partial file left in it
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    """`therapy-timer verify --db X | head -1`: the pipe closes early; no 'unexpected error'."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "clinic.db"
+    assert main(["demo", "--db", str(db), "--end-date", "2026-11-20"]) == 0
+    child = subprocess.Popen([sys.executable, "-m", "therapy_timer", "verify", "--db", str(db)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before the first line
+    err = child.stderr.read().decode()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 0, err
+    assert err == ""

@@ -75,3 +75,14 @@ def test_empty_period(render):
     text = pages_text(render(render_daysheet, data))[0]
     assert "No visits in this period." in text
     assert "Total charges $0.00" in text
+
+
+def test_the_day_sheet_prints_the_audit_checkpoint(render):
+    """Issue 11, item 8: the paper keeps the chain's head, for ``verify --checkpoint``."""
+    data = dataclasses.replace(daysheet(), checkpoint=(12345, "3f2a9c1b0d4e7788" + "0" * 48))
+    text = " ".join(pages_text(render(render_daysheet, data)))
+    assert ("Audit log checkpoint: entry 12,345, 3f2a 9c1b 0d4e 7788. Keep this sheet:"
+            " therapy-timer verify --checkpoint 12345:3f2a9c1b0d4e7788 shows the log still"
+            " holds this entry unchanged.") in text
+    assert "Audit log checkpoint" not in " ".join(pages_text(render(render_daysheet,
+                                                                   daysheet())))

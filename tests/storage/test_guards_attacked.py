@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from therapy_timer.core.model import Performer
+from therapy_timer.storage import audit
 from therapy_timer.storage.repository import open_repository
 
 from .conftest import T0, build_clinic
@@ -28,9 +29,17 @@ def finalized(tmp_path):
     repo.set_diagnoses(visit.id, ["M54.50"])
     repo.finalize_visit(visit.id, None, "pat", T0 + timedelta(minutes=31))
     repo.record_payment(visit.id, 1000, "cash", "", T0 + timedelta(hours=1), user="desk")
+    # A second visit, amended (its correction left open): the amendment rows are attacked too.
+    other = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id,
+                             T0 + timedelta(hours=2))
+    repo.start_interval(other.id, "97140", Performer.PT, T0 + timedelta(hours=2))
+    repo.pause_visit(other.id, T0 + timedelta(hours=2, minutes=20))
+    repo.set_diagnoses(other.id, ["M54.50"])
+    repo.finalize_visit(other.id, None, "pat", T0 + timedelta(hours=2, minutes=21))
+    repo.amend_visit(other.id, "wrong code", "pat", T0 + timedelta(hours=3))
     repo.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    yield conn, visit.id
+    yield conn, visit.id, other.id
     conn.close()
 
 
@@ -55,8 +64,9 @@ ATTACKS = [
      "cannot change in place"),
     ("the stored choices", "UPDATE visits SET choices = '{}' WHERE id = :v",
      "cannot change in place"),
+    # Two guards refuse this one; either may speak first.
     ("voided with other changes", "UPDATE visits SET status = 'void', notes = 'x'"
-     " WHERE id = :v", "cannot change in place"),
+     " WHERE id = :v", "cannot change in place|voided only with its reason"),
     ("the visit deleted", "DELETE FROM visits WHERE id = :v", "cannot be deleted"),
     ("a charge line's units", "UPDATE charge_lines SET units = 9 WHERE visit_id = :v",
      "frozen at finalize"),
@@ -69,28 +79,128 @@ ATTACKS = [
      " WHERE visit_id = :v", "changes by being voided"),
     ("the audit log rewritten", "UPDATE audit_log SET detail = '{}'", "append-only"),
     ("the audit log deleted", "DELETE FROM audit_log", "append-only"),
+    # Issue 11, item 6: inserts and status changes, and the other rows a finalized visit has.
+    ("a charge line added", "INSERT INTO charge_lines (visit_id, line_no, code, units, minutes,"
+     " fee_cents, charge_cents) VALUES (:v, 9, '97140', 2, 30, 4500, 9000)",
+     "frozen at finalize"),
+    ("a charge line added to an amended visit", "INSERT INTO charge_lines (visit_id, line_no,"
+     " code, units, minutes, fee_cents, charge_cents) VALUES (:a, 9, '97140', 2, 30, 4500,"
+     " 9000)", "frozen at finalize"),
+    ("voided without its reason in the log", "UPDATE visits SET status = 'void' WHERE id = :v",
+     "voided only with its reason"),
+    ("amended without an amendment", "UPDATE visits SET status = 'amended' WHERE id = :v",
+     "amended only with its amendment"),
+    ("an amended visit voided", "UPDATE visits SET status = 'void' WHERE id = :a",
+     "cannot change in place|voided only with its reason"),
+    ("a visit inserted finalized", "INSERT INTO visits (patient_id, provider_id, day,"
+     " discipline, status, created_at, finalized_at) SELECT patient_id, provider_id, day,"
+     " discipline, 'finalized', created_at, finalized_at FROM visits WHERE id = :v",
+     "starts open"),
+    ("the visit's created time", "UPDATE visits SET created_at = '2026-01-01' WHERE id = :v",
+     "cannot change in place"),
+    ("the visit's id", "UPDATE visits SET id = 999 WHERE id = :v", "cannot change in place"),
+    ("an amendment's reason", "UPDATE amendments SET reason = 'x'", "kept as it was recorded"),
+    ("an amendment deleted", "DELETE FROM amendments", "kept as it was recorded"),
+    ("an amendment forged", "INSERT INTO amendments (original_visit_id, new_visit_id, reason,"
+     " user, at) VALUES (:v, :v, 'x', 'y', 'z')", "names a finalized visit and its correction"),
+    ("a payment added to an amended visit", "INSERT INTO payments (visit_id, cents, method,"
+     " received_at, user) VALUES (:a, 100, 'cash', 'x', 'y')", "only against a finalized"),
+    ("a payment added already voided", "INSERT INTO payments (visit_id, cents, method,"
+     " received_at, user, voided_at, voided_by, void_reason) VALUES (:v, 100, 'cash', 'x',"
+     " 'y', 'x', 'y', 'z')", "not already voided"),
+    ("the anchor record rewritten", "UPDATE audit_anchor SET key_id = 'mine'", "written once"),
+    ("the anchor record deleted", "DELETE FROM audit_anchor", "written once"),
 ]
 
 
 @pytest.mark.parametrize(("what", "sql", "words"), ATTACKS, ids=[a[0] for a in ATTACKS])
 def test_each_guard_holds_against_raw_sql(finalized, what, sql, words):
-    conn, visit_id = finalized
+    conn, visit_id, amended_id = finalized
     before = conn.execute("SELECT count(*), total(length(detail)) FROM audit_log").fetchone()
     rows = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-            for t in ("visits", "intervals", "charge_lines", "payments")}
+            for t in ("visits", "intervals", "charge_lines", "payments", "amendments",
+                      "audit_anchor")}
     with pytest.raises(sqlite3.DatabaseError, match=words):
-        conn.execute(sql, {"v": visit_id})
+        conn.execute(sql, {"v": visit_id, "a": amended_id})
     for table, kept in rows.items():
         assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == kept, table
     assert conn.execute("SELECT count(*), total(length(detail)) FROM audit_log"
                         ).fetchone() == before
 
 
-def test_voiding_alone_is_allowed(finalized):
-    conn, visit_id = finalized
+def test_voiding_is_allowed_together_with_its_reason_in_the_log(finalized):
+    """Issue 11, item 6: the void's audit entry (with its reason) comes first, in the same
+    transaction, as ``void_visit`` writes it; then the status may change."""
+    conn, visit_id, _ = finalized
+    conn.execute("BEGIN IMMEDIATE")
+    audit.append(conn, T0 + timedelta(hours=5), "desk", "void", "visit", visit_id,
+                 {"reason": "entered twice"})
     conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+    conn.execute("COMMIT")
     assert conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone() == (
         "void",)
+
+
+@pytest.mark.parametrize(("what", "detail", "target"), [
+    ("an empty reason", {"reason": "  "}, "own"),
+    ("no reason", {}, "own"),
+    ("another visit's void", {"reason": "entered twice"}, "other"),
+])
+def test_a_void_entry_that_gives_this_visit_no_reason_does_not_void_it(finalized, what,
+                                                                        detail, target):
+    conn, visit_id, amended_id = finalized
+    conn.execute("BEGIN IMMEDIATE")
+    audit.append(conn, T0 + timedelta(hours=5), "desk", "void", "visit",
+                 visit_id if target == "own" else amended_id, detail)
+    with pytest.raises(sqlite3.DatabaseError, match="voided only with its reason"):
+        conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+    conn.execute("ROLLBACK")
+
+
+def test_the_store_still_voids_and_amends_finalized_visits(finalized):
+    conn, visit_id, amended_id = finalized
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    repo = open_repository(path)
+    try:
+        assert repo.void_visit(visit_id, "billed the wrong patient", "desk",
+                               T0 + timedelta(hours=6)).status.value == "void"
+        [amendment] = repo.amendments_for(amended_id)
+        correction = repo.get_visit(amendment.new_visit_id)
+        repo.finalize_visit(correction.id, None, "pat", T0 + timedelta(hours=6))
+        again = repo.amend_visit(correction.id, "second look", "pat", T0 + timedelta(hours=7))
+        assert repo.get_visit(correction.id).status.value == "amended"
+        assert again.amends_id == correction.id
+        assert repo.audit_verify() is None
+    finally:
+        repo.close()
+
+
+def test_missing_and_altered_triggers_come_back_when_the_app_opens_the_file(tmp_path, caplog):
+    """Issue 11, item 6: dropped or altered guards are re-created at open, and it says so."""
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    build_clinic(repo)  # audit entries to delete
+    repo.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TRIGGER charge_lines_frozen_insert")
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DROP TRIGGER visits_frozen")  # altered: same name, guards nothing
+    conn.execute("CREATE TRIGGER visits_frozen BEFORE UPDATE ON visits WHEN 0"
+                 " BEGIN SELECT 1; END")
+    conn.close()
+    with caplog.at_level("WARNING"):
+        repo = open_repository(path)
+    try:
+        assert sorted(repo.repaired_triggers) == ["audit_no_delete",
+                                                  "charge_lines_frozen_insert", "visits_frozen"]
+        assert "charge_lines_frozen_insert" in caplog.text and "re-created" in caplog.text
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            repo.conn.execute("DELETE FROM audit_log")
+    finally:
+        repo.close()
+    again = open_repository(path)
+    assert again.repaired_triggers == ()
+    again.close()
 
 
 def test_two_finalizes_racing_from_two_connections_bill_once(tmp_path):

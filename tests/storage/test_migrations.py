@@ -8,12 +8,14 @@ import sqlite3
 import pytest
 
 from therapy_timer.storage import migrations
+from therapy_timer.storage.audit import GENESIS, entry_hash
 from therapy_timer.storage.db import APPLICATION_ID, connect
 from therapy_timer.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from therapy_timer.storage.repository import open_repository
 
 from .conftest import T0
 
+_V1_FINALIZE = '{"lines":[["97110",["GP"],2,9000]]}'
 # Rows valid in schema version 1 (every later version must keep them).
 V1_ROWS = {
     "practice": [(1, "Old Clinic (synthetic)", "1 Road", "555", "", "", "", "")],
@@ -38,6 +40,11 @@ V1_ROWS = {
                    "neck", "2026-11-20T17:05:00.000000+00:00")],
     "charge_lines": [(1, 1, 1, "97110", "Therapeutic exercise", "GP", 2, 30, 4500, 9000, 3000,
                       "A")],
+    # The finalize entry visit 1's lines were frozen with (verify compares them).
+    "audit_log": [(1, "2026-11-20T15:31:00.000000+00:00", "pat", "finalize", "visit", 1,
+                   _V1_FINALIZE, GENESIS,
+                   entry_hash(GENESIS, 1, "2026-11-20T15:31:00.000000+00:00", "pat", "finalize",
+                              "visit", 1, _V1_FINALIZE))],
 }
 
 
@@ -225,3 +232,53 @@ def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
         assert repo.integrity_check() == "ok"
     finally:
         repo.close()
+
+
+def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_dirs):
+    """Version 8 (issue 11): the entries written before stay as they were (unsigned, covered by
+    the chain), the anchor starts at the next entry, and every later entry is signed."""
+    path = tmp_path / "v7.db"
+    build_at(path, 7)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        assert migrations.trigger_problems(repo.conn) == ([], [])
+        key_id, first = repo.conn.execute("SELECT key_id, first_seq FROM audit_anchor"
+                                          ).fetchone()
+        assert first == 2  # the version-7 file held one entry
+        key = (_isolated_user_dirs / "xdg_config_home" / "therapy-timer" / "audit-anchors"
+               / f"{key_id}.key")
+        assert key.stat().st_mode & 0o777 == 0o600
+        repo.record_payment(1, 2500, "check", "#101", T0.replace(hour=18), user="desk")
+        assert repo.conn.execute("SELECT seq, mac IS NULL FROM audit_log ORDER BY seq"
+                                 ).fetchall() == [(1, 1), (2, 0)]
+        report = repo.verify_report()
+        assert report.problems == []
+        assert "keyed hashes: 1 entries from entry 2 signed with anchor key " \
+               f"{key_id}" in report.checked
+        # A finalized visit takes no new charge line, even on a migrated file.
+        with pytest.raises(sqlite3.DatabaseError, match="frozen at finalize"):
+            repo.conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, units,"
+                              " minutes, fee_cents, charge_cents) VALUES (1, 2, '97140', 1,"
+                              " 10, 5000, 5000)")
+    finally:
+        repo.close()
+
+
+@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
+    """verify opens an older file without migrating it: it checks what that version has and
+    says what it could not check."""
+    from therapy_timer.cli import main
+
+    path = tmp_path / f"v{version}.db"
+    build_at(path, version)
+    capsys.readouterr()
+    assert main(["verify", "--db", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ok"
+    assert "checked: finalized visits: 1 of 2 visits, their 1 charge lines as their finalize" \
+           " entries recorded" in out
+    assert f"could not check: the keyed hashes: this database predates the anchor (schema" \
+           f" {version}); it gets one when the app next opens it" in out
+    assert migrations.schema_version(connect(path)) == version

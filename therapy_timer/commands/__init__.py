@@ -13,6 +13,7 @@ COMMANDS = {
     "daysheet": "documents",
     "export": "documents",
     "verify": "store",
+    "anchor": "store",
     "backup": "store",
     "restore": "store",
     "demo": "store",

@@ -123,9 +123,15 @@ def _open_store(args: argparse.Namespace, *outputs: Path):
     from therapy_timer.storage.repository import StorageError, open_repository
 
     try:
-        return open_repository(path)
+        repo = open_repository(path)
     except StorageError as exc:
         raise _usage(str(exc)) from None
+    if repo.repaired_triggers:
+        from therapy_timer.storage.tamper import repaired_note
+
+        print(f"therapy-timer: warning: {repaired_note(path, repo.repaired_triggers)}",
+              file=sys.stderr)
+    return repo
 
 
 def _check_clinic(path: Path) -> None:

@@ -1,6 +1,7 @@
 """Database commands: ``verify``, ``backup``, ``restore`` and ``demo``.
 
-    therapy-timer verify --db PATH
+    therapy-timer verify --db PATH [--key FILE] [--checkpoint SEQ:HASH ...]
+    therapy-timer anchor --db PATH [--out FILE]
     therapy-timer backup --db PATH --out FILE
     therapy-timer restore --db PATH --from FILE
     therapy-timer demo --db PATH [--seed N] [--end-date YYYY-MM-DD]
@@ -24,11 +25,33 @@ EXIT_USAGE = 2
 def register(subparsers) -> None:
     verify = subparsers.add_parser(
         "verify", help="check the database file and its audit chain",
-        description="Checks the database's integrity and walks the hash-chained audit log, "
-                    "without changing the file. Prints 'ok', or the first broken link (exit "
-                    "1); a file it cannot check (missing, empty, not a clinic) exits 2.")
+        description="Checks the database's integrity, walks the hash-chained audit log with "
+                    "its keyed hashes (the anchor key kept outside the database) and the "
+                    "checkpoints kept outside the file, and compares the finalized visits, "
+                    "amendments, voids and payments with what the log recorded. Prints 'ok' "
+                    "or what it found (exit 1), then what it checked, what it could not "
+                    "check and what no check can see. Changes nothing; a file it cannot "
+                    "check at all (missing, empty, not a clinic) exits 2.")
     _db_option(verify)
+    verify.add_argument("--key", metavar="FILE", default=None,
+                        help="the anchor key file, or a backup's companion .anchor file "
+                             "(default: this computer's key for the database)")
+    verify.add_argument("--checkpoint", metavar="SEQ:HASH", action="append", default=[],
+                        type=_checkpoint,
+                        help="a checkpoint printed on a day sheet, e.g. 1234:3f2a9c1b0d4e7788 "
+                             "(repeatable)")
     verify.set_defaults(handler=run_verify)
+
+    anchor = subparsers.add_parser(
+        "anchor", help="show the audit anchor key, or copy it with its checkpoints",
+        description="Says where the database's audit anchor key and checkpoints live on "
+                    "this computer, and prints the chain's newest checkpoint. With --out, "
+                    "copies the key and the checkpoints to FILE (owner-only) to keep apart "
+                    "from the database, for verify --key on another computer.")
+    _db_option(anchor)
+    anchor.add_argument("--out", metavar="FILE", default=None,
+                        help="write the key and checkpoints here")
+    anchor.set_defaults(handler=run_anchor)
 
     backup = subparsers.add_parser(
         "backup", help="copy the database safely (online backup)",
@@ -76,6 +99,15 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-20") from None
 
 
+def _checkpoint(text: str):
+    from therapy_timer.storage.tamper import parse_checkpoint
+
+    try:
+        return parse_checkpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _path(args):
     from therapy_timer.paths import db_path
 
@@ -92,6 +124,8 @@ def _refuse(message: str) -> int:
     written): one line on stderr, exit 2."""
     print(f"therapy-timer: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
 def _refused(exc: Exception) -> int:
     """One line for a store error: exit 2 when it refuses what the user gave, else 1."""
     from therapy_timer.storage.errors import (
@@ -109,8 +143,9 @@ def _refused(exc: Exception) -> int:
 
 
 def run_verify(args) -> int:
-    """Checks the file without changing it (read-only: no journal-mode switch, no chmod).
-    What it finds wrong exits 1; a file it cannot check at all exits 2."""
+    """Checks the file without changing it (read-only: no journal-mode switch, no chmod, no
+    trigger repair). What it finds wrong exits 1; a file it cannot check at all exits 2."""
+    from therapy_timer.storage.anchor import AnchorError
     from therapy_timer.storage.checks import open_existing
     from therapy_timer.storage.errors import StorageError
 
@@ -120,18 +155,69 @@ def run_verify(args) -> int:
     except StorageError as exc:
         return _refuse(str(exc))
     try:
+        from therapy_timer.storage.tamper import setup_anchor
+
+        repo.anchor = setup_anchor(repo.conn, path, create=False)
         integrity = repo.integrity_check()
         if integrity != "ok":
             return _fail(f"{path} is damaged: {integrity.splitlines()[0]}")
-        broken = repo.audit_verify()
+        report = repo.verify_report(key_file=args.key, checkpoints=args.checkpoint)
+    except AnchorError as exc:
+        print(f"therapy-timer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except StorageError as exc:
         return _fail(str(exc))
     finally:
         repo.close()
-    if broken is not None:
-        print(f"broken: {broken}")
-        return EXIT_FAILED
-    print("ok")
+    if report.ok:
+        print("ok")
+    for problem in report.problems:
+        print(f"broken: {problem}")
+    for line in report.checked:
+        print(f"checked: {line}")
+    for line in report.cannot:
+        print(f"could not check: {line}")
+    for line in report.limits:
+        print(f"cannot detect: {line}")
+    return 0 if report.ok else EXIT_FAILED
+
+
+def run_anchor(args) -> int:
+    from therapy_timer.storage.anchor import AnchorError, checkpoints_path, key_path
+    from therapy_timer.storage.db import check_file
+    from therapy_timer.storage.errors import StorageError
+    from therapy_timer.storage.repository import open_repository
+
+    path = _path(args)
+    try:
+        if not check_file(path):
+            return _refuse(f"there is no database at {path}")
+        repo = open_repository(path)
+        try:
+            anchor = repo.anchor
+            if anchor is None:
+                return _fail(f"{path} has no audit anchor yet (is the config folder "
+                             "writable?)")
+            point = repo.audit_checkpoint()
+            if anchor.key is None:
+                print(f"the anchor key of this database (id {anchor.key_id}) is NOT on this "
+                      f"computer: copy it to {key_path(anchor.key_id, anchor.folder)}")
+            else:
+                print(f"anchor key {anchor.key_id}: {key_path(anchor.key_id, anchor.folder)}")
+            print(f"checkpoints: {checkpoints_path(anchor.key_id, anchor.folder)}")
+            if point is not None:
+                print(f"newest checkpoint: entry {point.seq}, {point.short}  "
+                      f"(verify --checkpoint {point.token})")
+            if args.out:
+                out = repo.export_anchor(args.out)
+                print(f"key and checkpoints copied to {out}: keep it apart from the database "
+                      "and its backups; anyone holding it can re-sign the log")
+        finally:
+            repo.close()
+    except AnchorError as exc:
+        return _refuse(str(exc))
+    except StorageError as exc:
+        return _refused(exc)
     return 0
 
 
@@ -145,7 +231,24 @@ def run_backup(args) -> int:
     except StorageError as exc:
         return _refuse(str(exc))
     print(f"backed up {path} to {out}")
+    _companion(out)
     return 0
+
+
+def _companion(out) -> None:
+    """The backup's companion file: its audit anchor key and checkpoints (issue 11)."""
+    from therapy_timer.storage.anchor import AnchorError
+    from therapy_timer.storage.tamper import write_backup_companion
+
+    try:
+        companion = write_backup_companion(out)
+    except (AnchorError, OSError) as exc:
+        print(f"therapy-timer: warning: the audit anchor was not copied: {exc}",
+              file=sys.stderr)
+        return
+    if companion is not None:
+        print(f"its audit anchor key and checkpoints: {companion} (keep it apart from the "
+              "backup: verify --key proves the backup with it)")
 
 
 def run_restore(args) -> int:
@@ -157,6 +260,9 @@ def run_restore(args) -> int:
         done = restore(path, args.source)
     except StorageError as exc:
         return _refuse(str(exc))
+    from therapy_timer.storage.tamper import note_restored
+
+    note_restored(path)  # the checkpoints of the file before no longer have to be reached
     if done.left_out:
         print(f"left out what the backup carried that the app does not create (never "
               f"copied): {', '.join(done.left_out)}")

@@ -348,6 +348,8 @@ class AuditBreak:
     reason: str
 
     def __str__(self) -> str:
+        if self.seq <= 0:  # a finding about the data, no one entry
+            return self.reason
         return f"audit entry {self.seq}: {self.reason}"
 
 

@@ -489,6 +489,9 @@ class DaySheetData:
     providers: tuple[ProviderDay, ...]
     title: str = "Day sheet"
     payments: tuple[PaymentLine, ...] = ()
+    #: The audit chain's head when the sheet was made: (entry number, its hash). Printed, so
+    #: the paper keeps a checkpoint the database file cannot change (``verify --checkpoint``).
+    checkpoint: tuple[int, str] | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:

@@ -530,4 +530,11 @@ def daysheet_for_range(source: RecordSource, start: date, end: date,
     payments = tuple(PaymentLine(kind, method, cents)
                      for (kind, method), cents in sorted(breakdown.items()) if cents)
     return DaySheetData(practice_from(source.get_practice()), start, end, tuple(providers),
-                        payments=payments)
+                        payments=payments, checkpoint=_checkpoint(source))
+
+
+def _checkpoint(source) -> tuple[int, str] | None:
+    """The audit chain's head (kept outside the file too), when the source has one."""
+    take = getattr(source, "audit_checkpoint", None)
+    point = take() if callable(take) else None
+    return None if point is None else (int(point.seq), str(point.hash))

@@ -42,7 +42,18 @@ def render_daysheet(data: DaySheetData, stream: BinaryIO) -> None:
         story.extend(_provider_section(provider_day, s))
     story.append(Spacer(1, 10))
     story.append(_grand_totals(data, s))
+    if data.checkpoint is not None:
+        story.append(Spacer(1, 8))
+        story.append(_p(checkpoint_text(*data.checkpoint), s["muted"]))
     styles.build_document(story, stream, f"{data.title} {data.period}", data.practice.name)
+
+
+def checkpoint_text(seq: int, digest: str) -> str:
+    """The audit checkpoint as the day sheet prints it."""
+    short = " ".join(digest[i:i + 4] for i in range(0, 16, 4))
+    return (f"Audit log checkpoint: entry {seq:,}, {short}. Keep this sheet: "
+            f"therapy-timer verify --checkpoint {seq}:{digest[:16]} shows the log still holds "
+            "this entry unchanged.")
 
 
 def _period(data: DaySheetData) -> str:

@@ -28,18 +28,33 @@ def entry_hash(prev_hash: str, seq: int, at: str, user: str, action: str, entity
 
 
 def append(conn: sqlite3.Connection, at: datetime, user: str, action: str, entity: str,
-           entity_id: int | None, detail: dict | None = None) -> None:
-    """Adds one entry; call inside the write transaction of the change it records."""
+           entity_id: int | None, detail: dict | None = None, mac=None) -> int:
+    """Adds one entry; call inside the write transaction of the change it records.
+
+    Args:
+        mac: the chain's anchor key (``storage.anchor.AnchorKey``): the entry then carries
+            its keyed hash. None where the key is not (the entry is left unanchored).
+
+    Returns:
+        The entry's number.
+    """
     row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
     at_text = to_text(at)
     detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
     digest = entry_hash(prev, seq, at_text, user or "", action, entity, entity_id, detail_text)
-    conn.execute(
-        "INSERT INTO audit_log (seq, at, user, action, entity, entity_id, detail, prev_hash, hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, at_text, user or "", action, entity, entity_id, detail_text, prev, digest),
-    )
+    if mac is None:
+        conn.execute(
+            "INSERT INTO audit_log (seq, at, user, action, entity, entity_id, detail, prev_hash,"
+            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at_text, user or "", action, entity, entity_id, detail_text, prev, digest))
+    else:
+        conn.execute(
+            "INSERT INTO audit_log (seq, at, user, action, entity, entity_id, detail, prev_hash,"
+            " hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at_text, user or "", action, entity, entity_id, detail_text, prev, digest,
+             mac.mac(digest)))
+    return seq
 
 
 def verify(conn: sqlite3.Connection) -> AuditBreak | None:

@@ -57,6 +57,9 @@ class RepositoryBase:
     def close(self) -> None:
         """Closes the connection (checkpointing the WAL). Safe to call twice."""
         if not self._closed:
+            anchor = getattr(self, "anchor", None)
+            if anchor is not None and anchor.written:
+                anchor.checkpoint(self.conn)
             self._closed = True
             if self.conn.total_changes:  # a session that only read leaves the stats alone
                 with contextlib.suppress(sqlite3.Error):
@@ -89,6 +92,9 @@ class RepositoryBase:
         try:
             yield self.conn
             self.conn.execute("COMMIT")
+            anchor = getattr(self, "anchor", None)
+            if anchor is not None and anchor.written >= anchor.every:
+                anchor.checkpoint(self.conn)
         except BaseException as exc:
             if self.conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -119,7 +125,11 @@ class RepositoryBase:
 
     def _audit(self, at: datetime, user: str | None, action: str, entity: str,
                entity_id: int | None, detail: dict | None = None) -> None:
-        audit.append(self.conn, at, user or SYSTEM_USER, action, entity, entity_id, detail)
+        anchor = getattr(self, "anchor", None)
+        audit.append(self.conn, at, user or SYSTEM_USER, action, entity, entity_id, detail,
+                     mac=anchor.key if anchor is not None else None)
+        if anchor is not None:
+            anchor.written += 1
 
 
 # --- rows to core records ---

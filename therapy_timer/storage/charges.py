@@ -370,8 +370,8 @@ class ChargesMixin(TimerMixin):
                 " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
             conn.execute("UPDATE visits SET choices = ? WHERE id = ?",
                          (choices_text(carried), new_id))
-            conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
-                         " status = 'finalized'", (visit_id,))
+            # The amendment and its audit entry first: the status may change only with them
+            # (trigger visits_amend_needs_amendment).
             conn.execute("INSERT INTO amendments (original_visit_id, new_visit_id, reason, user,"
                          " at) VALUES (?, ?, ?, ?, ?)",
                          (visit_id, new_id, str(reason).strip(), str(user).strip(),
@@ -379,6 +379,8 @@ class ChargesMixin(TimerMixin):
             self._audit(now, user, "amend", "visit", visit_id,
                         {"new_visit_id": new_id, "reason": str(reason).strip(),
                          "choices": carried.to_json()})
+            conn.execute("UPDATE visits SET status = 'amended' WHERE id = ? AND"
+                         " status = 'finalized'", (visit_id,))
         return self.get_visit(new_id)
 
     def void_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:
@@ -391,8 +393,10 @@ class ChargesMixin(TimerMixin):
         if any(i.running for i in self.intervals_for(visit_id)):
             raise InvalidDataError("stop the running timers before voiding the visit")
         with self._write() as conn:
-            conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+            # The audit entry with the reason first: a visit becomes void only right after it
+            # (trigger visits_void_needs_reason).
             self._audit(now, user, "void", "visit", visit_id, {"reason": str(reason).strip()})
+            conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
         return self.get_visit(visit_id)
 
     # --- printed marks (front desk) ---
@@ -439,8 +443,10 @@ class ChargesMixin(TimerMixin):
     # --- audit ---
 
     def audit_verify(self) -> AuditBreak | None:
-        """The first broken link of the audit chain, or None when it holds."""
-        return audit.verify(self.conn)
+        """The first problem ``verify`` finds (a broken link, a bad keyed hash, a checkpoint
+        not held, data that differs from the log, a guard trigger missing), or None.
+        ``verify_report`` says everything it checked and what it could not."""
+        return self.verify_report().first()
 
     def audit_entries(self, entity: str | None = None, entity_id: int | None = None,
                       limit: int = 1000):

@@ -312,6 +312,74 @@ _V7_CLINIC_DAY = [
        BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
 ]
 
+_V8_TAMPER_EVIDENCE = [
+    # Each audit entry's keyed hash (HMAC-SHA256 of its hash, with the clinic's anchor key that
+    # lives outside the database: storage/anchor.py); NULL when written where the key is not.
+    "ALTER TABLE audit_log ADD COLUMN mac TEXT",
+    # Which key anchors this database's chain, and from which entry on (written once).
+    """CREATE TABLE audit_anchor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id TEXT NOT NULL CHECK (key_id <> ''),
+        first_seq INTEGER NOT NULL CHECK (first_seq >= 1),
+        created_at TEXT NOT NULL)""",
+    """CREATE TRIGGER audit_anchor_no_update BEFORE UPDATE ON audit_anchor
+       BEGIN SELECT RAISE(ABORT, 'the audit anchor is written once'); END""",
+    """CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE ON audit_anchor
+       BEGIN SELECT RAISE(ABORT, 'the audit anchor is written once'); END""",
+    # No charge line joins a visit once it is finalized (finalize writes them while it is open).
+    """CREATE TRIGGER charge_lines_frozen_insert BEFORE INSERT ON charge_lines
+       WHEN (SELECT status FROM visits WHERE id = NEW.visit_id) IS NOT 'open'
+       BEGIN SELECT RAISE(ABORT, 'charge lines are frozen at finalize'); END""",
+    # A visit is born open: finalized, amended or void only through its own steps.
+    """CREATE TRIGGER visits_born_open BEFORE INSERT ON visits
+       WHEN NEW.status <> 'open' OR NEW.finalized_at IS NOT NULL OR NEW.billing_json IS NOT NULL
+       BEGIN SELECT RAISE(ABORT, 'a visit starts open: it is finalized only by finalizing it');
+       END""",
+    # The columns the v3 guard left out freeze too.
+    """CREATE TRIGGER visits_frozen_v8 BEFORE UPDATE OF id, created_at ON visits
+       WHEN OLD.status <> 'open' AND (NEW.id IS NOT OLD.id OR NEW.created_at IS NOT OLD.created_at)
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    # Voiding and amending are allowed only together with their record: the app writes the
+    # audit entry (and for an amendment its amendments row) first, in the same transaction,
+    # so the newest audit entry must be this visit's void (with its reason) or amend.
+    """CREATE TRIGGER visits_void_needs_reason BEFORE UPDATE OF status ON visits
+       WHEN NEW.status = 'void' AND OLD.status <> 'void' AND NOT EXISTS (
+            SELECT 1 FROM (SELECT action, entity, entity_id, detail FROM audit_log
+                           ORDER BY seq DESC LIMIT 1) AS last
+            WHERE last.action = 'void' AND last.entity = 'visit' AND last.entity_id = OLD.id
+              AND trim(coalesce(json_extract(last.detail, '$.reason'), '')) <> '')
+       BEGIN SELECT RAISE(ABORT, 'a visit is voided only with its reason in the audit log');
+       END""",
+    """CREATE TRIGGER visits_amend_needs_amendment BEFORE UPDATE OF status ON visits
+       WHEN NEW.status = 'amended' AND OLD.status <> 'amended' AND (
+            NOT EXISTS (SELECT 1 FROM amendments a JOIN visits n ON n.id = a.new_visit_id
+                        WHERE a.original_visit_id = OLD.id AND n.amends_id = OLD.id)
+            OR NOT EXISTS (
+                SELECT 1 FROM (SELECT action, entity, entity_id, detail FROM audit_log
+                               ORDER BY seq DESC LIMIT 1) AS last
+                WHERE last.action = 'amend' AND last.entity = 'visit'
+                  AND last.entity_id = OLD.id))
+       BEGIN SELECT RAISE(ABORT,
+             'a visit is amended only with its amendment and its audit entry'); END""",
+    # Amendments are kept as recorded, and name a finalized visit and its correction.
+    """CREATE TRIGGER amendments_no_update BEFORE UPDATE ON amendments
+       BEGIN SELECT RAISE(ABORT, 'an amendment is kept as it was recorded'); END""",
+    """CREATE TRIGGER amendments_no_delete BEFORE DELETE ON amendments
+       BEGIN SELECT RAISE(ABORT, 'an amendment is kept as it was recorded'); END""",
+    """CREATE TRIGGER amendments_of_finalized BEFORE INSERT ON amendments
+       WHEN (SELECT status FROM visits WHERE id = NEW.original_visit_id) IS NOT 'finalized'
+         OR (SELECT amends_id FROM visits WHERE id = NEW.new_visit_id)
+            IS NOT NEW.original_visit_id
+       BEGIN SELECT RAISE(ABORT, 'an amendment names a finalized visit and its correction');
+       END""",
+    # Money is recorded only against a finalized visit, and starts not voided.
+    """CREATE TRIGGER payments_of_finalized BEFORE INSERT ON payments
+       WHEN (SELECT status FROM visits WHERE id = NEW.visit_id) IS NOT 'finalized'
+         OR NEW.voided_at IS NOT NULL
+       BEGIN SELECT RAISE(ABORT,
+             'payments are recorded only against a finalized visit, not already voided'); END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -325,6 +393,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
      _V6_PAUSE_AND_CLOCK_FLAGS),
     (7, "billing choices kept on open visits; deleted intervals; plan diagnoses and referral;"
         " payer address and ID; provider taxonomy; payment kinds", _V7_CLINIC_DAY),
+    (8, "tamper evidence: keyed audit entries and their anchor; no line, payment or status"
+        " change on a finalized visit without its record", _V8_TAMPER_EVIDENCE),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -374,3 +444,67 @@ def migrate(conn: sqlite3.Connection, where: str = "the database",
             log.info("database schema migrated to version %d (%s)", number, description)
             version = number
     return version
+
+
+def guard_triggers() -> dict[str, str]:
+    """Every trigger of the latest schema, name -> its CREATE statement (from the migrations
+    themselves: a later ``DROP TRIGGER`` or re-creation wins)."""
+    import re
+
+    triggers: dict[str, str] = {}
+    for _number, _description, statements in MIGRATIONS:
+        for statement in statements:
+            created = re.match(r"\s*CREATE\s+TRIGGER\s+(\w+)", statement, re.IGNORECASE)
+            dropped = re.match(r"\s*DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?(\w+)", statement,
+                               re.IGNORECASE)
+            if created:
+                triggers[created.group(1)] = statement
+            elif dropped:
+                triggers.pop(dropped.group(1), None)
+    return triggers
+
+
+def trigger_problems(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
+    """The guard triggers missing from the file and those whose text differs from ours.
+
+    Only meaningful on a file at the latest schema version.
+    """
+    present = {name: sql for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    missing, changed = [], []
+    for name, statement in guard_triggers().items():
+        if name not in present:
+            missing.append(name)
+        elif _normal(present[name]) != _normal(statement):
+            changed.append(name)
+    return missing, changed
+
+
+def _normal(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def restore_guard_triggers(conn: sqlite3.Connection, where: str = "the database") -> list[str]:
+    """Re-creates every guard trigger that is missing or altered, in one transaction, from
+    the same statements the migrations ran. Returns the names it re-created (logged as a
+    warning: someone or something removed them)."""
+    with translating(where):
+        missing, changed = trigger_problems(conn)
+        if not missing and not changed:
+            return []
+        statements = guard_triggers()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name in changed:
+                conn.execute(f'DROP TRIGGER "{name}"')
+            for name in [*missing, *changed]:
+                conn.execute(statements[name])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    names = [*missing, *changed]
+    log.warning("%s: guard triggers found missing (%s) or altered (%s) were re-created",
+                where, ", ".join(missing) or "none", ", ".join(changed) or "none")
+    return names

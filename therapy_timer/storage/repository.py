@@ -39,9 +39,15 @@ from therapy_timer.storage.errors import (
     StorageError,
 )
 from therapy_timer.storage.history import HistoryMixin
-from therapy_timer.storage.migrations import LATEST_VERSION, check_version, migrate
+from therapy_timer.storage.migrations import (
+    LATEST_VERSION,
+    check_version,
+    migrate,
+    restore_guard_triggers,
+)
 from therapy_timer.storage.payments import PaymentsMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
+from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
 
 __all__ = [
@@ -66,7 +72,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin):
+                 RecoveryMixin, TamperMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
@@ -128,9 +134,21 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
                     log.info("backed up schema %d database before migrating: %s", version,
                              saved.name)
                 migrate(conn, where, LATEST_VERSION)
+                # Triggers someone dropped or altered come back before anything is written.
+                try:
+                    repaired = restore_guard_triggers(conn, where)
+                except ReadOnlyError as exc:  # read it as it is; verify names what is missing
+                    log.warning("guard triggers not checked: %s", exc)
+                    repaired = []
+            else:
+                repaired = []
+            anchor = setup_anchor(conn, path, create=migrate_schema)
     except BaseException:
         conn.close()
         raise
     if str(path) != MEMORY:
         log.info("opened database (schema %d)", LATEST_VERSION if migrate_schema else -1)
-    return Repository(conn, path)
+    repo = Repository(conn, path)
+    repo.anchor = anchor
+    repo.repaired_triggers = tuple(repaired)
+    return repo

@@ -119,6 +119,23 @@ def run_app(args: argparse.Namespace) -> int:
     # clinician's window last had.
     window = MainWindow(repo, db_path=str(path), remember_size=not check)
     window.show()
+    if repo.repaired_triggers:
+        from therapy_timer.storage.tamper import repaired_note
+
+        note = repaired_note(path, repo.repaired_triggers)
+        if check:
+            print(f"therapy-timer: warning: {note}", file=sys.stderr)
+        else:
+            from PySide6.QtWidgets import QMessageBox
+
+            QTimer.singleShot(0, lambda: QMessageBox.warning(window, "Therapy Timer", note))
+    if repo.anchor is not None and repo.anchor.created and not check:
+        # Shown once: the key is created once per database.
+        from therapy_timer.storage.tamper import anchor_created_note
+        from therapy_timer.ui.dialogs import Ask
+
+        created = anchor_created_note(repo.anchor)
+        QTimer.singleShot(0, lambda: Ask.inform(window, "Audit anchor key", created))
     if check:
         window.show_today()
         QTimer.singleShot(0, lambda: _when_idle(app, lambda: _ready(app)))

@@ -56,10 +56,21 @@ def export_job(repo, start: date, end: date, path: str) -> tuple[Path, int]:
 def backup_job(db_path: str, path: str) -> Path:
     """Copies the database to ``path`` with SQLite's online backup (safe while the app runs),
     with the ``backup`` command's own checks (never over the database or its -wal, -shm or
-    -journal file, another live database, or a folder)."""
-    from therapy_timer.storage.backup import backup
+    -journal file, another live database, or a folder), and its audit anchor key and
+    checkpoints to the companion file ``<path>.anchor``."""
+    import logging
 
-    return backup(db_path, path)
+    from therapy_timer.storage.anchor import AnchorError
+    from therapy_timer.storage.backup import backup
+    from therapy_timer.storage.tamper import write_backup_companion
+
+    written = backup(db_path, path)
+    try:
+        write_backup_companion(written)
+    except (AnchorError, OSError) as exc:
+        logging.getLogger(__name__).warning("audit anchor not copied beside the backup: %s",
+                                            exc)
+    return written
 
 
 class ExportRangeDialog(QDialog):
@@ -227,6 +238,12 @@ class FileActions(QObject):
             size = written.stat().st_size if written.exists() else 0
             text = (f"Backed up the database to {written} ({size / 1_048_576:.1f} MB) on "
                     f"{format_date(self._today())}. Keep it on another disk or computer.")
+            from therapy_timer.storage.tamper import companion_path
+
+            companion = companion_path(written)
+            if companion.exists():
+                text += (f"\n\nIts audit anchor key and checkpoints are in {companion}: keep "
+                         "that file apart from the backup (it proves the backup unchanged).")
             self._status(text)
             Ask.inform(self.window, "Backup finished", text)
             self.backed_up.emit(str(written))

@@ -411,3 +411,28 @@ def test_backup_over_the_databases_wal_or_a_folder_is_refused_from_the_menu(
         assert text.endswith("Nothing was written.")
         assert digests() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+def test_backup_from_the_file_menu_copies_the_audit_anchor_beside_it(
+        qtbot, window, repo, tmp_path, monkeypatch, _isolated_session_dirs, _isolated_user_dirs):
+    """Issue 11, item 8: the backup's companion file carries the anchor key and checkpoints
+    (owner-only), and the message says to keep it apart."""
+    import shutil
+    import stat
+
+    from therapy_timer.cli import main
+
+    key_id = repo.anchor.key_id
+    mine = _isolated_user_dirs / "xdg_config_home" / "therapy-timer" / "audit-anchors"
+    mine.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_isolated_session_dirs / "xdg_config_home" / "therapy-timer" / "audit-anchors"
+                / f"{key_id}.key", mine / f"{key_id}.key")  # this computer holds the key
+    target = tmp_path / "copy.sqlite"
+    _save_as(monkeypatch, target, [])
+    said = _informs(monkeypatch)
+    with qtbot.waitSignal(window.file_actions.backed_up, timeout=TIMEOUT):
+        _file_menu_action(window, "Backup").trigger()
+    companion = tmp_path / "copy.sqlite.anchor"
+    (title, text), = said
+    assert f"Its audit anchor key and checkpoints are in {companion}: keep that file apart" \
+           " from the backup" in text
+    assert stat.S_IMODE(companion.stat().st_mode) == 0o600
+    assert main(["verify", "--db", str(target), "--key", str(companion)]) == 0
