@@ -220,3 +220,39 @@ def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
         assert repo.integrity_check() == "ok"
     finally:
         repo.close()
+
+
+def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_path):
+    path = tmp_path / "v7.db"
+    build_at(path, 7)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        conn = repo.conn
+
+        def refused(sql: str, args=()) -> str:
+            with pytest.raises(sqlite3.DatabaseError) as caught:
+                conn.execute(sql, args)
+            return str(caught.value)
+
+        # Visits recorded before keep no description: their codes still read back.
+        assert repo.get_visit(1).diagnoses == ("R26.89",)
+        assert repo.get_visit(1).diagnosis_descriptions == ("",)
+        # The finalized visit's descriptions are frozen with it; the open one's are set with
+        # its diagnoses, as documented.
+        assert "cannot change in place" in refused(
+            "UPDATE visits SET diagnosis_descriptions = '{}' WHERE id = 1")
+        repo.set_diagnoses(2, ["M54.50"], user="pat", validate=False,
+                           descriptions={"M54.50": "Low back pain, unspecified"})
+        assert repo.get_visit(2).diagnosis_descriptions == ("Low back pain, unspecified",)
+        # No row whose id the audit log names can be erased (the id would be handed out again).
+        assert "never erased" in refused("DELETE FROM intervals WHERE id = 2")
+        assert "never erased" in refused("DELETE FROM visits WHERE id = 2")
+        for table in ("patients", "providers", "payers", "plans", "policies", "fees"):
+            assert "never erased" in refused(f"DELETE FROM {table}")
+        # The finalized visit's own guards still answer with their messages.
+        assert "intervals are frozen" in refused("DELETE FROM intervals WHERE id = 1")
+        assert "cannot be deleted" in refused("DELETE FROM visits WHERE id = 1")
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()

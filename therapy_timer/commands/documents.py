@@ -158,7 +158,8 @@ def _write(path: Path, writer) -> Path:
 
 
 def icd_describer():
-    """ICD-10-CM code -> description (the compact index when built, else the package, ~2 s)."""
+    """ICD-10-CM code -> description for visits without documented ones (the compact index
+    when built, else ""; never the ~2 s ICD-10-CM package)."""
     from therapy_timer.storage.icd_index import describer
 
     return describer()

@@ -163,7 +163,8 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
     Args:
         records: the visit and what it refers to.
         zone: the clinic's time zone (times print in it).
-        describe: ICD-10-CM code -> description ("" when unknown).
+        describe: ICD-10-CM code -> description ("" when unknown), for a diagnosis the
+            visit holds no documented description of (visits recorded before they were kept).
         paid_cents: payments recorded for the visit, voided ones left out (all patient
             payments; ``credits`` tells the kinds apart and wins when given).
         credits: what lowered the balance, per kind.
@@ -174,7 +175,9 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
     visit = records.visit
     _check_billable(visit)
     catalog = catalog or default_catalog()
-    diagnoses = tuple(Diagnosis(DIAGNOSIS_LETTERS[i], code, _safe(describe, code))
+    documented = dict(zip(visit.diagnoses, visit.diagnosis_descriptions, strict=False))
+    diagnoses = tuple(Diagnosis(DIAGNOSIS_LETTERS[i], code,
+                                documented.get(code) or _safe(describe, code))
                       for i, code in enumerate(visit.diagnoses[: len(DIAGNOSIS_LETTERS)]))
     letters = {d.letter for d in diagnoses}
     lines = tuple(

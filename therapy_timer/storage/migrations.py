@@ -312,6 +312,34 @@ _V7_CLINIC_DAY = [
        BEGIN SELECT RAISE(ABORT, 'the visit is finalized: its intervals are frozen'); END""",
 ]
 
+_V9_DESCRIPTIONS_AND_IDS = [
+    # Each diagnosis's description as documented when it was added to the visit (JSON
+    # {code: description}; NULL on visits recorded before): the superbill prints it, so no
+    # printing or export needs the ICD-10-CM package, and a later release never rewrites it.
+    "ALTER TABLE visits ADD COLUMN diagnosis_descriptions TEXT",
+    """CREATE TRIGGER visits_frozen_v9 BEFORE UPDATE OF diagnosis_descriptions ON visits
+       WHEN OLD.status <> 'open'
+            AND NEW.diagnosis_descriptions IS NOT OLD.diagnosis_descriptions
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    # Ids the audit log names are never reused: no row that has one is ever erased (SQLite
+    # hands a deleted highest id to the next insert). The app marks intervals deleted and
+    # voids payments; nothing deletes these rows. Finalized visits' rows keep their own
+    # triggers (their messages); these cover the rest.
+    """CREATE TRIGGER intervals_never_erased BEFORE DELETE ON intervals
+       WHEN COALESCE((SELECT status FROM visits WHERE id = OLD.visit_id), 'open') = 'open'
+       BEGIN SELECT RAISE(ABORT, 'an interval is never erased: mark it deleted, with a reason');
+       END""",
+    """CREATE TRIGGER visits_never_erased BEFORE DELETE ON visits WHEN OLD.status = 'open'
+       BEGIN SELECT RAISE(ABORT, 'a visit is never erased: its id is named in the audit log');
+       END""",
+    *(f"""CREATE TRIGGER {table}_never_erased BEFORE DELETE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{what} is never erased: its id is named in the audit log');
+       END""" for table, what in (("patients", "a patient"), ("providers", "a provider"),
+                                  ("payers", "a payer"), ("plans", "a plan of care"),
+                                  ("policies", "an insurance policy"), ("fees", "a fee"),
+                                  ("amendments", "an amendment"))),
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -325,6 +353,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
      _V6_PAUSE_AND_CLOCK_FLAGS),
     (7, "billing choices kept on open visits; deleted intervals; plan diagnoses and referral;"
         " payer address and ID; provider taxonomy; payment kinds", _V7_CLINIC_DAY),
+    # Version 8 (tamper evidence) comes from another branch of issue 11: this placeholder is
+    # replaced by it when the branches meet.
+    (8, "reserved (tamper evidence)", []),
+    (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased",
+     _V9_DESCRIPTIONS_AND_IDS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
