@@ -123,22 +123,39 @@ def build_demo_file(path: Path | str, seed: int = 1, end_date: date | None = Non
     """Creates the demo clinic in a new (or empty) database file."""
     from therapy_timer.storage.repository import open_repository
 
+    end_date = end_date or date.today()
+    demo_days(end_date)  # a bad end date creates no file
     repo = open_repository(path)
     try:
-        return build_demo(repo, seed=seed, end_date=end_date or date.today())
+        return build_demo(repo, seed=seed, end_date=end_date)
     finally:
         repo.close()
+
+
+def demo_days(end_date: date) -> date:
+    """The demo's first day for ``end_date``.
+
+    Raises:
+        DemoError: the three months before it leave the calendar, or a year they touch has
+            no KX threshold on file.
+    """
+    try:
+        first_day = end_date - timedelta(days=DAYS - 1)
+    except OverflowError:
+        raise DemoError(f"cannot build the demo ending {end_date}: its {DAYS} days would start "
+                        "before the year 1; give a recent --end-date") from None
+    for year in sorted({first_day.year, end_date.year}):
+        try:
+            kx_for_year(year)
+        except BillingError as exc:
+            raise DemoError(f"cannot build the demo ending {end_date}: {exc}") from None
+    return first_day
 
 
 def build_demo(repo, seed: int = 1, end_date: date | None = None) -> DemoSummary:
     """Fills an empty repository with the demo clinic (one transaction)."""
     end_date = end_date or date.today()
-    first_day = end_date - timedelta(days=DAYS - 1)
-    for year in {first_day.year, end_date.year}:
-        try:
-            kx_for_year(year)
-        except BillingError as exc:
-            raise DemoError(f"cannot build the demo ending {end_date}: {exc}") from None
+    first_day = demo_days(end_date)
     if repo.search_patients("", limit=1) or repo.get_practice() is not None:
         raise DemoError("the database already holds a clinic; give the demo a new file")
     moment = datetime.combine(end_date, time(18, 0), ZoneInfo(ZONE)).astimezone(UTC)

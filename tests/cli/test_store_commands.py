@@ -45,13 +45,15 @@ def test_demo_file_is_private_and_verifies(demo_db, capsys):
 
 
 def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
-    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 1
+    # Issue 11: bad input to demo exits 2 (was 1).
+    assert main(["demo", "--db", str(demo_db), "--end-date", END]) == 2
     assert "already holds a clinic" in capsys.readouterr().err
 
 
 def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 1
+    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 2
     assert "2031" in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()  # a refused end date creates no file
 
 
 def test_verify_reports_the_first_tampered_entry(demo_db, tmp_path, capsys):

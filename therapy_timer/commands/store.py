@@ -15,6 +15,7 @@ import sys
 from datetime import date
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def register(subparsers) -> None:
@@ -140,6 +141,8 @@ def run_demo(args) -> int:
     try:
         summary = build_demo_file(path, seed=args.seed, end_date=end)
     except (StorageError, DemoError) as exc:
-        return _fail(str(exc))
+        # Bad input (an unusable end date, a file that is not an empty clinic): exit 2.
+        print(f"therapy-timer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"demo clinic written to {path}: {summary}")
     return 0

@@ -26,26 +26,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+#: A visit file is a few kilobytes; anything this large is not one (and is not read whole).
+MAX_BYTES = 20_000_000
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that registering the command (every start-up) costs nothing.
     from therapy_timer.cli import UsageError
     from therapy_timer.core.model import BillingError
     from therapy_timer.core.visit_json import bill_visit
 
+    where = args.file or "standard input"
     try:
         if args.file:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        else:
-            text = sys.stdin.read()
+            with open(args.file, "rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+        elif hasattr(sys.stdin, "buffer"):
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:  # a text stream put in its place (tests, embedding)
+            raw = sys.stdin.read(MAX_BYTES + 1).encode("utf-8", "surrogateescape")
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BYTES:
+        raise UsageError(f"{where} is larger than {MAX_BYTES // 1_000_000} MB: not a visit "
+                         "JSON file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        kind = "a binary file" if b"\x00" in raw[:4096] else "not UTF-8 text"
+        raise UsageError(f"{where} is {kind} (byte {exc.start + 1} cannot be read as UTF-8): "
+                         "give a visit JSON file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise UsageError(f"{where}: the JSON is nested too deeply to be a visit") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise UsageError(f"{where}: {str(exc).split(';')[0]}") from None
     try:
         if isinstance(data, list):
             result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ") for i, v in
