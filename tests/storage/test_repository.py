@@ -7,15 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from therapy_timer.core.model import Performer
-from therapy_timer.core.records import VisitStatus
+from therapy_timer.core.model import Discipline, Performer
+from therapy_timer.core.records import Provider, VisitStatus
 from therapy_timer.storage.errors import (
     FrozenVisitError,
     InvalidDataError,
     NotFoundError,
     ProviderBusyError,
 )
-from therapy_timer.storage.repository import KEEP
+from therapy_timer.storage.repository import KEEP, open_repository
 
 from .conftest import T0
 
@@ -297,3 +297,39 @@ def test_the_store_loads_the_billing_engine_only_to_bill(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_a_pin_changes_only_with_itself_or_the_administrator_pin(tmp_path):
+    from therapy_timer.storage.errors import PinRequiredError
+
+    repo = open_repository(tmp_path / "pins.db")
+    try:
+        dana = repo.save_provider(Provider("Dana Cole", Discipline.PT, Performer.PT),
+                                  pin="2468")
+        lee = repo.save_provider(Provider("Lee Park", Discipline.PT, Performer.PTA))
+        repo.save_provider(lee, pin="1357")  # no PIN yet: nothing of Lee's to protect
+        for attempt in (None, "", "1357", "0000"):
+            with pytest.raises(PinRequiredError, match="Dana Cole's PIN changes or goes only"):
+                repo.save_provider(dana, pin="", current_pin=attempt)
+        with pytest.raises(PinRequiredError):
+            repo.save_provider(dana, pin="1111", current_pin="1357")
+        assert repo.verify_pin(dana.id, "2468")
+        repo.save_provider(dana)  # other details save without a PIN (pin=None keeps it)
+        assert repo.verify_pin(dana.id, "2468")
+        repo.save_provider(dana, pin="8642", current_pin="2468")
+        assert repo.verify_pin(dana.id, "8642")
+        # The clinic administrator PIN: set once freely, then only with itself.
+        assert not repo.has_admin_pin()
+        repo.set_admin_pin("9753", user="owner")
+        with pytest.raises(PinRequiredError, match="administrator PIN changes or goes only"):
+            repo.set_admin_pin("1111")
+        with pytest.raises(PinRequiredError):
+            repo.set_admin_pin("", current="8642")
+        repo.save_provider(dana, pin="", current_pin="9753")
+        assert not repo.get_provider(dana.id).has_pin
+        stored = repo.conn.execute("SELECT pin_hash FROM admin_pin").fetchone()[0]
+        assert stored.startswith("scrypt$16384$8$1$") and "9753" not in stored
+        repo.set_admin_pin("", current="9753")
+        assert not repo.has_admin_pin()
+    finally:
+        repo.close()

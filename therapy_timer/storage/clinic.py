@@ -36,7 +36,7 @@ from therapy_timer.storage.base import (
     put_row,
 )
 from therapy_timer.storage.db import day_text
-from therapy_timer.storage.errors import InvalidDataError
+from therapy_timer.storage.errors import InvalidDataError, PinRequiredError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -138,8 +138,17 @@ class ClinicMixin(RepositoryBase):
                                        f"provider {provider_id}"))
 
     def save_provider(self, provider: Provider, pin: str | None = None,
-                      user: str | None = None) -> Provider:
-        """Inserts or updates a provider; ``pin`` (digits) sets a new PIN, "" clears it."""
+                      user: str | None = None, current_pin: str | None = None) -> Provider:
+        """Inserts or updates a provider; ``pin`` (digits) sets a new PIN, "" clears it.
+
+        A provider's PIN is theirs: changing or removing a PIN that is set needs
+        ``current_pin``, that PIN or the clinic administrator PIN (``set_admin_pin``).
+
+        Raises:
+            PinRequiredError: the PIN is set and ``current_pin`` matches neither.
+        """
+        if provider.id is not None and pin is not None:
+            self._check_pin_owner(provider.id, current_pin)
         if not provider.name.strip():
             raise InvalidDataError("a provider needs a name")
         if provider.role.discipline is not provider.discipline:
@@ -160,6 +169,48 @@ class ClinicMixin(RepositoryBase):
             self._audit(self.clock(), user, "save", "provider", provider_id,
                         {"pin_changed": pin is not None})
         return self.get_provider(provider_id)
+
+    def _check_pin_owner(self, provider_id: int, current_pin: str | None) -> None:
+        row = self._row("SELECT name, pin_hash FROM providers WHERE id = ?", (provider_id,))
+        if row is None or row["pin_hash"] is None:
+            return  # no PIN yet: nothing of theirs to protect
+        if current_pin and (check_pin(current_pin, row["pin_hash"])
+                            or self.verify_admin_pin(current_pin)):
+            return
+        raise PinRequiredError(
+            f"{row['name']}'s PIN changes or goes only with that PIN or the clinic "
+            "administrator PIN" + (": the PIN given matches neither" if current_pin else
+                                   ": enter one of them"))
+
+    def has_admin_pin(self) -> bool:
+        return self._row("SELECT 1 FROM admin_pin WHERE id = 1") is not None
+
+    def verify_admin_pin(self, pin: str) -> bool:
+        row = self._row("SELECT pin_hash FROM admin_pin WHERE id = 1")
+        return row is not None and bool(pin) and check_pin(pin, row["pin_hash"])
+
+    def set_admin_pin(self, pin: str, current: str | None = None,
+                      user: str | None = None) -> None:
+        """Sets (or with "" removes) the clinic administrator PIN. Once one is set, changing
+        or removing it needs it (``current``).
+
+        Raises:
+            PinRequiredError: an administrator PIN is set and ``current`` does not match it.
+            InvalidDataError: the new PIN is not 4 to 12 digits.
+        """
+        if self.has_admin_pin() and not (current and self.verify_admin_pin(current)):
+            raise PinRequiredError("the clinic administrator PIN changes or goes only with "
+                                   "the current one" + (": the PIN given does not match"
+                                                        if current else ": enter it"))
+        pin_hash = hash_pin(pin) if pin else None
+        with self._write() as conn:
+            if pin_hash is None:
+                conn.execute("DELETE FROM admin_pin WHERE id = 1")
+            else:
+                conn.execute("INSERT INTO admin_pin (id, pin_hash) VALUES (1, ?) ON CONFLICT(id)"
+                             " DO UPDATE SET pin_hash = excluded.pin_hash", (pin_hash,))
+            self._audit(self.clock(), user, "admin_pin", "practice", 1,
+                        {"removed": pin_hash is None})
 
     def verify_pin(self, provider_id: int, pin: str) -> bool:
         """True when the provider has a PIN and ``pin`` matches it."""

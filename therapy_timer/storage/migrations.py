@@ -321,6 +321,11 @@ _V9_DESCRIPTIONS_AND_IDS = [
        WHEN OLD.status <> 'open'
             AND NEW.diagnosis_descriptions IS NOT OLD.diagnosis_descriptions
        BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    # The clinic administrator's PIN (a salted scrypt hash): it may reset any provider's PIN
+    # (a provider's own PIN changes or goes only with that PIN, or this one).
+    """CREATE TABLE admin_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pin_hash TEXT NOT NULL)""",
     # Ids the audit log names are never reused: no row that has one is ever erased (SQLite
     # hands a deleted highest id to the next insert). The app marks intervals deleted and
     # voids payments; nothing deletes these rows. Finalized visits' rows keep their own
@@ -356,7 +361,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     # Version 8 (tamper evidence) comes from another branch of issue 11: this placeholder is
     # replaced by it when the branches meet.
     (8, "reserved (tamper evidence)", []),
-    (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased",
+    (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased;"
+        " the clinic administrator PIN",
      _V9_DESCRIPTIONS_AND_IDS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
