@@ -549,10 +549,15 @@ class MainWindow(QMainWindow):
 
     def _described(self, codes) -> dict[str, str]:
         """The picker's descriptions of ``codes`` (kept with the visit as documented)."""
-        index = self.icd_source.index() if self.icd_source is not None else None
+        opened = getattr(self.icd_source, "index", None)
+        index = opened() if callable(opened) else None
         out = {}
         for code in codes if index is not None else ():
-            entry = index.lookup(code)
+            try:
+                entry = index.lookup(code)
+            except Exception as exc:  # noqa: BLE001 - the store falls back to its own lookup
+                log.warning("ICD-10-CM description of %s not read: %s", code, exc)
+                continue
             if entry is not None:
                 out[code] = entry.description
         return out
