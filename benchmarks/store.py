@@ -297,8 +297,9 @@ def same_visit(path: Path, day: date) -> int:
             repo.save_fee(code, cents, day)
         provider = repo.save_provider(Provider("Same Therapist", Discipline.PT, Performer.PT,
                                                credentials="PT, DPT", npi="1558598797"))
-        payer = repo.save_payer(Payer("Same Medicare (bench)", Rule.CMS, medicare=True,
-                                      kx_applies=True))
+        payer = next((p for p in repo.list_payers() if p.name == "Same Medicare (bench)"),
+                     None) or repo.save_payer(Payer("Same Medicare (bench)", Rule.CMS,
+                                                    medicare=True, kx_applies=True))
         patient = repo.save_patient(Patient("Sam", "Sameday", date(1950, 3, 4),
                                             chart_number="SAME-1"))
         repo.save_policy(InsurancePolicy(patient.id, payer.id, "1EG4TE5MK72"))
