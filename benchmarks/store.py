@@ -248,7 +248,8 @@ def _env() -> dict:
 
 
 def process_seconds(argv: list[str], repeat: int = 5) -> float:
-    """Median wall time of a whole child process (start-up, imports, work, exit)."""
+    """Best wall time of ``repeat`` runs of a whole child process (start-up, imports, work,
+    exit): the run least disturbed by other processes on a shared machine."""
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -256,7 +257,7 @@ def process_seconds(argv: list[str], repeat: int = 5) -> float:
         samples.append(time.perf_counter() - start)
         if proc.returncode:
             raise RuntimeError(f"{' '.join(argv[1:4])}... failed: {proc.stderr.strip()[-500:]}")
-    return statistics.median(samples)
+    return min(samples)
 
 
 def cli(*args) -> list[str]:
@@ -283,6 +284,7 @@ day = date.fromisoformat(sys.argv[2])
 describe = icd_describer()
 items = [superbill_for_visit(repo, v, describe) for v in billable_visit_ids(repo, day, day)]
 repo.close()
+write_atomically(sys.argv[3], lambda stream: render_superbills(items[:1], stream))  # warm-up
 start = time.perf_counter()
 write_atomically(sys.argv[3], lambda stream: render_superbills(items, stream))
 print(time.perf_counter() - start, len(items))
@@ -355,12 +357,18 @@ def documents(path: Path, day: date) -> None:
             seconds, count = proc.stdout.split()
             renders.append(float(seconds))
         rows.append((f"superbill --date (a day, {count} visits), whole process", command,
-                     "rendering the same superbills from memory", statistics.median(renders),
-                     1.5))
+                     "rendering the same superbills from memory", min(renders), 1.5))
         verify = process_seconds(cli("verify", "--db", path), repeat=1)
         backup = process_seconds(cli("backup", "--db", path, "--out", folder / "copy.db"),
                                  repeat=1)
-    print(f"\n{'documents and safety':50} {'ours':>8}  {'baseline':46} {'ratio':>6}  target")
+        # What both spend most on: SQLite's full check of the file (the copy's, for backup).
+        plain = sqlite3.connect(path)
+        started = time.perf_counter()
+        plain.execute("PRAGMA integrity_check").fetchall()
+        integrity = time.perf_counter() - started
+        plain.close()
+    print(f"\n{'documents and safety (best of 3-5 runs)':50} {'ours':>8}  {'baseline':46} "
+          f"{'ratio':>6}  target")
     for name, ours, base_name, base, target in rows:
         ratio = ours / base
         ok = "ok" if ratio <= target else "OVER"
@@ -370,6 +378,7 @@ def documents(path: Path, day: date) -> None:
                           ("backup of the clinic", backup)):
         ok = "ok" if seconds < 10 else "SLOW"
         print(f"{name:50} {seconds:6.2f} s  {'':46} {'':6}  < 10 s  {ok}")
+    print(f"  (of which PRAGMA integrity_check of the file alone: {integrity:.2f} s)")
 
 
 def main() -> int:

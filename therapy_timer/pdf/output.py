@@ -67,7 +67,7 @@ MODE = 0o600
 def _name_max(folder: Path) -> int:
     try:
         return int(os.pathconf(folder, "PC_NAME_MAX"))
-    except (OSError, ValueError, AttributeError):  # not on Windows: 255 there too
+    except (OSError, ValueError, AttributeError):  # no pathconf on Windows (255 there too)
         return 255
 
 

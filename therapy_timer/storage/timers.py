@@ -123,14 +123,14 @@ class TimerMixin(ClockFlagMixin):
         if not (len(pos) == 2 and pos.isdigit()):
             raise InvalidDataError(f"place of service {place_of_service!r} must be two digits "
                                    "(11 office, 12 home, 02 or 10 telehealth)")
+        described = self._descriptions_text(diagnoses.split(","), {}, {})  # before the lock
         with self._write() as conn:
             visit_id = conn.execute(
                 "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
                 " place_of_service, status, diagnoses, diagnosis_descriptions, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
                 (patient_id, provider_id, plan_id, day_text(self.service_day(now)), discipline,
-                 pos, diagnoses, self._descriptions_text(diagnoses.split(","), {}, {}),
-                 to_text(now))).lastrowid
+                 pos, diagnoses, described, to_text(now))).lastrowid
             self._audit(now, user, "start_visit", "visit", visit_id,
                         {"patient_id": patient_id, "provider_id": provider_id, "plan_id": plan_id,
                          "diagnoses": [d for d in diagnoses.split(",") if d]})
