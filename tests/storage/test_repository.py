@@ -333,3 +333,44 @@ def test_a_pin_changes_only_with_itself_or_the_administrator_pin(tmp_path):
         assert not repo.has_admin_pin()
     finally:
         repo.close()
+
+
+def test_wrong_pins_in_settings_wait_like_the_lock_screen(tmp_path):
+    # Issue 11, item 9: the "current PIN" field must not be a free oracle for guessing a
+    # colleague's 4-digit PIN; the count lives in the audit log, so a restart keeps it.
+    from datetime import UTC, datetime
+
+    from therapy_timer.storage.errors import PinRequiredError
+
+    now = [datetime(2026, 11, 20, 15, 0, tzinfo=UTC)]
+    path = tmp_path / "pins.db"
+    repo = open_repository(path)
+    repo.clock = lambda: now[0]
+    dana = repo.save_provider(Provider("Dana Cole", Discipline.PT, Performer.PT), pin="2468")
+    repo.save_provider(dana, user="desk")  # an ordinary save does not reset the count
+    for guess in ("0000", "1111", "2222", "3333"):
+        with pytest.raises(PinRequiredError, match="matches neither"):
+            repo.save_provider(dana, pin="", current_pin=guess)
+        repo.save_provider(dana, user="desk")
+    repo.close()
+    repo = open_repository(path)  # restarted
+    repo.clock = lambda: now[0]
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="4444")
+    with pytest.raises(PinRequiredError, match="5 wrong PINs in a row for Dana Cole's PIN: "
+                                               "wait 30 s and try again"):
+        repo.save_provider(dana, pin="", current_pin="2468")  # even the right one waits
+    now[0] += timedelta(seconds=29)
+    with pytest.raises(PinRequiredError, match="wait 1 s"):
+        repo.save_provider(dana, pin="", current_pin="2468")
+    now[0] += timedelta(seconds=1)
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="5555")
+    with pytest.raises(PinRequiredError, match="6 wrong PINs in a row"):
+        repo.save_provider(dana, pin="", current_pin="2468")
+    now[0] += timedelta(seconds=30)
+    repo.save_provider(dana, pin="1357", current_pin="2468")
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="0000")  # counting starts again
+    assert repo.verify_pin(dana.id, "1357")
+    repo.close()

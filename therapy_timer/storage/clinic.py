@@ -35,10 +35,14 @@ from therapy_timer.storage.base import (
     provider_from,
     put_row,
 )
-from therapy_timer.storage.db import day_text
+from therapy_timer.storage.db import day_text, from_text
 from therapy_timer.storage.errors import InvalidDataError, PinRequiredError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+#: Wrong PINs in a row (changing a PIN in Settings) before each further try waits, and how
+#: long: as on the lock screen. Counted from the audit log, so a restart changes nothing.
+PIN_TRIES = 5
+PIN_WAIT_SECONDS = 30
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
@@ -174,18 +178,47 @@ class ClinicMixin(RepositoryBase):
         row = self._row("SELECT name, pin_hash FROM providers WHERE id = ?", (provider_id,))
         if row is None or row["pin_hash"] is None:
             return  # no PIN yet: nothing of theirs to protect
-        if current_pin and (check_pin(current_pin, row["pin_hash"])
-                            or self.verify_admin_pin(current_pin)):
+        if not current_pin:
+            raise PinRequiredError(f"{row['name']}'s PIN changes or goes only with that PIN "
+                                   "or the clinic administrator PIN: enter one of them")
+        self._refuse_while_waiting("provider", provider_id, f"{row['name']}'s PIN")
+        if check_pin(current_pin, row["pin_hash"]) or self._admin_matches(current_pin):
             return
-        raise PinRequiredError(
-            f"{row['name']}'s PIN changes or goes only with that PIN or the clinic "
-            "administrator PIN" + (": the PIN given matches neither" if current_pin else
-                                   ": enter one of them"))
+        self._pin_refused("provider", provider_id)
+        raise PinRequiredError(f"{row['name']}'s PIN changes or goes only with that PIN or "
+                               "the clinic administrator PIN: the PIN given matches neither")
+
+    def _refuse_while_waiting(self, entity: str, entity_id: int, what: str) -> None:
+        """After ``PIN_TRIES`` wrong PINs in a row for ``what``, each try waits
+        ``PIN_WAIT_SECONDS`` after the last wrong one (a guess costs half a minute)."""
+        refused = []
+        for entry in self._rows("SELECT action, entity, entity_id, at, detail FROM audit_log"
+                                " ORDER BY seq DESC LIMIT 500"):
+            if entry["entity"] != entity or entry["entity_id"] != entity_id:
+                continue
+            if entry["action"] == "pin_refused":
+                refused.append(from_text(entry["at"]))
+            elif entry["action"] == "admin_pin" or '"pin_changed":true' in entry["detail"]:
+                break  # the right PIN was given since: the count starts again
+        if len(refused) < PIN_TRIES:
+            return
+        left = PIN_WAIT_SECONDS - (self.clock() - refused[0]).total_seconds()
+        if 0 < left <= PIN_WAIT_SECONDS:  # a clock set back far waits no longer than this
+            raise PinRequiredError(f"{len(refused)} wrong PINs in a row for {what}: wait "
+                                   f"{int(left) + (left > int(left))} s and try again")
+
+    def _pin_refused(self, entity: str, entity_id: int) -> None:
+        with self._write():
+            self._audit(self.clock(), None, "pin_refused", entity, entity_id,
+                        {"where": "settings"})
 
     def has_admin_pin(self) -> bool:
         return self._row("SELECT 1 FROM admin_pin WHERE id = 1") is not None
 
     def verify_admin_pin(self, pin: str) -> bool:
+        return self._admin_matches(pin)
+
+    def _admin_matches(self, pin: str | None) -> bool:
         row = self._row("SELECT pin_hash FROM admin_pin WHERE id = 1")
         return row is not None and bool(pin) and check_pin(pin, row["pin_hash"])
 
@@ -198,10 +231,15 @@ class ClinicMixin(RepositoryBase):
             PinRequiredError: an administrator PIN is set and ``current`` does not match it.
             InvalidDataError: the new PIN is not 4 to 12 digits.
         """
-        if self.has_admin_pin() and not (current and self.verify_admin_pin(current)):
-            raise PinRequiredError("the clinic administrator PIN changes or goes only with "
-                                   "the current one" + (": the PIN given does not match"
-                                                        if current else ": enter it"))
+        if self.has_admin_pin():
+            if not current:
+                raise PinRequiredError("the clinic administrator PIN changes or goes only "
+                                       "with the current one: enter it")
+            self._refuse_while_waiting("practice", 1, "the clinic administrator PIN")
+            if not self._admin_matches(current):
+                self._pin_refused("practice", 1)
+                raise PinRequiredError("the clinic administrator PIN changes or goes only "
+                                       "with the current one: the PIN given does not match")
         pin_hash = hash_pin(pin) if pin else None
         with self._write() as conn:
             if pin_hash is None:
