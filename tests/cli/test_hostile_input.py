@@ -200,3 +200,27 @@ def test_out_files_stay_owner_only_under_a_permissive_umask(clinic_db, tmp_path)
     assert len(written) == 5, written
     for path in tmp_path.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+@pytest.mark.parametrize("command", [
+    ["superbill", "--visit", "1", "--out", "{tmp}/x.pdf"],
+    ["superbill", "--date", "2026-11-20", "--out", "{tmp}/x.pdf"],
+    ["daysheet", "--date", "2026-11-20", "--out", "{tmp}/x.pdf"],
+    ["export", "--date", "2026-11-20", "--out", "{tmp}/x.csv"],
+])
+def test_a_database_with_our_id_but_no_tables(tmp_path, capsys, command):
+    import sqlite3
+
+    from therapy_timer.storage.db import APPLICATION_ID
+    from therapy_timer.storage.migrations import LATEST_VERSION
+
+    db = tmp_path / "hollow.db"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION}")
+    conn.execute("CREATE TABLE practice (id INTEGER)")
+    conn.commit()
+    conn.close()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    assert "no such table" in refused(capsys, argv[0], "--db", db, *argv[1:])
+    assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "x.csv").exists()

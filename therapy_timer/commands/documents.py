@@ -201,8 +201,11 @@ def run_superbill(args: argparse.Namespace) -> int:
             skipped: list[int] = []
         else:
             start, end = _range(args)
-            ids = billable_visit_ids(repo, start, end)
-            skipped = _open_ids(repo, start, end)
+            try:
+                ids = billable_visit_ids(repo, start, end)
+                skipped = _open_ids(repo, start, end)
+            except StorageError as exc:  # a damaged or hollow file: name it, exit 2
+                raise _usage(str(exc)) from None
             if not ids:
                 period = start.isoformat() if start == end else f"{start} to {end}"
                 extra = f" ({len(skipped)} still open)" if skipped else ""
