@@ -1,22 +1,37 @@
 """Visit store speed on a 10-year, 10-therapist clinic (about 300,000 visits, 1.5 million
-intervals), each query beside the same SQL through plain sqlite3 in the same run.
+intervals, 2.8 million audit entries, 1.3 GB), each figure beside a baseline measured in the
+same run.
 
-Times: a day's visit list, a patient's history, a patient's year-to-date KX amount, and
-finalizing a visit (the engine's billing plus the committed, fsynced write). Target: each under
-10 ms.
+Queries (target: each under 10 ms, beside the same SQL through plain sqlite3): a day's visit
+list, a patient's history, a patient's year-to-date KX amount, and finalizing a visit (the
+engine's billing plus the committed, fsynced write).
+
+Documents and safety (issue 11), each a ratio or a time measured in this run:
+
+- ``superbill --visit`` as a whole process on the demo clinic, within 2x of a bare Python
+  process that imports reportlab and writes the same one-page table PDF;
+- one superbill on the 10-year clinic within 1.5x of the same superbill on the demo clinic
+  (the same visit added to both; whole processes);
+- a day's superbills (``superbill --date``, 120 visits, whole process) within 1.5x of rendering
+  the same superbills from data already in memory;
+- ``verify`` (the audit chain) and ``backup`` of the 10-year clinic, each under 10 s.
 
 Run: .venv/bin/python benchmarks/store.py [--scale 0.1] [--quick] [--db FILE] [--keep]
 ``--scale`` shrinks the clinic (0.1 = one year); ``--quick`` is ``--scale 0.05``. The clinic is
-written straight into the store's schema with bulk inserts in one transaction (the repository's
-per-change audit entries are skipped for the history; the timed finalize writes them).
+written straight into the store's schema with bulk inserts in one transaction, with a valid
+audit chain of nine entries per visit (hashed as the store hashes them); the timed finalize
+goes through the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +43,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from therapy_timer.core.model import Discipline, Performer, Rule  # noqa: E402
 from therapy_timer.core.records import (  # noqa: E402
+    InsurancePolicy,
+    Patient,
     Payer,
+    PlanOfCare,
     Practice,
     Provider,
 )
+from therapy_timer.storage import audit  # noqa: E402
 from therapy_timer.storage.repository import open_repository  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DESCRIPTIONS = json.dumps({"R26.89": "Other abnormalities of gait and mobility"})
+#: Audit entries written per visit (start, five timers, pause, diagnoses, finalize).
+AUDIT_PER_VISIT = 9
 
 END = date(2026, 11, 20)
 YEARS = 10
@@ -99,16 +123,30 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
           providers[(p - 1) % THERAPISTS].id,
           days[0].isoformat()) for p in range(1, patients + 1)))
     visit_id = interval_id = 0
-    visit_rows, interval_rows, line_rows = [], [], []
+    visit_rows, interval_rows, line_rows, audit_rows = [], [], [], []
+    chain = [int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetchone()[0]),
+             conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0]
+             if conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] else audit.GENESIS]
+
+    def log(at: datetime, action: str, entity: str, entity_id: int, detail: dict) -> None:
+        seq, prev = chain[0] + 1, chain[1]
+        at_text = iso(at)
+        text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+        digest = audit.entry_hash(prev, seq, at_text, "bench", action, entity, entity_id, text)
+        audit_rows.append((seq, at_text, "bench", action, entity, entity_id, text, prev, digest))
+        chain[0], chain[1] = seq, digest
     next_patient = {t: t + 1 for t in range(THERAPISTS)}
 
     def flush():
         conn.executemany(
             "INSERT INTO visits (id, patient_id, provider_id, plan_id, day, discipline, status,"
-            " diagnoses, session_start, session_end, timed_minutes, treatment_minutes,"
-            " created_at, finalized_at, finalized_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'open', 'R26.89', ?, ?, ?, ?, ?, ?, 'bench')",
-            visit_rows)
+            " diagnoses, diagnosis_descriptions, session_start, session_end, timed_minutes,"
+            " treatment_minutes, created_at, finalized_at, finalized_by)"
+            f" VALUES (?, ?, ?, ?, ?, ?, 'open', 'R26.89', '{DESCRIPTIONS}', ?, ?, ?, ?, ?, ?,"
+            " 'bench')", visit_rows)
+        conn.executemany(
+            "INSERT INTO audit_log (seq, at, user, action, entity, entity_id, detail,"
+            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
         conn.executemany(
             'INSERT INTO intervals (id, visit_id, code, start, "end", performer, provider_id,'
             " heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", interval_rows)
@@ -119,6 +157,7 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
         visit_rows.clear()
         interval_rows.clear()
         line_rows.clear()
+        audit_rows.clear()
 
     for day in days:
         for t, provider in enumerate(providers):
@@ -131,6 +170,9 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
                     patient = next_patient[t] = min(patient + THERAPISTS, patients)
                 visit_id += 1
                 start = datetime(day.year, day.month, day.day, 7 + slot % 11, 0, tzinfo=UTC)
+                log(start, "start_visit", "visit", visit_id,
+                    {"patient_id": patient, "plan_id": patient, "provider_id": provider.id,
+                     "diagnoses": []})
                 moment = start
                 minutes_by_code: dict[str, int] = {}
                 for _ in range(INTERVALS_PER_VISIT):
@@ -140,9 +182,15 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
                     interval_rows.append((interval_id, visit_id, code, iso(moment),
                                           iso(moment + timedelta(minutes=length)), performer,
                                           provider.id, iso(moment + timedelta(minutes=length))))
+                    log(moment, "start_interval", "interval", interval_id,
+                        {"visit_id": visit_id, "code": code, "performer": performer})
                     moment += timedelta(minutes=length)
                     minutes_by_code[code] = minutes_by_code.get(code, 0) + length
                 total = sum(minutes_by_code.values())
+                log(moment, "pause_visit", "visit", visit_id, {"codes": sorted(minutes_by_code)})
+                log(moment, "set_diagnoses", "visit", visit_id, {"diagnoses": ["R26.89"]})
+                log(moment + timedelta(minutes=2), "finalize", "visit", visit_id,
+                    {"lines": len(minutes_by_code), "timed_minutes": total})
                 visit_rows.append((visit_id, patient, provider.id, patient, day.isoformat(),
                                    provider.discipline.value, iso(start), iso(moment), total,
                                    total, iso(start), iso(moment + timedelta(minutes=2))))
@@ -158,10 +206,11 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    counts = dict(zip(("visits", "intervals", "charge_lines", "patients"), conn.execute(
+    counts = dict(zip(("visits", "intervals", "charge_lines", "patients", "audit"),
+                      conn.execute(
         "SELECT (SELECT count(*) FROM visits), (SELECT count(*) FROM intervals),"
-        " (SELECT count(*) FROM charge_lines), (SELECT count(*) FROM patients)").fetchone(),
-        strict=True))
+        " (SELECT count(*) FROM charge_lines), (SELECT count(*) FROM patients),"
+        " (SELECT count(*) FROM audit_log)").fetchone(), strict=True))
     conn.close()
     return counts
 
@@ -191,6 +240,147 @@ KX_SQL = ("SELECT COALESCE(SUM(c.units * c.allowed_cents), 0) FROM visits v"
           " AND v.day <= ? AND v.status = 'finalized' AND v.discipline IN ('PT', 'SLP')")
 
 
+# --- documents and safety on the 10-year clinic (issue 11) ---
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def process_seconds(argv: list[str], repeat: int = 5) -> float:
+    """Best wall time of ``repeat`` runs of a whole child process (start-up, imports, work,
+    exit): the run least disturbed by other processes on a shared machine."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=_env())
+        samples.append(time.perf_counter() - start)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(argv[1:4])}... failed: {proc.stderr.strip()[-500:]}")
+    return min(samples)
+
+
+def cli(*args) -> list[str]:
+    return [sys.executable, "-m", "therapy_timer", *[str(a) for a in args]]
+
+
+BARE_CHILD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pdf import bare_superbill, sample
+with open(sys.argv[2], "wb") as stream:
+    bare_superbill(sample(), stream)
+"""
+
+RENDER_CHILD = """
+import sys, time
+from datetime import date
+from therapy_timer.commands.documents import icd_describer
+from therapy_timer.core.superbill_build import billable_visit_ids, superbill_for_visit
+from therapy_timer.pdf import render_superbills, write_atomically
+from therapy_timer.storage.repository import open_repository
+repo = open_repository(sys.argv[1])
+day = date.fromisoformat(sys.argv[2])
+describe = icd_describer()
+items = [superbill_for_visit(repo, v, describe) for v in billable_visit_ids(repo, day, day)]
+repo.close()
+write_atomically(sys.argv[3], lambda stream: render_superbills(items[:1], stream))  # warm-up
+start = time.perf_counter()
+write_atomically(sys.argv[3], lambda stream: render_superbills(items, stream))
+print(time.perf_counter() - start, len(items))
+"""
+
+
+def same_visit(path: Path, day: date) -> int:
+    """Adds one finalized visit with the same people, times and codes to a clinic; its id."""
+    repo = open_repository(path)
+    try:
+        for code, cents in (("97110", 4500), ("97140", 4600), ("97530", 5200)):
+            repo.save_fee(code, cents, day)
+        provider = repo.save_provider(Provider("Same Therapist", Discipline.PT, Performer.PT,
+                                               credentials="PT, DPT", npi="1558598797"))
+        payer = next((p for p in repo.list_payers() if p.name == "Same Medicare (bench)"),
+                     None) or repo.save_payer(Payer("Same Medicare (bench)", Rule.CMS,
+                                                    medicare=True, kx_applies=True))
+        patient = repo.save_patient(Patient("Sam", "Sameday", date(1950, 3, 4),
+                                            chart_number="SAME-1"))
+        repo.save_policy(InsurancePolicy(patient.id, payer.id, "1EG4TE5MK72"))
+        plan = repo.save_plan(PlanOfCare(patient.id, Discipline.PT, provider.id, day,
+                                         diagnoses=("M54.50", "R26.89")))
+        start = datetime(day.year, day.month, day.day, 14, 0, tzinfo=UTC)
+        visit = repo.start_visit(patient.id, provider.id, plan.id, start)
+        repo.set_diagnoses(visit.id, ["M54.50", "R26.89"], validate=False, descriptions={
+            "M54.50": "Low back pain, unspecified",
+            "R26.89": "Other abnormalities of gait and mobility"})
+        moment = start
+        for code, minutes in (("97110", 23), ("97140", 15), ("97530", 15)):
+            repo.start_interval(visit.id, code, Performer.PT, moment)
+            moment += timedelta(minutes=minutes)
+            repo.pause_visit(visit.id, moment)
+        repo.finalize_visit(visit.id, None, "bench", moment + timedelta(minutes=2))
+        return visit.id
+    finally:
+        repo.close()
+
+
+def documents(path: Path, day: date) -> None:
+    """Prints the issue-11 document and safety figures for the clinic at ``path``."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tt-docs-") as tmp:
+        folder = Path(tmp)
+        demo = folder / "demo.db"
+        subprocess.run(cli("demo", "--db", demo, "--end-date", day - timedelta(days=1)),
+                       check=True, capture_output=True, cwd=ROOT, env=_env())
+        demo_visit = same_visit(demo, day)
+        big_visit = same_visit(path, day)
+        out = folder / "one.pdf"
+        bare = process_seconds([sys.executable, "-c", BARE_CHILD, str(Path(__file__).parent),
+                                str(folder / "bare.pdf")])
+        on_demo = process_seconds(cli("superbill", "--db", demo, "--visit", demo_visit,
+                                      "--out", out))
+        on_big = process_seconds(cli("superbill", "--db", path, "--visit", big_visit,
+                                     "--out", out))
+        rows.append(("superbill --visit (demo clinic), whole process", on_demo,
+                     "bare reportlab process, same one-page tables", bare, 2.0))
+        rows.append(("superbill --visit (10-year clinic), whole process", on_big,
+                     "the same superbill on the demo clinic", on_demo, 1.5))
+        busiest = day - timedelta(days=1)
+        while busiest.weekday() >= 5:
+            busiest -= timedelta(days=1)
+        command = process_seconds(cli("superbill", "--db", path, "--date", busiest, "--out",
+                                      folder / "day.pdf"), repeat=3)
+        renders = []
+        for _ in range(3):
+            proc = subprocess.run([sys.executable, "-c", RENDER_CHILD, str(path), str(busiest),
+                                   str(folder / "memory.pdf")], capture_output=True, text=True,
+                                  check=True, cwd=ROOT, env=_env())
+            seconds, count = proc.stdout.split()
+            renders.append(float(seconds))
+        rows.append((f"superbill --date (a day, {count} visits), whole process", command,
+                     "rendering the same superbills from memory", min(renders), 1.5))
+        verify = process_seconds(cli("verify", "--db", path), repeat=1)
+        backup = process_seconds(cli("backup", "--db", path, "--out", folder / "copy.db"),
+                                 repeat=1)
+        # What both spend most on: SQLite's full check of the file (the copy's, for backup).
+        plain = sqlite3.connect(path)
+        started = time.perf_counter()
+        plain.execute("PRAGMA integrity_check").fetchall()
+        integrity = time.perf_counter() - started
+        plain.close()
+    print(f"\n{'documents and safety (best of 3-5 runs)':50} {'ours':>8}  {'baseline':46} "
+          f"{'ratio':>6}  target")
+    for name, ours, base_name, base, target in rows:
+        ratio = ours / base
+        ok = "ok" if ratio <= target else "OVER"
+        print(f"{name:50} {ours:6.2f} s  {base_name:40} {base:5.2f} s {ratio:6.2f}  "
+              f"<= {target}x  {ok}")
+    for name, seconds in (("verify (integrity + the audit chain)", verify),
+                          ("backup of the clinic", backup)):
+        ok = "ok" if seconds < 10 else "SLOW"
+        print(f"{name:50} {seconds:6.2f} s  {'':46} {'':6}  < 10 s  {ok}")
+    print(f"  (of which PRAGMA integrity_check of the file alone: {integrity:.2f} s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
@@ -210,15 +400,16 @@ def main() -> int:
     if path.exists():
         conn = sqlite3.connect(path)
         counts = {"visits": conn.execute("SELECT count(*) FROM visits").fetchone()[0],
-                  "intervals": conn.execute("SELECT count(*) FROM intervals").fetchone()[0]}
+                  "intervals": conn.execute("SELECT count(*) FROM intervals").fetchone()[0],
+                  "audit": conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]}
         conn.close()
         print(f"reusing {path}")
     else:
         counts = build(path, scale)
         print(f"built in {time.perf_counter() - started:.1f} s")
     size = path.stat().st_size
-    print(f"clinic: {counts['visits']:,} visits, {counts['intervals']:,} intervals "
-          f"(scale {scale}), file {size / 1e6:.1f} MB")
+    print(f"clinic: {counts['visits']:,} visits, {counts['intervals']:,} intervals, "
+          f"{counts['audit']:,} audit entries (scale {scale}), file {size / 1e6:.1f} MB")
 
     rng = random.Random(7)
     repo = open_repository(path)
@@ -290,6 +481,7 @@ def main() -> int:
     for name, ours, bare, note in results:
         ok = "ok" if ours < 10 else "SLOW"
         print(f"{name:46} {ours:7.2f}ms {bare:7.2f}ms {ours / bare:6.1f}  {ok}  {note}")
+    documents(path, last + timedelta(days=1))
     if folder is not None and not args.keep:
         folder.cleanup()
     elif args.keep:

@@ -50,6 +50,26 @@ STREETS = ["Maple Ave", "Cedar Ln", "Willow Ct", "Aspen Dr", "Linden St", "Harbo
 #: Billable ICD-10-CM codes (checked against the release by the tests).
 PT_DX = ["M54.50", "M25.561", "M25.511", "M17.11", "R26.89", "M62.81", "S83.511D", "M75.121"]
 OT_DX = ["M25.531", "M79.641", "S62.101D", "G56.01", "R27.8", "M19.041"]
+#: Their ICD-10-CM descriptions, documented with each visit's diagnoses (the tests check them
+#: against the release); the demo never loads the ICD-10-CM package.
+DX_DESCRIPTIONS = {
+    "M54.50": "Low back pain, unspecified",
+    "M25.561": "Pain in right knee",
+    "M25.511": "Pain in right shoulder",
+    "M17.11": "Unilateral primary osteoarthritis, right knee",
+    "R26.89": "Other abnormalities of gait and mobility",
+    "M62.81": "Muscle weakness (generalized)",
+    "S83.511D": "Sprain of anterior cruciate ligament of right knee, subsequent encounter",
+    "M75.121": "Complete rotator cuff tear or rupture of right shoulder, not specified as "
+               "traumatic",
+    "M25.531": "Pain in right wrist",
+    "M79.641": "Pain in right hand",
+    "S62.101D": "Fracture of unspecified carpal bone, right wrist, subsequent encounter for "
+                "fracture with routine healing",
+    "G56.01": "Carpal tunnel syndrome, right upper limb",
+    "R27.8": "Other lack of coordination",
+    "M19.041": "Primary osteoarthritis, right hand",
+}
 
 FEES = {  # the clinic's charge per unit, cents
     "97110": 4500, "97112": 4800, "97116": 4500, "97140": 4600, "97530": 5200, "97535": 4900,
@@ -103,22 +123,39 @@ def build_demo_file(path: Path | str, seed: int = 1, end_date: date | None = Non
     """Creates the demo clinic in a new (or empty) database file."""
     from therapy_timer.storage.repository import open_repository
 
+    end_date = end_date or date.today()
+    demo_days(end_date)  # a bad end date creates no file
     repo = open_repository(path)
     try:
-        return build_demo(repo, seed=seed, end_date=end_date or date.today())
+        return build_demo(repo, seed=seed, end_date=end_date)
     finally:
         repo.close()
+
+
+def demo_days(end_date: date) -> date:
+    """The demo's first day for ``end_date``.
+
+    Raises:
+        DemoError: the three months before it leave the calendar, or a year they touch has
+            no KX threshold on file.
+    """
+    try:
+        first_day = end_date - timedelta(days=DAYS - 1)
+    except OverflowError:
+        raise DemoError(f"cannot build the demo ending {end_date}: its {DAYS} days would start "
+                        "before the year 1; give a recent --end-date") from None
+    for year in sorted({first_day.year, end_date.year}):
+        try:
+            kx_for_year(year)
+        except BillingError as exc:
+            raise DemoError(f"cannot build the demo ending {end_date}: {exc}") from None
+    return first_day
 
 
 def build_demo(repo, seed: int = 1, end_date: date | None = None) -> DemoSummary:
     """Fills an empty repository with the demo clinic (one transaction)."""
     end_date = end_date or date.today()
-    first_day = end_date - timedelta(days=DAYS - 1)
-    for year in {first_day.year, end_date.year}:
-        try:
-            kx_for_year(year)
-        except BillingError as exc:
-            raise DemoError(f"cannot build the demo ending {end_date}: {exc}") from None
+    first_day = demo_days(end_date)
     if repo.search_patients("", limit=1) or repo.get_practice() is not None:
         raise DemoError("the database already holds a clinic; give the demo a new file")
     moment = datetime.combine(end_date, time(18, 0), ZoneInfo(ZONE)).astimezone(UTC)
@@ -274,7 +311,8 @@ class _Builder:
                                 body_region=manual[1], provider_id=assistant, user=USER)
             now += timedelta(minutes=minutes, seconds=self.rng.randrange(0, 50))
             repo.pause_visit(visit.id, now, user=USER)
-        repo.set_diagnoses(visit.id, dx, user=USER, validate=False)
+        repo.set_diagnoses(visit.id, dx, user=USER, validate=False,
+                           descriptions=DX_DESCRIPTIONS)
         repo.finalize_visit(visit.id, confirmed, USER, now + timedelta(minutes=3), choice)
         self.visits += 1
         return visit.id
@@ -373,7 +411,8 @@ class _Builder:
         left = repo.start_visit(patient.id, plan.therapist_id, plan.id, start, user=USER)
         repo.start_interval(left.id, "97110", Performer.PT, start, user=USER)
         repo.pause_visit(left.id, start + timedelta(minutes=18), user=USER)
-        repo.set_diagnoses(left.id, ["R26.89"], user=USER, validate=False)
+        repo.set_diagnoses(left.id, ["R26.89"], user=USER, validate=False,
+                           descriptions=DX_DESCRIPTIONS)
         # A plan of care about to expire (certified through four days after the end date).
         patient, plan = commercial_pt[2]
         repo.save_plan(PlanOfCare(plan.patient_id, plan.discipline, plan.therapist_id,

@@ -69,9 +69,10 @@ def test_every_command_refuses_hostile_files_in_one_line(kind, hostile, tmp_path
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["superbill", "--visit", "9" * 5000, "--out", "x.pdf"],
-      "argument --visit: bad visit number '99999999999999999999': use the visit's number"),
+      "bad visit number 9999999999999999999999999999999999999999…: no visit has a number that "
+      "large"),
      (["superbill", "--visit", "99999999999999999999", "--out", "x.pdf"],
-      "argument --visit: bad visit number"),
+      "bad visit number 99999999999999999999: no visit has a number that large"),
      (["demo", "--seed", "9" * 5000], "argument --seed: invalid int value: '9999999999"),
      (["daysheet", "--date", "2" * 5000, "--out", "x.pdf"], "argument --date: bad date"),
      (["units", "--rule", "x" * 5000], "argument --rule: invalid choice")],

@@ -62,6 +62,7 @@ def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
 def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
     assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 2
     assert "2031" in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()  # a refused end date creates no file
 
 
 def test_verify_reports_the_first_tampered_entry(demo_db, tmp_path, capsys):

@@ -34,9 +34,17 @@ def test_write_atomically_replaces_only_when_complete(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
 
 
-def test_write_atomically_new_file_gets_normal_permissions(tmp_path):
-    target = write_atomically(tmp_path / "new.csv", lambda s: s.write(b"x"))
-    assert target.stat().st_mode & 0o777 == 0o644
+def test_write_atomically_writes_owner_only_files(tmp_path):
+    # Issue 11: superbills, day sheets and exports hold patient data (was 0644).
+    old = os.umask(0o022)
+    try:
+        target = write_atomically(tmp_path / "new.csv", lambda s: s.write(b"x"))
+        assert target.stat().st_mode & 0o777 == 0o600
+        os.chmod(target, 0o644)
+        write_atomically(target, lambda s: s.write(b"y"))
+        assert target.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
 
 
 @pytest.mark.parametrize("make, message", [

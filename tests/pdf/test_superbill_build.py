@@ -66,7 +66,7 @@ def test_superbill_from_a_finalized_medicare_visit(demo, render):
         "Total charges $192.00", "Balance due $192.00",
         "Session 9:00–9:55 AM CST", "Total timed code minutes 53 min",
         "97530 XU: distinct from 97140. 97530: 9:16–9:31 AM (PT); 97140: 9:00–9:15 AM (PT).",
-        "97110 CQ, 1 unit(s)", "97110 KX, 2 unit(s)", "97530 KX, 1 unit(s)",
+        "97110 CQ, 1 unit(s)", "97110 KX (2 units)", "97530 KX (1 unit)",
     ]:
         assert item in text, item
 

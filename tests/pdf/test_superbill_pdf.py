@@ -56,7 +56,7 @@ def test_every_field_of_the_reference_visit(render):
         "97530 Therapeutic activities timed 15 1", "97010 Hot or cold packs untimed 9 1",
         "97530 XU: distinct from 97140. 97530: 9:40–9:55 AM (PT); 97140: 9:23–9:38 AM (PT).",
         "97110 CQ, 1 unit(s): assistant 10 min, therapist 13 min",
-        "97110 KX, 2 unit(s): PT+SLP allowed amount for 2026 reaches $2,512.00",
+        "97110 KX (2 units): PT+SLP allowed amount for 2026 reaches $2,512.00",
         # signature
         "03/02/2026 Rendering provider signature Zoë Núñez, PT, DPT Date",
         # footer
@@ -165,3 +165,27 @@ def test_empty_visit_prints_placeholders(render):
 
 def test_reference_diagnoses_are_lettered_in_order():
     assert [d.letter for d in DIAGNOSES] == ["A", "B", "C"]
+
+
+def test_one_reason_on_several_lines_is_printed_once_after_its_codes():
+    """KX on every line of a visit: the sentence once, after the codes (issue 16's superbill
+    with a long name spilled its signature onto a second page with three copies of it)."""
+    import dataclasses
+    import io
+
+    from tests.pdf.conftest import pages_text
+    from tests.pdf.samples import superbill
+    from therapy_timer.core.superbill import ModifierReason
+    from therapy_timer.pdf import render_superbill
+
+    data = superbill()
+    why = "PT+SLP allowed amount for 2026 goes past the KX threshold with this visit"
+    doc = dataclasses.replace(data.documentation, other_reasons=tuple(
+        ModifierReason(code, "KX", units, why) for code, units in
+        (("97110", 2), ("97140", 1), ("97530", 1))))
+    stream = io.BytesIO()
+    render_superbill(dataclasses.replace(data, documentation=doc), stream)
+    text = " ".join(" ".join(pages_text(stream.getvalue())).split())
+    assert ("97110 KX (2 units), 97140 KX (1 unit), 97530 KX (1 unit): PT+SLP allowed amount "
+            "for 2026 goes past the KX threshold with this visit") in text
+    assert text.count("goes past the KX threshold") == 1

@@ -100,7 +100,8 @@ ATTACKS = [
      "cannot change in place"),
     ("the visit's id", "UPDATE visits SET id = 999 WHERE id = :v", "cannot change in place"),
     ("an amendment's reason", "UPDATE amendments SET reason = 'x'", "kept as it was recorded"),
-    ("an amendment deleted", "DELETE FROM amendments", "kept as it was recorded"),
+    ("an amendment deleted", "DELETE FROM amendments",
+     "kept as it was recorded|an amendment is never erased"),
     ("an amendment forged", "INSERT INTO amendments (original_visit_id, new_visit_id, reason,"
      " user, at) VALUES (:v, :v, 'x', 'y', 'z')", "names a finalized visit and its correction"),
     ("a payment added to an amended visit", "INSERT INTO payments (visit_id, cents, method,"

@@ -60,12 +60,16 @@ def build_at(path, version: int) -> None:
         names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][:len(rows[0])]
         columns = ", ".join(f'"{name}"' for name in names)
         if table == "visits":
-            # From version 3 a finalized visit's intervals are frozen: insert the visits open
-            # and finalize them once their intervals are in, as the app does.
-            rows = [(*row[:status], "open", *row[status + 1:]) for row in rows]
+            # From version 3 a finalized visit's intervals are frozen, and from version 8 a
+            # visit is born open: insert the visits open (not yet finalized at, no billing
+            # record) and finalize them once their intervals are in, as the app does.
+            done = [names.index("finalized_at"), names.index("billing_json")]
+            rows = [tuple("open" if n == status else None if n in done else value
+                          for n, value in enumerate(row)) for row in rows]
         conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-    conn.executemany("UPDATE visits SET status = ? WHERE id = ?",
-                     [(row[status], row[0]) for row in V1_ROWS["visits"]])
+    conn.executemany("UPDATE visits SET status = ?, finalized_at = ?, billing_json = ?"
+                     " WHERE id = ?", [(row[status], row[15], row[17], row[0])
+                                       for row in V1_ROWS["visits"]])
     conn.execute("COMMIT")
     conn.close()
 
@@ -279,6 +283,46 @@ def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     assert out[0] == "ok"
     assert "checked: finalized visits: 1 of 2 visits, their 1 charge lines as their finalize" \
            " entries recorded" in out
-    assert f"could not check: the keyed hashes: this database predates the anchor (schema" \
-           f" {version}); it gets one when the app next opens it" in out
+    if version < 8:
+        assert f"could not check: the keyed hashes: this database predates the anchor (schema" \
+               f" {version}); it gets one when the app next opens it" in out
+    else:  # the anchor's table is there, its record not yet (built here without the app)
+        assert "could not check: the keyed hashes: this database has no anchor yet (the app" \
+               " creates it when it opens the file with its config folder writable)" in out
     assert migrations.schema_version(connect(path)) == version
+
+
+def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_path):
+    path = tmp_path / "v7.db"
+    build_at(path, 7)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        conn = repo.conn
+
+        def refused(sql: str, args=()) -> str:
+            with pytest.raises(sqlite3.DatabaseError) as caught:
+                conn.execute(sql, args)
+            return str(caught.value)
+
+        # Visits recorded before keep no description: their codes still read back.
+        assert repo.get_visit(1).diagnoses == ("R26.89",)
+        assert repo.get_visit(1).diagnosis_descriptions == ("",)
+        # The finalized visit's descriptions are frozen with it; the open one's are set with
+        # its diagnoses, as documented.
+        assert "cannot change in place" in refused(
+            "UPDATE visits SET diagnosis_descriptions = '{}' WHERE id = 1")
+        repo.set_diagnoses(2, ["M54.50"], user="pat", validate=False,
+                           descriptions={"M54.50": "Low back pain, unspecified"})
+        assert repo.get_visit(2).diagnosis_descriptions == ("Low back pain, unspecified",)
+        # No row whose id the audit log names can be erased (the id would be handed out again).
+        assert "never erased" in refused("DELETE FROM intervals WHERE id = 2")
+        assert "never erased" in refused("DELETE FROM visits WHERE id = 2")
+        for table in ("patients", "providers", "payers", "plans", "policies", "fees"):
+            assert "never erased" in refused(f"DELETE FROM {table}")
+        # The finalized visit's own guards still answer with their messages.
+        assert "intervals are frozen" in refused("DELETE FROM intervals WHERE id = 1")
+        assert "cannot be deleted" in refused("DELETE FROM visits WHERE id = 1")
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()

@@ -7,15 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from therapy_timer.core.model import Performer
-from therapy_timer.core.records import VisitStatus
+from therapy_timer.core.model import Discipline, Performer
+from therapy_timer.core.records import Provider, VisitStatus
 from therapy_timer.storage.errors import (
     FrozenVisitError,
     InvalidDataError,
     NotFoundError,
     ProviderBusyError,
 )
-from therapy_timer.storage.repository import KEEP
+from therapy_timer.storage.repository import KEEP, open_repository
 
 from .conftest import T0
 
@@ -297,3 +297,80 @@ def test_the_store_loads_the_billing_engine_only_to_bill(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_a_pin_changes_only_with_itself_or_the_administrator_pin(tmp_path):
+    from therapy_timer.storage.errors import PinRequiredError
+
+    repo = open_repository(tmp_path / "pins.db")
+    try:
+        dana = repo.save_provider(Provider("Dana Cole", Discipline.PT, Performer.PT),
+                                  pin="2468")
+        lee = repo.save_provider(Provider("Lee Park", Discipline.PT, Performer.PTA))
+        repo.save_provider(lee, pin="1357")  # no PIN yet: nothing of Lee's to protect
+        for attempt in (None, "", "1357", "0000"):
+            with pytest.raises(PinRequiredError, match="Dana Cole's PIN changes or goes only"):
+                repo.save_provider(dana, pin="", current_pin=attempt)
+        with pytest.raises(PinRequiredError):
+            repo.save_provider(dana, pin="1111", current_pin="1357")
+        assert repo.verify_pin(dana.id, "2468")
+        repo.save_provider(dana)  # other details save without a PIN (pin=None keeps it)
+        assert repo.verify_pin(dana.id, "2468")
+        repo.save_provider(dana, pin="8642", current_pin="2468")
+        assert repo.verify_pin(dana.id, "8642")
+        # The clinic administrator PIN: set once freely, then only with itself.
+        assert not repo.has_admin_pin()
+        repo.set_admin_pin("9753", user="owner")
+        with pytest.raises(PinRequiredError, match="administrator PIN changes or goes only"):
+            repo.set_admin_pin("1111")
+        with pytest.raises(PinRequiredError):
+            repo.set_admin_pin("", current="8642")
+        repo.save_provider(dana, pin="", current_pin="9753")
+        assert not repo.get_provider(dana.id).has_pin
+        stored = repo.conn.execute("SELECT pin_hash FROM admin_pin").fetchone()[0]
+        assert stored.startswith("scrypt$16384$8$1$") and "9753" not in stored
+        repo.set_admin_pin("", current="9753")
+        assert not repo.has_admin_pin()
+    finally:
+        repo.close()
+
+
+def test_wrong_pins_in_settings_wait_like_the_lock_screen(tmp_path):
+    # Issue 11, item 9: the "current PIN" field must not be a free oracle for guessing a
+    # colleague's 4-digit PIN; the count lives in the audit log, so a restart keeps it.
+    from datetime import UTC, datetime
+
+    from therapy_timer.storage.errors import PinRequiredError
+
+    now = [datetime(2026, 11, 20, 15, 0, tzinfo=UTC)]
+    path = tmp_path / "pins.db"
+    repo = open_repository(path)
+    repo.clock = lambda: now[0]
+    dana = repo.save_provider(Provider("Dana Cole", Discipline.PT, Performer.PT), pin="2468")
+    repo.save_provider(dana, user="desk")  # an ordinary save does not reset the count
+    for guess in ("0000", "1111", "2222", "3333"):
+        with pytest.raises(PinRequiredError, match="matches neither"):
+            repo.save_provider(dana, pin="", current_pin=guess)
+        repo.save_provider(dana, user="desk")
+    repo.close()
+    repo = open_repository(path)  # restarted
+    repo.clock = lambda: now[0]
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="4444")
+    with pytest.raises(PinRequiredError, match="5 wrong PINs in a row for Dana Cole's PIN: "
+                                               "wait 30 s and try again"):
+        repo.save_provider(dana, pin="", current_pin="2468")  # even the right one waits
+    now[0] += timedelta(seconds=29)
+    with pytest.raises(PinRequiredError, match="wait 1 s"):
+        repo.save_provider(dana, pin="", current_pin="2468")
+    now[0] += timedelta(seconds=1)
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="5555")
+    with pytest.raises(PinRequiredError, match="6 wrong PINs in a row"):
+        repo.save_provider(dana, pin="", current_pin="2468")
+    now[0] += timedelta(seconds=30)
+    repo.save_provider(dana, pin="1357", current_pin="2468")
+    with pytest.raises(PinRequiredError, match="matches neither"):
+        repo.save_provider(dana, pin="", current_pin="0000")  # counting starts again
+    assert repo.verify_pin(dana.id, "1357")
+    repo.close()

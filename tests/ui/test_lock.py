@@ -179,7 +179,7 @@ def test_current_provider_may_be_a_provider_object(qtbot, window, clock, store, 
 
 
 def test_provider_without_pin_unlocks_with_a_tap_while_nobody_has_a_pin(qtbot, lock, store):
-    store.save_provider(store.dana, pin="")  # PINs not in use on this clinic
+    store.save_provider(store.dana, pin="", current_pin="2468")  # PINs not in use here
     lock.lock()
     screen = lock.lock_screen
     screen.provider_box.setCurrentIndex(screen.provider_box.findData(store.lee.id))
@@ -197,3 +197,31 @@ def test_too_many_wrong_pins_wait(qtbot, lock, clock, store):
     assert not lock.unlock(store.dana.id, "2468")  # even the right PIN waits
     clock.advance(LOCKOUT_SECONDS)
     assert lock.unlock(store.dana.id, "2468")
+
+
+def test_wrong_pins_and_the_wait_survive_restarting_the_app(qtbot, window, clock, store,
+                                                            qsettings):
+    # Issue 11, item 9: closing and reopening the app must not reset the count (the count
+    # and the wait are kept per computer in QSettings, read back at start).
+    def restarted():
+        controller = LockController(window, clock, store, settings=qsettings,
+                                    current_provider=lambda: store.dana.id)
+        controller.timer.stop()
+        controller.lock()
+        return controller
+
+    first = restarted()
+    for _ in range(MAX_TRIES - 1):
+        assert not first.unlock(store.dana.id, "0000")
+    first.lock_screen.hide()
+    first.detach()
+    second = restarted()
+    assert not second.unlock(store.dana.id, "0000")  # the fifth wrong PIN, not the first
+    assert "wait 30 s" in second.lock_screen.message.text()
+    second.lock_screen.hide()
+    second.detach()
+    third = restarted()
+    assert not third.unlock(store.dana.id, "2468")  # the wait outlives the restart too
+    clock.advance(LOCKOUT_SECONDS)
+    assert third.unlock(store.dana.id, "2468")
+    third.detach()

@@ -327,3 +327,74 @@ def test_switching_provider_with_unsaved_edits_asks(qtbot, dialog, monkeypatch):
 
 def test_loading_a_record_is_not_an_edit(dialog):
     assert not any(page.dirty for page in dialog.pages())
+
+
+def _select_provider(qtbot, page, name: str) -> None:
+    """Clicks the provider in the list (after "New provider", so the click changes rows)."""
+    _click(qtbot, page.new_button)
+    for row in range(page.list.count()):
+        item = page.list.item(row)
+        if item.text().startswith(name):
+            rect = page.list.visualItemRect(item)
+            qtbot.mouseClick(page.list.viewport(), Qt.MouseButton.LeftButton,
+                             pos=rect.center())
+            assert page.list.currentItem() is item
+            return
+    raise AssertionError(f"{name} is not listed")
+
+
+def test_only_the_provider_or_the_administrator_clears_a_pin(qtbot, dialog, store):
+    # Issue 11, item 9: someone at an unlocked station must not strip a colleague's PIN.
+    dana = store.list_providers()[0]
+    store.save_provider(dana, pin="2468")
+    store.set_admin_pin("9753")
+    page = dialog.providers
+    dialog.tabs.setCurrentWidget(page)
+    _select_provider(qtbot, page, "Dana Test")
+    assert page.current_pin.isEnabled() and page.clear_pin.isEnabled()
+    page.clear_pin.setChecked(True)
+    _click(qtbot, page.save_button)
+    assert page.message.text() == ("Enter Dana Test's current PIN (or the clinic administrator "
+                                   "PIN) to change or remove it.")
+    _retype(qtbot, page.current_pin, "1111")
+    _click(qtbot, page.save_button)
+    assert "the PIN given matches neither" in page.message.text()
+    assert store.verify_pin(dana.id, "2468")  # still set
+    _retype(qtbot, page.pin, "1357")
+    page.clear_pin.setChecked(False)
+    _retype(qtbot, page.current_pin, "2468")  # her own PIN changes it
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Dana Test saved with a new PIN."
+    assert store.verify_pin(dana.id, "1357") and not store.verify_pin(dana.id, "2468")
+    assert page.current_pin.text() == ""  # never left in the field
+    page.clear_pin.setChecked(True)
+    _retype(qtbot, page.current_pin, "9753")  # the administrator PIN clears it
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Dana Test saved (PIN removed)."
+    assert not store.get_provider(dana.id).has_pin
+    assert not page.current_pin.isEnabled()
+
+
+def test_the_administrator_pin_is_set_once_then_changes_only_with_itself(qtbot, dialog, store):
+    page = dialog.practice
+    dialog.tabs.setCurrentWidget(page)
+    assert not page.admin_current.isEnabled()
+    assert page.admin_state.text() == ("No administrator PIN: a provider's PIN changes only "
+                                       "with that PIN.")
+    _retype(qtbot, page.admin_pin, "97x")
+    _click(qtbot, page.save_button)
+    assert page.message.text() == ("The administrator PIN must be 4 to 12 digits (no letters "
+                                   "or spaces).")
+    _retype(qtbot, page.admin_pin, "9753")
+    _click(qtbot, page.save_button)
+    assert page.message.text() == "Practice details saved with a new administrator PIN."
+    assert store.verify_admin_pin("9753") and page.admin_current.isEnabled()
+    assert page.admin_pin.text() == ""
+    _retype(qtbot, page.admin_pin, "1111")
+    _retype(qtbot, page.admin_current, "0000")
+    _click(qtbot, page.save_button)
+    assert "administrator PIN changes or goes only with the current one" in page.message.text()
+    assert store.verify_admin_pin("9753") and not store.verify_admin_pin("1111")
+    _retype(qtbot, page.admin_current, "9753")
+    _click(qtbot, page.save_button)
+    assert store.verify_admin_pin("1111")

@@ -526,5 +526,8 @@ def test_a_visit_starts_with_the_diagnoses_of_its_plan_of_care(qtbot, store, win
     qtbot.mouseClick(panel.diagnoses_button, LEFT)
     assert panel.diagnoses_button.text() == "Diagnoses (1)"
     assert repo.get_visit(visit.id).diagnoses == ("R26.89",)
+    # Issue 11: the picker's description is kept with the visit, as documented.
+    assert repo.get_visit(visit.id).diagnosis_descriptions == (
+        "Other abnormalities of gait and mobility",)
     assert repo.get_plan(store.plan.id).diagnoses == ("M54.50", "R26.89")
     source.index().close()

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "in a date range, as one PDF (--out) or one PDF per visit (--split DIR).")
     _db_option(sb)
     which = sb.add_mutually_exclusive_group(required=True)
-    which.add_argument("--visit", type=_visit_id, metavar="ID", help="one visit by its number")
+    which.add_argument("--visit", metavar="ID", help="one visit by its number")
     which.add_argument("--date", type=_day, metavar="YYYY-MM-DD",
                        help="every finalized visit on this day (or from this day with --to)")
     sb.add_argument("--to", type=_day, metavar="YYYY-MM-DD", help="last day of the range")
@@ -74,12 +74,18 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
 
 
+#: The largest id SQLite stores (a larger number names no visit and cannot be looked up).
+MAX_ID = 2**63 - 1
+
+
 def _visit_id(text: str) -> int:
+    """The visit number given (checked in the handler: a refusal is one line, exit 2)."""
     value = str(text).strip()
-    # Visit numbers are SQLite integers: 18 digits at most (a longer one is no visit).
-    if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"bad visit number {value[:20]!r}: use the visit's "
-                                         "number (a whole number)")
+    if not (value.isascii() and value.isdigit()) or int(value[:20]) <= 0:
+        raise _usage(f"bad visit number {text[:40]!r}: use a whole number")
+    if len(value) > 19 or int(value) > MAX_ID:
+        raise _usage(f"bad visit number {value[:40]}{'…' if len(value) > 40 else ''}: no visit "
+                     "has a number that large")
     return int(value)
 
 
@@ -181,7 +187,8 @@ def _write(path: Path, writer) -> Path:
 
 
 def icd_describer():
-    """ICD-10-CM code -> description (the compact index when built, else the package, ~2 s)."""
+    """ICD-10-CM code -> description for visits without documented ones (the compact index
+    when built, else ""; never the ~2 s ICD-10-CM package)."""
     from therapy_timer.storage.icd_index import describer
 
     return describer()
@@ -198,22 +205,28 @@ def run_superbill(args: argparse.Namespace) -> int:
 
     if args.visit is not None and args.to is not None:
         raise _usage("--to goes with --date, not --visit")
-    if args.out:
+    visit_id = _visit_id(args.visit) if args.visit is not None else None
+    if args.out is not None:
         out = _check_out(args.out)
     else:
+        if not str(args.split).strip():
+            raise _usage("--split needs a folder")
         folder = Path(args.split)
         if not folder.is_dir():
             raise _usage(f"--split {folder}: no such folder")
         _check_out(folder / "superbill-check.pdf")
-    repo = _open_store(args, *([out] if args.out else []))
+    repo = _open_store(args, *([out] if args.out is not None else []))
     try:
-        if args.visit is not None:
-            ids = [args.visit]
+        if visit_id is not None:
+            ids = [visit_id]
             skipped: list[int] = []
         else:
             start, end = _range(args)
-            ids = billable_visit_ids(repo, start, end)
-            skipped = _open_ids(repo, start, end)
+            try:
+                ids = billable_visit_ids(repo, start, end)
+                skipped = _open_ids(repo, start, end)
+            except StorageError as exc:  # a damaged or hollow file: name it, exit 2
+                raise _usage(str(exc)) from None
             if not ids:
                 period = start.isoformat() if start == end else f"{start} to {end}"
                 extra = f" ({len(skipped)} still open)" if skipped else ""
@@ -225,7 +238,7 @@ def run_superbill(args: argparse.Namespace) -> int:
             raise _usage(str(exc)) from None
     finally:
         repo.close()
-    if args.out:
+    if args.out is not None:
         _write(out, lambda stream: render_superbills(items, stream))
         written = [out]
     else:

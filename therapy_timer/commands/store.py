@@ -283,10 +283,9 @@ def run_demo(args) -> int:
     end = args.end_date or date.today()
     try:
         summary = build_demo_file(path, seed=args.seed, end_date=end)
-    except StorageError as exc:
-        return _refused(exc)
-    except DemoError as exc:  # a clinic already in the file, an end date without rules
-        _fail(str(exc))
+    except (StorageError, DemoError) as exc:
+        # Bad input (an unusable end date, a file that is not an empty clinic): exit 2.
+        print(f"therapy-timer: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"demo clinic written to {path}: {summary}")
     return 0

@@ -176,6 +176,9 @@ class Visit:
     amends_id: int | None = None
     #: While the visit is paused: the codes Resume restarts (empty when not paused).
     paused_codes: tuple[str, ...] = ()
+    #: Each diagnosis's description as documented when it was added ("" when the visit was
+    #: recorded before descriptions were kept), in the order of ``diagnoses``.
+    diagnosis_descriptions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,8 +102,20 @@ def provider_from(record: rec.Provider) -> Provider:
                     record.taxonomy)
 
 
+#: A name longer than this prints cut with "…": a claim form's name box holds 28
+#: characters and no real name needs 80, while a pasted paragraph (1,500 characters) would
+#: push the superbill onto extra pages and burst the day sheet's row.
+NAME_LIMIT = 80
+
+
+def printed_name(text: object, limit: int = NAME_LIMIT) -> str:
+    """A person's name as documents print it: spaces collapsed, cut with "…" past ``limit``."""
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def patient_name(record: rec.Patient) -> str:
-    return record.display_name
+    return printed_name(record.display_name)
 
 
 def patient_from(record: rec.Patient) -> Patient:
@@ -120,7 +132,8 @@ def insurance_from(payer: rec.Payer | None, policy: rec.InsurancePolicy | None,
     if policy is None:
         return Insurance(payer.name, **where)
     return Insurance(payer.name, policy.member_id, policy.group_number,
-                     policy.subscriber or patient_name(patient), policy.relationship, **where)
+                     printed_name(policy.subscriber) or patient_name(patient),
+                     policy.relationship, **where)
 
 
 def with_referral(insurance: Insurance | None, plan: rec.PlanOfCare | None) -> Insurance | None:
@@ -166,7 +179,8 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
     Args:
         records: the visit and what it refers to.
         zone: the clinic's time zone (times print in it).
-        describe: ICD-10-CM code -> description ("" when unknown).
+        describe: ICD-10-CM code -> description ("" when unknown), for a diagnosis the
+            visit holds no documented description of (visits recorded before they were kept).
         paid_cents: payments recorded for the visit, voided ones left out (all patient
             payments; ``credits`` tells the kinds apart and wins when given).
         credits: what lowered the balance, per kind.
@@ -177,7 +191,9 @@ def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _n
     visit = records.visit
     _check_billable(visit)
     catalog = catalog or default_catalog()
-    diagnoses = tuple(Diagnosis(DIAGNOSIS_LETTERS[i], code, _safe(describe, code))
+    documented = dict(zip(visit.diagnoses, visit.diagnosis_descriptions, strict=False))
+    diagnoses = tuple(Diagnosis(DIAGNOSIS_LETTERS[i], code,
+                                documented.get(code) or _safe(describe, code))
                       for i, code in enumerate(visit.diagnoses[: len(DIAGNOSIS_LETTERS)]))
     letters = {d.letter for d in diagnoses}
     lines = tuple(
@@ -518,7 +534,8 @@ def daysheet_for_range(source: RecordSource, start: date, end: date,
             DaySheetLine(line.code, tuple(line.modifiers), line.units, line.charge_cents)
             for line in source.charge_lines(visit.id))
         by_provider.setdefault(visit.provider_id, []).append(DaySheetVisit(
-            visit.id, visit.day, summary.patient_name, summary.chart_number,
+            visit.id, visit.day, printed_name(summary.patient_name),
+            printed_name(summary.chart_number),
             payers[visit.patient_id], lines, is_open,
             credits.get(visit.id, Credits()).received, credits.get(visit.id, Credits()).adjusted))
     providers = []

@@ -149,6 +149,21 @@ def string_width(text: str, font: str, size: float) -> float:
                for run_font, chunk in runs(clean(text)))
 
 
+def cut_to_width(text: str, width: float, font: str = SANS, size: float = 7.5) -> str:
+    """``text`` on one line, cut with "…" where it would pass ``width`` points."""
+    value = clean(text).replace("\n", " ")
+    if string_width(value, font, size) <= width:
+        return value
+    low, high = 0, len(value)
+    while low < high:  # the longest prefix that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if string_width(value[:middle].rstrip() + "…", font, size) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low].rstrip() + "…"
+
+
 def draw_text(canvas: Canvas, x: float, y: float, text: str, font: str = SANS,
               size: float = 7.5, align: str = "left") -> None:
     """Draws one line of user text on a canvas, switching fonts where DejaVu lacks glyphs."""
@@ -261,8 +276,10 @@ class NumberedCanvas(Canvas):
         self.setLineWidth(0.5)
         self.line(MARGIN, y + 10, width - MARGIN, y + 10)
         self.setFillColor(MUTED)
-        draw_text(self, MARGIN, y, self._tt_footer, SANS, 7)
-        draw_text(self, width - MARGIN, y, f"Page {page} of {pages}", SANS, 7, align="right")
+        number = f"Page {page} of {pages}"
+        room = width - 2 * MARGIN - string_width(number, SANS, 7) - 12
+        draw_text(self, MARGIN, y, cut_to_width(self._tt_footer, room, SANS, 7), SANS, 7)
+        draw_text(self, width - MARGIN, y, number, SANS, 7, align="right")
         self.restoreState()
 
     def _continued(self) -> None:
@@ -270,7 +287,8 @@ class NumberedCanvas(Canvas):
         y = PAGE_SIZE[1] - MARGIN * 0.65
         self.saveState()
         self.setFillColor(MUTED)
-        draw_text(self, MARGIN, y, f"Continued: {self._tt_footer}", SANS, 7)
+        draw_text(self, MARGIN, y, cut_to_width(f"Continued: {self._tt_footer}",
+                                                PAGE_SIZE[0] - 2 * MARGIN, SANS, 7), SANS, 7)
         self.restoreState()
 
 

@@ -490,10 +490,15 @@ def _documentation(data: SuperbillData, s) -> list:
                 f"{text}", s["small"]))
     if doc.other_reasons:
         out.append(Paragraph("Other modifiers", s["head"]))
+        # One paragraph per reason: KX on every line of a visit says the same sentence once,
+        # after the codes it applies to (a page of repeats would push the signature over).
+        grouped: dict[tuple[str, str], list] = {}
         for reason in doc.other_reasons:
-            out.append(Paragraph(
-                f"<b>{_esc(reason.code)} {_esc(reason.modifier)}</b>, {reason.units} unit(s): "
-                f"{_esc(reason.reason)}", s["small"]))
+            grouped.setdefault((reason.modifier, reason.reason), []).append(reason)
+        for (modifier, why), reasons in grouped.items():
+            codes = ", ".join(f"{_esc(r.code)} {_esc(modifier)} ({r.units} unit"
+                              f"{'s' if r.units != 1 else ''})" for r in reasons)
+            out.append(Paragraph(f"<b>{codes}</b>: {_esc(why)}", s["small"]))
     for note in (*doc.notes, *data.notes):
         out.append(_p(note, s["muted"]))
     _space_paragraphs(out)

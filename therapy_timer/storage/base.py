@@ -49,6 +49,11 @@ class RepositoryBase:
         #: Where audit times come from for changes that take no ``now`` (reference data,
         #: diagnoses, notes). Replace it with the app's clock, or a fixed one in tests.
         self.clock: Callable[[], datetime] = _utc_now
+        #: ICD-10-CM code -> description, for a diagnosis added without one (stored with the
+        #: visit). None: the compact index in the user cache when it is built (never the
+        #: ICD-10-CM package). Tests set their own.
+        self.describe_diagnosis: Callable[[str], str] | None = None
+        self._index_describer = None
 
     @property
     def where(self) -> str:
@@ -61,6 +66,8 @@ class RepositoryBase:
             if anchor is not None and anchor.written:
                 anchor.checkpoint(self.conn)
             self._closed = True
+            if self._index_describer is not None:
+                self._index_describer.close()
             if self.conn.total_changes:  # a session that only read leaves the stats alone
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA optimize")
@@ -222,7 +229,22 @@ def visit_from(row: sqlite3.Row) -> Visit:
         amends_id=row["amends_id"],
         paused_codes=(paused_codes_from(row["paused_codes"])
                       if row["status"] == VisitStatus.OPEN.value else ()),
+        diagnosis_descriptions=descriptions_from(row["diagnosis_descriptions"],
+                                                 row["diagnoses"]),
     )
+
+
+def descriptions_from(text: str | None, diagnoses: str) -> tuple[str, ...]:
+    """The stored descriptions (JSON {code: description}) in the order of the visit's
+    diagnoses; "" for a code not described (or a damaged value: the codes still print)."""
+    codes = [d for d in (diagnoses or "").split(",") if d]
+    try:
+        known = json.loads(text) if text else {}
+    except ValueError:
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    return tuple(str(known.get(code) or "") for code in codes)
 
 
 def interval_from(row: sqlite3.Row) -> StoredInterval:

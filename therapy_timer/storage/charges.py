@@ -359,9 +359,11 @@ class ChargesMixin(TimerMixin):
         with self._write() as conn:
             new_id = conn.execute(
                 "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
-                " place_of_service, status, diagnoses, notes, created_at, amends_id)"
+                " place_of_service, status, diagnoses, diagnosis_descriptions, notes,"
+                " created_at, amends_id)"
                 " SELECT patient_id, provider_id, plan_id, day, discipline, place_of_service,"
-                " 'open', diagnoses, notes, ?, id FROM visits WHERE id = ?",
+                " 'open', diagnoses, diagnosis_descriptions, notes, ?, id FROM visits"
+                " WHERE id = ?",
                 (to_text(now), visit_id)).lastrowid
             conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'

@@ -35,10 +35,14 @@ from therapy_timer.storage.base import (
     provider_from,
     put_row,
 )
-from therapy_timer.storage.db import day_text
-from therapy_timer.storage.errors import InvalidDataError
+from therapy_timer.storage.db import day_text, from_text
+from therapy_timer.storage.errors import InvalidDataError, PinRequiredError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+#: Wrong PINs in a row (changing a PIN in Settings) before each further try waits, and how
+#: long: as on the lock screen. Counted from the audit log, so a restart changes nothing.
+PIN_TRIES = 5
+PIN_WAIT_SECONDS = 30
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
@@ -138,8 +142,17 @@ class ClinicMixin(RepositoryBase):
                                        f"provider {provider_id}"))
 
     def save_provider(self, provider: Provider, pin: str | None = None,
-                      user: str | None = None) -> Provider:
-        """Inserts or updates a provider; ``pin`` (digits) sets a new PIN, "" clears it."""
+                      user: str | None = None, current_pin: str | None = None) -> Provider:
+        """Inserts or updates a provider; ``pin`` (digits) sets a new PIN, "" clears it.
+
+        A provider's PIN is theirs: changing or removing a PIN that is set needs
+        ``current_pin``, that PIN or the clinic administrator PIN (``set_admin_pin``).
+
+        Raises:
+            PinRequiredError: the PIN is set and ``current_pin`` matches neither.
+        """
+        if provider.id is not None and pin is not None:
+            self._check_pin_owner(provider.id, current_pin)
         if not provider.name.strip():
             raise InvalidDataError("a provider needs a name")
         if provider.role.discipline is not provider.discipline:
@@ -160,6 +173,82 @@ class ClinicMixin(RepositoryBase):
             self._audit(self.clock(), user, "save", "provider", provider_id,
                         {"pin_changed": pin is not None})
         return self.get_provider(provider_id)
+
+    def _check_pin_owner(self, provider_id: int, current_pin: str | None) -> None:
+        row = self._row("SELECT name, pin_hash FROM providers WHERE id = ?", (provider_id,))
+        if row is None or row["pin_hash"] is None:
+            return  # no PIN yet: nothing of theirs to protect
+        if not current_pin:
+            raise PinRequiredError(f"{row['name']}'s PIN changes or goes only with that PIN "
+                                   "or the clinic administrator PIN: enter one of them")
+        self._refuse_while_waiting("provider", provider_id, f"{row['name']}'s PIN")
+        if check_pin(current_pin, row["pin_hash"]) or self._admin_matches(current_pin):
+            return
+        self._pin_refused("provider", provider_id)
+        raise PinRequiredError(f"{row['name']}'s PIN changes or goes only with that PIN or "
+                               "the clinic administrator PIN: the PIN given matches neither")
+
+    def _refuse_while_waiting(self, entity: str, entity_id: int, what: str) -> None:
+        """After ``PIN_TRIES`` wrong PINs in a row for ``what``, each try waits
+        ``PIN_WAIT_SECONDS`` after the last wrong one (a guess costs half a minute)."""
+        refused = []
+        for entry in self._rows("SELECT action, entity, entity_id, at, detail FROM audit_log"
+                                " ORDER BY seq DESC LIMIT 500"):
+            if entry["entity"] != entity or entry["entity_id"] != entity_id:
+                continue
+            if entry["action"] == "pin_refused":
+                refused.append(from_text(entry["at"]))
+            elif entry["action"] == "admin_pin" or '"pin_changed":true' in entry["detail"]:
+                break  # the right PIN was given since: the count starts again
+        if len(refused) < PIN_TRIES:
+            return
+        left = PIN_WAIT_SECONDS - (self.clock() - refused[0]).total_seconds()
+        if 0 < left <= PIN_WAIT_SECONDS:  # a clock set back far waits no longer than this
+            raise PinRequiredError(f"{len(refused)} wrong PINs in a row for {what}: wait "
+                                   f"{int(left) + (left > int(left))} s and try again")
+
+    def _pin_refused(self, entity: str, entity_id: int) -> None:
+        with self._write():
+            self._audit(self.clock(), None, "pin_refused", entity, entity_id,
+                        {"where": "settings"})
+
+    def has_admin_pin(self) -> bool:
+        return self._row("SELECT 1 FROM admin_pin WHERE id = 1") is not None
+
+    def verify_admin_pin(self, pin: str) -> bool:
+        return self._admin_matches(pin)
+
+    def _admin_matches(self, pin: str | None) -> bool:
+        row = self._row("SELECT pin_hash FROM admin_pin WHERE id = 1")
+        return row is not None and bool(pin) and check_pin(pin, row["pin_hash"])
+
+    def set_admin_pin(self, pin: str, current: str | None = None,
+                      user: str | None = None) -> None:
+        """Sets (or with "" removes) the clinic administrator PIN. Once one is set, changing
+        or removing it needs it (``current``).
+
+        Raises:
+            PinRequiredError: an administrator PIN is set and ``current`` does not match it.
+            InvalidDataError: the new PIN is not 4 to 12 digits.
+        """
+        if self.has_admin_pin():
+            if not current:
+                raise PinRequiredError("the clinic administrator PIN changes or goes only "
+                                       "with the current one: enter it")
+            self._refuse_while_waiting("practice", 1, "the clinic administrator PIN")
+            if not self._admin_matches(current):
+                self._pin_refused("practice", 1)
+                raise PinRequiredError("the clinic administrator PIN changes or goes only "
+                                       "with the current one: the PIN given does not match")
+        pin_hash = hash_pin(pin) if pin else None
+        with self._write() as conn:
+            if pin_hash is None:
+                conn.execute("DELETE FROM admin_pin WHERE id = 1")
+            else:
+                conn.execute("INSERT INTO admin_pin (id, pin_hash) VALUES (1, ?) ON CONFLICT(id)"
+                             " DO UPDATE SET pin_hash = excluded.pin_hash", (pin_hash,))
+            self._audit(self.clock(), user, "admin_pin", "practice", 1,
+                        {"removed": pin_hash is None})
 
     def verify_pin(self, provider_id: int, pin: str) -> bool:
         """True when the provider has a PIN and ``pin`` matches it."""

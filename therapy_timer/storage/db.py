@@ -124,8 +124,10 @@ def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3
         path = Path(path)
         if not check_file(path):
             create_private_file(path)
-        else:
-            _tighten(path)
+        # Owner-only even when the file was there already (empty, or made under a loose
+        # umask), and its journal files with it: SQLite gives new ones the database's mode.
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            _tighten(path.with_name(path.name + suffix))
     label = str(path)
     with translating(label):
         conn = sqlite3.connect(label, isolation_level=None, timeout=busy_timeout_ms / 1000)
@@ -152,10 +154,11 @@ def make_durable(conn: sqlite3.Connection, where: str) -> None:
 def _tighten(path: Path) -> None:
     """Removes group/other permissions from an existing database file we own."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077 and path.stat().st_uid == os.getuid():
+        info = path.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISREG(info.st_mode) and mode & 0o077 and info.st_uid == os.getuid():
             os.chmod(path, mode & 0o700)
-    except (OSError, AttributeError):  # pragma: no cover - platform without getuid
+    except (OSError, AttributeError):  # missing (a journal file), or no getuid (Windows)
         pass
 
 

@@ -62,3 +62,7 @@ class EarlierDayError(InvalidDataError):
     def __init__(self, message: str, *, day):
         super().__init__(message)
         self.day = day
+
+
+class PinRequiredError(InvalidDataError):
+    """A provider's PIN changes or goes only with that PIN (or the clinic administrator's)."""

@@ -253,23 +253,11 @@ class IndexDescriber:
 
 
 def describer(cache_dir: str | Path | None = None):
-    """ICD-10-CM code -> official description, for superbills.
+    """ICD-10-CM code -> official description, for the superbills of visits recorded before
+    descriptions were kept with the visit.
 
-    Reads the compact index when it has been built, else the ICD-10-CM package (about 2 s to
-    load, once: call it off the UI thread). A code the data does not know describes as "" (the
-    superbill still prints the code).
+    Reads the compact index (opened when first asked; "" while it is not built). Never loads
+    the ICD-10-CM package: printing and exporting must stay quick (issue 11), and a visit's
+    own documented descriptions come first anyway.
     """
-    from therapy_timer.core.model import BillingError
-    from therapy_timer.core.validation import icd10_description
-
-    if index_path(cache_dir).exists():
-        return IndexDescriber(cache_dir)
-
-    def from_package(code: str) -> str:
-        try:
-            return icd10_description(code)
-        except (BillingError, KeyError, ValueError):
-            return ""
-
-    return from_package
-
+    return IndexDescriber(cache_dir)

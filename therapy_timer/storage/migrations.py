@@ -380,6 +380,39 @@ _V8_TAMPER_EVIDENCE = [
              'payments are recorded only against a finalized visit, not already voided'); END""",
 ]
 
+_V9_DESCRIPTIONS_AND_IDS = [
+    # Each diagnosis's description as documented when it was added to the visit (JSON
+    # {code: description}; NULL on visits recorded before): the superbill prints it, so no
+    # printing or export needs the ICD-10-CM package, and a later release never rewrites it.
+    "ALTER TABLE visits ADD COLUMN diagnosis_descriptions TEXT",
+    """CREATE TRIGGER visits_frozen_v9 BEFORE UPDATE OF diagnosis_descriptions ON visits
+       WHEN OLD.status <> 'open'
+            AND NEW.diagnosis_descriptions IS NOT OLD.diagnosis_descriptions
+       BEGIN SELECT RAISE(ABORT, 'the visit is finalized: it cannot change in place'); END""",
+    # The clinic administrator's PIN (a salted scrypt hash): it may reset any provider's PIN
+    # (a provider's own PIN changes or goes only with that PIN, or this one).
+    """CREATE TABLE admin_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pin_hash TEXT NOT NULL)""",
+    # Ids the audit log names are never reused: no row that has one is ever erased (SQLite
+    # hands a deleted highest id to the next insert). The app marks intervals deleted and
+    # voids payments; nothing deletes these rows. Finalized visits' rows keep their own
+    # triggers (their messages); these cover the rest.
+    """CREATE TRIGGER intervals_never_erased BEFORE DELETE ON intervals
+       WHEN COALESCE((SELECT status FROM visits WHERE id = OLD.visit_id), 'open') = 'open'
+       BEGIN SELECT RAISE(ABORT, 'an interval is never erased: mark it deleted, with a reason');
+       END""",
+    """CREATE TRIGGER visits_never_erased BEFORE DELETE ON visits WHEN OLD.status = 'open'
+       BEGIN SELECT RAISE(ABORT, 'a visit is never erased: its id is named in the audit log');
+       END""",
+    *(f"""CREATE TRIGGER {table}_never_erased BEFORE DELETE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{what} is never erased: its id is named in the audit log');
+       END""" for table, what in (("patients", "a patient"), ("providers", "a provider"),
+                                  ("payers", "a payer"), ("plans", "a plan of care"),
+                                  ("policies", "an insurance policy"), ("fees", "a fee"),
+                                  ("amendments", "an amendment"))),
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -395,6 +428,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         " payer address and ID; provider taxonomy; payment kinds", _V7_CLINIC_DAY),
     (8, "tamper evidence: keyed audit entries and their anchor; no line, payment or status"
         " change on a finalized visit without its record", _V8_TAMPER_EVIDENCE),
+    (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased;"
+        " the clinic administrator PIN",
+     _V9_DESCRIPTIONS_AND_IDS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -89,9 +89,13 @@ def _when(at: datetime, what: str) -> datetime:
 
 
 #: Each asked visit (``root``) with the visits it amends, back to the first one.
+# The step looks each visit up by its key in a subquery: written as a join, SQLite builds a
+# Bloom filter over the whole visits table at every call (35 ms on a 10-year clinic, per
+# visit of a day's superbills); the subquery costs microseconds whatever the history.
 _CHAIN = ("WITH RECURSIVE chain(root, id) AS (SELECT id, id FROM visits WHERE id = ?"
-          " UNION ALL SELECT chain.root, v.amends_id FROM chain JOIN visits v ON v.id = chain.id"
-          " WHERE v.amends_id IS NOT NULL)")
+          " UNION ALL SELECT chain.root, (SELECT v.amends_id FROM visits v WHERE v.id = chain.id)"
+          " FROM chain WHERE (SELECT v.amends_id FROM visits v WHERE v.id = chain.id)"
+          " IS NOT NULL)")
 
 
 class PaymentsMixin(RepositoryBase):

@@ -3,8 +3,10 @@ call returns, so what the screen shows is already on disk."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 
@@ -121,13 +123,14 @@ class TimerMixin(ClockFlagMixin):
         if not (len(pos) == 2 and pos.isdigit()):
             raise InvalidDataError(f"place of service {place_of_service!r} must be two digits "
                                    "(11 office, 12 home, 02 or 10 telehealth)")
+        described = self._descriptions_text(diagnoses.split(","), {}, {})  # before the lock
         with self._write() as conn:
             visit_id = conn.execute(
                 "INSERT INTO visits (patient_id, provider_id, plan_id, day, discipline,"
-                " place_of_service, status, diagnoses, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                " place_of_service, status, diagnoses, diagnosis_descriptions, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
                 (patient_id, provider_id, plan_id, day_text(self.service_day(now)), discipline,
-                 pos, diagnoses, to_text(now))).lastrowid
+                 pos, diagnoses, described, to_text(now))).lastrowid
             self._audit(now, user, "start_visit", "visit", visit_id,
                         {"patient_id": patient_id, "provider_id": provider_id, "plan_id": plan_id,
                          "diagnoses": [d for d in diagnoses.split(",") if d]})
@@ -589,8 +592,13 @@ class TimerMixin(ClockFlagMixin):
     # --- diagnoses and notes ---
 
     def set_diagnoses(self, visit_id: int, codes, user: str | None = None,
-                      validate: bool = True) -> Visit:
+                      validate: bool = True,
+                      descriptions: Mapping[str, str] | None = None) -> Visit:
         """Sets the visit's ordered ICD-10-CM list (primary first, at most 12, no repeats).
+
+        Each code keeps the description it was documented with: a code the visit already had
+        keeps its stored one; a new code takes ``descriptions[code]`` when given, else the
+        one ``describe_diagnosis`` finds (the compact index; "" when it is not built).
 
         ``validate`` checks each code against the ICD-10-CM release (loads it once, ~2 s).
         """
@@ -606,13 +614,47 @@ class TimerMixin(ClockFlagMixin):
                                    f"({len(normal)} given)")
         if len(set(normal)) != len(normal):
             raise InvalidDataError("a diagnosis is listed twice")
-        self._open_visit(visit_id)
+        visit = self._open_visit(visit_id)
+        given = {}
+        for code, text in (descriptions or {}).items():
+            with contextlib.suppress(BillingError):
+                given[normalise_icd10(code)] = str(text or "").strip()
+        if validate:
+            from therapy_timer.core.validation import icd10_description
+
+            for code in normal:  # the release is loaded already: describe from it
+                given.setdefault(code, icd10_description(code))
+        kept = dict(zip(visit.diagnoses, visit.diagnosis_descriptions, strict=False))
+        text = self._descriptions_text(normal, kept, given)
         with self._write() as conn:
-            conn.execute("UPDATE visits SET diagnoses = ? WHERE id = ?",
-                         (",".join(normal), visit_id))
+            conn.execute("UPDATE visits SET diagnoses = ?, diagnosis_descriptions = ?"
+                         " WHERE id = ?", (",".join(normal), text, visit_id))
             self._audit(self.clock(), user, "set_diagnoses", "visit", visit_id,
                         {"diagnoses": normal})
         return self.get_visit(visit_id)
+
+    def _descriptions_text(self, codes, kept: Mapping[str, str],
+                           given: Mapping[str, str]) -> str:
+        """The stored form (JSON {code: description}) of ``codes``' descriptions: the one
+        already kept, else the one given, else what ``describe_diagnosis`` finds."""
+        out = {}
+        for code in (c for c in codes if c):
+            text = kept.get(code) or given.get(code) or self._describe(code)
+            out[code] = str(text or "")
+        return json.dumps(out, ensure_ascii=False, sort_keys=True)
+
+    def _describe(self, code: str) -> str:
+        describe = self.describe_diagnosis
+        if describe is None:
+            if self._index_describer is None:
+                from therapy_timer.storage.icd_index import IndexDescriber
+
+                self._index_describer = IndexDescriber()
+            describe = self._index_describer
+        try:
+            return describe(code) or ""
+        except Exception:  # noqa: BLE001 - a missing description never stops the change
+            return ""
 
     def set_notes(self, visit_id: int, notes: str, user: str | None = None) -> Visit:
         self._open_visit(visit_id)

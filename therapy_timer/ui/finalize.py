@@ -278,7 +278,10 @@ class FinalizePage(QWidget):
         self._fit_table_height()
 
     def _add_toggles(self, rows, diagnoses) -> None:
-        descriptions = {code: self.describe(code) for code in diagnoses}
+        # As documented with the visit first; the index only for visits recorded before.
+        documented = dict(zip(self.visit.diagnoses, self.visit.diagnosis_descriptions,
+                              strict=False))
+        descriptions = {code: documented.get(code) or self.describe(code) for code in diagnoses}
         for i, row in enumerate(rows):
             if not getattr(row, "billed", False):
                 continue

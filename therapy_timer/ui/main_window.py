@@ -544,13 +544,28 @@ class MainWindow(QMainWindow):
         try:
             # The picker only accepts billable codes from the index: no slow re-validation.
             self.repo.set_diagnoses(visit_id, codes, user=self.controller.user or None,
-                                    validate=False)
+                                    validate=False, descriptions=self._described(codes))
         except StorageError as exc:
             Ask.warn(self, "Diagnoses not saved", str(exc))
             return
         self.controller.reload()
         if self._finalize_page is not None and self.stack.currentWidget() is self._finalize_page:
             self.show_review(visit_id)
+
+    def _described(self, codes) -> dict[str, str]:
+        """The picker's descriptions of ``codes`` (kept with the visit as documented)."""
+        opened = getattr(self.icd_source, "index", None)
+        index = opened() if callable(opened) else None
+        out = {}
+        for code in codes if index is not None else ():
+            try:
+                entry = index.lookup(code)
+            except Exception as exc:  # noqa: BLE001 - the store falls back to its own lookup
+                log.warning("ICD-10-CM description of %s not read: %s", code, exc)
+                continue
+            if entry is not None:
+                out[code] = entry.description
+        return out
 
     def open_settings(self) -> None:
         from therapy_timer.ui.settings import SettingsDialog

@@ -327,11 +327,25 @@ class PracticePage(Page):
         bundled_help.setWordWrap(True)
         layout.addWidget(self.list_bundled)
         layout.addWidget(bundled_help)
+        # The clinic administrator PIN resets a provider's PIN (Settings > Providers); once
+        # set, it changes only with itself.
+        self.admin_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password,
+                                   placeholderText="4 to 12 digits; empty keeps it")
+        self.admin_current = QLineEdit(echoMode=QLineEdit.EchoMode.Password,
+                                       placeholderText="the administrator PIN now set")
+        self.admin_state = QLabel()
+        admin = QFormLayout()
+        for label, widget in (("New administrator PIN", self.admin_pin),
+                              ("Current administrator PIN", self.admin_current),
+                              ("", self.admin_state)):
+            widget.setAccessibleName(label or "Administrator PIN state")
+            admin.addRow(label, widget)
+        layout.addLayout(admin)
         layout.addStretch(1)
         layout.addLayout(self.footer())
         self.load()
         self.watch(self.name, self.address, self.phone, self.npi, self.tax_id, self.taxonomy,
-                   self.timezone, self.list_bundled)
+                   self.timezone, self.list_bundled, self.admin_pin)
 
     title = "the practice details"
 
@@ -345,7 +359,17 @@ class PracticePage(Page):
         self.taxonomy.setText(practice.taxonomy)
         self.timezone.setCurrentText(practice.timezone)
         self.list_bundled.setChecked(practice.list_bundled)
+        self._show_admin_pin()
         self.dirty = False
+
+    def _show_admin_pin(self) -> None:
+        has = self.repo.has_admin_pin()
+        self.admin_pin.clear()
+        self.admin_current.clear()
+        self.admin_current.setEnabled(has)
+        self.admin_state.setText(
+            "An administrator PIN is set: it may reset any provider's PIN." if has else
+            "No administrator PIN: a provider's PIN changes only with that PIN.")
 
     def save(self) -> bool:
         name = self.name.text().strip()
@@ -366,16 +390,25 @@ class PracticePage(Page):
         if zone and zone not in time_zones():
             self.error(f"Time zone {zone!r} is not a known zone (for example America/Chicago).")
             return False
+        admin_pin = self.admin_pin.text().strip()
+        if admin_pin and not (admin_pin.isdigit() and 4 <= len(admin_pin) <= 12):
+            self.error("The administrator PIN must be 4 to 12 digits (no letters or spaces).")
+            return False
         practice = Practice(name, self.address.toPlainText().strip(), self.phone.text().strip(),
                             npi, tax_id, taxonomy, zone,
                             list_bundled=self.list_bundled.isChecked())
         try:
+            if admin_pin:  # first: a wrong current PIN saves nothing
+                self.repo.set_admin_pin(admin_pin, self.admin_current.text().strip() or None,
+                                        user=self.user)
             self.repo.save_practice(practice, user=self.user)
         except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
+        self._show_admin_pin()
         self.dirty = False
-        self.ok("Practice details saved.")
+        self.ok("Practice details saved" + (" with a new administrator PIN." if admin_pin
+                                            else "."))
         return True
 
 

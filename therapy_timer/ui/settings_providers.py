@@ -75,6 +75,9 @@ class ProvidersPage(RecordListPage):
         self.pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.pin.setPlaceholderText("4 to 12 digits; empty keeps the current PIN")
         self.clear_pin = QCheckBox("Remove the PIN")
+        # A PIN is its provider's: changing or removing one needs it (or the administrator's).
+        self.current_pin = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.current_pin.setPlaceholderText("their PIN, or the clinic administrator PIN")
         self.pin_state = QLabel()
         form = QFormLayout()
         for label, widget in (
@@ -89,6 +92,7 @@ class ProvidersPage(RecordListPage):
             ("", self.active),
             ("New PIN", self.pin),
             ("", self.clear_pin),
+            ("Current PIN", self.current_pin),
             ("", self.pin_state),
         ):
             widget.setAccessibleName(label or getattr(widget, "text", lambda: "")())
@@ -153,6 +157,8 @@ class ProvidersPage(RecordListPage):
         self.pin.clear()
         self.clear_pin.setChecked(False)
         self.clear_pin.setEnabled(p.has_pin)
+        self.current_pin.clear()
+        self.current_pin.setEnabled(p.has_pin)
         self.pin_state.setText("A PIN is set." if p.has_pin else "No PIN set.")
         self.message.clear()
         self.dirty = False
@@ -208,6 +214,14 @@ class ProvidersPage(RecordListPage):
                 self.error("The PIN must be 4 to 12 digits (no letters or spaces).")
                 return False
             pin = pin_text
+        current = None
+        if pin is not None and self._current is not None and self._current.has_pin:
+            current = self.current_pin.text().strip()
+            if not current:
+                self.error(f"Enter {self._current.name}'s current PIN (or the clinic "
+                           "administrator PIN) to change or remove it.")
+                self.current_pin.setFocus()
+                return False
         role = self._role_value()
         provider = Provider(
             name=name,
@@ -223,7 +237,8 @@ class ProvidersPage(RecordListPage):
             taxonomy=taxonomy,
         )
         try:
-            saved = self.repo.save_provider(provider, pin=pin, user=self.user)
+            saved = self.repo.save_provider(provider, pin=pin, user=self.user,
+                                            current_pin=current)
         except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
