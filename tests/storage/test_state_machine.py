@@ -163,6 +163,8 @@ class StoreMachine(RuleBasedStateMachine):
           minutes=st.sampled_from([20, 35]))
     def run_a_tied_pair(self, first, second, minutes):
         """Two one-on-one codes of equal minutes, one after the other: equal leftovers."""
+        if self.now + timedelta(minutes=2 * minutes) > T0 + timedelta(hours=12):
+            return  # the clinic's day (09:00 Chicago) ends 15 h after T0: stay inside it
         self.start(first, assistant=False)
         self.now += timedelta(minutes=minutes)
         self.switch(second)
