@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from therapy_timer.core import units as units_module
-from therapy_timer.core.model import BillingError, Service
+from therapy_timer.core.model import BillingError, Rule, Service
 from therapy_timer.core.units import CodeUnits, Tie, allocate
 
 TIED = [Service("97110", 20, 0), Service("97112", 20, 1), Service("97010", 10, 2)]
@@ -99,3 +99,58 @@ def test_the_97130_line_is_timed_with_no_minutes_of_its_own():
 def test_97129_timed_alongside_97130_keeps_a_97130_line():
     lines = allocate([Service("97129", 10, 0), Service("97130", 3, 1)]).lines
     assert [(ln.code, ln.units) for ln in lines] == [("97129", 1)] + [("97130", 0)]
+
+
+def test_97130_timed_alone_still_bills_97129_first():
+    alloc = allocate([Service("97130", 30, 0)])
+    assert alloc.lines == (CodeUnits("97129", 30, 1, True, 0, 0, 30),
+                           CodeUnits("97130", 0, 1, True, 0, 0, 0))
+    assert alloc.rule is Rule.CMS
+
+
+def test_cognitive_codes_pool_at_the_first_ones_start_and_sort_in_start_order():
+    lines = allocate([Service("97129", 10, 5), Service("97130", 10, 3),
+                      Service("97110", 10, 4)]).lines
+    assert lines == (CodeUnits("97129", 20, 1, True, 3, 0, 20),
+                     CodeUnits("97130", 0, 0, True, 3, 0, 0),
+                     CodeUnits("97110", 10, 1, True, 4, 0, 10))
+
+
+def test_a_tie_with_cognitive_codes_lists_97129_and_97130_apart():
+    (tie,) = allocate([Service("97129", 20, 1), Service("97130", 20, 0),
+                       Service("97110", 10, 2)]).ties
+    assert tie == Tie(("97129", "97110"), 10, 1,
+                      ({"97129": 1, "97130": 2, "97110": 0},
+                       {"97129": 1, "97130": 1, "97110": 1}), False)
+    (tie,) = allocate([Service("97129", 20, 0), Service("97110", 20, 1)]).ties
+    assert tie.alternatives == ({"97129": 1, "97130": 1, "97110": 1}, {"97129": 1, "97110": 2})
+
+
+def test_a_repeated_code_adds_up_its_performers_minutes():
+    (line,) = allocate([Service("97110", 10, 0, 4), Service("97110", 10, 1, 3)]).lines
+    assert line == CodeUnits("97110", 20, 1, True, 0, 7, 13)
+
+
+def test_untimed_lines_carry_their_order_and_minutes_and_the_words_for_under_a_minute():
+    alloc = allocate([Service("97110", 8, 0), Service("97010", 0, 1), Service("G0283", 0, 2),
+                      Service("97012", 5, 3, 0, 4)], untimed_ok=["g0283"])
+    assert alloc.lines[1:] == (CodeUnits("97010", 0, 0, False, 1, 0, 0),
+                               CodeUnits("G0283", 0, 1, False, 2, 0, 0),
+                               CodeUnits("97012", 5, 1, False, 3, 0, 4))
+    assert alloc.under_a_minute == ("97010", "G0283")
+    assert alloc.explanation == (
+        "8 timed minutes -> 1 unit",
+        "1 leftover unit(s) go to the largest leftover minutes: 97110 (8 min)",
+        "97010 is untimed supervised modality timed under a minute: not billed unless the "
+        "clinician confirms it",
+        "G0283 is untimed supervised modality timed under a minute: 1 unit, as the clinician "
+        "confirmed",
+        "97012 is untimed supervised modality: 1 unit; its 5 min count in total treatment "
+        "time, not the timed total")
+
+
+def test_the_explanation_says_unit_or_units():
+    assert allocate([Service("97110", 8, 0)]).explanation[0] == "8 timed minutes -> 1 unit"
+    assert allocate([Service("97110", 23, 0)]).explanation[0] == "23 timed minutes -> 2 units"
+    assert allocate([Service("97110", 7, 0)]).explanation[:2] == (
+        "7 timed minutes -> 0 units", "Under 8 timed minutes in the day: no timed unit bills")
