@@ -154,3 +154,43 @@ def test_the_explanation_says_unit_or_units():
     assert allocate([Service("97110", 23, 0)]).explanation[0] == "23 timed minutes -> 2 units"
     assert allocate([Service("97110", 7, 0)]).explanation[:2] == (
         "7 timed minutes -> 0 units", "Under 8 timed minutes in the day: no timed unit bills")
+
+
+@pytest.mark.parametrize(("service", "message"), [
+    (Service("97110", 12.5, 0), "97110: minutes must be a whole number, got 12.5"),
+    (Service("97110", True, 0), "97110: minutes must be a whole number, got True"),
+    (Service("97110", 10, 0, 11), "97110: assistant minutes (11) must be between 0 and the "
+                                  "code's minutes (10)"),
+    (Service("97110", 10, 0, -1), "97110: assistant minutes (-1) must be between 0 and the "
+                                  "code's minutes (10)"),
+    (Service("97110", 10, 0, 4, 7), "97110: therapist minutes (7) and assistant minutes (4) add "
+                                    "up to more than the code's minutes (10)"),
+    (Service("97110", 10, 0, 0, -1), "97110: therapist minutes (-1) and assistant minutes (0) "
+                                     "add up to more than the code's minutes (10)"),
+])
+def test_bad_minutes_are_refused_with_the_field_named(service, message):
+    with pytest.raises(BillingError) as refused:
+        allocate([service])
+    assert str(refused.value) == message
+
+
+def test_minutes_that_fit_exactly_are_accepted():
+    (line,) = allocate([Service("97110", 10, 0, 4, 6)]).lines
+    assert (line.assistant_minutes, line.therapist_minutes) == (4, 6)
+    (line,) = allocate([Service("97110", 10, 0, 0, 8), Service("97110", 10, 1, 2, 7)]).lines
+    assert (line.minutes, line.assistant_minutes, line.therapist_minutes) == (20, 2, 15)
+
+
+def test_the_explanation_of_full_and_leftover_units_in_these_words():
+    alloc = allocate([Service("97110", 23, 0), Service("97112", 38, 1), Service("97140", 7, 2),
+                      Service("97530", 4, 3)])
+    assert alloc.explanation == (
+        "72 timed minutes -> 5 units",
+        "97110: 23 min = 1 full unit(s) + 8 min left over",
+        "97112: 38 min = 2 full unit(s) + 8 min left over",
+        "2 leftover unit(s) go to the largest leftover minutes: 97110 (8 min), 97112 (8 min)",
+        "No unit left for 97140, 97530: the day's total allows only 5 (document the time "
+        "anyway)",
+    )
+    assert allocate([Service("97110", 30, 0)]).explanation == (
+        "30 timed minutes -> 2 units", "97110: 30 min = 2 full unit(s) + 0 min left over")
