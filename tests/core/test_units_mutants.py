@@ -194,3 +194,19 @@ def test_the_explanation_of_full_and_leftover_units_in_these_words():
     )
     assert allocate([Service("97110", 30, 0)]).explanation == (
         "30 timed minutes -> 2 units", "97110: 30 min = 2 full unit(s) + 0 min left over")
+
+
+def test_a_choice_may_leave_out_a_tied_code_that_gets_no_unit():
+    alloc = allocate([Service(c, 10, n) for n, c in enumerate(("97110", "97112", "97140"))])
+    chosen = alloc.with_choice({"97110": 1, "97140": 1})  # 97112: 0, left out
+    assert chosen.as_dict() == {"97110": 1, "97112": 0, "97140": 1}
+
+
+def test_no_explanation_is_built_when_none_is_asked_for():
+    assert allocate([Service("97110", 23, 0)], explain=False).explanation == ()
+
+
+def test_pooled_cognitive_minutes_keep_each_performers_own_minutes():
+    (first, _addon) = allocate([Service("97129", 10, 0, 2, 7),
+                                Service("97130", 10, 1, 0, 9)]).lines
+    assert (first.minutes, first.assistant_minutes, first.therapist_minutes) == (20, 2, 16)
