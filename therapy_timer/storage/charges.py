@@ -321,6 +321,13 @@ class ChargesMixin(TimerMixin):
                     (visit_id, number, line.code, line.label, " ".join(line.modifiers),
                      line.units, line.minutes, line.fee_cents, line.charge_cents,
                      int(allowed.get(line.code, 0)), chosen.get(line.code, default)))
+            # The entry first: the database lets a visit become finalized only right after
+            # its finalize entry (migration 8), so raw SQL cannot finalize one unrecorded.
+            self._audit(now, user, "finalize", "visit", visit_id, {
+                "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
+                          for ln in lines],
+                "confirmed": record["confirmed"], "choice": record["choice"],
+                "pointers": record["pointers"], "untimed_ok": untimed_ok})
             cur = conn.execute(
                 "UPDATE visits SET status = 'finalized', session_start = ?, session_end = ?,"
                 " timed_minutes = ?, treatment_minutes = ?, finalized_at = ?, finalized_by = ?,"
@@ -328,13 +335,8 @@ class ChargesMixin(TimerMixin):
                 (to_text(own.session_start), to_text(own.session_end), own.total_timed_minutes,
                  own.total_treatment_minutes, to_text(now), str(user).strip(),
                  json.dumps(record, sort_keys=True), choices_text(locked_with), visit_id))
-            if cur.rowcount != 1:
+            if cur.rowcount != 1:  # the whole transaction, entry included, is rolled back
                 raise FrozenVisitError(f"visit {visit_id} was finalized meanwhile")
-            self._audit(now, user, "finalize", "visit", visit_id, {
-                "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
-                          for ln in lines],
-                "confirmed": record["confirmed"], "choice": record["choice"],
-                "pointers": record["pointers"], "untimed_ok": untimed_ok})
         return self.charge_lines(visit_id)
 
     def amend_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:

@@ -372,6 +372,16 @@ _V8_TAMPER_EVIDENCE = [
             IS NOT NEW.original_visit_id
        BEGIN SELECT RAISE(ABORT, 'an amendment names a finalized visit and its correction');
        END""",
+    # Finalizing, like voiding and amending, only together with its record: the app writes the
+    # finalize entry (with the lines it froze) first, in the same transaction.
+    """CREATE TRIGGER visits_finalize_needs_entry BEFORE UPDATE OF status ON visits
+       WHEN NEW.status = 'finalized' AND OLD.status = 'open' AND NOT EXISTS (
+            SELECT 1 FROM (SELECT action, entity, entity_id FROM audit_log
+                           ORDER BY seq DESC LIMIT 1) AS last
+            WHERE last.action = 'finalize' AND last.entity = 'visit'
+              AND last.entity_id = OLD.id)
+       BEGIN SELECT RAISE(ABORT,
+             'a visit is finalized only with its finalize entry in the audit log'); END""",
     # Money is recorded only against a finalized visit, and starts not voided.
     """CREATE TRIGGER payments_of_finalized BEFORE INSERT ON payments
        WHEN (SELECT status FROM visits WHERE id = NEW.visit_id) IS NOT 'finalized'
