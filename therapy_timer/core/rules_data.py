@@ -96,12 +96,12 @@ def check_kx_year(year: object, threshold_cents: object, review_cents: object,
     Raises:
         BillingError: a field is missing, of the wrong type or out of range (named).
     """
-    def whole(value: object, name: str) -> int:
+    def whole(value: object, name: str, unit: str = " of cents") -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise BillingError(f"{name} must be a whole number of cents, not {value!r}")
+            raise BillingError(f"{name} must be a whole number{unit}, not {value!r}")
         return value
 
-    year = whole(year, "year")
+    year = whole(year, "year", "")
     if not KX_YEARS[0] <= year <= KX_YEARS[1]:
         raise BillingError(f"year {year} is outside {KX_YEARS[0]}-{KX_YEARS[1]}")
     threshold = whole(threshold_cents, "threshold_cents")
