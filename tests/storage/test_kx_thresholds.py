@@ -136,6 +136,12 @@ def test_a_2027_medicare_visit_finalizes_with_2026s_threshold_then_2027s(file_re
     assert record["kx_threshold"] == {"year": 2026, "for_year": 2027,
                                       "threshold_cents": 248000, "fallback": True}
     assert any(w.startswith("2026's threshold used") for w in record["warnings"])
+    from therapy_timer.core.superbill_build import superbill_for_visit
+
+    notes = superbill_for_visit(repo, first.id).documentation.notes
+    assert ("2026's threshold used: enter 2027's in Settings (Rule data). No KX threshold is on "
+            "file for 2027, so the KX and targeted-review checks of this visit use 2026's "
+            "amounts ($2,480.00).") in notes
     # With 2027's entered, the next visit bills against it, with no notice.
     repo.set_kx_threshold(2027, 265000, 300000, "V", "CY2027 PFS final rule", "Avery Stone",
                           now=JAN_5 + minutes(40))
@@ -144,3 +150,8 @@ def test_a_2027_medicare_visit_finalizes_with_2026s_threshold_then_2027s(file_re
     assert not any("threshold used" in w for w in billing.warnings)
     assert billing.kx.kx.threshold_cents == 265000 and not billing.kx.fallback
     assert [s.modifier for s in billing.suggestions] == []  # $2,590 + $60 is not past $2,650
+    # The first visit's superbill now says what it was checked against, without the prompt.
+    notes = superbill_for_visit(repo, first.id).documentation.notes
+    assert not any("threshold used" in n for n in notes)
+    assert ("KX was checked against 2026's threshold ($2,480.00): 2027's was not on file when "
+            "this visit was finalized.") in notes
