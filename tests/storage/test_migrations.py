@@ -88,11 +88,18 @@ def table_rows(path) -> dict[str, list[tuple]]:
         conn.close()
 
 
+#: Every version a file can be at before the latest (numbers are assigned per branch, so one
+#: may be missing until its branch is merged).
+EARLIER = [number for number, _, _ in MIGRATIONS[:-1]]
+
+
 def test_versions_are_numbered_in_order():
-    assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+    numbers = [number for number, _, _ in MIGRATIONS]
+    assert numbers[0] == 1 and numbers == sorted(set(numbers))
+    assert numbers[-1] == LATEST_VERSION
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", EARLIER)
 def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     path = tmp_path / f"v{version}.db"
     build_at(path, version)
@@ -269,7 +276,7 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
         repo.close()
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", EARLIER)
 def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     """verify opens an older file without migrating it: it checks what that version has and
     says what it could not check."""
@@ -324,5 +331,44 @@ def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_pa
         assert "intervals are frozen" in refused("DELETE FROM intervals WHERE id = 1")
         assert "cannot be deleted" in refused("DELETE FROM visits WHERE id = 1")
         assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()
+
+
+def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
+    """Version 10 (issue 12): the upgrade seeds every shipped year as "shipped"; the clinic's
+    own entry is audited, never deleted, and a newer shipped value is only offered beside it.
+    (Built at 8, the last version before 10 on every branch: 9's contents do not matter.)"""
+    from therapy_timer.core.rules_data import KxYear
+
+    path = tmp_path / "v8.db"
+    build_at(path, 8)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        rows = repo.conn.execute("SELECT year, threshold_cents, review_cents, confidence,"
+                                 " origin FROM kx_thresholds ORDER BY year").fetchall()
+        assert rows == [(2022, 215000, 300000, "V", "shipped"),
+                        (2023, 223000, 300000, "V", "shipped"),
+                        (2024, 233000, 300000, "V", "shipped"),
+                        (2025, 241000, 300000, "S", "shipped"),
+                        (2026, 248000, 300000, "S", "shipped")]
+        # Seeding is not a clinic change: the migrated log keeps its one entry.
+        assert repo.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+        repo.set_kx_threshold(2027, 255000, 300000, "V", "CY2027 PFS final rule", "pat",
+                              now=T0.replace(hour=18))
+        with pytest.raises(sqlite3.DatabaseError, match="is kept"):
+            repo.conn.execute("DELETE FROM kx_thresholds WHERE year = 2027")
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("UPDATE kx_thresholds SET review_cents = 1000 WHERE year = 2027")
+        # A newer release ships another 2027: offered, the clinic's amount stays.
+        newer = {2027: KxYear(2027, 256000, 300000, "V", "CMS MLN page")}
+        assert repo.seed_kx_thresholds(newer, now=T0.replace(hour=19)) == [
+            "2027: a newer shipped value is offered beside the clinic's"]
+        [entry] = [e for e in repo.kx_entries() if e.kx.year == 2027]
+        assert (entry.kx.threshold_cents, entry.origin, entry.entered_by) == (255000, "clinic",
+                                                                               "pat")
+        assert entry.offer == newer[2027]
+        assert repo.audit_verify() is None
     finally:
         repo.close()

@@ -4,6 +4,11 @@ Reads one visit object, or a list of them, from FILE or stdin and prints the res
 Bad input (a field of the wrong type, Medicare with the per-code rule, a file that is not UTF-8
 JSON, too deep, too long or too large) exits 2 with a one-line message on stderr and nothing on
 stdout; ``core/visit_json.py`` checks the visits.
+
+With ``--db PATH`` the visits bill with that clinic database's rule data (its KX thresholds by
+year); without it, with the data shipped in ``resources/``. A date of service whose year has no
+KX threshold on file bills with the latest year on file: the visit's warnings say so, and so
+does a warning on stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unit rule for visits that do not name one (default: cms); given "
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
+    parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="bill with this clinic database's rule data (KX thresholds by "
+                        "year); default: the data shipped with the app")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -41,18 +49,52 @@ def run(args: argparse.Namespace) -> int:
     from therapy_timer.core.visit_json import bill_visit
 
     data = read_json(args.file)
+    clinic = clinic_rules(args)
     today = date.today()
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today) for i, v in
-                           enumerate(data)]
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, clinic)
+                           for i, v in enumerate(data)]
         else:
-            result = bill_visit(data, args.rule, "", today)
+            result = bill_visit(data, args.rule, "", today, clinic)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
+    for notice in fallback_notices(result if isinstance(result, list) else [result]):
+        where = "" if clinic else (" (the shipped data billed: give --db PATH for a clinic's "
+                                   "own thresholds)")
+        print(f"therapy-timer: warning: {notice}{where}", file=sys.stderr)
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0
+
+
+def clinic_rules(args: argparse.Namespace) -> dict[str, Any]:
+    """BillingContext fields from the database named by ``--db`` (before or after the
+    command; THERAPY_TIMER_DB is not read: without --db the shipped data bills, as before).
+
+    Raises:
+        UsageError: the file is missing or is not a Therapy Timer database.
+    """
+    path = getattr(args, "db", None)
+    if not path:
+        return {}
+    from therapy_timer.commands.documents import _open_store
+
+    repo = _open_store(args)
+    try:
+        return {"kx_thresholds": repo.kx_thresholds()}
+    finally:
+        repo.close()
+
+
+def fallback_notices(results: list[dict]) -> list[str]:
+    """Each distinct "another year's threshold used" notice of the results, in order."""
+    seen: list[str] = []
+    for result in results:
+        notice = (result.get("kx_threshold") or {}).get("notice")
+        if notice and notice not in seen:
+            seen.append(notice)
+    return seen
 
 
 def read_json(path: str | None) -> Any:

@@ -35,7 +35,7 @@ from therapy_timer.core.modifiers import (
     therapist_met_alone,
     untimed_assistant,
 )
-from therapy_timer.core.rules_data import NcciPair, default_ncci, kx_for_year
+from therapy_timer.core.rules_data import KxLookup, KxYear, NcciPair, default_ncci, kx_lookup
 from therapy_timer.core.units import (
     COGNITIVE_ADDON,
     COGNITIVE_FIRST,
@@ -77,6 +77,9 @@ class BillingContext:
     #: wants every service listed); otherwise they are documented, not billed.
     list_bundled: bool = False
     ncci_edits: bool = True
+    #: KX thresholds by year (the clinic's, from its database); None: the shipped seed. A year
+    #: with none on file uses the latest year before it and says so (``rules_data.kx_lookup``).
+    kx_thresholds: Mapping[int, KxYear] | None = None
 
     def __post_init__(self) -> None:
         check_medicare_rule(self.medicare, self.rule)
@@ -163,6 +166,8 @@ class DayBilling:
     session_start: datetime | None = None
     session_end: datetime | None = None
     earlier: tuple[BilledLine, ...] = ()
+    #: The KX threshold the day was checked against (None: KX does not apply, or no date).
+    kx: KxLookup | None = None
     # Re-runs the modifier rules for another allocation of the same day (see with_choice).
     _rebill: Callable[[Allocation], DayBilling] | None = field(default=None, repr=False,
                                                                 compare=False)
@@ -566,14 +571,18 @@ def _finish(
                           else "documented, not billed")
                 warnings.append(f"{line.code}: {info.medicare_note} It is {listed}.")
 
+    kx = None
     if context.kx_applies and day is not None:
         kx_lines = [
             (codes_out.get(line.code, line.code), line.units,
              context.allowed_cents.get(codes_out.get(line.code, line.code), 0))
             for line in allocation.lines if line.code not in bundled
         ]
-        finding = kx_findings(kx_lines, context.prior_kx_cents, kx_for_year(day.year),
-                              discipline.kx_bucket)
+        kx = kx_lookup(day.year, context.kx_thresholds)
+        if kx.notice:
+            warnings.append(kx.notice)
+        finding = kx_findings(kx_lines, context.prior_kx_cents, kx.kx, discipline.kx_bucket,
+                              year=day.year)
         for s in finding.suggestions:
             original = next((k for k, v in codes_out.items() if v == s.code), s.code)
             suggestions.setdefault(original, []).append(s)
@@ -613,6 +622,7 @@ def _finish(
         session_start=times.session_start if times else None,
         session_end=times.session_end if times else None,
         earlier=earlier,
+        kx=kx,
         _rebill=rebill,
     )
     if earlier:  # what the day's proposal would leave this visit: mismatches shown before

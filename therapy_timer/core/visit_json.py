@@ -122,7 +122,7 @@ def _bounded(value: int, name: str, high: int, unit: str) -> int:
 
 
 def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
-               today: date | None = None) -> dict:
+               today: date | None = None, clinic: Mapping[str, Any] | None = None) -> dict:
     """Bills one visit object and returns the JSON-ready result.
 
     Every field is type-checked (``VISIT_FIELDS``). A visit given as ``services`` without a
@@ -130,16 +130,20 @@ def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
     so; with ``kx_applies`` the date is required, because the KX threshold is per calendar
     year and a KX attestation on the wrong year's threshold would be false.
 
+    ``clinic``: BillingContext fields from the clinic's database (``units --db``), for
+    example ``kx_thresholds``; without it the shipped seed is used.
+
     Raises:
         BillingError: the visit cannot be billed as given; the message names the problem.
     """
     try:
-        return _bill_visit(visit, forced_rule, today or date.today())
+        return _bill_visit(visit, forced_rule, today or date.today(), clinic or {})
     except BillingError as exc:
         raise _fail(prefix, str(exc)) from None
 
 
-def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
+def _bill_visit(visit: Any, forced_rule: str | None, today: date,
+                clinic: Mapping[str, Any]) -> dict:
     if not isinstance(visit, dict):
         raise BillingError(f"a visit must be a JSON object, not {json_type(visit)}")
     fields = _typed(visit, VISIT_FIELDS, "")
@@ -184,10 +188,10 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
         if medicare:
             raise BillingError("'self_pay' and 'medicare' cannot both be true")
         context = self_pay_context(discipline, rule=rule, kx_applies=kx_applies, **switches,
-                                   **money)
+                                   **money, **clinic)
     else:
         context = BillingContext(rule=rule, discipline=discipline, medicare=medicare,
-                                 kx_applies=kx_applies, **switches, **money)
+                                 kx_applies=kx_applies, **switches, **money, **clinic)
     untimed_ok = _codes(fields.get("untimed_ok"), "untimed_ok")
     if "intervals" in fields and "services" in fields:
         raise BillingError("give either 'services' or 'intervals', not both")
@@ -332,4 +336,12 @@ def to_json(billing: DayBilling) -> dict:
         ],
         "warnings": list(billing.warnings),
         "explanation": list(billing.explanation),
+        # The KX threshold checked against (null when KX does not apply); "fallback": true
+        # when the date's year had none on file and the latest year before it stood in.
+        "kx_threshold": None if billing.kx is None else {
+            "year": billing.kx.kx.year, "for_year": billing.kx.year,
+            "threshold_cents": billing.kx.kx.threshold_cents,
+            "review_cents": billing.kx.kx.review_cents,
+            "confidence": billing.kx.kx.confidence, "fallback": billing.kx.fallback,
+            "notice": billing.kx.notice},
     }

@@ -191,7 +191,8 @@ class ChargesMixin(TimerMixin):
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
             prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
             allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
-            list_bundled=list_bundled, ncci_edits=not payer.self_pay)
+            list_bundled=list_bundled, ncci_edits=not payer.self_pay,
+            kx_thresholds=self.kx_thresholds() if payer.kx_applies else None)
 
     def bill_visit(self, visit_id: int, now: datetime | None = None,
                    untimed_ok: Collection[str] | None = None) -> DayBilling:
@@ -309,6 +310,11 @@ class ChargesMixin(TimerMixin):
             "bundled": [line.code for line in billing.lines if line.bundled] or None,
             "list_bundled": billing.context.list_bundled,
             "untimed_ok": untimed_ok,
+            # The KX threshold checked against (another year's when none was on file).
+            "kx_threshold": None if billing.kx is None else {
+                "year": billing.kx.kx.year, "for_year": billing.kx.year,
+                "threshold_cents": billing.kx.kx.threshold_cents,
+                "fallback": billing.kx.fallback},
         }
         locked_with = _locked_choices(billing, confirmed, choice, chosen, visit.diagnoses,
                                       untimed_ok)

@@ -423,6 +423,30 @@ _V9_DESCRIPTIONS_AND_IDS = [
                                   ("amendments", "an amendment"))),
 ]
 
+_V10_KX_THRESHOLDS = [
+    # KX thresholds by year, kept in the clinic's database (issue 12): seeded from
+    # resources/kx_thresholds.toml ("shipped") and entered in Settings ("clinic"). A newer
+    # release's value for a year the clinic entered is kept beside it as an offer (offer_*),
+    # never written over the clinic's; declining it remembers which value was declined.
+    """CREATE TABLE kx_thresholds (
+        year INTEGER PRIMARY KEY CHECK (year BETWEEN 1999 AND 2100),
+        threshold_cents INTEGER NOT NULL CHECK (threshold_cents > 0),
+        review_cents INTEGER NOT NULL CHECK (review_cents > threshold_cents),
+        confidence TEXT NOT NULL CHECK (confidence IN ('V', 'S', 'U')),
+        source TEXT NOT NULL CHECK (source <> ''),
+        origin TEXT NOT NULL CHECK (origin IN ('shipped', 'clinic')),
+        entered_by TEXT NOT NULL CHECK (entered_by <> ''),
+        entered_at TEXT NOT NULL,
+        offer_threshold_cents INTEGER,
+        offer_review_cents INTEGER,
+        offer_confidence TEXT,
+        offer_source TEXT,
+        declined_offer TEXT)""",
+    # A threshold stays on file once billed with: nothing deletes a year.
+    """CREATE TRIGGER kx_thresholds_no_delete BEFORE DELETE ON kx_thresholds
+       BEGIN SELECT RAISE(ABORT, 'a KX threshold year is kept: enter a corrected amount'); END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -441,6 +465,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased;"
         " the clinic administrator PIN",
      _V9_DESCRIPTIONS_AND_IDS),
+    (10, "KX thresholds by year in the database (seeded from the shipped file, entered in"
+         " Settings)", _V10_KX_THRESHOLDS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -39,6 +39,7 @@ from therapy_timer.storage.errors import (
     StorageError,
 )
 from therapy_timer.storage.history import HistoryMixin
+from therapy_timer.storage.kx_thresholds import KxThresholdsMixin
 from therapy_timer.storage.migrations import (
     LATEST_VERSION,
     check_version,
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin, TamperMixin):
+                 RecoveryMixin, TamperMixin, KxThresholdsMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
@@ -151,4 +152,17 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
     repo = Repository(conn, path)
     repo.anchor = anchor
     repo.repaired_triggers = tuple(repaired)
+    if migrate_schema:
+        _seed_rule_data(repo)
     return repo
+
+
+def _seed_rule_data(repo: Repository) -> None:
+    """The shipped rule data the database lacks (first use, or an upgrade of the app)."""
+    try:
+        repo.seed_kx_thresholds()
+    except (ReadOnlyError, DatabaseLockedError) as exc:  # bills with what is on file
+        log.warning("KX thresholds not seeded: %s", exc)
+    except BaseException:
+        repo.close()
+        raise

@@ -9,7 +9,8 @@ Public API:
 
 * ``SettingsDialog(repo, parent=None, user=None, settings=None)``; ``SettingsDialog.edit(repo,
   parent=None, user=None)`` shows it modally. Tabs: ``practice``, ``providers``, ``payers``,
-  ``fees``, ``tiles``, ``workstation`` attributes (``tabs`` is the QTabWidget).
+  ``fees``, ``tiles``, ``rules`` (Rule data: ui/settings_rules.py), ``workstation`` attributes
+  (``tabs`` is the QTabWidget).
 * ``app_settings(settings=None) -> QSettings`` (organisation "TherapyTimer", app
   "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
   ``set_lock_minutes(minutes, settings=None)``.
@@ -463,6 +464,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         from therapy_timer.ui.settings_payers import FeesPage, PayersPage
         from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
+        from therapy_timer.ui.settings_rules import RulesPage
 
         self.setWindowTitle("Settings")
         self.resize(900, 640)
@@ -474,12 +476,14 @@ class SettingsDialog(QDialog):
         self.fees = FeesPage(repo, user)
         self.tiles = TilesPage(repo, user)
         self.workstation = WorkstationPage(repo, user, settings)
+        self.rules = RulesPage(repo, user)
         for page, title in (
             (self.practice, "Practice"),
             (self.providers, "Providers"),
             (self.payers, "Payers"),
             (self.fees, "Fee schedule"),
             (self.tiles, "Favourite tiles"),
+            (self.rules, "Rule data"),
             (self.workstation, "This computer"),
         ):
             self.tabs.addTab(page, title)

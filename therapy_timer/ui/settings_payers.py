@@ -31,7 +31,7 @@ from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.formats import format_date
 from therapy_timer.core.model import MEDICARE_RULE_REASON, BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
-from therapy_timer.core.rules_data import kx_for_year
+from therapy_timer.core.rules_data import kx_lookup
 from therapy_timer.core.validation import validate_code, validate_payer_code
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
@@ -48,12 +48,18 @@ RULE_NOTE = (
     "varies by plan: confirm it in the payer's provider manual before relying on it.")
 
 
-def kx_note(year: int) -> str:
-    """The KX threshold for ``year`` with how sure we are of it."""
+def kx_note(year: int, table=None) -> str:
+    """The KX threshold for ``year`` with how sure we are of it (``table``: the clinic's
+    thresholds by year; None: the shipped ones)."""
     try:
-        kx = kx_for_year(year)
+        found = kx_lookup(year, table)
     except BillingError as exc:
         return f"KX threshold: {exc}."
+    kx = found.kx
+    if found.fallback:
+        return (f"KX threshold: {found.notice}: {money(kx.threshold_cents)} per year for PT "
+                f"and SLP combined and the same for OT; targeted medical review at "
+                f"{money(kx.review_cents)}.")
     text = (f"KX threshold {year}: {money(kx.threshold_cents)} per year for PT and SLP "
             f"combined and the same for OT; targeted medical review at "
             f"{money(kx.review_cents)}.")
@@ -101,7 +107,7 @@ class PayersPage(RecordListPage):
         self.add_allowed = QPushButton("Add code")
         self.remove_allowed = QPushButton("Remove code")
         self.rule_note = confirm_note(RULE_NOTE)
-        self.kx_label = confirm_note(kx_note(self.today.year))
+        self.kx_label = confirm_note(kx_note(self.today.year, repo.kx_thresholds()))
 
         form = QFormLayout()
         form.addRow("Name", self.name)
