@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unit rule for visits that do not name one (default: cms); given "
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
+    parser.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
+                        help="bill with this clinic database's rule data (the NCCI pairs and "
+                        "MUEs it imported); without it, the shipped seed")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -42,17 +45,52 @@ def run(args: argparse.Namespace) -> int:
 
     data = read_json(args.file)
     today = date.today()
+    rules, used = clinic_rules(getattr(args, "db", None))
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today) for i, v in
-                           enumerate(data)]
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, rules)
+                           for i, v in enumerate(data)]
+            for item in result:
+                item.update(used)
         else:
-            result = bill_visit(data, args.rule, "", today)
+            result = bill_visit(data, args.rule, "", today, rules)
+            result.update(used)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0
+
+
+def clinic_rules(db: str | None) -> tuple[dict, dict]:
+    """The ``BillingContext`` fields a clinic database's rule data sets, and what the output
+    says was used (``rule_data``); with no database, none (the shipped seed applies).
+
+    Raises:
+        UsageError: no such database, or one that cannot be read.
+    """
+    if not db:
+        return {}, {}
+    from pathlib import Path
+
+    from therapy_timer.cli import UsageError
+    from therapy_timer.storage.errors import StorageError
+    from therapy_timer.storage.repository import open_repository
+
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no database at {path}")
+    try:
+        with open_repository(path, migrate_schema=False) as repo:
+            rules = repo.rule_context()
+            ncci, mue = repo.rule_release("ncci"), repo.rule_release("mue")
+    except StorageError as exc:
+        raise UsageError(f"cannot read the rule data in {path}: {exc}") from None
+    used = {"ncci": ncci.describe() if ncci else "the shipped seed (resources/ncci_pairs.csv): "
+            "no PTP release imported into this database",
+            "mue": mue.describe() if mue else "none imported: units are not checked against "
+            "MUEs"}
+    return rules, {"rule_data": used}
 
 
 def read_json(path: str | None) -> Any:
