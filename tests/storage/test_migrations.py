@@ -54,6 +54,7 @@ def build_at(path, version: int) -> None:
     assert migrations.schema_version(conn) == version
     conn.execute("BEGIN")
     status = V1_ROWS["visits"][0].index("finalized")
+    finalized = 15  # finalized_at, then finalized_by and billing_json
     for table, rows in V1_ROWS.items():
         marks = ",".join("?" * len(rows[0]))
         # Later versions add columns at the end: name the version-1 columns.
@@ -61,11 +62,15 @@ def build_at(path, version: int) -> None:
         columns = ", ".join(f'"{name}"' for name in names)
         if table == "visits":
             # From version 3 a finalized visit's intervals are frozen: insert the visits open
-            # and finalize them once their intervals are in, as the app does.
-            rows = [(*row[:status], "open", *row[status + 1:]) for row in rows]
+            # and finalize them once their intervals are in, as the app does (from version 8
+            # a visit is born open, without its finalize time or billing record).
+            rows = [(*row[:status], "open", *row[status + 1:finalized],
+                     None, row[finalized + 1], None, *row[finalized + 3:]) for row in rows]
         conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-    conn.executemany("UPDATE visits SET status = ? WHERE id = ?",
-                     [(row[status], row[0]) for row in V1_ROWS["visits"]])
+    conn.executemany("UPDATE visits SET status = ?, finalized_at = ?, billing_json = ?"
+                     " WHERE id = ?",
+                     [(row[status], row[finalized], row[finalized + 2], row[0])
+                      for row in V1_ROWS["visits"]])
     conn.execute("COMMIT")
     conn.close()
 
@@ -84,11 +89,17 @@ def table_rows(path) -> dict[str, list[tuple]]:
         conn.close()
 
 
+#: Every version before the latest (numbers other branches hold may be missing until merged).
+EARLIER = [number for number, _, _ in MIGRATIONS[:-1]]
+
+
 def test_versions_are_numbered_in_order():
-    assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+    numbers = [number for number, _, _ in MIGRATIONS]
+    assert numbers[0] == 1 and numbers == sorted(set(numbers))
+    assert numbers[-1] == LATEST_VERSION
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", EARLIER)
 def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     path = tmp_path / f"v{version}.db"
     build_at(path, version)
@@ -265,7 +276,7 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
         repo.close()
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", [v for v in EARLIER if v < 8])  # before the anchor
 def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     """verify opens an older file without migrating it: it checks what that version has and
     says what it could not check."""
@@ -282,3 +293,24 @@ def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     assert f"could not check: the keyed hashes: this database predates the anchor (schema" \
            f" {version}); it gets one when the app next opens it" in out
     assert migrations.schema_version(connect(path)) == version
+
+
+def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_path):
+    """Version 11 (issue 12): CMS's NCCI PTP pairs and MUEs the clinic imports, with their
+    release. An upgraded file has none: billing keeps the shipped seed until an import."""
+    path = tmp_path / "v8.db"
+    build_at(path, 8)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        for table in ("rule_releases", "ncci_pairs", "mue_limits"):
+            assert repo.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        assert repo.rule_release("ncci") is None and repo.ncci_pairs() is None
+        assert repo.mue_limits() == {}
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("INSERT INTO rule_releases (kind, version, files, rows_read,"
+                              " rows_kept, imported_at, imported_by) VALUES ('fees', 'x', '[]',"
+                              " 0, 0, '2026-11-20', 'pat')")
+    finally:
+        repo.close()
+    assert table_rows(path) == V1_ROWS
