@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ncci_samples import mue_row, ptp_row, write_mue, write_ptp, zipped
+from tests.ncci_samples import mue_row, ptp_row, write_mue, write_ptp
 from therapy_timer.core.ncci_files import RuleFileError
 from therapy_timer.storage.repository import open_repository
 
