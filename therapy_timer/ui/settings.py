@@ -428,6 +428,7 @@ class SettingsDialog(QDialog):
     def __init__(self, repo, parent: QWidget | None = None, user: str | None = None,
                  settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        from therapy_timer.ui.settings_ncci import NcciEditsBox
         from therapy_timer.ui.settings_payers import FeesPage, PayersPage
         from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
 
@@ -450,6 +451,7 @@ class SettingsDialog(QDialog):
             (self.workstation, "This computer"),
         ):
             self.tabs.addTab(page, title)
+        self.tabs.addTab(NcciEditsBox(repo, user, getattr(parent, "worker", None)), "NCCI edits")
         self.providers.saved.connect(self.tiles.reload_providers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
