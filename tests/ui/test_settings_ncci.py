@@ -98,3 +98,41 @@ def test_settings_has_the_ncci_edits_tab(qtbot, repo):
     assert titles[-1] == "NCCI edits"
     assert isinstance(dialog.tabs.widget(len(titles) - 1), NcciEditsBox)
     dialog.tabs.widget(len(titles) - 1).worker.shutdown()
+
+
+def test_the_review_warns_above_an_imported_mue_and_suggests_xu_for_an_imported_pair(
+        qtbot, tmp_path):
+    """The review (before Finalize) of a visit billed with the clinic's imported data."""
+    from PySide6.QtWidgets import QLabel
+
+    from tests.ui.conftest import seed_clinic
+    from therapy_timer.core.model import Performer
+    from therapy_timer.ui.clock import FakeClock
+    from therapy_timer.ui.finalize import FinalizePage
+
+    clock = FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    with open_repository(tmp_path / "review.db") as repo:
+        clinic = seed_clinic(repo)
+        repo.import_ncci([write_ptp(tmp_path / "ccipra-v321r0-f1.TXT",
+                                    [ptp_row("97110", "97112")])], now=clock.now())
+        repo.import_mue([write_mue(tmp_path / MUE, [mue_row("97110", 2)])], now=clock.now())
+        visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, clock.now())
+        repo.start_interval(visit.id, "97110", Performer.PT, clock.now())
+        clock.advance(minutes=40)
+        repo.start_interval(visit.id, "97112", Performer.PT, clock.now())
+        clock.advance(minutes=15)
+        repo.pause_visit(visit.id, clock.now())
+        page = FinalizePage(repo, clock)
+        qtbot.addWidget(page)
+        page.user = "Dana Test, PT"
+        page.load(visit.id)
+        page.show()
+        layout = page.checks_layout
+        shown = [w.text() for i in range(layout.count())
+                 if isinstance(w := layout.itemAt(i).widget(), QLabel)]
+        assert ("97110: 3 units billed, more than CMS's Medically Unlikely Edit of 2 per day "
+                "(MAI 3, date of service edit: clinical; CMS practitioner MUE table, effective "
+                "2026-01-01): the units above 2 are likely denied; check the minutes and the "
+                "documentation") in shown
+        assert ("97112", "XU") in {(s.code, s.modifier) for s in page.billing.suggestions}
+        page.close()
