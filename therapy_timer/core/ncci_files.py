@@ -19,6 +19,7 @@ Services MUE Values", "MUE Adjudication Indicator", "MUE Rationale", then one co
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -79,7 +80,7 @@ class _Text:
     """One text file to read: its name for messages, and how to open its bytes."""
 
     name: str
-    open: Callable[[], io.BufferedIOBase]
+    open: Callable[[], contextlib.AbstractContextManager]
 
 
 def _fail(where: str, problem: str) -> RuleFileError:
@@ -101,9 +102,9 @@ def _texts(paths: Sequence[Path | str], suffixes: tuple[str, ...], what: str) ->
             raise _fail(str(path), "the file is empty")
         if head.startswith(b"PK"):
             try:
-                archive = zipfile.ZipFile(path)
-                names = [n for n in archive.namelist()
-                         if n.lower().endswith(suffixes) and not n.endswith("/")]
+                with zipfile.ZipFile(path) as archive:
+                    names = [n for n in archive.namelist()
+                             if n.lower().endswith(suffixes) and not n.endswith("/")]
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise _fail(str(path), f"is not a complete zip archive (truncated or damaged: "
                                        f"{exc})") from None
@@ -111,13 +112,20 @@ def _texts(paths: Sequence[Path | str], suffixes: tuple[str, ...], what: str) ->
                 raise _fail(str(path), f"holds no {what} ({', '.join(suffixes)} file) inside")
             for name in sorted(names):
                 out.append(_Text(f"{path}!{name}",
-                                 lambda a=archive, n=name: a.open(n)))  # type: ignore[misc]
+                                 lambda p=path, n=name: _member(p, n)))  # type: ignore[misc]
         elif path.suffix.lower() in (".xlsx", ".xls"):
             raise _fail(str(path), f"is an Excel workbook: import CMS's zip, or the "
                                    f"{suffixes[0]} file inside it")
         else:
             out.append(_Text(str(path), lambda p=path: p.open("rb")))  # type: ignore[misc]
     return out
+
+
+@contextlib.contextmanager
+def _member(path: Path, name: str) -> Iterator[io.BufferedIOBase]:
+    """A file inside a zip, open for reading; the archive closes with it."""
+    with zipfile.ZipFile(path) as archive, archive.open(name) as raw:
+        yield raw  # type: ignore[misc]
 
 
 def _lines(text: _Text) -> Iterator[str]:
