@@ -23,6 +23,8 @@ def register(subparsers) -> None:
         description="Loads CMS's quarterly NCCI files (as downloaded from CMS's 'NCCI "
                     "Procedure to Procedure (PTP) Edits' and 'Medically Unlikely Edits' pages, "
                     "practitioner services) into the clinic's database; billing then uses them.")
+    parser.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
+                        help="database file (default: the data folder, or THERAPY_TIMER_DB)")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for kind, help_text, files in (
         ("ncci", "the practitioner PTP edits: the release's zip files (f1 ... f4) or the "
