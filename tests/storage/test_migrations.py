@@ -372,3 +372,24 @@ def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
         assert repo.audit_verify() is None
     finally:
         repo.close()
+
+
+def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_path):
+    """Version 11 (issue 12): CMS's NCCI PTP pairs and MUEs the clinic imports, with their
+    release. An upgraded file has none: billing keeps the shipped seed until an import."""
+    path = tmp_path / "v8.db"
+    build_at(path, 8)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        for table in ("rule_releases", "ncci_pairs", "mue_limits"):
+            assert repo.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        assert repo.rule_release("ncci") is None and repo.ncci_pairs() is None
+        assert repo.mue_limits() == {}
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("INSERT INTO rule_releases (kind, version, files, rows_read,"
+                              " rows_kept, imported_at, imported_by) VALUES ('fees', 'x', '[]',"
+                              " 0, 0, '2026-11-20', 'pat')")
+    finally:
+        repo.close()
+    assert table_rows(path) == V1_ROWS

@@ -225,5 +225,7 @@ def test_add_section_puts_another_group_box_on_the_tab(qtbot, clinic, tmp_path):
     box = QGroupBox("NCCI edits (test)")
     dialog.rules.add_section(box)
     boxes = [w for w in dialog.rules.findChildren(QGroupBox)]
-    assert [b.title() for b in boxes][:2] == [
-        "KX thresholds (Medicare therapy, per patient per year)", "NCCI edits (test)"]
+    # Below the KX thresholds and CMS's NCCI edits (added by the dialog itself), in order.
+    assert [b.title() for b in boxes][:3] == [
+        "KX thresholds (Medicare therapy, per patient per year)",
+        "CMS NCCI edits (practitioner services)", "NCCI edits (test)"]

@@ -34,8 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
     parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="bill with this clinic database's rule data (KX thresholds by "
-                        "year); default: the data shipped with the app")
+                        help="bill with this clinic database's rule data (its KX thresholds by "
+                        "year, the NCCI pairs and MUEs it imported); default: the data shipped "
+                        "with the app")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -49,18 +50,21 @@ def run(args: argparse.Namespace) -> int:
     from therapy_timer.core.visit_json import bill_visit
 
     data = read_json(args.file)
-    clinic = clinic_rules(args)
     today = date.today()
+    rules, used = clinic_rules(getattr(args, "db", None))
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, clinic)
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, rules)
                            for i, v in enumerate(data)]
+            for item in result:
+                item.update(used)
         else:
-            result = bill_visit(data, args.rule, "", today, clinic)
+            result = bill_visit(data, args.rule, "", today, rules)
+            result.update(used)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
     for notice in fallback_notices(result if isinstance(result, list) else [result]):
-        where = "" if clinic else (" (the shipped data billed: give --db PATH for a clinic's "
+        where = "" if rules else (" (the shipped data billed: give --db PATH for a clinic's "
                                    "own thresholds)")
         print(f"therapy-timer: warning: {notice}{where}", file=sys.stderr)
     json.dump(result, sys.stdout, indent=1)
@@ -68,23 +72,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def clinic_rules(args: argparse.Namespace) -> dict[str, Any]:
-    """BillingContext fields from the database named by ``--db`` (before or after the
-    command; THERAPY_TIMER_DB is not read: without --db the shipped data bills, as before).
+def clinic_rules(db: str | None) -> tuple[dict, dict]:
+    """The ``BillingContext`` fields a clinic database's rule data sets (its KX thresholds by
+    year, its imported NCCI pairs and MUEs), and what the output says was used
+    (``rule_data``); with no database, none (the shipped seed applies; THERAPY_TIMER_DB is not
+    read).
 
     Raises:
-        UsageError: the file is missing or is not a Therapy Timer database.
+        UsageError: no such database, or one that cannot be read.
     """
-    path = getattr(args, "db", None)
-    if not path:
-        return {}
-    from therapy_timer.commands.documents import _open_store
+    if not db:
+        return {}, {}
+    from pathlib import Path
 
-    repo = _open_store(args)
+    from therapy_timer.cli import UsageError
+    from therapy_timer.storage.errors import StorageError
+    from therapy_timer.storage.repository import open_repository
+
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no database at {path}")
     try:
-        return {"kx_thresholds": repo.kx_thresholds()}
-    finally:
-        repo.close()
+        with open_repository(path, migrate_schema=False) as repo:
+            rules = {**repo.rule_context(), "kx_thresholds": repo.kx_thresholds()}
+            ncci, mue = repo.rule_release("ncci"), repo.rule_release("mue")
+    except StorageError as exc:
+        raise UsageError(f"cannot read the rule data in {path}: {exc}") from None
+    used = {"ncci": ncci.describe() if ncci else "the shipped seed (resources/ncci_pairs.csv): "
+            "no PTP release imported into this database",
+            "mue": mue.describe() if mue else "none imported: units are not checked against "
+            "MUEs"}
+    return rules, {"rule_data": used}
 
 
 def fallback_notices(results: list[dict]) -> list[str]:

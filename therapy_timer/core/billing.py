@@ -35,7 +35,14 @@ from therapy_timer.core.modifiers import (
     therapist_met_alone,
     untimed_assistant,
 )
-from therapy_timer.core.rules_data import KxLookup, KxYear, NcciPair, default_ncci, kx_lookup
+from therapy_timer.core.rules_data import (
+    KxLookup,
+    KxYear,
+    MueLimit,
+    NcciPair,
+    default_ncci,
+    kx_lookup,
+)
 from therapy_timer.core.units import (
     COGNITIVE_ADDON,
     COGNITIVE_FIRST,
@@ -80,6 +87,13 @@ class BillingContext:
     #: KX thresholds by year (the clinic's, from its database); None: the shipped seed. A year
     #: with none on file uses the latest year before it and says so (``rules_data.kx_lookup``).
     kx_thresholds: Mapping[int, KxYear] | None = None
+    #: The clinic's NCCI pairs (CMS's PTP release it imported); None: the shipped seed
+    #: (``resources/ncci_pairs.csv``).
+    ncci_pairs: tuple[NcciPair, ...] | None = field(default=None, repr=False)
+    #: CMS's MUEs the clinic imported, code -> limit (none: units are not checked).
+    mue_limits: Mapping[str, MueLimit] = field(default_factory=dict, repr=False)
+    #: Which MUE table ``mue_limits`` is, for the warning ("CMS practitioner MUE table ...").
+    mue_source: str = ""
 
     def __post_init__(self) -> None:
         check_medicare_rule(self.medicare, self.rule)
@@ -551,13 +565,16 @@ def _finish(
         if context.kx_applies:
             warnings.append("No date of service: the KX threshold was not checked")
     elif context.ncci_edits:
-        pairs = default_ncci() if ncci is None else ncci
+        pairs = ncci if ncci is not None else (
+            default_ncci() if context.ncci_pairs is None else context.ncci_pairs)
         for finding in ncci_findings(billed, pairs, day, by_code, now, context.distinct_modifier):
             if finding.suggestion:
                 suggestions.setdefault(finding.suggestion.code, []).append(finding.suggestion)
             if finding.warning:
                 warnings.append(finding.warning)
     warnings.extend(_evaluation_warnings(allocation, catalog, day))
+    if context.ncci_edits:  # MUEs are NCCI edits too: none for a self-pay patient
+        warnings.extend(mue_warnings(billed, context.mue_limits, context.mue_source))
 
     codes_out: dict[str, str] = {}
     if context.medicare:
@@ -678,6 +695,28 @@ def _assistant_suggestion(code: str, modifier: str, units: int, why: str) -> Sug
     return Suggestion(code, modifier, units,
                       f"{units} unit(s) furnished in whole or in part by an assistant ({why}); "
                       "Medicare pays these units at 85%")
+
+
+def mue_warnings(billed: Mapping[str, int], limits: Mapping[str, MueLimit],
+                 source: str = "") -> list[str]:
+    """A warning for each code billed today above CMS's Medically Unlikely Edit for it.
+
+    The units compared are the day's for the code (a line split for CQ/CO is still one
+    service); for a line edit (MAI 1) that is the most a single line could carry.
+    """
+    out = []
+    for code, units in billed.items():
+        limit = limits.get(code)
+        if limit is None or units <= limit.units:
+            continue
+        kind = {"1": "line edit", "2": "date of service edit: policy",
+                "3": "date of service edit: clinical"}.get(limit.mai, f"MAI {limit.mai}")
+        out.append(
+            f"{code}: {units} units billed, more than CMS's Medically Unlikely Edit of "
+            f"{limit.units} per {limit.per} (MAI {limit.mai}, {kind}"
+            + (f"; {source}" if source else "") + f"): the units above {limit.units} are "
+            "likely denied; check the minutes and the documentation")
+    return out
 
 
 def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | None) -> list[str]:

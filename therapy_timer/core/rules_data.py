@@ -31,9 +31,46 @@ class NcciPair:
     #: ch. XI s. P #2: 59/XU) or "specialty" (only a different specialty, ch. XI s. P: an
     #: evaluation with 97750/97755/97763), which one discipline's visit never is.
     bypass: str = "time"
+    #: CMS's "*" column: the edit was in existence before 1996 (kept as published).
+    prior_1996: bool = False
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+#: NCCI Policy Manual ch. XI s. P: 97750, 97755 and 97763 are not separately reportable with an
+#: evaluation or re-evaluation (97161-97168), nor 97760/97761 with a re-evaluation
+#: (97164/97168), by the same practitioner or specialty; only a different specialty may use the
+#: modifier. CMS's PTP file carries no such column, so imported pairs get it from here.
+_SPECIALTY_ONLY = {
+    **{(evaluation, code): "specialty" for evaluation in map(str, range(97161, 97169))
+       for code in ("97750", "97755", "97763")},
+    **{(first, second): "specialty" for a, b in (("97164", "97760"), ("97164", "97761"),
+                                                  ("97168", "97760"), ("97168", "97761"))
+       for first, second in ((a, b), (b, a))},
+}
+
+
+def ptp_bypass(column1: str, column2: str) -> str:
+    """What may bypass an indicator-1 edit between these codes: "specialty" for the ch. XI
+    s. P pairs above, otherwise "time" (distinct time intervals, ch. XI s. P #2: 59/XU)."""
+    return _SPECIALTY_ONLY.get((column1, column2), "time")
+
+
+@dataclass(frozen=True, slots=True)
+class MueLimit:
+    """CMS's Medically Unlikely Edit for a code: the most units one practitioner reports for
+    one patient, per claim line (MAI 1) or per date of service (MAI 2 policy, 3 clinical)."""
+
+    code: str
+    units: int
+    mai: str
+    mai_text: str = ""
+    rationale: str = ""
+
+    @property
+    def per(self) -> str:
+        return "claim line" if self.mai == "1" else "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +96,14 @@ def load_ncci(path: Path) -> tuple[NcciPair, ...]:
                     bypass = (row.get("bypass") or "time").strip().lower()
                     if bypass not in ("time", "specialty"):
                         raise ValueError(f"bypass {bypass!r} is not 'time' or 'specialty'")
+                    column1 = row["column1"].strip().upper()
+                    column2 = row["column2"].strip().upper()
+                    if ptp_bypass(column1, column2) == "specialty":
+                        bypass = "specialty"  # ch. XI s. P, whatever the row says
                     pairs.append(
                         NcciPair(
-                            row["column1"].strip().upper(),
-                            row["column2"].strip().upper(),
+                            column1,
+                            column2,
                             indicator,
                             date.fromisoformat(row["effective_from"].strip()),
                             date.fromisoformat(row["effective_to"].strip())
@@ -235,3 +276,29 @@ class KxEntry:
     entered_by: str
     entered_at: datetime
     offer: KxYear | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRelease:
+    """One import of CMS's NCCI files: the release the clinic's pairs or MUEs come from."""
+
+    kind: str  # "ncci" (PTP edits) or "mue"
+    version: str
+    effective: date | None
+    files: tuple[str, ...]
+    rows_read: int
+    rows_kept: int
+    imported_at: object  # an aware datetime (storage's); not typed here to keep core plain
+    imported_by: str
+    id: int | None = None
+
+    @property
+    def rows_skipped(self) -> int:
+        return self.rows_read - self.rows_kept
+
+    def describe(self) -> str:
+        """``CMS NCCI PTP release v321r0, effective 2026-04-01`` (what Settings shows)."""
+        what = "CMS NCCI PTP release" if self.kind == "ncci" else "CMS practitioner MUE table"
+        version = self.version if self.kind == "ncci" else ""
+        when = f"effective {self.effective.isoformat()}" if self.effective else "date unknown"
+        return " ".join(p for p in (what, version) if p) + f", {when}"

@@ -122,7 +122,7 @@ def _bounded(value: int, name: str, high: int, unit: str) -> int:
 
 
 def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
-               today: date | None = None, clinic: Mapping[str, Any] | None = None) -> dict:
+               today: date | None = None, rules: Mapping[str, Any] | None = None) -> dict:
     """Bills one visit object and returns the JSON-ready result.
 
     Every field is type-checked (``VISIT_FIELDS``). A visit given as ``services`` without a
@@ -130,20 +130,20 @@ def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
     so; with ``kx_applies`` the date is required, because the KX threshold is per calendar
     year and a KX attestation on the wrong year's threshold would be false.
 
-    ``clinic``: BillingContext fields from the clinic's database (``units --db``), for
-    example ``kx_thresholds``; without it the shipped seed is used.
+    ``rules``: ``BillingContext`` fields from the clinic's database (``units --db``): its KX
+    thresholds by year, its imported NCCI pairs and MUEs; without them the shipped seed
+    applies.
 
     Raises:
         BillingError: the visit cannot be billed as given; the message names the problem.
     """
     try:
-        return _bill_visit(visit, forced_rule, today or date.today(), clinic or {})
+        return _bill_visit(visit, forced_rule, today or date.today(), dict(rules or {}))
     except BillingError as exc:
         raise _fail(prefix, str(exc)) from None
 
 
-def _bill_visit(visit: Any, forced_rule: str | None, today: date,
-                clinic: Mapping[str, Any]) -> dict:
+def _bill_visit(visit: Any, forced_rule: str | None, today: date, rules: dict) -> dict:
     if not isinstance(visit, dict):
         raise BillingError(f"a visit must be a JSON object, not {json_type(visit)}")
     fields = _typed(visit, VISIT_FIELDS, "")
@@ -188,10 +188,10 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date,
         if medicare:
             raise BillingError("'self_pay' and 'medicare' cannot both be true")
         context = self_pay_context(discipline, rule=rule, kx_applies=kx_applies, **switches,
-                                   **money, **clinic)
+                                   **money, **rules)
     else:
         context = BillingContext(rule=rule, discipline=discipline, medicare=medicare,
-                                 kx_applies=kx_applies, **switches, **money, **clinic)
+                                 kx_applies=kx_applies, **switches, **money, **rules)
     untimed_ok = _codes(fields.get("untimed_ok"), "untimed_ok")
     if "intervals" in fields and "services" in fields:
         raise BillingError("give either 'services' or 'intervals', not both")

@@ -186,6 +186,7 @@ class ChargesMixin(TimerMixin):
             return self_pay_context(discipline, fees_cents=self.fee_schedule(visit.day),
                                     list_bundled=list_bundled)
         return BillingContext(
+            **self.rule_context(),  # the clinic's imported NCCI pairs and MUEs
             rule=payer.rule, discipline=discipline, medicare=payer.medicare,
             therapy_modifiers=payer.therapy_modifiers,
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,

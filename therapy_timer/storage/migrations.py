@@ -447,6 +447,40 @@ _V10_KX_THRESHOLDS = [
        BEGIN SELECT RAISE(ABORT, 'a KX threshold year is kept: enter a corrected amount'); END""",
 ]
 
+_V11_NCCI_RELEASES = [
+    # Each import of CMS's NCCI files: which release, when, by whom, what it read. The
+    # release in use for a kind is its newest row; its pairs or limits are the only ones kept.
+    """CREATE TABLE rule_releases (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ncci', 'mue')),
+        version TEXT NOT NULL CHECK (version <> ''),
+        effective TEXT,
+        files TEXT NOT NULL,
+        rows_read INTEGER NOT NULL CHECK (rows_read >= 0),
+        rows_kept INTEGER NOT NULL CHECK (rows_kept >= 0),
+        imported_at TEXT NOT NULL,
+        imported_by TEXT NOT NULL)""",
+    """CREATE TABLE ncci_pairs (
+        release_id INTEGER NOT NULL REFERENCES rule_releases(id),
+        column1 TEXT NOT NULL,
+        column2 TEXT NOT NULL,
+        modifier_indicator TEXT NOT NULL CHECK (modifier_indicator IN ('0', '1', '9')),
+        effective_from TEXT NOT NULL,
+        effective_to TEXT,
+        prior_1996 INTEGER NOT NULL DEFAULT 0,
+        bypass TEXT NOT NULL DEFAULT 'time' CHECK (bypass IN ('time', 'specialty')),
+        source TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX ncci_pairs_release ON ncci_pairs (release_id)",
+    """CREATE TABLE mue_limits (
+        release_id INTEGER NOT NULL REFERENCES rule_releases(id),
+        code TEXT NOT NULL,
+        units INTEGER NOT NULL CHECK (units >= 0),
+        mai TEXT NOT NULL CHECK (mai IN ('1', '2', '3')),
+        mai_text TEXT NOT NULL DEFAULT '',
+        rationale TEXT NOT NULL DEFAULT '',
+        UNIQUE (release_id, code))""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -467,6 +501,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
      _V9_DESCRIPTIONS_AND_IDS),
     (10, "KX thresholds by year in the database (seeded from the shipped file, entered in"
          " Settings)", _V10_KX_THRESHOLDS),
+    (11, "CMS's NCCI PTP edits and MUEs imported by the clinic, with their release",
+     _V11_NCCI_RELEASES),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -46,6 +46,7 @@ from therapy_timer.storage.migrations import (
     migrate,
     restore_guard_triggers,
 )
+from therapy_timer.storage.ncci import NcciMixin
 from therapy_timer.storage.payments import PaymentsMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
@@ -73,7 +74,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin, TamperMixin, KxThresholdsMixin):
+                 RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property

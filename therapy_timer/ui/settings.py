@@ -462,6 +462,7 @@ class SettingsDialog(QDialog):
     def __init__(self, repo, parent: QWidget | None = None, user: str | None = None,
                  settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        from therapy_timer.ui.settings_ncci import NcciEditsBox
         from therapy_timer.ui.settings_payers import FeesPage, PayersPage
         from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
         from therapy_timer.ui.settings_rules import RulesPage
@@ -487,6 +488,9 @@ class SettingsDialog(QDialog):
             (self.workstation, "This computer"),
         ):
             self.tabs.addTab(page, title)
+        # CMS's NCCI edits and MUEs sit on the Rule data tab, below the KX thresholds.
+        self.ncci = NcciEditsBox(repo, user, getattr(parent, "worker", None))
+        self.rules.add_section(self.ncci)
         self.providers.saved.connect(self.tiles.reload_providers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
