@@ -553,6 +553,7 @@ def _finish(
             if finding.warning:
                 warnings.append(finding.warning)
     warnings.extend(_evaluation_warnings(allocation, catalog, day))
+    warnings.extend(_addon_warnings(billed, catalog, day))
 
     codes_out: dict[str, str] = {}
     if context.medicare:
@@ -668,6 +669,20 @@ def _assistant_suggestion(code: str, modifier: str, units: int, why: str) -> Sug
     return Suggestion(code, modifier, units,
                       f"{units} unit(s) furnished in whole or in part by an assistant ({why}); "
                       "Medicare pays these units at 85%")
+
+
+def _addon_warnings(billed: Mapping[str, int], catalog: Catalog, day: date | None
+                    ) -> list[str]:
+    """An add-on code the clinic added (``addon_of``) billed without its primary code that
+    day: an add-on is reported only in addition to its primary service (CPT's definition of
+    an add-on code), so a claim with it alone is denied. 97130 has its own rule (units.py)."""
+    out = []
+    for code in billed:
+        info = catalog.get(code, day)
+        if info.clinic and info.addon_of and not billed.get(info.addon_of):
+            out.append(f"{code} is an add-on of {info.addon_of}: bill it only on a day "
+                       f"{info.addon_of} is billed too (no {info.addon_of} unit today)")
+    return out
 
 
 def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | None) -> list[str]:

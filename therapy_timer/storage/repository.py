@@ -46,6 +46,7 @@ from therapy_timer.storage.migrations import (
     restore_guard_triggers,
 )
 from therapy_timer.storage.payments import PaymentsMixin
+from therapy_timer.storage.rates import RatesMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin, TamperMixin):
+                 RatesMixin, RecoveryMixin, TamperMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
