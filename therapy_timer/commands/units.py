@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unit rule for visits that do not name one (default: cms); given "
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
+    parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="price with this clinic database's fee schedule, allowed amounts "
+                        "and codes by date of service (default: the shipped data, no fees)")
+    parser.add_argument("--payer", metavar="NAME",
+                        help="with --db: the payer whose allowed amounts feed KX")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -42,14 +47,20 @@ def run(args: argparse.Namespace) -> int:
 
     data = read_json(args.file)
     today = date.today()
+    if getattr(args, "payer", None) and getattr(args, "db", None) is None:
+        raise UsageError("--payer needs --db PATH (the database holding its allowed amounts)")
+    clinic = DatabaseRates.open(args) if getattr(args, "db", None) else None
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today) for i, v in
-                           enumerate(data)]
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, clinic)
+                           for i, v in enumerate(data)]
         else:
-            result = bill_visit(data, args.rule, "", today)
+            result = bill_visit(data, args.rule, "", today, clinic)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if clinic is not None:
+            clinic.close()
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0
@@ -92,3 +103,34 @@ def read_json(path: str | None) -> Any:
     except ValueError as exc:  # a number longer than Python reads (sys.get_int_max_str_digits)
         raise UsageError(f"{name}: a number in the JSON is too long to read "
                          f"({str(exc).split(';')[0]})") from None
+
+
+class DatabaseRates:
+    """``core.visit_json.ClinicData`` read from a clinic database (``units --db``)."""
+
+    def __init__(self, repo, payer_id: int | None) -> None:
+        self.repo = repo
+        self.payer_id = payer_id
+        self.catalog = repo.code_catalog()
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> DatabaseRates:
+        from therapy_timer.commands.documents import _open_store
+        from therapy_timer.commands.import_fees import _payer
+
+        repo = _open_store(args)
+        try:
+            payer = _payer(repo, args.payer) if args.payer else None
+        except BaseException:
+            repo.close()
+            raise
+        return cls(repo, payer.id if payer else None)
+
+    def fees_on(self, day):
+        return self.repo.fee_schedule(day)
+
+    def allowed_on(self, day):
+        return {} if self.payer_id is None else self.repo.allowed_on(self.payer_id, day)
+
+    def close(self) -> None:
+        self.repo.close()
