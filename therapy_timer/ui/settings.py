@@ -9,7 +9,7 @@ Public API:
 
 * ``SettingsDialog(repo, parent=None, user=None, settings=None)``; ``SettingsDialog.edit(repo,
   parent=None, user=None)`` shows it modally. Tabs: ``practice``, ``providers``, ``payers``,
-  ``fees``, ``tiles``, ``workstation`` attributes (``tabs`` is the QTabWidget).
+  ``fees``, ``codes``, ``tiles``, ``workstation`` attributes (``tabs`` is the QTabWidget).
 * ``app_settings(settings=None) -> QSettings`` (organisation "TherapyTimer", app
   "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
   ``set_lock_minutes(minutes, settings=None)``.
@@ -430,6 +430,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         from therapy_timer.ui.settings_payers import FeesPage, PayersPage
         from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
+        from therapy_timer.ui.settings_rates import CodesPage
 
         self.setWindowTitle("Settings")
         self.resize(900, 640)
@@ -440,17 +441,20 @@ class SettingsDialog(QDialog):
         self.payers = PayersPage(repo, user)
         self.fees = FeesPage(repo, user)
         self.tiles = TilesPage(repo, user)
+        self.codes = CodesPage(repo, user)
         self.workstation = WorkstationPage(repo, user, settings)
         for page, title in (
             (self.practice, "Practice"),
             (self.providers, "Providers"),
             (self.payers, "Payers"),
             (self.fees, "Fee schedule"),
+            (self.codes, "Codes"),
             (self.tiles, "Favourite tiles"),
             (self.workstation, "This computer"),
         ):
             self.tabs.addTab(page, title)
         self.providers.saved.connect(self.tiles.reload_providers)
+        self.codes.saved.connect(self.fees.reload)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
