@@ -199,3 +199,23 @@ def test_a_release_that_ships_a_clinic_code_keeps_the_clinic_row(clinic, monkeyp
     assert repo.code_catalog().get("97799").label == "Shipped now"
     assert repo.shadowed_clinic_codes() == ["97799"]
     assert repo.conn.execute("SELECT label FROM clinic_codes").fetchone()[0] == "Ours"
+
+
+def test_a_clinic_code_prints_on_the_superbill_with_its_label(clinic):
+    from therapy_timer.core.superbill_build import superbill_for_visit
+
+    repo = clinic.repo
+    repo.save_clinic_code("97799", "Unlisted rehab service (ours)", "timed", ["PT"])
+    repo.save_fee("97799", 4000, date(2026, 1, 1))
+    day = date(2026, 12, 1)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, at(day))
+    repo.start_interval(visit.id, "97799", "PT", at(day))
+    repo.stop_interval(repo.intervals_for(visit.id)[0].id, at(day) + timedelta(minutes=38))
+    repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+    repo.finalize_visit(visit.id, None, "avery", at(day, 17))
+    data = superbill_for_visit(repo, visit.id)
+    assert [(ln.code, ln.label, ln.units, ln.unit_cents) for ln in data.lines] == [
+        ("97799", "Unlisted rehab service (ours)", 3, 4000)]
+    assert [(c.code, c.label, c.minutes, c.units, c.timed)
+            for c in data.documentation.code_minutes] == [
+        ("97799", "Unlisted rehab service (ours)", 38, 3, True)]
