@@ -7,6 +7,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from therapy_timer.core.codes import CodeKind
 from therapy_timer.core.fee_import import parse_fee_file
@@ -219,3 +221,32 @@ def test_a_clinic_code_prints_on_the_superbill_with_its_label(clinic):
     assert [(c.code, c.label, c.minutes, c.units, c.timed)
             for c in data.documentation.code_minutes] == [
         ("97799", "Unlisted rehab service (ours)", 38, 3, True)]
+
+
+_DAYS = [date(2026, 1, 1) + timedelta(days=n) for n in range(0, 800, 37)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_DAYS), st.integers(0, 99_999)), min_size=1,
+                max_size=8))
+def test_any_order_of_dated_amounts_leaves_one_amount_a_day(entries):
+    """Whatever order amounts are entered in, the amount in force on a day is the one with
+    the latest start on or before it (the same start: the last one entered), and no two
+    entries of a code overlap."""
+    repo = open_repository(":memory:")
+    try:
+        for start, cents in entries:
+            repo.save_fee("97110", cents, start)
+        expected: dict[date, int] = {}
+        for start, cents in entries:
+            expected[start] = cents
+        for day in [date(2025, 12, 31), *_DAYS, *(d + timedelta(days=1) for d in _DAYS)]:
+            starts = [s for s in expected if s <= day]
+            want = {"97110": expected[max(starts)]} if starts else {}
+            assert repo.fee_schedule(day) == want, day
+        stored = repo.fee_entries()
+        for earlier, later in zip(stored, stored[1:], strict=False):
+            assert earlier.effective_to == later.effective_from - timedelta(days=1)
+        assert stored[-1].effective_to is None
+    finally:
+        repo.close()

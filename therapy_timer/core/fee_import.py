@@ -70,6 +70,19 @@ def parse_money(text: str) -> int:
     return int((amount * 100).to_integral_value())
 
 
+def fee_amount(text: str) -> int:
+    """A fee or allowed amount per unit typed in dollars, in cents: what the import and the
+    Settings tables both accept.
+
+    Raises:
+        ValueError: not dollars, or more than $100,000.00 a unit (the message names it).
+    """
+    cents = parse_money(text)
+    if cents > MAX_FEE_CENTS:
+        raise ValueError(f"{str(text).strip()!r} is more than $100,000.00 a unit")
+    return cents
+
+
 def parse_fee_file(text: str, name: str,
                    known: Callable[[str], bool] | None = None) -> list[FeeRow]:
     """The rows of a fee file, every one checked.
@@ -105,12 +118,9 @@ def parse_fee_file(text: str, name: str,
             raise FeeFileError(f"{where}: {code} is not in the code catalog (a code the "
                                "clinic needs can be added in Settings > Codes first)")
         try:
-            cents = parse_money(raw_amount)
+            cents = fee_amount(raw_amount)
         except ValueError as exc:
             raise FeeFileError(f"{where}: amount for {code}: {exc}") from None
-        if cents > MAX_FEE_CENTS:
-            raise FeeFileError(f"{where}: amount for {code} is more than $100,000.00 a unit "
-                               f"({raw_amount!r})")
         if code in seen:
             raise FeeFileError(f"{where}: {code} is listed twice (first on line "
                                f"{seen[code]}); keep one row per code")

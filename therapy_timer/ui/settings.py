@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from PySide6.QtCore import QSettings, Qt
@@ -67,7 +66,6 @@ PIN_PROTECTS = (
     "any PIN, anyone can unlock by picking a name. The PIN guards this screen only: it does "
     "not encrypt the database file.")
 CONFIRM_STYLE = "color: #7c4a00; background: #fff4d6; padding: 6px; border-radius: 4px;"
-_MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)?(\.\d{1,2})?$")
 
 
 def app_settings(settings: QSettings | None = None) -> QSettings:
@@ -91,19 +89,14 @@ def set_lock_minutes(minutes: int, settings: QSettings | None = None) -> None:
 
 
 def parse_dollars(text: str) -> int:
-    """``"$1,234.50"`` -> 123450 cents.
+    """``"$1,234.50"`` -> 123450 cents (``core.fee_import.parse_money``: one rule for money).
 
     Raises:
         ValueError: the text is not a non-negative dollar amount (the message names it).
     """
-    raw = str(text).strip()
-    if not raw or not _MONEY.match(raw) or raw in ("$", "."):
-        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)")
-    try:
-        amount = Decimal(raw.replace("$", "").replace(",", "").strip() or "0")
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)") from None
-    return int((amount * 100).to_integral_value())
+    from therapy_timer.core.fee_import import parse_money
+
+    return parse_money(text)
 
 
 def dollars(cents: int) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from therapy_timer.core.fee_import import fee_amount
 from therapy_timer.core.formats import format_date
 from therapy_timer.core.model import MEDICARE_RULE_REASON, BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
@@ -35,7 +36,7 @@ from therapy_timer.core.validation import validate_code, validate_payer_code
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
-from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars, parse_dollars
+from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars
 
 RULE_NAMES = {
     Rule.CMS: "CMS total time (the 8-minute rule)",
@@ -257,8 +258,13 @@ class PayersPage(RecordListPage):
                 code = validate_code(code_text)
             except BillingError as exc:
                 raise ValueError(f"Allowed amounts, row {row + 1}: {exc}") from None
+            if code not in self.repo.code_catalog():  # the import's checks, row by row
+                raise ValueError(f"Allowed amounts, row {row + 1}: {code} is not in the code "
+                                 "catalog (add it on the Codes tab first)")
+            if code in out:
+                raise ValueError(f"Allowed amounts, row {row + 1}: {code} is listed twice")
             try:
-                out[code] = parse_dollars(amount_text)
+                out[code] = fee_amount(amount_text)
             except ValueError as exc:
                 raise ValueError(f"Allowed amount for {code}: {exc}") from None
         return out
@@ -411,7 +417,7 @@ class FeesPage(Page):
                        "needs can be added on the Codes tab).")
             return False
         try:
-            cents = parse_dollars(self.amount.text())
+            cents = fee_amount(self.amount.text())
         except ValueError as exc:
             self.error(f"Fee for {code}: {exc}.")
             return False
