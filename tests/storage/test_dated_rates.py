@@ -250,3 +250,20 @@ def test_any_order_of_dated_amounts_leaves_one_amount_a_day(entries):
         assert stored[-1].effective_to is None
     finally:
         repo.close()
+
+
+def test_a_codes_first_allowed_amount_counts_from_the_start(clinic):
+    """Saved on the payer page as of a date, a code the payer never had an amount for is in
+    force for earlier dates too (nothing earlier to keep; KX would count $0.00 otherwise)."""
+    from dataclasses import replace
+
+    repo = clinic.repo
+    payer = repo.get_payer(clinic.commercial.id)
+    assert payer.allowed_cents == {}
+    repo.save_payer(replace(payer, allowed_cents={"97110": 2500}),
+                    allowed_from=date(2027, 1, 1))
+    assert repo.allowed_on(payer.id, date(2026, 6, 1)) == {"97110": 2500}
+    repo.save_payer(replace(payer, allowed_cents={"97110": 2600}),
+                    allowed_from=date(2027, 1, 1))
+    assert repo.allowed_on(payer.id, date(2026, 6, 1)) == {"97110": 2500}
+    assert repo.allowed_on(payer.id, date(2027, 1, 1)) == {"97110": 2600}

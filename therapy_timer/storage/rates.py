@@ -95,15 +95,20 @@ class RatesMixin(RepositoryBase):
     def _write_allowed(self, conn, payer_id: int, allowed: dict[str, int],
                        start: date | None) -> None:
         """Makes ``allowed`` the payer's amounts in force from ``start`` (None: from the
-        start): changed and new codes get an entry from that date, codes left out stop."""
+        start): changed codes get an entry from that date, codes left out stop. A code's
+        first amount ever counts from the start: there is no earlier amount to keep, and a
+        visit already open before ``start`` should not add $0.00 toward KX."""
         start = start or FROM_THE_START
         sql, args = _in_force(start)
         current = {r[0]: r[1] for r in conn.execute(
             f"SELECT code, cents FROM payer_allowed WHERE payer_id = ? AND {sql}",
             (payer_id, *args))}
+        known = {r[0] for r in conn.execute(
+            "SELECT DISTINCT code FROM payer_allowed WHERE payer_id = ?", (payer_id,))}
         for code, cents in allowed.items():
             if current.get(code) != cents:
-                put_dated(conn, "payer_allowed", {"payer_id": payer_id}, code, cents, start)
+                put_dated(conn, "payer_allowed", {"payer_id": payer_id}, code, cents,
+                          start if code in known else FROM_THE_START)
         for code in set(current) - set(allowed):
             end_dated(conn, "payer_allowed", {"payer_id": payer_id}, code, start)
 
