@@ -88,15 +88,12 @@ def table_rows(path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-#: Every version a file can be at before the latest (numbers are assigned per branch, so one
-#: may be missing until its branch is merged).
+#: Every version a file can be at before the latest.
 EARLIER = [number for number, _, _ in MIGRATIONS[:-1]]
 
 
 def test_versions_are_numbered_in_order():
-    numbers = [number for number, _, _ in MIGRATIONS]
-    assert numbers[0] == 1 and numbers == sorted(set(numbers))
-    assert numbers[-1] == LATEST_VERSION
+    assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
 
 
 @pytest.mark.parametrize("version", EARLIER)
@@ -393,3 +390,38 @@ def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_p
     finally:
         repo.close()
     assert table_rows(path) == V1_ROWS
+
+
+def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(tmp_path):
+    """Issue 12: the undated allowed amounts of earlier versions stay in force on every date
+    of service; new amounts from 1 January leave earlier dates alone; clinic codes start
+    empty. (Built at the version just before 12, whatever the other migrations are.)"""
+    from datetime import date
+
+    before = max(number for number, _, _ in MIGRATIONS if number < 12)
+    path = tmp_path / f"v{before}.db"
+    build_at(path, before)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        assert [(e.code, e.cents, e.effective_from, e.effective_to)
+                for e in repo.allowed_entries(1)] == [("97110", 3000, date(1, 1, 1), None)]
+        assert repo.allowed_on(1, date(2020, 5, 1)) == {"97110": 3000}
+        from therapy_timer.core.fee_import import FeeRow
+
+        [change] = repo.import_fees([FeeRow("97110", 3100, 1)], date(2027, 1, 1), payer_id=1)
+        assert (change.old_cents, change.new_cents, change.kind) == (3000, 3100, "changed")
+        assert repo.allowed_on(1, date(2026, 12, 31)) == {"97110": 3000}
+        assert repo.allowed_on(1, date(2027, 1, 1)) == {"97110": 3100}
+        # The frozen line of the migrated visit keeps its amount toward KX.
+        assert repo.kx_year_to_date(1, 2026, "PT+SLP") == 1000 + 2 * 3000
+        assert repo.clinic_codes() == []
+        repo.save_clinic_code("97799", "Unlisted rehab service (ours)", "timed", ["PT"])
+        assert repo.code_catalog().get("97799").clinic
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("INSERT INTO payer_allowed (payer_id, code, cents) VALUES"
+                              " (1, '97110', 1)")  # one amount per code and start date
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()
+    assert table_rows(path)["payer_allowed"] == [(1, "97110", 3000), (1, "97110", 3100)]

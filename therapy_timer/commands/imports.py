@@ -1,7 +1,9 @@
-"""``therapy-timer import``: load CMS's NCCI files into the clinic's database.
+"""``therapy-timer import``: load rule data into the clinic's database.
 
     therapy-timer import ncci --db PATH FILE...   (the practitioner PTP release: f1..f4 zips)
     therapy-timer import mue --db PATH FILE       (the practitioner services MUE table)
+    therapy-timer import fees --db PATH FILE --from YYYY-MM-DD [--payer NAME] [--dry-run]
+                                                  (``import_fees``: a CSV of code,amount)
 
 Prints the release and the rows read, kept (both codes in the code catalog) and skipped.
 A refused file (not a PTP or MUE file, a truncated zip, an empty file, a duplicate row, a date
@@ -19,10 +21,12 @@ EXIT_USAGE = 2
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "import", help="import CMS's NCCI PTP edits or MUE table into the database",
-        description="Loads CMS's quarterly NCCI files (as downloaded from CMS's 'NCCI "
-                    "Procedure to Procedure (PTP) Edits' and 'Medically Unlikely Edits' pages, "
-                    "practitioner services) into the clinic's database; billing then uses them.")
+        "import", help="import rule data: CMS's NCCI PTP edits or MUE table, a fee schedule",
+        description="Loads rule data into the clinic's database: CMS's quarterly NCCI files "
+                    "(as downloaded from CMS's 'NCCI Procedure to Procedure (PTP) Edits' and "
+                    "'Medically Unlikely Edits' pages, practitioner services), or a fee "
+                    "schedule (code,amount). Each checks the whole file first; billing then "
+                    "uses it.")
     parser.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
                         help="database file (default: the data folder, or THERAPY_TIMER_DB)")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -37,6 +41,9 @@ def register(subparsers) -> None:
         sub.add_argument("--user", default="", help="who imports (for the audit log)")
         sub.add_argument("files", nargs=files, metavar="FILE")
         sub.set_defaults(handler=run, import_kind=kind)
+    from therapy_timer.commands import import_fees
+
+    import_fees.register(kinds)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,9 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
     parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="bill with this clinic database's rule data (its KX thresholds by "
-                        "year, the NCCI pairs and MUEs it imported); default: the data shipped "
-                        "with the app")
+                        help="bill with this clinic database's rule data: its KX thresholds by "
+                        "year, the NCCI pairs and MUEs it imported, and its fee schedule, "
+                        "allowed amounts and codes by date of service (default: the data "
+                        "shipped with the app, no fees)")
+    parser.add_argument("--payer", metavar="NAME",
+                        help="with --db: the payer whose allowed amounts feed KX")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -51,18 +54,24 @@ def run(args: argparse.Namespace) -> int:
 
     data = read_json(args.file)
     today = date.today()
+    if getattr(args, "payer", None) and getattr(args, "db", None) is None:
+        raise UsageError("--payer needs --db PATH (the database holding its allowed amounts)")
     rules, used = clinic_rules(getattr(args, "db", None))
+    clinic = DatabaseRates.open(args) if getattr(args, "db", None) else None
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, rules)
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, rules, clinic)
                            for i, v in enumerate(data)]
             for item in result:
                 item.update(used)
         else:
-            result = bill_visit(data, args.rule, "", today, rules)
+            result = bill_visit(data, args.rule, "", today, rules, clinic)
             result.update(used)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if clinic is not None:
+            clinic.close()
     for notice in fallback_notices(result if isinstance(result, list) else [result]):
         where = "" if rules else (" (the shipped data billed: give --db PATH for a clinic's "
                                    "own thresholds)")
@@ -152,3 +161,34 @@ def read_json(path: str | None) -> Any:
     except ValueError as exc:  # a number longer than Python reads (sys.get_int_max_str_digits)
         raise UsageError(f"{name}: a number in the JSON is too long to read "
                          f"({str(exc).split(';')[0]})") from None
+
+
+class DatabaseRates:
+    """``core.visit_json.ClinicData`` read from a clinic database (``units --db``)."""
+
+    def __init__(self, repo, payer_id: int | None) -> None:
+        self.repo = repo
+        self.payer_id = payer_id
+        self.catalog = repo.code_catalog()
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> DatabaseRates:
+        from therapy_timer.commands.documents import _open_store
+        from therapy_timer.commands.import_fees import _payer
+
+        repo = _open_store(args)
+        try:
+            payer = _payer(repo, args.payer) if args.payer else None
+        except BaseException:
+            repo.close()
+            raise
+        return cls(repo, payer.id if payer else None)
+
+    def fees_on(self, day):
+        return self.repo.fee_schedule(day)
+
+    def allowed_on(self, day):
+        return {} if self.payer_id is None else self.repo.allowed_on(self.payer_id, day)
+
+    def close(self) -> None:
+        self.repo.close()

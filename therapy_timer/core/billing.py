@@ -575,6 +575,7 @@ def _finish(
     warnings.extend(_evaluation_warnings(allocation, catalog, day))
     if context.ncci_edits:  # MUEs are NCCI edits too: none for a self-pay patient
         warnings.extend(mue_warnings(billed, context.mue_limits, context.mue_source))
+    warnings.extend(_addon_warnings(billed, catalog, day))
 
     codes_out: dict[str, str] = {}
     if context.medicare:
@@ -716,6 +717,20 @@ def mue_warnings(billed: Mapping[str, int], limits: Mapping[str, MueLimit],
             f"{limit.units} per {limit.per} (MAI {limit.mai}, {kind}"
             + (f"; {source}" if source else "") + f"): the units above {limit.units} are "
             "likely denied; check the minutes and the documentation")
+    return out
+
+
+def _addon_warnings(billed: Mapping[str, int], catalog: Catalog, day: date | None
+                    ) -> list[str]:
+    """An add-on code the clinic added (``addon_of``) billed without its primary code that
+    day: an add-on is reported only in addition to its primary service (CPT's definition of
+    an add-on code), so a claim with it alone is denied. 97130 has its own rule (units.py)."""
+    out = []
+    for code in billed:
+        info = catalog.get(code, day)
+        if info.clinic and info.addon_of and not billed.get(info.addon_of):
+            out.append(f"{code} is an add-on of {info.addon_of}: bill it only on a day "
+                       f"{info.addon_of} is billed too (no {info.addon_of} unit today)")
     return out
 
 

@@ -491,7 +491,9 @@ def superbill_for_visit(source: RecordSource, visit_id: int,
     """
     records = visit_records(source, visit_id)
     credits = credits_by_visit(source, [visit_id]).get(visit_id, Credits())
-    return build_superbill(records, source.clinic_zone(), describe, credits=credits)
+    catalog = source.code_catalog() if hasattr(source, "code_catalog") else None
+    return build_superbill(records, source.clinic_zone(), describe, catalog=catalog,
+                           credits=credits)
 
 
 def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:

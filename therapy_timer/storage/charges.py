@@ -113,6 +113,7 @@ class ChargesMixin(TimerMixin):
                                      discipline=visit.discipline,
                                      medicare=bool(payer and payer.medicare))
             return bill_intervals(intervals, context, day=visit.day, now=now,
+                                  catalog=self.code_catalog(),
                                   untimed_ok=self.visit_choices(visit.id).untimed_ok
                                   ).total_units
         except BillingError:
@@ -191,7 +192,8 @@ class ChargesMixin(TimerMixin):
             therapy_modifiers=payer.therapy_modifiers,
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
             prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
-            allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
+            allowed_cents=self.allowed_on(payer.id, visit.day),
+            distinct_modifier=payer.distinct_modifier,
             list_bundled=list_bundled, ncci_edits=not payer.self_pay,
             kx_thresholds=self.kx_thresholds() if payer.kx_applies else None)
 
@@ -220,7 +222,8 @@ class ChargesMixin(TimerMixin):
                                      .untimed_ok)}
         earlier = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         return bill_intervals(intervals, context, day=visit.day, now=now,
-                              untimed_ok=confirmed, earlier=earlier)
+                              catalog=self.code_catalog(), untimed_ok=confirmed,
+                              earlier=earlier)
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                        user: str, now: datetime, choice: Mapping[str, int] | None = None,
@@ -291,9 +294,12 @@ class ChargesMixin(TimerMixin):
         # This visit's own units and modifiers: the pooled day's less the earlier visits'.
         lines, notes = billing.own_lines(None if confirmed is None else set(confirmed))
         notes = [n for n in notes if n not in billing.warnings]
-        own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
+        own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now,
+                       self.code_catalog())
         payer = self.billing_payer(visit.patient_id)
-        allowed = dict(payer.allowed_cents) if payer else {}
+        # The allowed amounts in force on the date of service (not on the day it is
+        # finalized): they are frozen on the lines and add up toward KX from there.
+        allowed = self.allowed_on(payer.id, visit.day) if payer else {}
         default = POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))]
         record = {
             "rule": billing.context.rule.value, "discipline": visit.discipline.value,

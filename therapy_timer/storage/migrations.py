@@ -481,6 +481,34 @@ _V11_NCCI_RELEASES = [
         UNIQUE (release_id, code))""",
 ]
 
+# Version 12 (issue 12): a payer's allowed amounts get effective dates, like the clinic's fees
+# (a new schedule from 1 January must not reprice last year's visits); the rows of earlier
+# versions stay in force from the start ('0001-01-01'). Codes a clinic adds to the shipped
+# catalog live here too: a new release's codes.toml never touches them.
+_V12_DATED_ALLOWED_AND_CLINIC_CODES = [
+    """CREATE TABLE payer_allowed_dated (
+        payer_id INTEGER NOT NULL REFERENCES payers(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        cents INTEGER NOT NULL CHECK (cents >= 0),
+        effective_from TEXT NOT NULL DEFAULT '0001-01-01',
+        effective_to TEXT,
+        PRIMARY KEY (payer_id, code, effective_from),
+        CHECK (effective_to IS NULL OR effective_to >= effective_from))""",
+    "INSERT INTO payer_allowed_dated (payer_id, code, cents) SELECT payer_id, code, cents"
+    " FROM payer_allowed",
+    "DROP TABLE payer_allowed",
+    "ALTER TABLE payer_allowed_dated RENAME TO payer_allowed",
+    """CREATE TABLE clinic_codes (
+        code TEXT PRIMARY KEY CHECK (code <> ''),
+        label TEXT NOT NULL CHECK (label <> ''),
+        kind TEXT NOT NULL CHECK (kind IN ('timed', 'untimed', 'supervised', 'add-on')),
+        disciplines TEXT NOT NULL CHECK (disciplines <> ''),
+        addon_of TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        CHECK ((kind = 'add-on') = (addon_of IS NOT NULL)))""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -503,6 +531,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
          " Settings)", _V10_KX_THRESHOLDS),
     (11, "CMS's NCCI PTP edits and MUEs imported by the clinic, with their release",
      _V11_NCCI_RELEASES),
+    (12, "payer allowed amounts by effective date; codes the clinic adds to the catalog",
+     _V12_DATED_ALLOWED_AND_CLINIC_CODES),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

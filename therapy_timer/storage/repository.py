@@ -48,6 +48,7 @@ from therapy_timer.storage.migrations import (
 )
 from therapy_timer.storage.ncci import NcciMixin
 from therapy_timer.storage.payments import PaymentsMixin
+from therapy_timer.storage.rates import RatesMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
@@ -74,7 +75,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin):
+                 RatesMixin, RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
