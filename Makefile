@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 SYS_STAMP := $(VENV)/.system-deps
 
-.PHONY: run test check lint sysdeps bench package fresh-check clean
+.PHONY: run test check lint sysdeps bench package fresh-check clean mutants
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -36,6 +36,20 @@ test: $(DEV_STAMP) $(SYS_STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 	$(VENV)/bin/ruff check therapy_timer tests benchmarks
 	$(VENV)/bin/lint-imports
+
+## make mutants: mutation testing of the rule engine and the store's guards (docs/testing.md).
+## Not part of make test. MUTANTS="therapy_timer.core.units*" runs only some; results stay in
+## mutants/ (`$(VENV)/bin/mutmut results`, `mutmut show NAME`); a re-run redoes only changes.
+MUTANTS ?= "therapy_timer.core.*" "therapy_timer.storage.audit.*" \
+	"therapy_timer.storage.charges.*finalize*" "therapy_timer.storage.charges.x__locked_choices*" \
+	"therapy_timer.storage.migrations.x_guard_triggers*" \
+	"therapy_timer.storage.migrations.x_trigger_problems*" \
+	"therapy_timer.storage.migrations.x__normal*" \
+	"therapy_timer.storage.migrations.x_restore_guard_triggers*"
+mutants: $(DEV_STAMP)
+	THERAPY_TIMER_HYPOTHESIS=mutation QT_QPA_PLATFORM=offscreen \
+		$(abspath $(VENV))/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(abspath $(VENV))/bin/mutmut results
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check therapy_timer tests benchmarks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # Before any Qt call in the test process (pytest-qt creates the QApplication): PySide6 6.12's
 # abi3 wheel leaks references to None on Python 3.11; see therapy_timer/ui/pyside_guard.py.
@@ -12,6 +13,34 @@ from therapy_timer.ui import pyside_guard  # noqa: F401
 
 if not os.environ.get("DISPLAY"):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+# Hypothesis profiles. "mutation" (set by `make mutants` through THERAPY_TIMER_HYPOTHESIS):
+# every property runs a few fixed examples with no deadline, so thousands of mutants can each
+# run the properties that reach them; the examples each test asks for are capped too (below).
+MUTATION_EXAMPLES = 12
+settings.register_profile("mutation", max_examples=MUTATION_EXAMPLES, deadline=None,
+                          derandomize=True, database=None,
+                          suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("THERAPY_TIMER_HYPOTHESIS", "default"))
+
+
+def pytest_collection_modifyitems(items):
+    """Under the mutation profile, caps a test's own ``@settings(max_examples=N)`` (and a
+    state machine's ``TestCase.settings``) at the profile's few examples."""
+    if os.environ.get("THERAPY_TIMER_HYPOTHESIS") != "mutation":
+        return
+    for item in items:
+        target = getattr(item, "obj", None)
+        cls = getattr(item, "cls", None)
+        if target is not None and hasattr(target, "_hypothesis_internal_use_settings"):
+            own = target._hypothesis_internal_use_settings
+            target._hypothesis_internal_use_settings = settings(
+                own, max_examples=min(own.max_examples, MUTATION_EXAMPLES), deadline=None,
+                derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+        if cls is not None and isinstance(getattr(cls, "settings", None), settings):
+            cls.settings = settings(cls.settings, max_examples=min(
+                cls.settings.max_examples, MUTATION_EXAMPLES), deadline=None,
+                derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(autouse=True, scope="session")

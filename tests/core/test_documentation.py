@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,13 +13,26 @@ from therapy_timer.core.documentation import (
     progress_report_due,
 )
 from therapy_timer.core.model import Rule
-from therapy_timer.core.units import cms_units, per_code_units
+
+# The CMS chart (Pub 100-04 ch. 5 s. 20.2) as printed: 1 unit from 8 minutes, 2 from 23, 3 from
+# 38, ... one more unit every 15 minutes. Written out here, not computed with the engine.
+CMS_CHART_STARTS = (8, 23, 38, 53, 68, 83, 98, 113, 128, 143, 158, 173, 188, 203, 218, 233,
+                    248, 263, 278, 293, 308, 323, 338, 353, 368, 383, 398, 413, 428, 443, 458,
+                    473, 488, 503, 518, 533, 548, 563, 578, 593, 608, 623, 638, 653, 668, 683,
+                    698, 713, 728)
+PER_CODE_STARTS = (8, 23, 38, 53, 68, 83, 98)  # one code on its own, same thresholds
+
+
+def chart_units(minutes: int, starts=CMS_CHART_STARTS) -> int:
+    return sum(1 for start in starts if minutes >= start)
 
 
 def test_progress_report_every_tenth_visit():
     assert progress_report_due(9) is None
     assert "Visit 10" in progress_report_due(10)
-    assert progress_report_due(20) is not None
+    assert progress_report_due(20) == ("Visit 20 of this plan of care: a progress report is "
+                                       "due (at least every 10 treatment visits)")
+    assert progress_report_due(11) is None
     assert progress_report_due(0) is None
 
 
@@ -57,11 +71,20 @@ def test_honest_time_is_never_flagged_as_over_billing(minutes, rest):
     gives for it fit the session: the check only flags what the recorded time cannot earn."""
     total = sum(minutes)
     span = total + rest
-    for rule, units in ((Rule.CMS, cms_units(total)),
-                        (Rule.PER_CODE, sum(per_code_units(m) for m in minutes))):
+    for rule, units in ((Rule.CMS, chart_units(total)),
+                        (Rule.PER_CODE, sum(chart_units(m, PER_CODE_STARTS) for m in minutes))):
         flags = check_span(span, total, total, units, rule).flags
         assert not any("over-billing" in f for f in flags), (rule, minutes, rest)
         assert units <= most_units(span, rule)
+
+
+@pytest.mark.parametrize(("minutes", "units", "flagged"), [
+    (7, 1, True), (8, 1, False), (22, 1, False), (22, 2, True), (23, 2, False),
+    (37, 3, True), (38, 3, False), (52, 4, True), (53, 4, False),
+])
+def test_the_cms_span_check_at_the_charts_boundaries(minutes, units, flagged):
+    flags = check_span(minutes, minutes, minutes, units, Rule.CMS).flags
+    assert any("over-billing" in f for f in flags) is flagged
 
 
 def test_missing_details_names_what_each_code_lacks():

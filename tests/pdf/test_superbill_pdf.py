@@ -119,8 +119,12 @@ def test_a_25_line_visit_paginates_with_repeated_table_header(render):
         assert f"Page {number} of {len(pages)}" in page
         continued = "Continued: Smith & Jones PT · 李小龙 · Date of service 03/02/2026 · Visit 4711"
         assert (continued in page) == (number > 1)
-    total = sum(line.total_cents for line in data.lines)
-    assert f"Total charges ${total // 100:,}.{total % 100:02d}" in whole
+    # units x price on multi-unit lines, worked by hand: set 2 is 2 x $11.25, set 3 is
+    # 3 x $12.50, set 25 is 1 x $40.00; the 25 lines add up to $1,230.00
+    assert "Exercise set 2 GP A 2 $11.25 $22.50" in whole
+    assert "Exercise set 3 GP A 3 $12.50 $37.50" in whole
+    assert "Exercise set 25 GP A 1 $40.00 $40.00" in whole
+    assert "Total charges $1,230.00" in whole
     assert "L M71.11 Diagnosis number 12" in whole
 
 

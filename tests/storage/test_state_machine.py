@@ -2,7 +2,10 @@
 
 A plain-Python model mirrors what the store should hold. After every step: the stored intervals
 equal the model (time is never lost), exclusive intervals never overlap (never double counted),
-at most one exclusive timer runs, and finalized charge lines never change.
+at most one exclusive timer runs, and finalized charge lines never change. Several visits of the
+patient on one day pool (issue 17): their timed units together never exceed what the day's
+timed minutes earn on the CMS chart, and a tie is finalized with the clinician's choice, which
+the visit keeps.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from therapy_timer.storage.repository import open_repository
 from .conftest import T0, build_clinic
 
 CODES = ["97110", "97140", "97530", "97112", "97010", "97150"]
+# The CMS chart (Pub 100-04 ch. 5 s. 20.2) written out: a unit from 8 minutes, then every 15.
+CHART_STARTS = tuple(8 + 15 * n for n in range(200))
+
+
+def timed(code: str) -> bool:
+    return default_catalog().get(code).timed
 
 
 def exclusive(code: str) -> bool:
@@ -46,6 +55,11 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(seconds=st.integers(1, 1500))
     def advance(self, seconds):
         self.now += timedelta(seconds=seconds)
+
+    @rule(minutes=st.integers(1, 25))
+    def advance_whole_minutes(self, minutes):
+        """Whole minutes make equal leftovers (ties) common."""
+        self.now += timedelta(minutes=minutes)
 
     @precondition(lambda self: self.visit_id is None)
     @rule()
@@ -143,6 +157,44 @@ class StoreMachine(RuleBasedStateMachine):
         self.visit_id = None
         self.model = {}
 
+    @precondition(lambda self: self.visit_id is not None and not any(
+        m["end"] is None for m in self.model.values()))
+    @rule(first=st.sampled_from(["97110", "97530"]), second=st.sampled_from(["97112", "97140"]),
+          minutes=st.sampled_from([20, 35]))
+    def run_a_tied_pair(self, first, second, minutes):
+        """Two one-on-one codes of equal minutes, one after the other: equal leftovers."""
+        if self.now + timedelta(minutes=2 * minutes) > T0 + timedelta(hours=12):
+            return  # the clinic's day (09:00 Chicago) ends 15 h after T0: stay inside it
+        self.start(first, assistant=False)
+        self.now += timedelta(minutes=minutes)
+        self.switch(second)
+        self.now += timedelta(minutes=minutes)
+        [running] = [i for i, m in self.model.items() if m["end"] is None]
+        self.repo.stop_interval(running, self.now)
+        self.model[running]["end"] = self.now
+
+    @precondition(lambda self: self.visit_id is not None)
+    @rule(data=st.data())
+    def finalize_with_the_other_tie_choice(self, data):
+        """Where the pooled day leaves a tie, the clinician picks any allowed allocation at
+        finalize; the visit keeps that choice in its billing record."""
+        if any(m["end"] is None for m in self.model.values()):
+            return
+        allowed = self.repo.bill_visit(self.visit_id, self.now).allocation \
+            .allowed_allocations()
+        if len(allowed) < 2:
+            return
+        choice = data.draw(st.sampled_from(allowed[1:]))
+        event("finalized a tie with another choice")
+        lines = self.repo.finalize_visit(self.visit_id, None, "hyp", self.now, choice=choice)
+        timed_choice = {c: u for c, u in choice.items() if timed(c)}
+        assert {c: u for c, u in self.repo.billing_record(self.visit_id)["choice"].items()
+                if timed(c)} == timed_choice
+        self.frozen[self.visit_id] = lines
+        self.last_finalized = self.visit_id
+        self.visit_id = None
+        self.model = {}
+
     @precondition(lambda self: self.visit_id is None and self.last_finalized is not None)
     @rule()
     def amend(self):
@@ -181,6 +233,27 @@ class StoreMachine(RuleBasedStateMachine):
     def finalized_lines_never_change(self):
         for visit_id, lines in self.frozen.items():
             assert self.repo.charge_lines(visit_id) == lines
+
+    @invariant()
+    def a_pooled_day_never_bills_more_than_its_minutes(self):
+        days: dict = {}
+        counts: dict = {}
+        for visit_id in self.frozen:
+            visit = self.repo.get_visit(visit_id)
+            if visit.status.value != "finalized":
+                continue
+            seconds, units = days.get(visit.day, (0, 0))
+            seconds += sum((i.end - i.start).total_seconds()
+                           for i in self.repo.intervals_for(visit_id) if timed(i.code))
+            units += sum(ln.units for ln in self.repo.charge_lines(visit_id)
+                         if timed(ln.code))
+            days[visit.day] = (seconds, units)
+            counts[visit.day] = counts.get(visit.day, 0) + 1
+        for day, (seconds, units) in days.items():
+            if counts[day] > 1:
+                event("two or more finalized visits pooled on one day")
+            allowed = sum(1 for start in CHART_STARTS if seconds // 60 >= start)
+            assert units <= allowed, (day, seconds, units)
 
     @invariant()
     def audit_chain_holds(self):

@@ -497,13 +497,16 @@ def test_the_key_is_created_once_and_checkpoints_are_not_repeated(tmp_path,
     assert anchor_created_note(repo.anchor).startswith(
         f"Therapy Timer created this database's audit anchor key: {folder}/"
         f"{repo.anchor.key_id}.key (owner-only).")
+    key = repo.anchor.key
+    assert (len(key.key), key.key_id, key.source) == (32, repo.anchor.key_id, "new")
     build_clinic(repo)
     repo.close()
     points = folder / f"{repo.anchor.key_id}.checkpoints"
     lines = points.read_text().splitlines()
     for _ in range(3):  # opened and closed with nothing new: no new checkpoint
         again = open_repository(path)
-        assert not again.anchor.created and again.anchor.key is not None
+        assert not again.anchor.created and (again.anchor.key.key, again.anchor.key.key_id) == (
+            key.key, key.key_id)
         again.close()
     assert points.read_text().splitlines() == lines
 

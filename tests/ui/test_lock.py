@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
+from tests.ui.shots import saved_shot
 from therapy_timer.core.model import Discipline, Performer
 from therapy_timer.core.records import Provider
 from therapy_timer.storage.repository import open_repository
@@ -136,7 +137,7 @@ def test_lock_screen_hides_patient_names_and_covers_window(qtbot, lock, window, 
     assert "Dana Test" in screen.provider_box.currentText()
     assert window.windowTitle() == "Therapy Timer (locked)"
     assert not window.patient_label.isVisible()  # the page underneath is hidden as well
-    assert screen.grab().save(str(shots / "lock-screen.png"))
+    saved_shot(screen, shots / "lock-screen.png", texts=["Therapy Timer is locked", "Dana Test"])
 
 
 def test_input_to_the_window_is_swallowed_while_locked(qtbot, lock, window):

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
+from tests.ui.shots import saved_shot
 from therapy_timer.ui.lock import LOCKED_KEY, LOCKOUT_SECONDS, MAX_TRIES
 from therapy_timer.ui.settings import set_lock_minutes
 
@@ -167,7 +168,8 @@ def test_lock_screen_screenshots_at_both_sizes(qtbot, pins, clock, win, shots):
         for widget in (card.next_unit, card.times[1], screen.unlock_button, screen.pin_edit):
             corner = widget.mapTo(screen, widget.rect().bottomRight())
             assert screen.rect().contains(corner), (size, widget)
-        assert screen.grab().save(str(shots / f"lock-{size[0]}x{size[1]}.png"))
+        saved_shot(screen, shots / f"lock-{size[0]}x{size[1]}.png",
+                   texts=["Therapy Timer is locked"])
         texts = _visible_texts(screen)
         assert not any(name in texts for name in NAMES), texts
         _type_pin(qtbot, screen, pins.pt.id, "2468")
@@ -202,7 +204,7 @@ def test_manual_lock_shows_every_visit_on_the_clock(qtbot, pins, clock, win, sho
     assert [c.next_unit.text() for c in cards] == ["6:00", "6:00"]
     qtbot.wait(10)
     _fits(screen, [c.next_unit for c in cards] + [screen.unlock_button])
-    assert screen.grab().save(str(shots / "lock-two-visits-1024x700.png"))
+    saved_shot(screen, shots / "lock-two-visits-1024x700.png", texts=["Therapy Timer is locked"])
     for first, code in (("Cy", "97112"), ("Di", "97116")):
         patient = repo.save_patient(Patient(first, "Testcase", date(1960, 1, 1)))
         provider = repo.save_provider(Provider(f"{first} Therapist, PT", Discipline.PT,
@@ -217,7 +219,7 @@ def test_manual_lock_shows_every_visit_on_the_clock(qtbot, pins, clock, win, sho
     assert screen.board.compact
     qtbot.wait(10)
     _fits(screen, [c.next_unit for c in cards] + [screen.unlock_button])
-    assert screen.grab().save(str(shots / "lock-four-visits-1024x700.png"))
+    saved_shot(screen, shots / "lock-four-visits-1024x700.png", texts=["Therapy Timer is locked"])
     texts = _visible_texts(screen)
     assert not any(name in texts for name in (*NAMES, "Testcase", "Cy", "Di"))
 
@@ -382,7 +384,7 @@ def test_without_any_pin_a_tap_unlocks_and_names_the_user(qtbot, clinic, clock, 
     screen = win.lock.lock_screen
     screen.setGeometry(QRect(0, 0, 1024, 700))
     qtbot.wait(10)
-    assert screen.grab().save(str(shots / "lock-no-pin-1024x700.png"))
+    saved_shot(screen, shots / "lock-no-pin-1024x700.png", texts=["Therapy Timer is locked"])
     assert not screen.pin_edit.isVisible()
     assert screen.hint.text() == "Patient details are hidden. Pick who you are to continue."
     box = screen.provider_box

@@ -3,6 +3,7 @@ still shows PAUSED with a working Resume, and the clock question the heartbeat s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -157,7 +158,6 @@ def test_a_jump_while_on_today_is_asked_when_the_visit_opens(qtbot, window, clin
                                                              keep):
     visit_id, last_good = run_then_jump_on_today(qtbot, window, clinic, clock)
     [flagged] = clinic.repo.running_intervals()
-    assert flagged.clock_flag is not None
     assert flagged.clock_flag.trusted_until == last_good + timedelta(seconds=5)
     window.show_today()  # Today says the visit's time needs an answer
     assert window.today.model.cell_text(0, 4) == "check time (running)"
@@ -209,7 +209,7 @@ def test_the_visit_screen_tick_stores_its_jump_the_same_way(qtbot, window, clini
     with qtbot.waitSignal(window.controller.time_jump, timeout=2000):
         window.controller.tick()
     [stored] = clinic.repo.intervals_for(visit_id)
-    assert stored.clock_flag is not None
+    assert stored.clock_flag.trusted_until == stored.start + timedelta(minutes=3)
     window.heartbeat()  # the same watch: the jump is not counted twice
     assert len(window.controller.jumps) == 1
     qtbot.mouseClick(window.visit_panel.back_button, LEFT)
@@ -228,7 +228,10 @@ def test_a_flag_survives_a_restart_and_blocks_finalizing_until_answered(qtbot, t
     win = make_window(qtbot, repo, clock, tmp_path)
     visit_id, last_good = run_then_jump_on_today(qtbot, win, clinic, clock)
     [interval] = repo.running_intervals()
-    repo.stop_interval(interval.id, clock.now())
+    flag = interval.clock_flag
+    assert flag.trusted_until == last_good + timedelta(seconds=5)
+    stopped_at = clock.now()
+    repo.stop_interval(interval.id, stopped_at)
     repo.set_diagnoses(visit_id, ["M54.50"], validate=False)
     win.close()
     repo.close()
@@ -236,7 +239,8 @@ def test_a_flag_survives_a_restart_and_blocks_finalizing_until_answered(qtbot, t
     repo = open_repository(path)
     try:
         win = make_window(qtbot, repo, clock, tmp_path)
-        assert repo.get_interval(interval.id).clock_flag is not None
+        assert repo.get_interval(interval.id).clock_flag == dataclasses.replace(
+            flag, wall_end=stopped_at)  # kept across the restart, closed at the stop
         win.show_review(visit_id)
         page = win.finalize_page
         texts = [label.text() for label in page.findChildren(type(page.title))]

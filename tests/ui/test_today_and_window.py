@@ -228,7 +228,9 @@ def test_auto_lock_is_wired_and_the_unlocker_becomes_the_acting_user(qtbot, clin
     qtbot.addWidget(win)
     win.show()
     win.start()
-    assert win.lock is not None
+    from therapy_timer.ui.lock import LockController
+
+    assert isinstance(win.lock, LockController)
     win.lock.lock()
     assert win.lock.is_locked
     assert not win.lock.unlock(clinic.pta.id, "0000")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt
 
+from tests.ui.shots import saved_shot
 from therapy_timer.ui.tiles import DONE, RUNNING
 from therapy_timer.ui.visit_dialogs import TechniqueDialog
 from therapy_timer.ui.visit_widgets import Notice
@@ -168,7 +169,7 @@ def test_the_four_numbers_are_never_clipped_by_banner_and_notices(qtbot, clinic,
                                                                    monkeypatch):
     win, panel = _crowded_visit(qtbot, clinic, clock, tmp_path, size, monkeypatch)
     assert (win.width(), win.height()) == size
-    win.grab().save(str(shots / f"visit-crowded-{size[0]}x{size[1]}.png"))
+    saved_shot(win, shots / f"visit-crowded-{size[0]}x{size[1]}.png")
     banner = panel.now_running
     assert banner.text().startswith("PAUSED since")
     assert "97530, 97010, 97014" in banner.text()
@@ -222,7 +223,7 @@ def test_a_long_name_wraps_whole_and_the_numbers_stay_whole(qtbot, clinic, clock
                                                      patient_id=patient.id))
     win, panel = _crowded_visit(qtbot, clinic, clock, tmp_path, (1024, 700), monkeypatch,
                                 patient, plan)
-    win.grab().save(str(shots / "visit-crowded-long-name-1024x700.png"))
+    saved_shot(win, shots / "visit-crowded-long-name-1024x700.png")
     title = panel.title
     assert title.text() == "Featherstonehaugh-Brightmoor, Maximiliana"
     inner = title.contentsRect()
@@ -271,7 +272,7 @@ def test_a_fourth_row_of_tiles_still_fits(qtbot, clinic, clock, tmp_path, size, 
             qtbot.keyClick(panel.search, Qt.Key.Key_Return)
     assert len(panel.tiles.tiles) == 14
     qtbot.wait(20)
-    win.grab().save(str(shots / f"visit-fourth-row-{size[0]}x{size[1]}.png"))
+    saved_shot(win, shots / f"visit-fourth-row-{size[0]}x{size[1]}.png")
     qtbot.wait(20)
     for tile in panel.tiles.tiles.values():
         assert _inside(tile, win), tile.code
@@ -529,7 +530,7 @@ def test_the_window_fits_a_1366x768_screen_and_shows_start_visit(qtbot, clinic, 
     assert area.contains(win.frameGeometry())
     assert win.width() <= 1366 and win.height() <= 728
     assert win.height() >= 600  # still a useful size
-    win.grab().save(str(shots / f"today-fit-1366x768-{'saved' if saved else 'new'}.png"))
+    saved_shot(win, shots / f"today-fit-1366x768-{'saved' if saved else 'new'}.png")
     button = win.today.start_button
     assert button.isVisible()
     assert _inside(button, win)
