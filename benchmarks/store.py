@@ -51,6 +51,7 @@ from therapy_timer.core.records import (  # noqa: E402
     Provider,
 )
 from therapy_timer.storage import audit  # noqa: E402
+from therapy_timer.storage.migrations import restore_guard_triggers  # noqa: E402
 from therapy_timer.storage.repository import open_repository  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,9 +95,18 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
                                        allowed_cents=ALLOWED))
     for code, cents in FEES.items():
         repo.save_fee(code, cents, date(END.year - YEARS, 1, 1))
+    # The bulk entries are signed with the clinic's anchor key, as the app signs its own.
+    key = repo.anchor.key if repo.anchor is not None else None
     repo.close()
 
     conn = sqlite3.connect(path, isolation_level=None)
+    # Years of synthetic history are written straight in (minutes, not hours): the guard
+    # triggers, which let a visit be finalized only through the app's own steps, are laid
+    # aside for the load and put back from the migrations' own statements afterwards.
+    guards = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    for name in guards:
+        conn.execute(f'DROP TRIGGER "{name}"')
     conn.execute("PRAGMA foreign_keys = ON")
     days = []
     day = END - timedelta(days=int(365 * YEARS * scale))
@@ -133,7 +143,8 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
         at_text = iso(at)
         text = json.dumps(detail, sort_keys=True, separators=(",", ":"))
         digest = audit.entry_hash(prev, seq, at_text, "bench", action, entity, entity_id, text)
-        audit_rows.append((seq, at_text, "bench", action, entity, entity_id, text, prev, digest))
+        audit_rows.append((seq, at_text, "bench", action, entity, entity_id, text, prev, digest,
+                           key.mac(digest) if key is not None else None))
         chain[0], chain[1] = seq, digest
     next_patient = {t: t + 1 for t in range(THERAPISTS)}
 
@@ -146,7 +157,7 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
             " 'bench')", visit_rows)
         conn.executemany(
             "INSERT INTO audit_log (seq, at, user, action, entity, entity_id, detail,"
-            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
+            " prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows)
         conn.executemany(
             'INSERT INTO intervals (id, visit_id, code, start, "end", performer, provider_id,'
             " heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", interval_rows)
@@ -189,21 +200,25 @@ def build(path: Path, scale: float, seed: int = 1) -> dict:
                 total = sum(minutes_by_code.values())
                 log(moment, "pause_visit", "visit", visit_id, {"codes": sorted(minutes_by_code)})
                 log(moment, "set_diagnoses", "visit", visit_id, {"diagnoses": ["R26.89"]})
-                log(moment + timedelta(minutes=2), "finalize", "visit", visit_id,
-                    {"lines": len(minutes_by_code), "timed_minutes": total})
                 visit_rows.append((visit_id, patient, provider.id, patient, day.isoformat(),
                                    provider.discipline.value, iso(start), iso(moment), total,
                                    total, iso(start), iso(moment + timedelta(minutes=2))))
+                frozen = []
                 for number, (code, minutes) in enumerate(sorted(minutes_by_code.items()), 1):
                     units = (minutes + 7) // 15
                     if units:
                         line_rows.append((visit_id, number, code, modifier, units, minutes,
                                           FEES[code], FEES[code] * units, ALLOWED[code]))
+                        frozen.append([code, [modifier], units, FEES[code] * units])
+                # As the app's finalize records them, so verify compares like with like.
+                log(moment + timedelta(minutes=2), "finalize", "visit", visit_id,
+                    {"lines": frozen, "timed_minutes": total})
         if len(interval_rows) > 200_000:
             flush()
     flush()
     conn.execute("UPDATE visits SET status = 'finalized'")
     conn.execute("COMMIT")
+    restore_guard_triggers(conn)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     counts = dict(zip(("visits", "intervals", "charge_lines", "patients", "audit"),
@@ -422,6 +437,9 @@ def main() -> int:
     year = END.year
     it_days, it_patients = iter(sample_days * 100), iter(sample_patients * 100)
     last = date.fromisoformat(days[-1])  # a reused file may hold earlier runs' visits
+    # The documents and the safety commands first, on the clinic as the app recorded it (the
+    # finalize baseline below writes bare-SQL visits that verify rightly reports).
+    documents(path, last + timedelta(days=1))
     now = datetime(last.year, last.month, last.day, 23, 0, tzinfo=UTC)
 
     results = []
@@ -472,8 +490,13 @@ def main() -> int:
         plain.execute("UPDATE visits SET status = 'finalized' WHERE id = ?", (new_id,))
         plain.execute("COMMIT")
 
+    # The baseline is the bare SQL of a finalize, without the guard that wants its audit
+    # entry first (the app's own cost includes writing that entry).
+    plain.execute("DROP TRIGGER visits_finalize_needs_entry")
+    baseline_ms = median_ms(plain_finalize, repeat=20)
+    restore_guard_triggers(plain)
     results.append(("finalizing a visit (engine + fsynced commit)", finalize_ms,
-                    median_ms(plain_finalize, repeat=20), "5 intervals, 4 codes"))
+                    baseline_ms, "5 intervals, 4 codes"))
     repo.close()
     plain.close()
 
@@ -481,7 +504,6 @@ def main() -> int:
     for name, ours, bare, note in results:
         ok = "ok" if ours < 10 else "SLOW"
         print(f"{name:46} {ours:7.2f}ms {bare:7.2f}ms {ours / bare:6.1f}  {ok}  {note}")
-    documents(path, last + timedelta(days=1))
     if folder is not None and not args.keep:
         folder.cleanup()
     elif args.keep:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from therapy_timer.core.model import BillingError, Discipline, Performer, Rule
+from therapy_timer.core.model import Discipline, Performer, Rule
 from therapy_timer.core.records import (
     InsurancePolicy,
     Patient,
@@ -135,20 +135,23 @@ def build_demo_file(path: Path | str, seed: int = 1, end_date: date | None = Non
 def demo_days(end_date: date) -> date:
     """The demo's first day for ``end_date``.
 
+    A year with no KX threshold on file no longer stops it (issue 12: the latest year on file
+    stands in, and the visits say so).
+
     Raises:
-        DemoError: the three months before it leave the calendar, or a year they touch has
-            no KX threshold on file.
+        DemoError: the three months before it, or the plans of care running past it, leave
+            the calendar.
     """
     try:
         first_day = end_date - timedelta(days=DAYS - 1)
     except OverflowError:
         raise DemoError(f"cannot build the demo ending {end_date}: its {DAYS} days would start "
                         "before the year 1; give a recent --end-date") from None
-    for year in sorted({first_day.year, end_date.year}):
-        try:
-            kx_for_year(year)
-        except BillingError as exc:
-            raise DemoError(f"cannot build the demo ending {end_date}: {exc}") from None
+    try:
+        end_date + timedelta(days=DAYS)  # plans of care are certified past the end date
+    except OverflowError:
+        raise DemoError(f"cannot build the demo ending {end_date}: its plans of care would run "
+                        "past the year 9999; give a recent --end-date") from None
     return first_day
 
 
@@ -345,7 +348,8 @@ class _Builder:
                        when=self.at(day, 9, 0))
             # KX: prior spend elsewhere puts the patient just under the threshold.
             patient, plan = kx_patient
-            threshold = kx_for_year(day.year).threshold_cents
+            # The threshold the visit bills with (a year not on file uses the latest one).
+            threshold = kx_for_year(day.year, self.repo.kx_thresholds()).threshold_cents
             spent = self.repo.kx_year_to_date(patient.id, day.year, "PT+SLP", through=day)
             gap = 2000  # this visit's allowed amount (about $89) crosses it
             if spent < threshold - gap:

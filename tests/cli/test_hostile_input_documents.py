@@ -86,7 +86,8 @@ def test_an_empty_out(clinic_db, tmp_path, capsys, monkeypatch, command):
 @pytest.mark.parametrize("end, message", [
     ("0001-01-01", "cannot build the demo ending 0001-01-01: its 91 days would start before "
                    "the year 1"),
-    ("9999-12-31", "no KX threshold on file for 9999"),
+    ("9999-12-31", "cannot build the demo ending 9999-12-31: its plans of care would run past "
+                   "the year 9999"),
 ])
 def test_demo_refuses_an_end_date_it_cannot_use_and_creates_no_file(tmp_path, capsys, end,
                                                                      message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import stat
@@ -59,10 +60,20 @@ def test_demo_refuses_a_file_that_holds_a_clinic(demo_db, capsys):
     assert "already holds a clinic" in capsys.readouterr().err
 
 
-def test_demo_refuses_a_year_without_kx_data(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "x.db"), "--end-date", "2031-01-10"]) == 2
-    assert "2031" in capsys.readouterr().err
-    assert not (tmp_path / "x.db").exists()  # a refused end date creates no file
+def test_demo_of_a_year_without_kx_data_bills_with_the_latest_year(tmp_path, capsys):
+    """Issue 12: billing never stops for a missing year (the demo used to refuse 2031); its
+    Medicare visits of 2031 record that 2026's threshold stood in."""
+    path = tmp_path / "x.db"
+    assert main(["demo", "--db", str(path), "--end-date", "2031-01-10"]) == 0
+    conn = sqlite3.connect(path)
+    records = [json.loads(r[0]) for r in conn.execute(
+        "SELECT billing_json FROM visits WHERE day >= '2031-01-01' AND status = 'finalized'")]
+    conn.close()
+    used = [r["kx_threshold"] for r in records if r.get("kx_threshold")]
+    assert used and all(u == {"year": 2026, "for_year": 2031, "threshold_cents": 248000,
+                              "fallback": True} for u in used)
+    assert all("2026's threshold used: enter 2031's in Settings (Rule data)." in
+               " ".join(r["warnings"]) for r in records if r.get("kx_threshold"))
 
 
 def test_verify_reports_the_first_tampered_entry(demo_db, tmp_path, capsys):

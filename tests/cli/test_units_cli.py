@@ -153,3 +153,65 @@ def test_assistant_time_the_rules_refuse_is_exit_2_with_one_line(monkeypatch, ca
     code, out, err = run_units(monkeypatch, capsys, payload)
     assert code == 2 and out == ""
     assert expected in err and err.count("\n") == 1
+
+
+# --- KX thresholds: the clinic's database, and a year with none on file (issue 12) ---
+
+KX_2027 = {"date": "2027-01-05", "medicare": True, "kx_applies": True,
+           "prior_kx_cents": 247000, "allowed_cents": {"97110": 3000},
+           "services": [{"code": "97110", "minutes": 30}]}
+NOTICE = ("2026's threshold used: enter 2027's in Settings (Rule data). No KX threshold is on "
+          "file for 2027, so the KX and targeted-review checks of this visit use 2026's amounts")
+
+
+def test_a_year_without_a_threshold_bills_with_the_latest_and_warns(monkeypatch, capsys):
+    code, out, err = run_units(monkeypatch, capsys, KX_2027)
+    assert code == 0
+    assert err == (f"therapy-timer: warning: {NOTICE} (the shipped data billed: give --db PATH "
+                   "for a clinic's own thresholds)\n")
+    result = json.loads(out)
+    assert result["warnings"][0] == NOTICE
+    assert result["kx_threshold"] == {"year": 2026, "for_year": 2027, "threshold_cents": 248000,
+                                      "review_cents": 300000, "confidence": "S",
+                                      "fallback": True, "notice": NOTICE}
+    assert result["claim_lines"][0]["modifiers"] == ["GP", "KX"]
+
+
+def test_a_list_warns_once_per_notice(monkeypatch, capsys):
+    code, _out, err = run_units(monkeypatch, capsys, [KX_2027, KX_2027])
+    assert code == 0 and err.count("warning:") == 1
+
+
+def test_units_db_bills_with_the_clinics_thresholds(monkeypatch, capsys, tmp_path):
+    from therapy_timer.storage.repository import open_repository
+
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    repo.set_kx_threshold(2027, 260000, 300000, "V", "CY2027 PFS final rule", "pat")
+    repo.close()
+    code, out, err = run_units(monkeypatch, capsys, KX_2027, "--db", str(path))
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["kx_threshold"]["threshold_cents"] == 260000
+    assert result["kx_threshold"]["fallback"] is False
+    assert result["claim_lines"][0]["modifiers"] == ["GP"]  # $2,530 is under $2,600
+    # A 2028 visit against that database falls back to its own 2027, and says so.
+    code, out, err = run_units(monkeypatch, capsys, {**KX_2027, "date": "2028-01-04"},
+                               "--db", str(path))
+    assert code == 0
+    assert err.startswith("therapy-timer: warning: 2027's threshold used: enter 2028's in "
+                          "Settings (Rule data).") and "--db" not in err
+    assert json.loads(out)["kx_threshold"]["threshold_cents"] == 260000
+
+
+def test_units_db_that_is_missing_is_refused(monkeypatch, capsys, tmp_path):
+    code, out, err = run_units(monkeypatch, capsys, KX_2027, "--db", str(tmp_path / "no.db"))
+    assert (code, out) == (2, "")
+    assert err.startswith("therapy-timer: no database at ") and err.count("\n") == 1
+
+
+def test_units_without_db_ignores_the_environment_database(monkeypatch, capsys, tmp_path):
+    """Without --db the shipped data bills, as before, even with THERAPY_TIMER_DB set."""
+    monkeypatch.setenv("THERAPY_TIMER_DB", str(tmp_path / "not-there.db"))
+    code, out, _err = run_units(monkeypatch, capsys, KX_2027)
+    assert code == 0 and json.loads(out)["kx_threshold"]["year"] == 2026

@@ -59,3 +59,19 @@ def test_npi_check_digit_for_every_digit(digit, npi):
     wrong = npi[:9] + str((digit + 1) % 10)
     with pytest.raises(ValidationError, match=f"last digit should be {digit}"):
         validate_npi(wrong)
+
+
+def test_a_tie_choice_moves_a_cognitive_unit_without_losing_or_inventing_one():
+    """97129 19 min + 97110 4 min: 2 units, a tie for the second between the cognitive service
+    (its 97130) and 97110. Either choice bills exactly 2 units, on lines that exist."""
+    from therapy_timer.core.billing import bill_services
+    from therapy_timer.core.model import Service
+
+    billing = bill_services([Service("97129", 19, 0), Service("97110", 4, 1)], BillingContext())
+    pick = {ln.code: ln.units for ln in billing.allocation.lines}
+    assert pick == {"97129": 1, "97130": 1, "97110": 0}
+    other = billing.with_choice({"97129": 1, "97110": 1})
+    assert {ln.code: ln.units for ln in other.allocation.lines} == {"97129": 1, "97110": 1}
+    back = other.with_choice({"97129": 1, "97130": 1, "97110": 0})
+    assert {ln.code: ln.units for ln in back.allocation.lines} == pick
+    assert [(c.code, c.units) for c in back.claim_lines()] == [("97129", 1), ("97130", 1)]

@@ -272,3 +272,31 @@ def test_kx_year_to_date_counts_a_same_day_visit_of_the_other_discipline_in_the_
     assert repo.billing_context(repo.get_visit(pt.id), [pt.id]).prior_kx_cents == 9100
     # The OT bucket does not see it.
     assert repo.kx_year_to_date(clinic.patient.id, 2026, "OT", through=T0.date()) == 0
+
+
+def test_an_open_visit_is_finalized_only_with_its_finalize_entry(tmp_path):
+    """Raw SQL cannot finalize a visit unrecorded; the app's finalize (its entry first, in the
+    same transaction) still can."""
+    path = tmp_path / "clinic.db"
+    repo = open_repository(path)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", Performer.PT, T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
+    repo.set_diagnoses(visit.id, ["M54.50"])
+    repo.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="only with its finalize entry"):
+            conn.execute("UPDATE visits SET status = 'finalized' WHERE id = ?", (visit.id,))
+        assert conn.execute("SELECT status FROM visits WHERE id = ?", (visit.id,)
+                            ).fetchone() == ("open",)
+    finally:
+        conn.close()
+    repo = open_repository(path)
+    try:
+        [line] = repo.finalize_visit(visit.id, None, "pat", T0 + timedelta(minutes=31))
+        assert (line.code, line.units) == ("97110", 2)
+        assert repo.verify_report().problems == []
+    finally:
+        repo.close()

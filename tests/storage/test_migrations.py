@@ -88,11 +88,15 @@ def table_rows(path) -> dict[str, list[tuple]]:
         conn.close()
 
 
+#: Every version a file can be at before the latest.
+EARLIER = [number for number, _, _ in MIGRATIONS[:-1]]
+
+
 def test_versions_are_numbered_in_order():
     assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", EARLIER)
 def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     path = tmp_path / f"v{version}.db"
     build_at(path, version)
@@ -271,7 +275,7 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
         repo.close()
 
 
-@pytest.mark.parametrize("version", range(1, LATEST_VERSION))
+@pytest.mark.parametrize("version", EARLIER)
 def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     """verify opens an older file without migrating it: it checks what that version has and
     says what it could not check."""
@@ -328,3 +332,98 @@ def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_pa
         assert repo.integrity_check() == "ok"
     finally:
         repo.close()
+
+
+def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
+    """Version 10 (issue 12): the upgrade seeds every shipped year as "shipped"; the clinic's
+    own entry is audited, never deleted, and a newer shipped value is only offered beside it.
+    (Built at 8, the last version before 10 on every branch: 9's contents do not matter.)"""
+    from therapy_timer.core.rules_data import KxYear
+
+    path = tmp_path / "v8.db"
+    build_at(path, 8)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        rows = repo.conn.execute("SELECT year, threshold_cents, review_cents, confidence,"
+                                 " origin FROM kx_thresholds ORDER BY year").fetchall()
+        assert rows == [(2022, 215000, 300000, "V", "shipped"),
+                        (2023, 223000, 300000, "V", "shipped"),
+                        (2024, 233000, 300000, "V", "shipped"),
+                        (2025, 241000, 300000, "S", "shipped"),
+                        (2026, 248000, 300000, "S", "shipped")]
+        # Seeding is not a clinic change: the migrated log keeps its one entry.
+        assert repo.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+        repo.set_kx_threshold(2027, 255000, 300000, "V", "CY2027 PFS final rule", "pat",
+                              now=T0.replace(hour=18))
+        with pytest.raises(sqlite3.DatabaseError, match="is kept"):
+            repo.conn.execute("DELETE FROM kx_thresholds WHERE year = 2027")
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("UPDATE kx_thresholds SET review_cents = 1000 WHERE year = 2027")
+        # A newer release ships another 2027: offered, the clinic's amount stays.
+        newer = {2027: KxYear(2027, 256000, 300000, "V", "CMS MLN page")}
+        assert repo.seed_kx_thresholds(newer, now=T0.replace(hour=19)) == [
+            "2027: a newer shipped value is offered beside the clinic's"]
+        [entry] = [e for e in repo.kx_entries() if e.kx.year == 2027]
+        assert (entry.kx.threshold_cents, entry.origin, entry.entered_by) == (255000, "clinic",
+                                                                               "pat")
+        assert entry.offer == newer[2027]
+        assert repo.audit_verify() is None
+    finally:
+        repo.close()
+
+
+def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_path):
+    """Version 11 (issue 12): CMS's NCCI PTP pairs and MUEs the clinic imports, with their
+    release. An upgraded file has none: billing keeps the shipped seed until an import."""
+    path = tmp_path / "v8.db"
+    build_at(path, 8)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        for table in ("rule_releases", "ncci_pairs", "mue_limits"):
+            assert repo.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        assert repo.rule_release("ncci") is None and repo.ncci_pairs() is None
+        assert repo.mue_limits() == {}
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("INSERT INTO rule_releases (kind, version, files, rows_read,"
+                              " rows_kept, imported_at, imported_by) VALUES ('fees', 'x', '[]',"
+                              " 0, 0, '2026-11-20', 'pat')")
+    finally:
+        repo.close()
+    assert table_rows(path) == V1_ROWS
+
+
+def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(tmp_path):
+    """Issue 12: the undated allowed amounts of earlier versions stay in force on every date
+    of service; new amounts from 1 January leave earlier dates alone; clinic codes start
+    empty. (Built at the version just before 12, whatever the other migrations are.)"""
+    from datetime import date
+
+    before = max(number for number, _, _ in MIGRATIONS if number < 12)
+    path = tmp_path / f"v{before}.db"
+    build_at(path, before)
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        assert [(e.code, e.cents, e.effective_from, e.effective_to)
+                for e in repo.allowed_entries(1)] == [("97110", 3000, date(1, 1, 1), None)]
+        assert repo.allowed_on(1, date(2020, 5, 1)) == {"97110": 3000}
+        from therapy_timer.core.fee_import import FeeRow
+
+        [change] = repo.import_fees([FeeRow("97110", 3100, 1)], date(2027, 1, 1), payer_id=1)
+        assert (change.old_cents, change.new_cents, change.kind) == (3000, 3100, "changed")
+        assert repo.allowed_on(1, date(2026, 12, 31)) == {"97110": 3000}
+        assert repo.allowed_on(1, date(2027, 1, 1)) == {"97110": 3100}
+        # The frozen line of the migrated visit keeps its amount toward KX.
+        assert repo.kx_year_to_date(1, 2026, "PT+SLP") == 1000 + 2 * 3000
+        assert repo.clinic_codes() == []
+        repo.save_clinic_code("97799", "Unlisted rehab service (ours)", "timed", ["PT"])
+        assert repo.code_catalog().get("97799").clinic
+        with pytest.raises(sqlite3.IntegrityError):
+            repo.conn.execute("INSERT INTO payer_allowed (payer_id, code, cents) VALUES"
+                              " (1, '97110', 1)")  # one amount per code and start date
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()
+    assert table_rows(path)["payer_allowed"] == [(1, "97110", 3000), (1, "97110", 3100)]

@@ -3,7 +3,7 @@ an exit code. Modules import heavy libraries (Qt, reportlab, sqlite-utils) insid
 so ``therapy-timer units`` answers without loading them."""
 
 #: Modules under ``therapy_timer.commands`` that add subcommands, in help order.
-COMMAND_MODULES = ["units", "documents", "store"]
+COMMAND_MODULES = ["units", "documents", "store", "imports"]
 
 #: Which module registers each subcommand, so a run imports only the module it needs (the GUI
 #: start-up imports none). tests/cli/test_cli_entry.py checks this against the modules.
@@ -17,4 +17,5 @@ COMMANDS = {
     "backup": "store",
     "restore": "store",
     "demo": "store",
+    "import": "imports",
 }

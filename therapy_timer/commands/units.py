@@ -4,6 +4,11 @@ Reads one visit object, or a list of them, from FILE or stdin and prints the res
 Bad input (a field of the wrong type, Medicare with the per-code rule, a file that is not UTF-8
 JSON, too deep, too long or too large) exits 2 with a one-line message on stderr and nothing on
 stdout; ``core/visit_json.py`` checks the visits.
+
+With ``--db PATH`` the visits bill with that clinic database's rule data (its KX thresholds by
+year); without it, with the data shipped in ``resources/``. A date of service whose year has no
+KX threshold on file bills with the latest year on file: the visit's warnings say so, and so
+does a warning on stderr.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unit rule for visits that do not name one (default: cms); given "
                         "explicitly, it overrides the visits' own (a Medicare visit refuses "
                         "per-code: exit 2)")
+    parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="bill with this clinic database's rule data: its KX thresholds by "
+                        "year, the NCCI pairs and MUEs it imported, and its fee schedule, "
+                        "allowed amounts and codes by date of service (default: the data "
+                        "shipped with the app, no fees)")
+    parser.add_argument("--payer", metavar="NAME",
+                        help="with --db: the payer whose allowed amounts feed KX")
     parser.add_argument("file", nargs="?", metavar="FILE", help="JSON file (default: stdin)")
     parser.set_defaults(handler=run)
 
@@ -42,17 +54,74 @@ def run(args: argparse.Namespace) -> int:
 
     data = read_json(args.file)
     today = date.today()
+    if getattr(args, "payer", None) and getattr(args, "db", None) is None:
+        raise UsageError("--payer needs --db PATH (the database holding its allowed amounts)")
+    rules, used = clinic_rules(getattr(args, "db", None))
+    clinic = DatabaseRates.open(args) if getattr(args, "db", None) else None
     try:
         if isinstance(data, list):
-            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today) for i, v in
-                           enumerate(data)]
+            result: Any = [bill_visit(v, args.rule, f"visit {i + 1}: ", today, rules, clinic)
+                           for i, v in enumerate(data)]
+            for item in result:
+                item.update(used)
         else:
-            result = bill_visit(data, args.rule, "", today)
+            result = bill_visit(data, args.rule, "", today, rules, clinic)
+            result.update(used)
     except BillingError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if clinic is not None:
+            clinic.close()
+    for notice in fallback_notices(result if isinstance(result, list) else [result]):
+        where = "" if rules else (" (the shipped data billed: give --db PATH for a clinic's "
+                                   "own thresholds)")
+        print(f"therapy-timer: warning: {notice}{where}", file=sys.stderr)
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0
+
+
+def clinic_rules(db: str | None) -> tuple[dict, dict]:
+    """The ``BillingContext`` fields a clinic database's rule data sets (its KX thresholds by
+    year, its imported NCCI pairs and MUEs), and what the output says was used
+    (``rule_data``); with no database, none (the shipped seed applies; THERAPY_TIMER_DB is not
+    read).
+
+    Raises:
+        UsageError: no such database, or one that cannot be read.
+    """
+    if not db:
+        return {}, {}
+    from pathlib import Path
+
+    from therapy_timer.cli import UsageError
+    from therapy_timer.storage.errors import StorageError
+    from therapy_timer.storage.repository import open_repository
+
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no database at {path}")
+    try:
+        with open_repository(path, migrate_schema=False) as repo:
+            rules = {**repo.rule_context(), "kx_thresholds": repo.kx_thresholds()}
+            ncci, mue = repo.rule_release("ncci"), repo.rule_release("mue")
+    except StorageError as exc:
+        raise UsageError(f"cannot read the rule data in {path}: {exc}") from None
+    used = {"ncci": ncci.describe() if ncci else "the shipped seed (resources/ncci_pairs.csv): "
+            "no PTP release imported into this database",
+            "mue": mue.describe() if mue else "none imported: units are not checked against "
+            "MUEs"}
+    return rules, {"rule_data": used}
+
+
+def fallback_notices(results: list[dict]) -> list[str]:
+    """Each distinct "another year's threshold used" notice of the results, in order."""
+    seen: list[str] = []
+    for result in results:
+        notice = (result.get("kx_threshold") or {}).get("notice")
+        if notice and notice not in seen:
+            seen.append(notice)
+    return seen
 
 
 def read_json(path: str | None) -> Any:
@@ -92,3 +161,34 @@ def read_json(path: str | None) -> Any:
     except ValueError as exc:  # a number longer than Python reads (sys.get_int_max_str_digits)
         raise UsageError(f"{name}: a number in the JSON is too long to read "
                          f"({str(exc).split(';')[0]})") from None
+
+
+class DatabaseRates:
+    """``core.visit_json.ClinicData`` read from a clinic database (``units --db``)."""
+
+    def __init__(self, repo, payer_id: int | None) -> None:
+        self.repo = repo
+        self.payer_id = payer_id
+        self.catalog = repo.code_catalog()
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> DatabaseRates:
+        from therapy_timer.commands.documents import _open_store
+        from therapy_timer.commands.import_fees import _payer
+
+        repo = _open_store(args)
+        try:
+            payer = _payer(repo, args.payer) if args.payer else None
+        except BaseException:
+            repo.close()
+            raise
+        return cls(repo, payer.id if payer else None)
+
+    def fees_on(self, day):
+        return self.repo.fee_schedule(day)
+
+    def allowed_on(self, day):
+        return {} if self.payer_id is None else self.repo.allowed_on(self.payer_id, day)
+
+    def close(self) -> None:
+        self.repo.close()

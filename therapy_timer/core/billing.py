@@ -35,7 +35,14 @@ from therapy_timer.core.modifiers import (
     therapist_met_alone,
     untimed_assistant,
 )
-from therapy_timer.core.rules_data import NcciPair, default_ncci, kx_for_year
+from therapy_timer.core.rules_data import (
+    KxLookup,
+    KxYear,
+    MueLimit,
+    NcciPair,
+    default_ncci,
+    kx_lookup,
+)
 from therapy_timer.core.units import (
     COGNITIVE_ADDON,
     COGNITIVE_FIRST,
@@ -77,6 +84,16 @@ class BillingContext:
     #: wants every service listed); otherwise they are documented, not billed.
     list_bundled: bool = False
     ncci_edits: bool = True
+    #: KX thresholds by year (the clinic's, from its database); None: the shipped seed. A year
+    #: with none on file uses the latest year before it and says so (``rules_data.kx_lookup``).
+    kx_thresholds: Mapping[int, KxYear] | None = None
+    #: The clinic's NCCI pairs (CMS's PTP release it imported); None: the shipped seed
+    #: (``resources/ncci_pairs.csv``).
+    ncci_pairs: tuple[NcciPair, ...] | None = field(default=None, repr=False)
+    #: CMS's MUEs the clinic imported, code -> limit (none: units are not checked).
+    mue_limits: Mapping[str, MueLimit] = field(default_factory=dict, repr=False)
+    #: Which MUE table ``mue_limits`` is, for the warning ("CMS practitioner MUE table ...").
+    mue_source: str = ""
 
     def __post_init__(self) -> None:
         check_medicare_rule(self.medicare, self.rule)
@@ -163,6 +180,8 @@ class DayBilling:
     session_start: datetime | None = None
     session_end: datetime | None = None
     earlier: tuple[BilledLine, ...] = ()
+    #: The KX threshold the day was checked against (None: KX does not apply, or no date).
+    kx: KxLookup | None = None
     # Re-runs the modifier rules for another allocation of the same day (see with_choice).
     _rebill: Callable[[Allocation], DayBilling] | None = field(default=None, repr=False,
                                                                 compare=False)
@@ -546,13 +565,17 @@ def _finish(
         if context.kx_applies:
             warnings.append("No date of service: the KX threshold was not checked")
     elif context.ncci_edits:
-        pairs = default_ncci() if ncci is None else ncci
+        pairs = ncci if ncci is not None else (
+            default_ncci() if context.ncci_pairs is None else context.ncci_pairs)
         for finding in ncci_findings(billed, pairs, day, by_code, now, context.distinct_modifier):
             if finding.suggestion:
                 suggestions.setdefault(finding.suggestion.code, []).append(finding.suggestion)
             if finding.warning:
                 warnings.append(finding.warning)
     warnings.extend(_evaluation_warnings(allocation, catalog, day))
+    if context.ncci_edits:  # MUEs are NCCI edits too: none for a self-pay patient
+        warnings.extend(mue_warnings(billed, context.mue_limits, context.mue_source))
+    warnings.extend(_addon_warnings(billed, catalog, day))
 
     codes_out: dict[str, str] = {}
     if context.medicare:
@@ -566,14 +589,18 @@ def _finish(
                           else "documented, not billed")
                 warnings.append(f"{line.code}: {info.medicare_note} It is {listed}.")
 
+    kx = None
     if context.kx_applies and day is not None:
         kx_lines = [
             (codes_out.get(line.code, line.code), line.units,
              context.allowed_cents.get(codes_out.get(line.code, line.code), 0))
             for line in allocation.lines if line.code not in bundled
         ]
-        finding = kx_findings(kx_lines, context.prior_kx_cents, kx_for_year(day.year),
-                              discipline.kx_bucket)
+        kx = kx_lookup(day.year, context.kx_thresholds)
+        if kx.notice:
+            warnings.append(kx.notice)
+        finding = kx_findings(kx_lines, context.prior_kx_cents, kx.kx, discipline.kx_bucket,
+                              year=day.year)
         for s in finding.suggestions:
             original = next((k for k, v in codes_out.items() if v == s.code), s.code)
             suggestions.setdefault(original, []).append(s)
@@ -613,6 +640,7 @@ def _finish(
         session_start=times.session_start if times else None,
         session_end=times.session_end if times else None,
         earlier=earlier,
+        kx=kx,
         _rebill=rebill,
     )
     if earlier:  # what the day's proposal would leave this visit: mismatches shown before
@@ -668,6 +696,42 @@ def _assistant_suggestion(code: str, modifier: str, units: int, why: str) -> Sug
     return Suggestion(code, modifier, units,
                       f"{units} unit(s) furnished in whole or in part by an assistant ({why}); "
                       "Medicare pays these units at 85%")
+
+
+def mue_warnings(billed: Mapping[str, int], limits: Mapping[str, MueLimit],
+                 source: str = "") -> list[str]:
+    """A warning for each code billed today above CMS's Medically Unlikely Edit for it.
+
+    The units compared are the day's for the code (a line split for CQ/CO is still one
+    service); for a line edit (MAI 1) that is the most a single line could carry.
+    """
+    out = []
+    for code, units in billed.items():
+        limit = limits.get(code)
+        if limit is None or units <= limit.units:
+            continue
+        kind = {"1": "line edit", "2": "date of service edit: policy",
+                "3": "date of service edit: clinical"}.get(limit.mai, f"MAI {limit.mai}")
+        out.append(
+            f"{code}: {units} units billed, more than CMS's Medically Unlikely Edit of "
+            f"{limit.units} per {limit.per} (MAI {limit.mai}, {kind}"
+            + (f"; {source}" if source else "") + f"): the units above {limit.units} are "
+            "likely denied; check the minutes and the documentation")
+    return out
+
+
+def _addon_warnings(billed: Mapping[str, int], catalog: Catalog, day: date | None
+                    ) -> list[str]:
+    """An add-on code the clinic added (``addon_of``) billed without its primary code that
+    day: an add-on is reported only in addition to its primary service (CPT's definition of
+    an add-on code), so a claim with it alone is denied. 97130 has its own rule (units.py)."""
+    out = []
+    for code in billed:
+        info = catalog.get(code, day)
+        if info.clinic and info.addon_of and not billed.get(info.addon_of):
+            out.append(f"{code} is an add-on of {info.addon_of}: bill it only on a day "
+                       f"{info.addon_of} is billed too (no {info.addon_of} unit today)")
+    return out
 
 
 def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | None) -> list[str]:

@@ -66,6 +66,8 @@ class CodeInfo:
     medicare_note: str = ""
     asks_technique: bool = False
     addon_of: str | None = None
+    #: Added by the clinic (Settings > Codes, stored in its database), not shipped.
+    clinic: bool = False
     timed: bool = field(init=False)  # cached: read every second by the live display
 
     def __post_init__(self) -> None:
@@ -120,6 +122,16 @@ class Catalog:
                 raise BillingError(f"code catalog {path}: bad row {raw!r}: {exc}") from exc
         return cls(rows, version=str(data.get("meta", {}).get("version", "")))
 
+    def with_clinic_codes(self, rows: list[CodeInfo]) -> Catalog:
+        """This catalog plus the clinic's own codes. A shipped code always wins: a clinic
+        code whose number a newer release ships is kept in the database but not used (the
+        shipped row rests on published sources; Settings says so)."""
+        extra = [row for row in rows if row.code not in self._rows]
+        if not extra:
+            return self
+        return Catalog([r for code in sorted(self._rows) for r in self._rows[code]] + extra,
+                       version=self.version)
+
     def codes(self) -> list[str]:
         return sorted(self._rows)
 
@@ -167,3 +179,62 @@ class Catalog:
 def default_catalog() -> Catalog:
     """The catalog shipped in ``resources/codes.toml`` (read once)."""
     return Catalog.from_toml(resource_path("codes.toml"))
+
+
+#: The kinds a clinic may give a code of its own (Settings > Codes), with what each means.
+CLINIC_KINDS = {
+    "timed": "timed, one-on-one, each 15 minutes (the 8-minute rule)",
+    "untimed": "untimed: 1 unit a day",
+    "supervised": "untimed supervised modality: 1 unit, may run alongside timed work",
+    "add-on": "add-on, each extra 15 minutes of a primary code (timed; billed only with it)",
+}
+
+
+def clinic_code(code: str, label: str, kind: str, disciplines, addon_of: str | None = None,
+                shipped: Catalog | None = None) -> CodeInfo:
+    """A code the clinic adds, checked: a CPT/HCPCS form, a label, one of ``CLINIC_KINDS``,
+    at least one discipline, and for an add-on its primary code from the catalog.
+
+    Raises:
+        BillingError: naming the field; also when ``code`` is a shipped code's number.
+    """
+    from therapy_timer.core.validation import validate_code
+
+    shipped = shipped or default_catalog()
+    code = validate_code(code)
+    if code in shipped:
+        raise BillingError(f"{code} is already in the app's catalog ({shipped.get(code).label}):"
+                           " a clinic code may not reuse a shipped code's number")
+    label = " ".join(str(label or "").split())
+    if not label:
+        raise BillingError(f"{code} needs a label (our own plain words, not the AMA text)")
+    if len(label) > 80:
+        raise BillingError(f"{code}: the label is longer than 80 characters")
+    kind = str(kind or "").strip().lower()
+    if kind not in CLINIC_KINDS:
+        raise BillingError(f"{code}: kind {kind!r} is not one of {', '.join(CLINIC_KINDS)}")
+    if isinstance(disciplines, str):
+        disciplines = [d for d in disciplines.replace(",", " ").split() if d]
+    try:
+        chosen = tuple(dict.fromkeys(Discipline(str(d).strip().upper()) for d in disciplines))
+    except ValueError:
+        raise BillingError(f"{code}: disciplines must be PT, OT or SLP") from None
+    if not chosen:
+        raise BillingError(f"{code}: tick at least one discipline (PT, OT, SLP)")
+    primary = None
+    if kind == "add-on":
+        primary = validate_code(addon_of or "") if addon_of else ""
+        if not primary:
+            raise BillingError(f"{code}: an add-on code needs its primary code")
+        if primary not in shipped:
+            raise BillingError(f"{code}: primary code {primary} is not in the app's catalog")
+        if not shipped.get(primary).timed:
+            raise BillingError(f"{code}: primary code {primary} is not a timed code")
+    elif addon_of:
+        raise BillingError(f"{code}: only an add-on code has a primary code")
+    kinds = {"timed": CodeKind.TIMED, "untimed": CodeKind.UNTIMED,
+             "supervised": CodeKind.SUPERVISED, "add-on": CodeKind.TIMED}
+    return CodeInfo(code=code, label=label, kind=kinds[kind], disciplines=chosen,
+                    valid_from=date(1, 1, 1), confidence="C",
+                    note="Added by the clinic: its kind and use are the clinic's reading.",
+                    addon_of=primary, clinic=True)

@@ -238,6 +238,7 @@ def kx_findings(
     prior_cents: int,
     kx: KxYear,
     bucket: str,
+    year: int | None = None,
 ) -> KxFinding:
     """KX for one visit's lines ``(code, units, allowed cents per unit)`` in one bucket.
 
@@ -256,11 +257,17 @@ def kx_findings(
       the reduced payment amounts, so its total can be lower than the app's: the app asks
       for the attestation no later than Medicare needs it, and the reason says to check the
       year-to-date amount the contractor holds before attesting.
+
+    ``year`` is the date of service's year (default ``kx.year``); when another year's
+    threshold stands in for it (``rules_data.kx_lookup``), the reasons name both.
     """
     billed = [(code, units, allowed) for code, units, allowed in lines if units > 0]
     visit_cents = sum(units * allowed for _code, units, allowed in billed)
     after = prior_cents + visit_cents
+    year = kx.year if year is None else year
     threshold = _usd(kx.threshold_cents)
+    if year != kx.year:
+        threshold += f" ({kx.year}'s, none on file for {year})"
     suggestions = []
     warnings = []
     if after > kx.threshold_cents and billed:
@@ -268,13 +275,13 @@ def kx_findings(
             where = f"was already {_usd(prior_cents)} before this visit, past"
         else:
             where = f"goes from {_usd(prior_cents)} to {_usd(after)} with this visit, past"
-        reason = (f"{bucket} allowed amount for {kx.year} {where} the KX threshold of "
+        reason = (f"{bucket} allowed amount for {year} {where} the KX threshold of "
                   f"{threshold}: attest medical necessity to add KX (on every line of the visit)")
         warnings.append(KX_HOW)
         suggestions = [Suggestion(code, "KX", units, reason) for code, units, _ in billed]
     elif after == kx.threshold_cents and visit_cents:
         warnings.append(
-            f"{bucket} allowed amount for {kx.year} reaches exactly the KX threshold of "
+            f"{bucket} allowed amount for {year} reaches exactly the KX threshold of "
             f"{threshold} with this visit: KX confirms services above the threshold, so none "
             "is needed yet; the next billed service will need it"
         )
@@ -287,13 +294,14 @@ def kx_findings(
         )
     if after > kx.review_cents:
         warnings.append(
-            f"{bucket} allowed amount for {kx.year} is {_usd(after)}, past the "
+            f"{bucket} allowed amount for {year} is {_usd(after)}, past the "
             f"{_usd(kx.review_cents)} targeted medical review level"
         )
     if suggestions and kx.confidence != "V":
         warnings.append(
-            f"The {kx.year} KX threshold ({threshold}) comes from secondary "
-            "sources: the clinic should confirm it"
+            f"The {kx.year} KX threshold ({_usd(kx.threshold_cents)}) "
+            + ("comes from secondary sources" if kx.confidence == "S" else "is unverified")
+            + ": the clinic should confirm it"
         )
     return KxFinding(tuple(suggestions), tuple(warnings), prior_cents, after)
 

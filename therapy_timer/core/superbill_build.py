@@ -18,6 +18,7 @@ from therapy_timer.core.billing import bundled_note
 from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.minutes import day_time
 from therapy_timer.core.model import BillingError, Rule
+from therapy_timer.core.rules_data import kx_fallback_notice
 from therapy_timer.core.superbill import (
     DIAGNOSIS_LETTERS,
     CodeMinutes,
@@ -169,6 +170,8 @@ class VisitRecords:
     plan: rec.PlanOfCare | None = None
     secondary_payer: rec.Payer | None = None
     secondary_policy: rec.InsurancePolicy | None = None
+    #: The years with a KX threshold on file now (None: not known).
+    kx_years: frozenset[int] | None = None
 
 
 def build_superbill(records: VisitRecords, zone: tzinfo, describe: Describe = _no_description,
@@ -321,6 +324,7 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
                          "separate payment).")
         else:
             notes.append(f"{code} {label}: {bundled_note(str(code))}.")
+    notes.extend(_kx_fallback_notes(billing, records.kx_years))
     pooled = billing.get("pooled_with") or []
     if pooled:
         notes.append(
@@ -342,6 +346,22 @@ def build_documentation(records: VisitRecords, zone: tzinfo,
         notes=tuple(notes),
         techniques=_techniques(records.intervals, zone),
     )
+
+
+def _kx_fallback_notes(billing: Mapping[str, Any], on_file: frozenset[int] | None
+                       ) -> list[str]:
+    """A visit finalized while its year had no KX threshold on file: which year's was used,
+    and, until the clinic enters its own year's, what to do."""
+    kx = billing.get("kx_threshold") or {}
+    if not kx.get("fallback"):
+        return []
+    used, wanted = int(kx["year"]), int(kx["for_year"])
+    cents = int(kx.get("threshold_cents", 0))
+    amount = f"${cents // 100:,}.{cents % 100:02d}"
+    if on_file is not None and wanted in on_file:
+        return [f"KX was checked against {used}'s threshold ({amount}): {wanted}'s was not on "
+                "file when this visit was finalized."]
+    return [f"{kx_fallback_notice(used, wanted)} ({amount})."]
 
 
 def _techniques(intervals: Iterable[rec.StoredInterval], zone: tzinfo
@@ -456,6 +476,8 @@ def visit_records(source: RecordSource, visit_id: int) -> VisitRecords:
         plan=plan,
         secondary_payer=secondary_payer,
         secondary_policy=secondary_policy,
+        kx_years=frozenset(source.kx_thresholds()) if hasattr(source, "kx_thresholds")
+        else None,
     )
 
 
@@ -469,7 +491,9 @@ def superbill_for_visit(source: RecordSource, visit_id: int,
     """
     records = visit_records(source, visit_id)
     credits = credits_by_visit(source, [visit_id]).get(visit_id, Credits())
-    return build_superbill(records, source.clinic_zone(), describe, credits=credits)
+    catalog = source.code_catalog() if hasattr(source, "code_catalog") else None
+    return build_superbill(records, source.clinic_zone(), describe, catalog=catalog,
+                           credits=credits)
 
 
 def paid_by_visit(source: Any, visit_ids: Collection[int]) -> dict[int, int]:

@@ -136,8 +136,24 @@ class Allocation:
                 wanted.get(c, 0) == u for c, u in timed.items()
             )
             if same:
-                lines = tuple(replace(line, units=timed[line.code]) if line.timed else line
-                              for line in self.lines)
+                # A tie may move a cognitive unit between 97129 and its add-on 97130: the
+                # choice names the lines the day bills (_split_alt), so a 97130 it leaves out
+                # has no line, and one the rule's own pick had no line for gets one (beside
+                # 97129, as _split_cognitive makes it): never a lost or a phantom unit.
+                lines = [replace(line, units=timed.get(line.code, 0)) if line.timed else line
+                         for line in self.lines
+                         if line.code != COGNITIVE_ADDON or line.code in timed]
+                have = {line.code for line in lines}
+                first = next((ln for ln in lines if ln.code == COGNITIVE_FIRST), None)
+                if timed.get(COGNITIVE_ADDON) and COGNITIVE_ADDON not in have and first:
+                    lines.insert(lines.index(first) + 1, CodeUnits(
+                        COGNITIVE_ADDON, 0, timed[COGNITIVE_ADDON], True, first.order, 0, 0))
+                missing = {c for c, u in timed.items() if u and c not in
+                           {line.code for line in lines}}
+                if missing:
+                    raise BillingError("that allocation names codes this day does not bill: "
+                                       + ", ".join(sorted(missing)))
+                lines = tuple(lines)
                 note = "Clinician chose: " + _fmt_alloc(timed)
                 return replace(self, lines=lines, explanation=self.explanation + (note,))
         raise BillingError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from therapy_timer.core.billing import (
     BillingContext,
@@ -53,6 +53,18 @@ _NEEDS_FOR = {"untimed_ok": "a list of codes, e.g. [\"97161\"]",
               "allowed_cents": "an object of code: cents",
               "services": "a list of {\"code\", \"minutes\"} objects",
               "intervals": "a list of {\"code\", \"start\", \"end\"} objects"}
+
+
+class ClinicData(Protocol):
+    """A clinic database's rule data for ``units --db`` (issue 12): its code catalog (the
+    shipped codes plus its own), and its fees and a payer's allowed amounts by date of
+    service. A visit's own ``fees_cents`` / ``allowed_cents`` win code by code."""
+
+    catalog: Any
+
+    def fees_on(self, day: date) -> Mapping[str, int]: ...
+
+    def allowed_on(self, day: date) -> Mapping[str, int]: ...
 
 
 def _fail(prefix: str, message: str) -> BillingError:
@@ -122,7 +134,8 @@ def _bounded(value: int, name: str, high: int, unit: str) -> int:
 
 
 def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
-               today: date | None = None) -> dict:
+               today: date | None = None, rules: Mapping[str, Any] | None = None,
+               clinic: ClinicData | None = None) -> dict:
     """Bills one visit object and returns the JSON-ready result.
 
     Every field is type-checked (``VISIT_FIELDS``). A visit given as ``services`` without a
@@ -130,16 +143,22 @@ def bill_visit(visit: Any, forced_rule: str | None, prefix: str = "",
     so; with ``kx_applies`` the date is required, because the KX threshold is per calendar
     year and a KX attestation on the wrong year's threshold would be false.
 
+    ``rules``: ``BillingContext`` fields from the clinic's database (``units --db``): its KX
+    thresholds by year, its imported NCCI pairs and MUEs; without them the shipped seed
+    applies.
+
     Raises:
         BillingError: the visit cannot be billed as given; the message names the problem.
     """
     try:
-        return _bill_visit(visit, forced_rule, today or date.today())
+        return _bill_visit(visit, forced_rule, today or date.today(), dict(rules or {}),
+                           clinic)
     except BillingError as exc:
         raise _fail(prefix, str(exc)) from None
 
 
-def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
+def _bill_visit(visit: Any, forced_rule: str | None, today: date, rules: dict,
+                clinic: ClinicData | None = None) -> dict:
     if not isinstance(visit, dict):
         raise BillingError(f"a visit must be a JSON object, not {json_type(visit)}")
     fields = _typed(visit, VISIT_FIELDS, "")
@@ -174,6 +193,12 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
         "fees_cents": _cents(fields.get("fees_cents", {}), "fees_cents"),
         "allowed_cents": _cents(fields.get("allowed_cents", {}), "allowed_cents"),
     }
+    catalog = None
+    if clinic is not None:
+        catalog = clinic.catalog
+        priced = day or _first_day(fields) or today
+        money["fees_cents"] = {**clinic.fees_on(priced), **money["fees_cents"]}
+        money["allowed_cents"] = {**clinic.allowed_on(priced), **money["allowed_cents"]}
     medicare = fields.get("medicare", False)
     if medicare and rule is Rule.PER_CODE:
         # Refused, not overridden: a silent (or merely warned) change of rule would print
@@ -184,10 +209,10 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
         if medicare:
             raise BillingError("'self_pay' and 'medicare' cannot both be true")
         context = self_pay_context(discipline, rule=rule, kx_applies=kx_applies, **switches,
-                                   **money)
+                                   **money, **rules)
     else:
         context = BillingContext(rule=rule, discipline=discipline, medicare=medicare,
-                                 kx_applies=kx_applies, **switches, **money)
+                                 kx_applies=kx_applies, **switches, **money, **rules)
     untimed_ok = _codes(fields.get("untimed_ok"), "untimed_ok")
     if "intervals" in fields and "services" in fields:
         raise BillingError("give either 'services' or 'intervals', not both")
@@ -195,7 +220,8 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
         intervals = [_interval(item, n) for n, item in enumerate(fields["intervals"], start=1)]
         if not intervals:
             raise BillingError("'intervals' is empty")
-        billing = bill_intervals(intervals, context, day=day, untimed_ok=untimed_ok)
+        billing = bill_intervals(intervals, context, day=day, untimed_ok=untimed_ok,
+                                 catalog=catalog)
         return to_json(billing)
     if "services" not in fields:
         raise BillingError("a visit needs 'services' or 'intervals'")
@@ -207,10 +233,23 @@ def _bill_visit(visit: Any, forced_rule: str | None, today: date) -> dict:
         day = today
         note = (f"No 'date' given: NCCI pairs and the code catalog were checked as of "
                 f"{today.isoformat()} (today); give the date of service for its own rules")
-    result = to_json(bill_services(services, context, day=day, untimed_ok=untimed_ok))
+    result = to_json(bill_services(services, context, day=day, untimed_ok=untimed_ok,
+                                   catalog=catalog))
     if note:
         result["warnings"].insert(0, note)
     return result
+
+
+def _first_day(fields: dict) -> date | None:
+    """The date of the earliest interval's start (as ``bill_intervals`` dates the day), or
+    None; a bad interval is reported when the intervals are read."""
+    starts = []
+    for n, item in enumerate(fields.get("intervals") or (), start=1):
+        try:
+            starts.append(_interval(item, n).start)
+        except BillingError:
+            return None
+    return min(starts).date() if starts else None
 
 
 def _cents(value: dict, name: str) -> dict[str, int]:
@@ -332,4 +371,12 @@ def to_json(billing: DayBilling) -> dict:
         ],
         "warnings": list(billing.warnings),
         "explanation": list(billing.explanation),
+        # The KX threshold checked against (null when KX does not apply); "fallback": true
+        # when the date's year had none on file and the latest year before it stood in.
+        "kx_threshold": None if billing.kx is None else {
+            "year": billing.kx.kx.year, "for_year": billing.kx.year,
+            "threshold_cents": billing.kx.kx.threshold_cents,
+            "review_cents": billing.kx.kx.review_cents,
+            "confidence": billing.kx.kx.confidence, "fallback": billing.kx.fallback,
+            "notice": billing.kx.notice},
     }

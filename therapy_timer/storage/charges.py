@@ -113,6 +113,7 @@ class ChargesMixin(TimerMixin):
                                      discipline=visit.discipline,
                                      medicare=bool(payer and payer.medicare))
             return bill_intervals(intervals, context, day=visit.day, now=now,
+                                  catalog=self.code_catalog(),
                                   untimed_ok=self.visit_choices(visit.id).untimed_ok
                                   ).total_units
         except BillingError:
@@ -186,12 +187,15 @@ class ChargesMixin(TimerMixin):
             return self_pay_context(discipline, fees_cents=self.fee_schedule(visit.day),
                                     list_bundled=list_bundled)
         return BillingContext(
+            **self.rule_context(),  # the clinic's imported NCCI pairs and MUEs
             rule=payer.rule, discipline=discipline, medicare=payer.medicare,
             therapy_modifiers=payer.therapy_modifiers,
             assistant_modifiers=payer.assistant_modifiers, kx_applies=payer.kx_applies,
             prior_kx_cents=prior, fees_cents=self.fee_schedule(visit.day),
-            allowed_cents=dict(payer.allowed_cents), distinct_modifier=payer.distinct_modifier,
-            list_bundled=list_bundled, ncci_edits=not payer.self_pay)
+            allowed_cents=self.allowed_on(payer.id, visit.day),
+            distinct_modifier=payer.distinct_modifier,
+            list_bundled=list_bundled, ncci_edits=not payer.self_pay,
+            kx_thresholds=self.kx_thresholds() if payer.kx_applies else None)
 
     def bill_visit(self, visit_id: int, now: datetime | None = None,
                    untimed_ok: Collection[str] | None = None) -> DayBilling:
@@ -218,7 +222,8 @@ class ChargesMixin(TimerMixin):
                                      .untimed_ok)}
         earlier = [line for v in pool[1:] for line in self.charge_lines(v.id)]
         return bill_intervals(intervals, context, day=visit.day, now=now,
-                              untimed_ok=confirmed, earlier=earlier)
+                              catalog=self.code_catalog(), untimed_ok=confirmed,
+                              earlier=earlier)
 
     def finalize_visit(self, visit_id: int, confirmed: Collection[tuple[str, str]] | None,
                        user: str, now: datetime, choice: Mapping[str, int] | None = None,
@@ -289,9 +294,12 @@ class ChargesMixin(TimerMixin):
         # This visit's own units and modifiers: the pooled day's less the earlier visits'.
         lines, notes = billing.own_lines(None if confirmed is None else set(confirmed))
         notes = [n for n in notes if n not in billing.warnings]
-        own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now)
+        own = day_time(engine_order(i.interval for i in self.intervals_for(visit_id)), now,
+                       self.code_catalog())
         payer = self.billing_payer(visit.patient_id)
-        allowed = dict(payer.allowed_cents) if payer else {}
+        # The allowed amounts in force on the date of service (not on the day it is
+        # finalized): they are frozen on the lines and add up toward KX from there.
+        allowed = self.allowed_on(payer.id, visit.day) if payer else {}
         default = POINTER_LETTERS[: min(MAX_POINTERS, len(visit.diagnoses))]
         record = {
             "rule": billing.context.rule.value, "discipline": visit.discipline.value,
@@ -309,6 +317,11 @@ class ChargesMixin(TimerMixin):
             "bundled": [line.code for line in billing.lines if line.bundled] or None,
             "list_bundled": billing.context.list_bundled,
             "untimed_ok": untimed_ok,
+            # The KX threshold checked against (another year's when none was on file).
+            "kx_threshold": None if billing.kx is None else {
+                "year": billing.kx.kx.year, "for_year": billing.kx.year,
+                "threshold_cents": billing.kx.kx.threshold_cents,
+                "fallback": billing.kx.fallback},
         }
         locked_with = _locked_choices(billing, confirmed, choice, chosen, visit.diagnoses,
                                       untimed_ok)
@@ -321,6 +334,13 @@ class ChargesMixin(TimerMixin):
                     (visit_id, number, line.code, line.label, " ".join(line.modifiers),
                      line.units, line.minutes, line.fee_cents, line.charge_cents,
                      int(allowed.get(line.code, 0)), chosen.get(line.code, default)))
+            # The entry first: the database lets a visit become finalized only right after
+            # its finalize entry (migration 8), so raw SQL cannot finalize one unrecorded.
+            self._audit(now, user, "finalize", "visit", visit_id, {
+                "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
+                          for ln in lines],
+                "confirmed": record["confirmed"], "choice": record["choice"],
+                "pointers": record["pointers"], "untimed_ok": untimed_ok})
             cur = conn.execute(
                 "UPDATE visits SET status = 'finalized', session_start = ?, session_end = ?,"
                 " timed_minutes = ?, treatment_minutes = ?, finalized_at = ?, finalized_by = ?,"
@@ -328,13 +348,8 @@ class ChargesMixin(TimerMixin):
                 (to_text(own.session_start), to_text(own.session_end), own.total_timed_minutes,
                  own.total_treatment_minutes, to_text(now), str(user).strip(),
                  json.dumps(record, sort_keys=True), choices_text(locked_with), visit_id))
-            if cur.rowcount != 1:
+            if cur.rowcount != 1:  # the whole transaction, entry included, is rolled back
                 raise FrozenVisitError(f"visit {visit_id} was finalized meanwhile")
-            self._audit(now, user, "finalize", "visit", visit_id, {
-                "lines": [[ln.code, list(ln.modifiers), ln.units, ln.charge_cents]
-                          for ln in lines],
-                "confirmed": record["confirmed"], "choice": record["choice"],
-                "pointers": record["pointers"], "untimed_ok": untimed_ok})
         return self.charge_lines(visit_id)
 
     def amend_visit(self, visit_id: int, reason: str, user: str, now: datetime) -> Visit:

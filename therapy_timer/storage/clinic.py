@@ -288,7 +288,7 @@ class ClinicMixin(RepositoryBase):
         """
         if isinstance(codes, str):
             raise InvalidDataError("favourite codes must be a list of codes, not one text")
-        catalog = default_catalog()
+        catalog = self.code_catalog() if hasattr(self, "code_catalog") else default_catalog()
         clean: list[str] = []
         for code in codes:
             try:
@@ -356,9 +356,10 @@ class ClinicMixin(RepositoryBase):
     # --- payers and policies ---
 
     def _allowed(self, payer_id: int) -> dict[str, int]:
-        rows = self._rows("SELECT code, cents FROM payer_allowed WHERE payer_id = ?"
-                          " ORDER BY code", (payer_id,))
-        return {r["code"]: r["cents"] for r in rows}
+        """The payer's allowed amounts in force today (the clinic's calendar day); billing
+        asks ``allowed_on(payer_id, day)`` for the date of service."""
+        today = self.clock().astimezone(self.clinic_zone()).date()
+        return self.allowed_on(payer_id, today)
 
     def get_payer(self, payer_id: int) -> Payer:
         row = self._one("SELECT * FROM payers WHERE id = ?", (payer_id,), f"payer {payer_id}")
@@ -368,7 +369,12 @@ class ClinicMixin(RepositoryBase):
         return [payer_from(r, self._allowed(r["id"]))
                 for r in self._rows("SELECT * FROM payers ORDER BY name")]
 
-    def save_payer(self, payer: Payer, user: str | None = None) -> Payer:
+    def save_payer(self, payer: Payer, user: str | None = None,
+                   allowed_from: date | None = None) -> Payer:
+        """Inserts or updates a payer. Its ``allowed_cents`` become the amounts in force
+        from ``allowed_from`` (None: from the start, every date of service): a changed or
+        new code gets an entry from that date, a code left out stops then, and earlier
+        dates keep their amounts."""
         if not payer.name.strip():
             raise InvalidDataError("a payer needs a name")
         try:
@@ -390,10 +396,9 @@ class ClinicMixin(RepositoryBase):
         fields["payer_code"] = _checked(validate_payer_code, payer.payer_code)
         with self._write() as conn:
             payer_id = put_row(conn, "payers", "payer", payer.id, fields)
-            conn.execute("DELETE FROM payer_allowed WHERE payer_id = ?", (payer_id,))
-            conn.executemany("INSERT INTO payer_allowed (payer_id, code, cents) VALUES (?, ?, ?)",
-                             [(payer_id, c, v) for c, v in allowed.items()])
-            self._audit(self.clock(), user, "save", "payer", payer_id)
+            self._write_allowed(conn, payer_id, allowed, allowed_from)
+            self._audit(self.clock(), user, "save", "payer", payer_id,
+                        {"allowed_from": day_text(allowed_from)} if allowed_from else None)
         return self.get_payer(payer_id)
 
     def policies_for(self, patient_id: int) -> list[InsurancePolicy]:
@@ -434,20 +439,23 @@ class ClinicMixin(RepositoryBase):
 
     def save_fee(self, code: str, cents: int, effective_from: date,
                  effective_to: date | None = None, user: str | None = None) -> FeeEntry:
-        """Adds a fee entry; an open-ended earlier entry for the code ends the day before."""
+        """Sets a code's fee from ``effective_from``: the fee in force then ends the day
+        before, a fee already starting that day is replaced, and the new one ends the day
+        before a later entry (``storage.rates.put_dated``); ``effective_to`` ends it sooner."""
         code = _code(code)
         if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
             raise InvalidDataError(f"the fee for {code} must be whole cents >= 0, got {cents!r}")
         if effective_to is not None and effective_to < effective_from:
             raise InvalidDataError(f"fee for {code}: ends before it starts")
+        from therapy_timer.storage.rates import put_dated
+
         with self._write() as conn:
-            conn.execute(
-                "UPDATE fees SET effective_to = date(?, '-1 day') WHERE code = ? AND"
-                " effective_to IS NULL AND effective_from < ?",
-                (day_text(effective_from), code, day_text(effective_from)))
-            fee_id = conn.execute(
-                "INSERT INTO fees (code, cents, effective_from, effective_to) VALUES (?, ?, ?, ?)",
-                (code, cents, day_text(effective_from), day_text(effective_to))).lastrowid
+            put_dated(conn, "fees", {}, code, cents, effective_from)
+            fee_id = conn.execute("SELECT id FROM fees WHERE code = ? AND effective_from = ?",
+                                  (code, day_text(effective_from))).fetchone()[0]
+            if effective_to is not None:
+                conn.execute("UPDATE fees SET effective_to = ? WHERE id = ?",
+                             (day_text(effective_to), fee_id))
             self._audit(self.clock(), user, "save", "fee", fee_id, {"code": code, "cents": cents})
         return fee_from(self._one("SELECT * FROM fees WHERE id = ?", (fee_id,), "fee"))
 

@@ -372,6 +372,16 @@ _V8_TAMPER_EVIDENCE = [
             IS NOT NEW.original_visit_id
        BEGIN SELECT RAISE(ABORT, 'an amendment names a finalized visit and its correction');
        END""",
+    # Finalizing, like voiding and amending, only together with its record: the app writes the
+    # finalize entry (with the lines it froze) first, in the same transaction.
+    """CREATE TRIGGER visits_finalize_needs_entry BEFORE UPDATE OF status ON visits
+       WHEN NEW.status = 'finalized' AND OLD.status = 'open' AND NOT EXISTS (
+            SELECT 1 FROM (SELECT action, entity, entity_id FROM audit_log
+                           ORDER BY seq DESC LIMIT 1) AS last
+            WHERE last.action = 'finalize' AND last.entity = 'visit'
+              AND last.entity_id = OLD.id)
+       BEGIN SELECT RAISE(ABORT,
+             'a visit is finalized only with its finalize entry in the audit log'); END""",
     # Money is recorded only against a finalized visit, and starts not voided.
     """CREATE TRIGGER payments_of_finalized BEFORE INSERT ON payments
        WHEN (SELECT status FROM visits WHERE id = NEW.visit_id) IS NOT 'finalized'
@@ -413,6 +423,92 @@ _V9_DESCRIPTIONS_AND_IDS = [
                                   ("amendments", "an amendment"))),
 ]
 
+_V10_KX_THRESHOLDS = [
+    # KX thresholds by year, kept in the clinic's database (issue 12): seeded from
+    # resources/kx_thresholds.toml ("shipped") and entered in Settings ("clinic"). A newer
+    # release's value for a year the clinic entered is kept beside it as an offer (offer_*),
+    # never written over the clinic's; declining it remembers which value was declined.
+    """CREATE TABLE kx_thresholds (
+        year INTEGER PRIMARY KEY CHECK (year BETWEEN 1999 AND 2100),
+        threshold_cents INTEGER NOT NULL CHECK (threshold_cents > 0),
+        review_cents INTEGER NOT NULL CHECK (review_cents > threshold_cents),
+        confidence TEXT NOT NULL CHECK (confidence IN ('V', 'S', 'U')),
+        source TEXT NOT NULL CHECK (source <> ''),
+        origin TEXT NOT NULL CHECK (origin IN ('shipped', 'clinic')),
+        entered_by TEXT NOT NULL CHECK (entered_by <> ''),
+        entered_at TEXT NOT NULL,
+        offer_threshold_cents INTEGER,
+        offer_review_cents INTEGER,
+        offer_confidence TEXT,
+        offer_source TEXT,
+        declined_offer TEXT)""",
+    # A threshold stays on file once billed with: nothing deletes a year.
+    """CREATE TRIGGER kx_thresholds_no_delete BEFORE DELETE ON kx_thresholds
+       BEGIN SELECT RAISE(ABORT, 'a KX threshold year is kept: enter a corrected amount'); END""",
+]
+
+_V11_NCCI_RELEASES = [
+    # Each import of CMS's NCCI files: which release, when, by whom, what it read. The
+    # release in use for a kind is its newest row; its pairs or limits are the only ones kept.
+    """CREATE TABLE rule_releases (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('ncci', 'mue')),
+        version TEXT NOT NULL CHECK (version <> ''),
+        effective TEXT,
+        files TEXT NOT NULL,
+        rows_read INTEGER NOT NULL CHECK (rows_read >= 0),
+        rows_kept INTEGER NOT NULL CHECK (rows_kept >= 0),
+        imported_at TEXT NOT NULL,
+        imported_by TEXT NOT NULL)""",
+    """CREATE TABLE ncci_pairs (
+        release_id INTEGER NOT NULL REFERENCES rule_releases(id),
+        column1 TEXT NOT NULL,
+        column2 TEXT NOT NULL,
+        modifier_indicator TEXT NOT NULL CHECK (modifier_indicator IN ('0', '1', '9')),
+        effective_from TEXT NOT NULL,
+        effective_to TEXT,
+        prior_1996 INTEGER NOT NULL DEFAULT 0,
+        bypass TEXT NOT NULL DEFAULT 'time' CHECK (bypass IN ('time', 'specialty')),
+        source TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX ncci_pairs_release ON ncci_pairs (release_id)",
+    """CREATE TABLE mue_limits (
+        release_id INTEGER NOT NULL REFERENCES rule_releases(id),
+        code TEXT NOT NULL,
+        units INTEGER NOT NULL CHECK (units >= 0),
+        mai TEXT NOT NULL CHECK (mai IN ('1', '2', '3')),
+        mai_text TEXT NOT NULL DEFAULT '',
+        rationale TEXT NOT NULL DEFAULT '',
+        UNIQUE (release_id, code))""",
+]
+
+# Version 12 (issue 12): a payer's allowed amounts get effective dates, like the clinic's fees
+# (a new schedule from 1 January must not reprice last year's visits); the rows of earlier
+# versions stay in force from the start ('0001-01-01'). Codes a clinic adds to the shipped
+# catalog live here too: a new release's codes.toml never touches them.
+_V12_DATED_ALLOWED_AND_CLINIC_CODES = [
+    """CREATE TABLE payer_allowed_dated (
+        payer_id INTEGER NOT NULL REFERENCES payers(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        cents INTEGER NOT NULL CHECK (cents >= 0),
+        effective_from TEXT NOT NULL DEFAULT '0001-01-01',
+        effective_to TEXT,
+        PRIMARY KEY (payer_id, code, effective_from),
+        CHECK (effective_to IS NULL OR effective_to >= effective_from))""",
+    "INSERT INTO payer_allowed_dated (payer_id, code, cents) SELECT payer_id, code, cents"
+    " FROM payer_allowed",
+    "DROP TABLE payer_allowed",
+    "ALTER TABLE payer_allowed_dated RENAME TO payer_allowed",
+    """CREATE TABLE clinic_codes (
+        code TEXT PRIMARY KEY CHECK (code <> ''),
+        label TEXT NOT NULL CHECK (label <> ''),
+        kind TEXT NOT NULL CHECK (kind IN ('timed', 'untimed', 'supervised', 'add-on')),
+        disciplines TEXT NOT NULL CHECK (disciplines <> ''),
+        addon_of TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        CHECK ((kind = 'add-on') = (addon_of IS NOT NULL)))""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -431,6 +527,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (9, "diagnosis descriptions kept with the visit; ids named by the audit log never erased;"
         " the clinic administrator PIN",
      _V9_DESCRIPTIONS_AND_IDS),
+    (10, "KX thresholds by year in the database (seeded from the shipped file, entered in"
+         " Settings)", _V10_KX_THRESHOLDS),
+    (11, "CMS's NCCI PTP edits and MUEs imported by the clinic, with their release",
+     _V11_NCCI_RELEASES),
+    (12, "payer allowed amounts by effective date; codes the clinic adds to the catalog",
+     _V12_DATED_ALLOWED_AND_CLINIC_CODES),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -39,13 +39,16 @@ from therapy_timer.storage.errors import (
     StorageError,
 )
 from therapy_timer.storage.history import HistoryMixin
+from therapy_timer.storage.kx_thresholds import KxThresholdsMixin
 from therapy_timer.storage.migrations import (
     LATEST_VERSION,
     check_version,
     migrate,
     restore_guard_triggers,
 )
+from therapy_timer.storage.ncci import NcciMixin
 from therapy_timer.storage.payments import PaymentsMixin
+from therapy_timer.storage.rates import RatesMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
@@ -72,7 +75,7 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RecoveryMixin, TamperMixin):
+                 RatesMixin, RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
@@ -151,4 +154,17 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
     repo = Repository(conn, path)
     repo.anchor = anchor
     repo.repaired_triggers = tuple(repaired)
+    if migrate_schema:
+        _seed_rule_data(repo)
     return repo
+
+
+def _seed_rule_data(repo: Repository) -> None:
+    """The shipped rule data the database lacks (first use, or an upgrade of the app)."""
+    try:
+        repo.seed_kx_thresholds()
+    except (ReadOnlyError, DatabaseLockedError) as exc:  # bills with what is on file
+        log.warning("KX thresholds not seeded: %s", exc)
+    except BaseException:
+        repo.close()
+        raise

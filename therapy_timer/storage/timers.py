@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 
-from therapy_timer.core.codes import CodeKind, default_catalog
+from therapy_timer.core.codes import Catalog, CodeKind
 from therapy_timer.core.minutes import check_overlaps
 from therapy_timer.core.model import BillingError, Interval, Performer
 from therapy_timer.core.records import StoredInterval, Visit, VisitStatus
@@ -185,7 +185,7 @@ class TimerMixin(ClockFlagMixin):
 
     def _check_code(self, code: str, day: date) -> tuple[str, CodeKind]:
         try:
-            info = default_catalog().get(code, day)
+            info = self.code_catalog().get(code, day)
         except BillingError as exc:
             raise InvalidDataError(str(exc)) from exc
         if info.kind is CodeKind.PERIODIC:
@@ -235,7 +235,7 @@ class TimerMixin(ClockFlagMixin):
                 'SELECT id, code, start FROM intervals WHERE visit_id = ? AND "end" IS NULL',
                 (visit_id,)).fetchall()
             for other_id, other_code, _start in rows:
-                other_kind = default_catalog().get(other_code).kind
+                other_kind = self.code_catalog().get(other_code).kind
                 if other_code == code or (kind.exclusive and other_kind.exclusive):
                     # (its measured end when a clock flag holds one: issue 11)
                     end, detail, _n = self._stop_end(conn, self._interval_in_tx(other_id),
@@ -286,7 +286,7 @@ class TimerMixin(ClockFlagMixin):
             ' WHERE i."end" IS NULL AND i.provider_id = ? AND v.patient_id <> ?',
             (provider_id, visit.patient_id)).fetchall()
         for other_visit, other_code in rows:
-            other_kind = default_catalog().get(other_code).kind
+            other_kind = self.code_catalog().get(other_code).kind
             if other_kind.exclusive and (_one_on_one(kind) or _one_on_one(other_kind)):
                 raise ProviderBusyError(
                     f"this provider is already running {other_code} one-on-one with another "
@@ -431,7 +431,7 @@ class TimerMixin(ClockFlagMixin):
         try:
             edited = Interval(new_code, new_start, new_end, new_performer)
             others = [i.interval for i in self.intervals_for(visit.id) if i.id != interval_id]
-            _check_overlaps([*others, edited])
+            _check_overlaps([*others, edited], self.code_catalog())
         except BillingError as exc:
             raise InvalidDataError(str(exc)) from exc
         with self._write() as conn:
@@ -462,7 +462,8 @@ class TimerMixin(ClockFlagMixin):
         self._check_in_day(visit, start, end)
         try:
             new = Interval(code, start, end, performer)
-            _check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new])
+            _check_overlaps([*(i.interval for i in self.intervals_for(visit_id)), new],
+                            self.code_catalog())
         except BillingError as exc:
             raise InvalidDataError(str(exc)) from exc
         with self._write() as conn:
@@ -677,12 +678,12 @@ def engine_order(intervals):
     return sorted(intervals, key=lambda i: (i.start, i.end or far))
 
 
-def _check_overlaps(intervals: list[Interval]) -> None:
+def _check_overlaps(intervals: list[Interval], catalog: Catalog | None = None) -> None:
     """Overlap check where a running interval runs on indefinitely (it will, until stopped).
 
     Zero-length intervals sort first among equal starts, so they never count as overlapping.
     """
-    check_overlaps(engine_order(intervals), now=None)
+    check_overlaps(engine_order(intervals), now=None, catalog=catalog)
 
 
 def _not_deleted(interval: StoredInterval) -> None:

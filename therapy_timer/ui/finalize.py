@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.core.billing import DayBilling, bundled_note
 from therapy_timer.core.choices import Choices
-from therapy_timer.core.codes import default_catalog
 from therapy_timer.core.documentation import check_span, missing_details
 from therapy_timer.core.formats import format_time_span, format_weekday_date
 from therapy_timer.core.model import BillingError
@@ -506,10 +505,11 @@ class FinalizePage(QWidget):
         """What a code's documentation still lacks (97140's technique and region, e.g. time
         entered by hand), each with the fields to fill it in here."""
         self.detail_prompts = []
-        missing = missing_details(self.repo.intervals_for(self.visit.id))
+        catalog = self.repo.code_catalog()
+        missing = missing_details(self.repo.intervals_for(self.visit.id), catalog)
         for code, fields in missing.items():
             try:
-                label = default_catalog().get(code, self.visit.day).label
+                label = catalog.get(code, self.visit.day).label
             except BillingError:
                 label = ""
             prompt = CodeDetailsPrompt(code, label, fields)

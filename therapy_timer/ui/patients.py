@@ -223,7 +223,7 @@ class PatientDialog(PatientChecks, QDialog):
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.kx_total)
-        layout.addWidget(confirm_note(kx_note(year)))
+        layout.addWidget(confirm_note(kx_note(year, self.repo.kx_thresholds())))
         layout.addStretch(1)
         self._watch("prior", *self.prior_edits.values())
         return page

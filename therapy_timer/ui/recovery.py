@@ -60,7 +60,8 @@ class RecoveryRow(QFrame):
         self.choice: str | None = None
         interval = crashed.interval
         try:
-            label = default_catalog().get(interval.code).label
+            catalog = getattr(repo, "code_catalog", default_catalog)()
+            label = catalog.get(interval.code).label
         except BillingError:
             label = ""
         self.setStyleSheet(f"RecoveryRow {{ background: {style.PAPER}; border-radius: 10px; "

@@ -105,7 +105,7 @@ class SessionController(QObject):
         super().__init__(parent)
         self.repo = repo
         self.clock = clock
-        self.catalog = catalog or default_catalog()
+        self._catalog = catalog
         self.heartbeat_seconds = heartbeat_seconds
         self.signed_in = ""  # who unlocked the workstation last (set by the lock screen)
         self.visit: Visit | None = None
@@ -179,6 +179,21 @@ class SessionController(QObject):
         start = min(i.start for i in self.intervals)
         end = max(i.measured_end(now) for i in self.intervals)
         return max(0, int((end - start).total_seconds()))
+
+    @property
+    def catalog(self) -> Catalog:
+        """The code catalog: the one given, else the database's (the shipped codes plus the
+        clinic's own, re-read when the clinic adds one in Settings)."""
+        if self._catalog is not None:
+            return self._catalog
+        code_catalog = getattr(self.repo, "code_catalog", None)
+        if code_catalog is None:
+            return default_catalog()
+        try:
+            return code_catalog()
+        except StorageError as exc:  # a locked file: the shipped codes still work
+            log.warning("clinic codes not read: %s", exc)
+            return default_catalog()
 
     def tally_for(self, visit_id: int) -> LiveTally:
         """The live tally of any open visit, built as the visit screen builds its own (the

@@ -9,7 +9,8 @@ Public API:
 
 * ``SettingsDialog(repo, parent=None, user=None, settings=None)``; ``SettingsDialog.edit(repo,
   parent=None, user=None)`` shows it modally. Tabs: ``practice``, ``providers``, ``payers``,
-  ``fees``, ``tiles``, ``workstation`` attributes (``tabs`` is the QTabWidget).
+  ``fees``, ``codes``, ``tiles``, ``rules`` (Rule data: ui/settings_rules.py), ``workstation``
+  attributes (``tabs`` is the QTabWidget).
 * ``app_settings(settings=None) -> QSettings`` (organisation "TherapyTimer", app
   "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
   ``set_lock_minutes(minutes, settings=None)``.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from PySide6.QtCore import QSettings, Qt
@@ -67,7 +67,6 @@ PIN_PROTECTS = (
     "any PIN, anyone can unlock by picking a name. The PIN guards this screen only: it does "
     "not encrypt the database file.")
 CONFIRM_STYLE = "color: #7c4a00; background: #fff4d6; padding: 6px; border-radius: 4px;"
-_MONEY = re.compile(r"^\$?\s*(\d{1,3}(,\d{3})+|\d+)?(\.\d{1,2})?$")
 
 
 def app_settings(settings: QSettings | None = None) -> QSettings:
@@ -91,19 +90,14 @@ def set_lock_minutes(minutes: int, settings: QSettings | None = None) -> None:
 
 
 def parse_dollars(text: str) -> int:
-    """``"$1,234.50"`` -> 123450 cents.
+    """``"$1,234.50"`` -> 123450 cents (``core.fee_import.parse_money``: one rule for money).
 
     Raises:
         ValueError: the text is not a non-negative dollar amount (the message names it).
     """
-    raw = str(text).strip()
-    if not raw or not _MONEY.match(raw) or raw in ("$", "."):
-        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)")
-    try:
-        amount = Decimal(raw.replace("$", "").replace(",", "").strip() or "0")
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount in dollars (for example 45.00)") from None
-    return int((amount * 100).to_integral_value())
+    from therapy_timer.core.fee_import import parse_money
+
+    return parse_money(text)
 
 
 def dollars(cents: int) -> str:
@@ -461,8 +455,11 @@ class SettingsDialog(QDialog):
     def __init__(self, repo, parent: QWidget | None = None, user: str | None = None,
                  settings: QSettings | None = None) -> None:
         super().__init__(parent)
+        from therapy_timer.ui.settings_ncci import NcciEditsBox
         from therapy_timer.ui.settings_payers import FeesPage, PayersPage
         from therapy_timer.ui.settings_providers import ProvidersPage, TilesPage
+        from therapy_timer.ui.settings_rates import CodesPage
+        from therapy_timer.ui.settings_rules import RulesPage
 
         self.setWindowTitle("Settings")
         self.resize(900, 640)
@@ -473,17 +470,25 @@ class SettingsDialog(QDialog):
         self.payers = PayersPage(repo, user)
         self.fees = FeesPage(repo, user)
         self.tiles = TilesPage(repo, user)
+        self.codes = CodesPage(repo, user)
         self.workstation = WorkstationPage(repo, user, settings)
+        self.rules = RulesPage(repo, user)
         for page, title in (
             (self.practice, "Practice"),
             (self.providers, "Providers"),
             (self.payers, "Payers"),
             (self.fees, "Fee schedule"),
+            (self.codes, "Codes"),
             (self.tiles, "Favourite tiles"),
+            (self.rules, "Rule data"),
             (self.workstation, "This computer"),
         ):
             self.tabs.addTab(page, title)
+        # CMS's NCCI edits and MUEs sit on the Rule data tab, below the KX thresholds.
+        self.ncci = NcciEditsBox(repo, user, getattr(parent, "worker", None))
+        self.rules.add_section(self.ncci)
         self.providers.saved.connect(self.tiles.reload_providers)
+        self.codes.saved.connect(self.fees.reload)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

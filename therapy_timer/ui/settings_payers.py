@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from therapy_timer.core.codes import default_catalog
+from therapy_timer.core.fee_import import fee_amount
 from therapy_timer.core.formats import format_date
 from therapy_timer.core.model import MEDICARE_RULE_REASON, BillingError, Rule
 from therapy_timer.core.records import FeeEntry, Payer
-from therapy_timer.core.rules_data import kx_for_year
+from therapy_timer.core.rules_data import kx_lookup
 from therapy_timer.core.validation import validate_code, validate_payer_code
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.models import RIGHT, Column, RowsModel, money, records_table
-from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars, parse_dollars
+from therapy_timer.ui.settings import Page, RecordListPage, confirm_note, dollars
 
 RULE_NAMES = {
     Rule.CMS: "CMS total time (the 8-minute rule)",
@@ -48,12 +48,18 @@ RULE_NOTE = (
     "varies by plan: confirm it in the payer's provider manual before relying on it.")
 
 
-def kx_note(year: int) -> str:
-    """The KX threshold for ``year`` with how sure we are of it."""
+def kx_note(year: int, table=None) -> str:
+    """The KX threshold for ``year`` with how sure we are of it (``table``: the clinic's
+    thresholds by year; None: the shipped ones)."""
     try:
-        kx = kx_for_year(year)
+        found = kx_lookup(year, table)
     except BillingError as exc:
         return f"KX threshold: {exc}."
+    kx = found.kx
+    if found.fallback:
+        return (f"KX threshold: {found.notice}: {money(kx.threshold_cents)} per year for PT "
+                f"and SLP combined and the same for OT; targeted medical review at "
+                f"{money(kx.review_cents)}.")
     text = (f"KX threshold {year}: {money(kx.threshold_cents)} per year for PT and SLP "
             f"combined and the same for OT; targeted medical review at "
             f"{money(kx.review_cents)}.")
@@ -100,8 +106,16 @@ class PayersPage(RecordListPage):
         self.allowed.setAccessibleName("Allowed amounts")
         self.add_allowed = QPushButton("Add code")
         self.remove_allowed = QPushButton("Remove code")
+        self.import_allowed = QPushButton("Import allowed amounts…")
+        self.allowed_from = QDateEdit(QDate(self.today))
+        self.allowed_from.setCalendarPopup(True)
+        self.allowed_from.setDisplayFormat("MM/dd/yyyy")
+        self.allowed_from.setAccessibleName("Allowed amounts in force from")
+        self.allowed_from.setToolTip("The table shows the amounts in force on this date; "
+                                     "saving stores changes from this date on (visits before "
+                                     "it keep their amounts)")
         self.rule_note = confirm_note(RULE_NOTE)
-        self.kx_label = confirm_note(kx_note(self.today.year))
+        self.kx_label = confirm_note(kx_note(self.today.year, repo.kx_thresholds()))
 
         form = QFormLayout()
         form.addRow("Name", self.name)
@@ -122,6 +136,11 @@ class PayersPage(RecordListPage):
         allowed_buttons.addWidget(self.add_allowed)
         allowed_buttons.addWidget(self.remove_allowed)
         allowed_buttons.addStretch(1)
+        allowed_buttons.addWidget(self.import_allowed)
+        dated = QHBoxLayout()
+        dated.addWidget(QLabel("In force from"))
+        dated.addWidget(self.allowed_from)
+        dated.addStretch(1)
         right = QVBoxLayout()
         right.addLayout(form)
         right.addWidget(self.rule_note)
@@ -131,6 +150,7 @@ class PayersPage(RecordListPage):
                               "insurance's share and the patient's):")
         allowed_note.setWordWrap(True)
         right.addWidget(allowed_note)
+        right.addLayout(dated)
         right.addWidget(self.allowed, 1)
         right.addLayout(allowed_buttons)
         left = QVBoxLayout()
@@ -148,6 +168,8 @@ class PayersPage(RecordListPage):
         self.remove_allowed.clicked.connect(self._remove_allowed_row)
         self.remove_allowed.clicked.connect(self._mark_dirty)
         self.kx_applies.toggled.connect(lambda on: self.kx_label.setVisible(on))
+        self.allowed_from.dateChanged.connect(self._allowed_date_changed)
+        self.import_allowed.clicked.connect(self.import_file)
         self.connect_list()
         self.watch(self.name, self.rule, self.medicare, self.therapy_modifiers,
                    self.assistant_modifiers, self.kx_applies, self.self_pay, self.distinct,
@@ -184,11 +206,34 @@ class PayersPage(RecordListPage):
         self.kx_label.setVisible(p.kx_applies)
         self.self_pay.setChecked(p.self_pay)
         self.distinct.setCurrentText(p.distinct_modifier or "XU")
-        self.allowed.setRowCount(0)
-        for code, cents in sorted(p.allowed_cents.items()):
-            self._add_allowed_row(code, dollars(cents))
+        self._show_allowed()
+        self.import_allowed.setEnabled(payer is not None)
         self.message.clear()
         self.dirty = False
+
+    def _show_allowed(self) -> None:
+        """The table: the amounts in force on the "In force from" date."""
+        payer = self._current
+        day = self.allowed_from.date().toPython()
+        amounts = self.repo.allowed_on(payer.id, day) if payer and payer.id else (
+            payer.allowed_cents if payer else {})
+        self.allowed.setRowCount(0)
+        for code, cents in sorted(amounts.items()):
+            self._add_allowed_row(code, dollars(cents))
+
+    def _allowed_date_changed(self, *_args) -> None:
+        if not self.dirty:  # edits in the table stay; they will be saved from the new date
+            self._show_allowed()
+
+    def import_file(self) -> None:
+        if self._current is None or not self.may_leave():
+            return
+        from therapy_timer.ui.settings_rates import FeeImportDialog
+
+        done = FeeImportDialog.run(self.repo, self.user, self._current.id, parent=self)
+        if done:
+            self.show_payer(self.repo.get_payer(self._current.id))
+            self.ok(done)
 
     def _add_allowed_row(self, code: str, amount: str) -> None:
         row = self.allowed.rowCount()
@@ -219,8 +264,13 @@ class PayersPage(RecordListPage):
                 code = validate_code(code_text)
             except BillingError as exc:
                 raise ValueError(f"Allowed amounts, row {row + 1}: {exc}") from None
+            if code not in self.repo.code_catalog():  # the import's checks, row by row
+                raise ValueError(f"Allowed amounts, row {row + 1}: {code} is not in the code "
+                                 "catalog (add it on the Codes tab first)")
+            if code in out:
+                raise ValueError(f"Allowed amounts, row {row + 1}: {code} is listed twice")
             try:
-                out[code] = parse_dollars(amount_text)
+                out[code] = fee_amount(amount_text)
             except ValueError as exc:
                 raise ValueError(f"Allowed amount for {code}: {exc}") from None
         return out
@@ -259,7 +309,8 @@ class PayersPage(RecordListPage):
             distinct_modifier=self.distinct.currentText(), allowed_cents=allowed,
             payer_code=code, address=self.address.toPlainText().strip())
         try:
-            saved = self.repo.save_payer(payer, user=self.user)
+            saved = self.repo.save_payer(payer, user=self.user,
+                                         allowed_from=self.allowed_from.date().toPython())
         except (StorageError, BillingError) as exc:  # each names the problem
             self.error(f"Not saved: {exc}")
             return False
@@ -275,7 +326,6 @@ class FeesPage(Page):
     def __init__(self, repo, user: str | None, parent: QWidget | None = None,
                  today: date | None = None) -> None:
         super().__init__(repo, user, parent)
-        self.catalog = default_catalog()
         self.today = today or date.today()
         self.model = RowsModel([
             Column("Code", lambda e: e.code),
@@ -296,6 +346,10 @@ class FeesPage(Page):
         self.start.setDisplayFormat("MM/dd/yyyy")
         self.start.setAccessibleName("Fee effective from")
         self.save_button.setText("Save fee")
+        self.import_button = QPushButton("Import fee file…")
+        self.import_button.setToolTip("A CSV of code,amount: see what changes, then store it "
+                                      "from a date (the new year's schedule, say)")
+        self.import_button.clicked.connect(self.import_file)
         self.check_note = confirm_note("")
         add = QHBoxLayout()
         for label, widget in (("Code", self.code), ("Per unit $", self.amount),
@@ -303,6 +357,7 @@ class FeesPage(Page):
             add.addWidget(QLabel(label))
             add.addWidget(widget)
         add.addStretch(1)
+        add.addWidget(self.import_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.check_note)
@@ -315,6 +370,19 @@ class FeesPage(Page):
         self.watch(self.code, self.amount)
 
     title = "the new fee"
+
+    @property
+    def catalog(self):
+        """The shipped codes plus the clinic's own (Settings > Codes)."""
+        return self.repo.code_catalog()
+
+    def import_file(self) -> None:
+        from therapy_timer.ui.settings_rates import FeeImportDialog
+
+        done = FeeImportDialog.run(self.repo, self.user, parent=self)
+        if done:
+            self.reload()
+            self.ok(done)
 
     def _label(self, code: str) -> str:
         try:
@@ -351,10 +419,11 @@ class FeesPage(Page):
             self.error(f"{exc}.")
             return False
         if code not in self.catalog:
-            self.error(f"{code} is not in the Therapy Timer code catalog.")
+            self.error(f"{code} is not in the Therapy Timer code catalog (a code the clinic "
+                       "needs can be added on the Codes tab).")
             return False
         try:
-            cents = parse_dollars(self.amount.text())
+            cents = fee_amount(self.amount.text())
         except ValueError as exc:
             self.error(f"Fee for {code}: {exc}.")
             return False

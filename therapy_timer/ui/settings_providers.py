@@ -255,7 +255,8 @@ class TilesPage(Page):
 
     def __init__(self, repo, user: str | None, parent: QWidget | None = None) -> None:
         super().__init__(repo, user, parent)
-        self.catalog = default_catalog()
+        # The shipped codes plus the clinic's own (Settings > Codes) can be tiles.
+        self.catalog = getattr(repo, "code_catalog", default_catalog)()
         self.provider = QComboBox()
         self.provider.setAccessibleName("Provider")
         self.codes = QListWidget()

@@ -91,7 +91,6 @@ class VisitPanel(QWidget):
         self.settings = app_settings(settings)  # this workstation's (the assistant it chose)
         self.controller = controller
         self.repo = controller.repo
-        self.catalog = controller.catalog
         self._base_tiles: list = []  # the provider's favourites (or the defaults)
         self._subtitle_parts: list[str] = []
         self.billing = None
@@ -106,6 +105,11 @@ class VisitPanel(QWidget):
         controller.failed.connect(self.on_failed)
         controller.provider_busy.connect(self.on_provider_busy)
         controller.time_jump.connect(lambda _jump: self.refresh_notices())
+
+    @property
+    def catalog(self):
+        """The controller's catalog (shipped codes plus the clinic's own)."""
+        return self.controller.catalog
 
     # -- layout -------------------------------------------------------------------------------
 
