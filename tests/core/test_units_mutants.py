@@ -210,3 +210,14 @@ def test_pooled_cognitive_minutes_keep_each_performers_own_minutes():
     (first, _addon) = allocate([Service("97129", 10, 0, 2, 7),
                                 Service("97130", 10, 1, 0, 9)]).lines
     assert (first.minutes, first.assistant_minutes, first.therapist_minutes) == (20, 2, 16)
+
+
+def test_a_choice_that_gives_97130_a_unit_adds_its_line_right_after_97129():
+    alloc = allocate([Service("97110", 20, 0), Service("97129", 20, 1), Service("97010", 9, 2)])
+    chosen = alloc.with_choice({"97110": 1, "97129": 1, "97130": 1})
+    assert chosen.lines == (CodeUnits("97110", 20, 1, True, 0, 0, 20),
+                            CodeUnits("97129", 20, 1, True, 1, 0, 20),
+                            CodeUnits("97130", 0, 1, True, 1, 0, 0),
+                            CodeUnits("97010", 9, 1, False, 2, 0, 9))
+    back = chosen.with_choice({"97110": 2, "97129": 1})  # and away again: no 97130 line
+    assert back.lines == alloc.lines
