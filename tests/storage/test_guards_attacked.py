@@ -17,16 +17,22 @@ from therapy_timer.storage.repository import open_repository
 from .conftest import T0, build_clinic
 
 
+def _ready_97110(repo, clinic, minutes: int):
+    """An open visit with ``minutes`` of 97110 and a diagnosis: ready to finalize."""
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    repo.start_interval(visit.id, "97110", Performer.PT, T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=minutes))
+    repo.set_diagnoses(visit.id, ["M54.50"])
+    return visit
+
+
 @pytest.fixture
 def finalized(tmp_path):
     """A file store with one finalized visit (97110, 30 min) and a payment against it."""
     path = tmp_path / "clinic.db"
     repo = open_repository(path)
     clinic = build_clinic(repo)
-    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
-    repo.start_interval(visit.id, "97110", Performer.PT, T0)
-    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
-    repo.set_diagnoses(visit.id, ["M54.50"])
+    visit = _ready_97110(repo, clinic, 30)
     repo.finalize_visit(visit.id, None, "pat", T0 + timedelta(minutes=31))
     repo.record_payment(visit.id, 1000, "cash", "", T0 + timedelta(hours=1), user="desk")
     # A second visit, amended (its correction left open): the amendment rows are attacked too.
@@ -207,11 +213,7 @@ def test_missing_and_altered_triggers_come_back_when_the_app_opens_the_file(tmp_
 def test_two_finalizes_racing_from_two_connections_bill_once(tmp_path):
     path = tmp_path / "clinic.db"
     repo = open_repository(path)
-    clinic = build_clinic(repo)
-    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
-    repo.start_interval(visit.id, "97110", Performer.PT, T0)
-    repo.pause_visit(visit.id, T0 + timedelta(minutes=38))
-    repo.set_diagnoses(visit.id, ["M54.50"])
+    visit = _ready_97110(repo, build_clinic(repo), 38)
     repo.close()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -279,11 +281,7 @@ def test_an_open_visit_is_finalized_only_with_its_finalize_entry(tmp_path):
     same transaction) still can."""
     path = tmp_path / "clinic.db"
     repo = open_repository(path)
-    clinic = build_clinic(repo)
-    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
-    repo.start_interval(visit.id, "97110", Performer.PT, T0)
-    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
-    repo.set_diagnoses(visit.id, ["M54.50"])
+    visit = _ready_97110(repo, build_clinic(repo), 30)
     repo.close()
     conn = sqlite3.connect(path, isolation_level=None)
     try:
