@@ -24,11 +24,10 @@ from therapy_timer.core.superbill import (
 )
 from therapy_timer.pdf import render_daysheet, render_superbill
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None,
-                                reason="pdftotext (poppler-utils) is not installed")
-
-
 def pdftotext(pdf: bytes, tmp_path, layout: bool = True) -> str:
+    """The PDF's text as poppler lays it out (`make test` installs poppler-utils; without it
+    this fails, naming what is missing, rather than skip)."""
+    assert shutil.which("pdftotext"), "pdftotext is missing: make test installs poppler-utils"
     path = tmp_path / "doc.pdf"
     path.write_bytes(pdf)
     args = ["pdftotext", *(["-layout"] if layout else []), str(path), "-"]
