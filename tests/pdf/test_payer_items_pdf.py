@@ -12,8 +12,6 @@ import subprocess
 from dataclasses import replace
 from datetime import date
 
-import pytest
-
 from tests.pdf.samples import DAY, INSURANCE, PRACTICE, PROVIDER, at, documentation, superbill
 from therapy_timer.core.superbill import (
     Insurance,
@@ -23,6 +21,7 @@ from therapy_timer.core.superbill import (
     TechniqueNote,
 )
 from therapy_timer.pdf import render_daysheet, render_superbill
+
 
 def pdftotext(pdf: bytes, tmp_path, layout: bool = True) -> str:
     """The PDF's text as poppler lays it out (`make test` installs poppler-utils; without it
