@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.ncci_samples import ptp_row, write_ptp
-from therapy_timer.core.billing import BillingContext, bill_services, mue_warnings
+from therapy_timer.core.billing import BillingContext, bill_services
+from therapy_timer.core.day_warnings import mue_warnings
 from therapy_timer.core.model import Service
 from therapy_timer.core.ncci_files import read_ptp
 from therapy_timer.core.rules_data import MueLimit, default_ncci, ptp_bypass

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Protocol
 
-from therapy_timer.core.codes import Catalog, CodeKind, default_catalog
+from therapy_timer.core.assistant_rules import (
+    assistant_suggestions,
+    check_assistant_time,
+    check_performers,
+    first_cognitive_split,
+)
+from therapy_timer.core.codes import Catalog, default_catalog
+from therapy_timer.core.day_warnings import addon_warnings, evaluation_warnings, mue_warnings
 from therapy_timer.core.minutes import DayTime, day_time
 from therapy_timer.core.model import (
     BillingError,
@@ -27,14 +33,11 @@ from therapy_timer.core.modifiers import (
     MAX_MODIFIERS,
     Suggestion,
     assistant_modifier,
-    assistant_units,
-    cognitive_assistant_units,
     kx_findings,
     ncci_findings,
     order_modifiers,
-    therapist_met_alone,
-    untimed_assistant,
 )
+from therapy_timer.core.pooling import BilledLine, ClaimLine, visit_share
 from therapy_timer.core.rules_data import (
     KxLookup,
     KxYear,
@@ -44,14 +47,11 @@ from therapy_timer.core.rules_data import (
     kx_lookup,
 )
 from therapy_timer.core.units import (
-    COGNITIVE_ADDON,
-    COGNITIVE_FIRST,
+    COGNITIVE_CODES,
     Allocation,
     allocate,
     merge_services,
 )
-
-_COGNITIVE = (COGNITIVE_FIRST, COGNITIVE_ADDON)
 
 #: What a line says when an untimed code ran less than a minute and nobody confirmed it.
 UNDER_A_MINUTE_NOTE = "timed under a minute: not billed unless the clinician confirms it"
@@ -135,31 +135,6 @@ class BillLine:
 def bundled_note(code: str) -> str:
     """How the review and the superbill name a Medicare-bundled code."""
     return f"documented, not billed (Medicare bundles {code})"
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimLine:
-    """A line as it goes on a claim: code, at most four modifiers, units, charge."""
-
-    code: str
-    label: str
-    modifiers: tuple[str, ...]
-    units: int
-    minutes: int
-    fee_cents: int
-
-    @property
-    def charge_cents(self) -> int:
-        return self.units * self.fee_cents
-
-
-class BilledLine(Protocol):
-    """A line an earlier visit of the day already carries (a stored charge line)."""
-
-    code: str
-    modifiers: tuple[str, ...]
-    units: int
-    minutes: int
 
 
 @dataclass(frozen=True)
@@ -280,97 +255,6 @@ class DayBilling:
         return visit_share(self.claim_lines(confirmed), self.earlier, timed)
 
 
-def _assistant_class(modifiers: Sequence[str]) -> bool:
-    return any(m in ("CQ", "CO") for m in modifiers)
-
-
-def _describe(code: str, modifiers: Sequence[str]) -> str:
-    return " ".join([code, *order_modifiers(modifiers)])
-
-
-def visit_share(claim: Sequence[ClaimLine], earlier: Sequence[BilledLine],
-                timed: Collection[str]) -> tuple[list[ClaimLine], list[str]]:
-    """The pooled day's claim lines less the units earlier visits that day already carry.
-
-    Each visit keeps the units that are its own whatever the order the visits were finalized
-    in: an earlier unit first takes off a day's line with its code and the same modifiers,
-    then one of its code with the same CQ/CO standing, then any of its code; a timed unit the
-    day no longer gives its code takes off another timed code's unit (the day never bills more
-    timed units than its minutes allow). Every mismatch is a note asking for an amendment:
-    never silent. A code's minutes ride on its first line (less the earlier visits' minutes).
-    """
-    if not earlier:
-        return list(claim), []
-    left = [line.units for line in claim]
-    notes: list[str] = []
-
-    def take(need: int, match: Callable[[ClaimLine], bool]) -> list[tuple[ClaimLine, int]]:
-        taken = []
-        for i, line in enumerate(claim):
-            if need <= 0:
-                break
-            if left[i] > 0 and match(line):
-                n = min(need, left[i])
-                left[i] -= n
-                need -= n
-                taken.append((line, n))
-        return taken
-
-    pending: list[tuple[BilledLine, int]] = []
-    for old in earlier:
-        code, cls = old.code.upper(), _assistant_class(old.modifiers)
-        need = old.units
-        for match in (
-            lambda ln, code=code, old=old: ln.code == code and set(ln.modifiers) == set(
-                old.modifiers),
-            lambda ln, code=code, cls=cls: ln.code == code and _assistant_class(
-                ln.modifiers) == cls,
-        ):
-            need -= sum(n for _, n in take(need, match))
-        for line, n in take(need, lambda ln, code=code: ln.code == code):
-            need -= n
-            notes.append(
-                f"{code}: an earlier visit today carries {n} unit(s) as "
-                f"{_describe(code, old.modifiers)} where the pooled day's minutes bill "
-                f"{_describe(code, line.modifiers)}: amend that visit so the day carries the "
-                "modifiers its minutes call for")
-        if need > 0:
-            pending.append((old, need))
-    for old, need in pending:
-        code, cls = old.code.upper(), _assistant_class(old.modifiers)
-        if code in timed:
-            for match in (lambda ln, cls=cls: ln.code in timed and _assistant_class(
-                    ln.modifiers) == cls, lambda ln: ln.code in timed):
-                for line, n in take(need, match):
-                    need -= n
-                    notes.append(
-                        f"{code}: earlier visits today carry {n} more unit(s) than the pooled "
-                        f"day gives {code}, so this visit leaves off {n} unit(s) of "
-                        f"{_describe(line.code, line.modifiers)} (the day never bills more "
-                        "timed units than its minutes allow): review and amend the earlier "
-                        "visit")
-        if need > 0:
-            notes.append(f"{code}: earlier visits today already carry {need} more unit(s) "
-                         "than the pooled day allows; review and amend them")
-    minutes_left: dict[str, int] = {}
-    for line in claim:
-        minutes_left[line.code] = minutes_left.get(line.code, 0) + line.minutes
-    for old in earlier:
-        code = old.code.upper()
-        minutes_left[code] = minutes_left.get(code, 0) - old.minutes
-    out: list[ClaimLine] = []
-    given: set[str] = set()
-    for line, units in zip(claim, left, strict=True):
-        if units <= 0:
-            continue
-        minutes = 0
-        if line.code not in given:
-            given.add(line.code)
-            minutes = max(0, minutes_left.get(line.code, 0))
-        out.append(replace(line, units=units, minutes=minutes))
-    return out, notes
-
-
 def bill_services(
     services: Sequence[Service],
     context: BillingContext = BillingContext(),
@@ -396,7 +280,7 @@ def bill_services(
     total_treatment = sum(s.minutes for s in services)
     # Without timers, 97129's own entry stands for the service's first 15 minutes.
     merged = {s.code: s for s in merge_services(services)}
-    first = next((merged[c] for c in _COGNITIVE if c in merged and merged[c].minutes), None)
+    first = next((merged[c] for c in COGNITIVE_CODES if c in merged and merged[c].minutes), None)
     first_split = (first.assistant_minutes, first.therapist) if first else None
 
     def finish(chosen: Allocation) -> DayBilling:
@@ -404,73 +288,6 @@ def bill_services(
                        finish, first_split, tuple(earlier))
 
     return finish(allocation)
-
-
-def check_assistant_time(allocation: Allocation, discipline: Discipline, catalog: Catalog,
-                         day: date | None) -> None:
-    """Refuses assistant time the rules cannot bill, rather than bill it silently.
-
-    Assistants do not evaluate or re-evaluate (Pub 100-02 ch. 15 s. 230.1 B and 230.2 B), and
-    only a PTA or an OTA is an assistant Medicare knows: there is none for speech-language
-    pathology (no CQ/CO pairs with GN).
-
-    Raises:
-        BillingError: naming the code, the minutes and what to correct.
-    """
-    for line in allocation.lines:
-        if line.assistant_minutes <= 0:
-            continue
-        info = catalog.get(line.code, day)
-        if assistant_modifier(discipline) is None:
-            raise BillingError(
-                f"{line.code}: {line.assistant_minutes} min furnished by an assistant under a "
-                f"{discipline} plan of care: a PTA or OTA cannot furnish {discipline} services "
-                "(record the time as the therapist's, or bill it under the assistant's own "
-                "discipline)")
-        if info.kind is CodeKind.EVALUATION:
-            raise BillingError(
-                f"{line.code} ({info.label}): {line.assistant_minutes} min recorded as furnished "
-                "by an assistant, but assistants do not evaluate or re-evaluate (Pub 100-02 "
-                "ch. 15 s. 230.1-230.2): record that time as the therapist's, or under the "
-                "code the assistant furnished")
-
-
-def check_performers(intervals: Sequence[Interval], discipline: Discipline) -> None:
-    """Refuses an interval whose performer does not furnish the plan's discipline (a PTA
-    under an OT plan, an OTA under a PT plan, ...): its minutes cannot bill under that plan.
-
-    Raises:
-        BillingError: naming the interval and the performer.
-    """
-    for interval in intervals:
-        if not interval.performer.furnishes(discipline):
-            end = interval.end.strftime("%H:%M") if interval.end else "running"
-            raise BillingError(
-                f"{interval.code} {interval.start.strftime('%H:%M')}-{end}: a "
-                f"{interval.performer} cannot furnish services under a {discipline} plan of "
-                "care (correct the performer or the plan)")
-
-
-def _first_cognitive_split(intervals: Sequence[Interval], now: datetime | None
-                           ) -> tuple[int, int] | None:
-    """Who furnished the cognitive service's first 15 minutes (97129's unit), from the timers
-    in time order: ``(assistant minutes, therapist minutes)``, each whole minutes of their own
-    seconds; None when no cognitive code ran."""
-    ordered = sorted((i for i in intervals if i.code.upper() in _COGNITIVE),
-                     key=lambda i: i.start)
-    if not ordered:
-        return None
-    budget, assistant, therapist = 15 * 60, 0, 0
-    for interval in ordered:
-        seconds = min(interval.seconds(now), budget)
-        budget -= seconds
-        if interval.performer.is_assistant:
-            assistant += seconds
-        else:
-            therapist += seconds
-        if budget <= 0:
-            break
-    return assistant // 60, therapist // 60
 
 
 def bill_intervals(
@@ -501,7 +318,7 @@ def bill_intervals(
     allocation = allocate(times.services(), context.rule, day=day, catalog=catalog,
                           untimed_ok=untimed_ok)
     check_assistant_time(allocation, context.discipline, catalog, day)
-    first_split = _first_cognitive_split(intervals, now or times.session_end)
+    first_split = first_cognitive_split(intervals, now or times.session_end)
     by_code: dict[str, list[Interval]] = {}
     for interval in intervals:
         by_code.setdefault(interval.code.upper(), []).append(interval)
@@ -553,7 +370,7 @@ def _finish(
             notes.setdefault(line.code, []).append(UNDER_A_MINUTE_NOTE if not line.units else
                                                    "timed under a minute: billed, as confirmed")
     if cq:
-        for s in _assistant_suggestions(allocation, cq, bundled, first_split):
+        for s in assistant_suggestions(allocation, cq, bundled, first_split):
             suggestions.setdefault(s.code, []).append(s)
 
     billed = {line.code: line.units for line in allocation.lines
@@ -572,10 +389,10 @@ def _finish(
                 suggestions.setdefault(finding.suggestion.code, []).append(finding.suggestion)
             if finding.warning:
                 warnings.append(finding.warning)
-    warnings.extend(_evaluation_warnings(allocation, catalog, day))
+    warnings.extend(evaluation_warnings(allocation, catalog, day))
     if context.ncci_edits:  # MUEs are NCCI edits too: none for a self-pay patient
         warnings.extend(mue_warnings(billed, context.mue_limits, context.mue_source))
-    warnings.extend(_addon_warnings(billed, catalog, day))
+    warnings.extend(addon_warnings(billed, catalog, day))
 
     codes_out: dict[str, str] = {}
     if context.medicare:
@@ -649,106 +466,3 @@ def _finish(
     return billing
 
 
-def _assistant_suggestions(allocation: Allocation, modifier: str, skip: Collection[str],
-                           first_split: tuple[int, int] | None) -> list[Suggestion]:
-    """CQ/CO per billed unit, from each performer's own whole minutes (CMS CY2022 order).
-
-    97129 and 97130 are one cognitive service: its units are counted together and the
-    assistant's units follow onto 97130 (``cognitive_assistant_units``).
-    """
-    out: list[Suggestion] = []
-    lines = [line for line in allocation.lines if line.code not in skip]
-    addon = next((line for line in lines if line.code == COGNITIVE_ADDON), None)
-    for line in lines:
-        if line.code == COGNITIVE_ADDON or not line.assistant_minutes:
-            continue
-        therapist = line.therapist
-        if not line.timed:
-            if line.units and untimed_assistant(line.assistant_minutes + therapist,
-                                                line.assistant_minutes):
-                out.append(_assistant_suggestion(
-                    line.code, modifier, line.units,
-                    f"assistant furnished {line.assistant_minutes} of "
-                    f"{line.assistant_minutes + therapist} min, over the 10% de minimis"))
-            continue
-        units = line.units + (addon.units if line.code == COGNITIVE_FIRST and addon else 0)
-        n, why = assistant_units(units, line.assistant_minutes, therapist, modifier)
-        if line.code != COGNITIVE_FIRST or addon is None or not addon.units:
-            if n:
-                out.append(_assistant_suggestion(line.code, modifier, n, why))
-            continue
-        a_first, t_first = first_split if first_split else (line.assistant_minutes, therapist)
-        by_assistant = a_first > 0 and not therapist_met_alone(t_first, a_first)
-        on_first, on_addon = cognitive_assistant_units(n, units, by_assistant)
-        who = ("the assistant" if by_assistant else "the therapist")
-        why += (f"; {COGNITIVE_FIRST} is the service's first 15 minutes (furnished by {who}: "
-                f"assistant {a_first}, therapist {t_first} min) and {COGNITIVE_ADDON} the "
-                f"rest, so {on_addon} of the {n} unit(s) with {modifier} are "
-                f"{COGNITIVE_ADDON}")
-        if on_first:
-            out.append(_assistant_suggestion(COGNITIVE_FIRST, modifier, on_first, why))
-        if on_addon:
-            out.append(_assistant_suggestion(COGNITIVE_ADDON, modifier, on_addon, why))
-    return out
-
-
-def _assistant_suggestion(code: str, modifier: str, units: int, why: str) -> Suggestion:
-    return Suggestion(code, modifier, units,
-                      f"{units} unit(s) furnished in whole or in part by an assistant ({why}); "
-                      "Medicare pays these units at 85%")
-
-
-def mue_warnings(billed: Mapping[str, int], limits: Mapping[str, MueLimit],
-                 source: str = "") -> list[str]:
-    """A warning for each code billed today above CMS's Medically Unlikely Edit for it.
-
-    The units compared are the day's for the code (a line split for CQ/CO is still one
-    service); for a line edit (MAI 1) that is the most a single line could carry.
-    """
-    out = []
-    for code, units in billed.items():
-        limit = limits.get(code)
-        if limit is None or units <= limit.units:
-            continue
-        kind = {"1": "line edit", "2": "date of service edit: policy",
-                "3": "date of service edit: clinical"}.get(limit.mai, f"MAI {limit.mai}")
-        out.append(
-            f"{code}: {units} units billed, more than CMS's Medically Unlikely Edit of "
-            f"{limit.units} per {limit.per} (MAI {limit.mai}, {kind}"
-            + (f"; {source}" if source else "") + f"): the units above {limit.units} are "
-            "likely denied; check the minutes and the documentation")
-    return out
-
-
-def _addon_warnings(billed: Mapping[str, int], catalog: Catalog, day: date | None
-                    ) -> list[str]:
-    """An add-on code the clinic added (``addon_of``) billed without its primary code that
-    day: an add-on is reported only in addition to its primary service (CPT's definition of
-    an add-on code), so a claim with it alone is denied. 97130 has its own rule (units.py)."""
-    out = []
-    for code in billed:
-        info = catalog.get(code, day)
-        if info.clinic and info.addon_of and not billed.get(info.addon_of):
-            out.append(f"{code} is an add-on of {info.addon_of}: bill it only on a day "
-                       f"{info.addon_of} is billed too (no {info.addon_of} unit today)")
-    return out
-
-
-def _evaluation_warnings(allocation: Allocation, catalog: Catalog, day: date | None) -> list[str]:
-    """NCCI ch. XI s. P: one PT and one OT evaluation or re-evaluation per date."""
-    evals: dict[str, list[str]] = {}
-    for line in allocation.lines:
-        if not line.units:  # an evaluation not billed (timed under a minute) is no second one
-            continue
-        info = catalog.get(line.code, day)
-        if info.kind is CodeKind.EVALUATION and info.disciplines[0] in (Discipline.PT,
-                                                                          Discipline.OT):
-            evals.setdefault(info.disciplines[0].value, []).append(line.code)
-    out = [
-        f"Only one {d} evaluation or re-evaluation may be billed per date ({', '.join(codes)})"
-        for d, codes in evals.items() if len(codes) > 1
-    ]
-    if len(evals) > 1:
-        out.append("A PT and an OT evaluation on one date must not be billed by the same "
-                   "practitioner")
-    return out

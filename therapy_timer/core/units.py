@@ -301,7 +301,9 @@ def allocate(
                       under_a_minute=tuple(under))
 
 
-_COGNITIVE = (COGNITIVE_FIRST, COGNITIVE_ADDON)
+#: The cognitive function codes, billed as one service split over two codes.
+COGNITIVE_CODES = (COGNITIVE_FIRST, COGNITIVE_ADDON)
+_COGNITIVE = COGNITIVE_CODES
 
 
 def _pool_cognitive(merged: list[Service]) -> list[Service]:
