@@ -52,6 +52,7 @@ from therapy_timer.storage.rates import RatesMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
+from therapy_timer.storage.visit_records import VisitRecordsMixin
 
 __all__ = [
     "KEEP",
@@ -75,7 +76,8 @@ log = logging.getLogger(__name__)
 
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
-                 RatesMixin, RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin):
+                 RatesMixin, RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin,
+                 VisitRecordsMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
