@@ -125,3 +125,44 @@ def _isolated_station_settings(_isolated_user_dirs):
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
     yield
+
+
+# --- the clinic server (PostgreSQL): one throwaway server per test session ---
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of the session's own, in a temporary folder (tests/pg_server.py)."""
+    from tests.pg_server import running_server
+
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    """The name of a database holding a new, empty clinic's schema: copying it is faster than
+    migrating each test's database from nothing (migrations get their own tests)."""
+    from therapy_timer.storage.repository import open_repository
+
+    uri = pg_server.new_database()
+    open_repository(uri).close()
+    return uri.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def pg_database(pg_server, pg_template):
+    """A fresh database on the session's server with a new clinic's schema: its URI."""
+    return pg_server.new_database(template=pg_template)
+
+
+#: The two databases the store runs on: every test asking for ``store_target`` runs on both.
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def store_target(request, tmp_path):
+    """Where a test's clinic lives: a new SQLite file, or a new database on the session's
+    PostgreSQL server (its URI). ``request.param`` says which."""
+    if request.param == "sqlite":
+        return tmp_path / "clinic.db"
+    return request.getfixturevalue("pg_database")

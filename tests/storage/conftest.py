@@ -67,8 +67,9 @@ def build_clinic(repo: Repository) -> Clinic:
 
 
 @pytest.fixture
-def repo():
-    repository = open_repository(":memory:")
+def repo(store_target):
+    """A new clinic's store, on each database (SQLite file and PostgreSQL server)."""
+    repository = open_repository(store_target)
     yield repository
     repository.close()
 

@@ -3,10 +3,11 @@ is found at the first broken link."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
+
+from tests.sql_dialect import REFUSED, drop_trigger
 
 from .conftest import T0
 
@@ -24,15 +25,15 @@ def logged(clinic):
 
 def test_triggers_refuse_update_and_delete(logged):
     repo, _ = logged
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         repo.conn.execute("UPDATE audit_log SET user = 'mallory'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(REFUSED, match="append-only"):
         repo.conn.execute("DELETE FROM audit_log")
 
 
 def test_changed_entry_is_found(logged):
     repo, count = logged
-    repo.conn.execute("DROP TRIGGER audit_no_update")
+    drop_trigger(repo.conn, "audit_no_update")
     repo.conn.execute("UPDATE audit_log SET user = 'mallory' WHERE seq = 5")
     broken = repo.audit_verify()
     assert broken.seq == 5 and "does not match its hash" in broken.reason
@@ -43,7 +44,7 @@ def test_rehashed_entry_breaks_the_next_link(logged):
     from therapy_timer.storage.audit import entry_hash
 
     repo, count = logged
-    repo.conn.execute("DROP TRIGGER audit_no_update")
+    drop_trigger(repo.conn, "audit_no_update")
     seq, at, user, action, entity, entity_id, detail, prev = repo.conn.execute(
         "SELECT seq, at, user, action, entity, entity_id, detail, prev_hash FROM audit_log"
         " WHERE seq = 3").fetchone()
@@ -56,7 +57,7 @@ def test_rehashed_entry_breaks_the_next_link(logged):
 
 def test_removed_entry_is_found(logged):
     repo, count = logged
-    repo.conn.execute("DROP TRIGGER audit_no_delete")
+    drop_trigger(repo.conn, "audit_no_delete")
     repo.conn.execute("DELETE FROM audit_log WHERE seq = ?", (count - 1,))
     broken = repo.audit_verify()
     assert broken.seq == count - 1 and "missing" in broken.reason

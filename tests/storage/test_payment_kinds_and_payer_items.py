@@ -4,12 +4,12 @@ payer ID and address, a plan's referral and onset), as the store keeps and refus
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
+from tests.sql_dialect import REFUSED
 from therapy_timer.storage.errors import InvalidDataError
 
 from .conftest import T0
@@ -48,7 +48,7 @@ def test_an_unknown_kind_is_refused_and_the_database_keeps_kinds_fixed(clinic):
         repo.record_payment(visit.id, 100, "cash", kind="refund")
     assert repo.payments_for(visit.id) == []
     paid = repo.record_payment(visit.id, 100, "cash", at=T0)
-    with pytest.raises(sqlite3.DatabaseError, match="only changes by being voided"):
+    with pytest.raises(REFUSED, match="only changes by being voided"):
         repo.conn.execute("UPDATE payments SET kind = 'write-off' WHERE id = ?", (paid.id,))
 
 

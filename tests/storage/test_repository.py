@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
+from tests.sql_dialect import REFUSED, query_plan
 from therapy_timer.core.model import Discipline, Performer
 from therapy_timer.core.records import Provider, VisitStatus
 from therapy_timer.storage.errors import (
@@ -149,7 +149,7 @@ def test_finalize_freezes_and_amend_keeps_the_original(clinic):
         repo.edit_interval(interval.id, end=T0 + minutes(20), reason="x", user="avery")
     with pytest.raises(FrozenVisitError):
         repo.start_interval(visit.id, "97110", "PT", T0 + minutes(60))
-    with pytest.raises(sqlite3.IntegrityError, match="frozen"):  # the database refuses too
+    with pytest.raises(REFUSED, match="frozen"):  # the database refuses too
         repo.conn.execute("UPDATE charge_lines SET units = 9")
     with pytest.raises(InvalidDataError, match="reason"):
         repo.amend_visit(visit.id, "", "avery", T0 + minutes(60))
@@ -242,7 +242,7 @@ def test_saving_a_record_that_is_gone_names_it_and_adds_nothing(clinic):
     ("SELECT * FROM intervals WHERE visit_id = 3 ORDER BY start", "intervals_by_visit"),
 ])
 def test_real_queries_use_indexes(repo, sql, index):
-    plan = " ".join(str(row[-1]) for row in repo.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    plan = query_plan(repo.conn, sql)
     assert index in plan, plan
 
 

@@ -27,6 +27,7 @@ from therapy_timer.core.records import (
 )
 from therapy_timer.storage import audit
 from therapy_timer.storage.db import day_from, from_text, to_text, translate
+from therapy_timer.storage.dialect import is_pg
 from therapy_timer.storage.errors import NotFoundError, StorageError
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,12 @@ class RepositoryBase:
 
     @property
     def where(self) -> str:
-        return f"the database {self.path}"
+        return getattr(self, "_where", None) or f"the database {self.path}"
+
+    @property
+    def on_server(self) -> bool:
+        """True on a PostgreSQL clinic server, False on the embedded SQLite file."""
+        return is_pg(self.conn)
 
     def close(self) -> None:
         """Closes the connection (checkpointing the WAL). Safe to call twice."""
@@ -68,7 +74,8 @@ class RepositoryBase:
             self._closed = True
             if self._index_describer is not None:
                 self._index_describer.close()
-            if self.conn.total_changes:  # a session that only read leaves the stats alone
+            if self.conn.total_changes and not is_pg(self.conn):
+                # a session that only read leaves the stats alone
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("PRAGMA optimize")
             self.conn.close()

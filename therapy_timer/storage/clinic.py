@@ -498,7 +498,8 @@ class ClinicMixin(RepositoryBase):
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO prior_kx (patient_id, year, bucket, cents, note) VALUES (?,?,?,?,?)"
-                " ON CONFLICT DO UPDATE SET cents = excluded.cents, note = excluded.note",
+                " ON CONFLICT (patient_id, year, bucket) DO UPDATE SET cents = excluded.cents,"
+                " note = excluded.note",
                 (patient_id, year, bucket, cents, note))
             self._audit(self.clock(), user, "prior_kx", "patient", patient_id,
                         {"year": year, "bucket": bucket, "cents": cents})

@@ -31,6 +31,10 @@ class SchemaTooNewError(StorageError):
     """Written by a newer Therapy Timer than this one."""
 
 
+class ConnectionLostError(StorageError):
+    """The clinic server cannot be reached (down, restarting, the network dropped)."""
+
+
 class NotFoundError(StorageError, LookupError):
     """No record with that id."""
 

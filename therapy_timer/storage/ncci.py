@@ -16,6 +16,7 @@ from pathlib import Path
 
 from therapy_timer.core.ncci_files import ReadSummary, read_mue, read_ptp
 from therapy_timer.core.rules_data import MueLimit, NcciPair, RuleRelease
+from therapy_timer.storage import dialect
 from therapy_timer.storage.base import RepositoryBase
 from therapy_timer.storage.db import day_from, day_text, from_text, to_text
 
@@ -106,9 +107,7 @@ class NcciMixin(RepositoryBase):
 
     def _has_rule_tables(self) -> bool:
         if getattr(self, "_rule_tables", None) is None:
-            self._rule_tables = self._row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rule_releases'"
-            ) is not None
+            self._rule_tables = dialect.has_table(self.conn, "rule_releases")
         return self._rule_tables
 
     def _cached(self, kind: str, load):

@@ -35,10 +35,9 @@ def put_dated(conn: sqlite3.Connection, table: str, key: dict, code: str, cents:
     where = " AND ".join([*(f"{k} = ?" for k in key), "code = ?"])
     args = [*key.values(), code]
     begin = day_text(start)
-    same = conn.execute(f"SELECT rowid FROM {table} WHERE {where} AND effective_from = ?",
-                        [*args, begin]).fetchone()
-    if same is not None:
-        conn.execute(f"UPDATE {table} SET cents = ? WHERE rowid = ?", (cents, same[0]))
+    same = conn.execute(f"UPDATE {table} SET cents = ? WHERE {where} AND effective_from = ?",
+                        [cents, *args, begin])
+    if same.rowcount:  # an amount from that very day: replaced
         return
     conn.execute(f"UPDATE {table} SET effective_to = ? WHERE {where} AND effective_from < ?"
                  " AND (effective_to IS NULL OR effective_to >= ?)",

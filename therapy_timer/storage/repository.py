@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from therapy_timer.storage import dialect
 from therapy_timer.storage.backup import backup_before_upgrade
 from therapy_timer.storage.charges import ChargesMixin
 from therapy_timer.storage.choices import ChoicesMixin
@@ -94,10 +95,15 @@ class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, Payments
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return dialect.schema_version(self.conn)
 
     def integrity_check(self) -> str:
-        """SQLite's own check of the file and its references: "ok" or the problems found."""
+        """SQLite's own check of the file and its references: "ok" or the problems found.
+        A clinic server checks its own pages (and keeps its references by constraint): "ok"
+        once it answers."""
+        if self.on_server:
+            self._row("SELECT count(*) FROM audit_log")
+            return "ok"
         with translating(self.where):
             rows = self.conn.execute("PRAGMA integrity_check").fetchall()
             result = "\n".join(str(r[0]) for r in rows)
@@ -125,6 +131,8 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
         SchemaTooNewError: written by a newer Therapy Timer.
         ReadOnlyError, DatabaseLockedError, DiskFullError: the file cannot be written now.
     """
+    if dialect.is_server(path):
+        return _open_server(str(path), migrate_schema, busy_timeout_ms)
     where = f"the database {path}"
     conn = connect(path, busy_timeout_ms)
     try:
@@ -156,6 +164,27 @@ def open_repository(path: Path | str, *, migrate_schema: bool = True,
     repo = Repository(conn, path)
     repo.anchor = anchor
     repo.repaired_triggers = tuple(repaired)
+    if migrate_schema:
+        _seed_rule_data(repo)
+    return repo
+
+
+def _open_server(conninfo: str, migrate_schema: bool, busy_timeout_ms: int) -> Repository:
+    """The store on a PostgreSQL clinic server (``postgresql://...`` or ``service=NAME``).
+
+    Its audit entries are not keyed with an anchor key: every station writes them, and no
+    station can rewrite them (the station role may only INSERT and SELECT the log, and the
+    guard triggers refuse the rest); ``verify`` says so.
+    """
+    from therapy_timer.storage.pg.store import open_connection, safe_conninfo
+
+    conn, where, repaired = open_connection(conninfo, migrate_schema=migrate_schema,
+                                            busy_timeout_ms=busy_timeout_ms)
+    repo = Repository(conn, safe_conninfo(conninfo))
+    repo._where = where
+    repo.anchor = None
+    repo.repaired_triggers = tuple(repaired)
+    log.info("opened %s (schema %d)", where, repo.schema_version)
     if migrate_schema:
         _seed_rule_data(repo)
     return repo

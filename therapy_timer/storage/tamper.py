@@ -30,6 +30,7 @@ from pathlib import Path
 
 from therapy_timer.core.records import AuditBreak
 from therapy_timer.storage import anchor as anchors
+from therapy_timer.storage import dialect
 from therapy_timer.storage.audit import GENESIS, entry_hash
 from therapy_timer.storage.db import MEMORY, to_text
 from therapy_timer.storage.migrations import LATEST_VERSION, guard_triggers, trigger_problems
@@ -97,8 +98,7 @@ class ChainAnchor:
 
 
 def has_anchor_table(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
-                        " name = 'audit_anchor'").fetchone() is not None
+    return dialect.has_table(conn, "audit_anchor")
 
 
 def anchor_record(conn: sqlite3.Connection) -> tuple[str, int] | None:
@@ -233,7 +233,7 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
     report = VerifyReport()
     memory = str(path) == MEMORY
     folder = None if memory else (folder or anchors.anchor_dir())
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    version = dialect.schema_version(conn)
     record = anchor_record(conn)
     points = list(checkpoints)
     use_key = _anchor_key(report, conn, path, record, key, runtime_key, folder, version, points)
@@ -310,7 +310,7 @@ def _strict(point: anchors.Checkpoint, db: str) -> bool:
 def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points,
           db: str) -> None:
     """The chain's links, its keyed hashes and the checkpoints, in one pass."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(audit_log)")}
+    columns = dialect.table_columns(conn, "audit_log")
     has_mac = "mac" in columns
     first_signed = record[1] if record else None
     want = {}
@@ -499,7 +499,7 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
     payments = payment_voids = 0
     rows: list | sqlite3.Cursor = []
     if _has_table(conn, "payments"):
-        has_kind = "kind" in {r[1] for r in conn.execute("PRAGMA table_info(payments)")}
+        has_kind = "kind" in dialect.table_columns(conn, "payments")
         rows = conn.execute("SELECT id, visit_id, cents, method, reference, "
                             + ("kind" if has_kind else "'patient'")
                             + ", voided_at, void_reason FROM payments")
@@ -555,8 +555,7 @@ def _show(lines) -> str:
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (name,)).fetchone() is not None
+    return dialect.has_table(conn, name)
 
 
 def _check_triggers(report: VerifyReport, conn: sqlite3.Connection, version: int) -> None:
@@ -564,11 +563,17 @@ def _check_triggers(report: VerifyReport, conn: sqlite3.Connection, version: int
         report.cannot.append(f"the guard triggers: the file is at schema {version} (the app "
                              f"migrates it to {LATEST_VERSION} when it opens it)")
         return
-    missing, changed = trigger_problems(conn)
     ours = guard_triggers()
-    foreign = [name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        if name not in ours]
+    if dialect.is_pg(conn):
+        from therapy_timer.storage.pg import schema, store
+
+        missing, changed = store.trigger_problems(conn)
+        present = sorted(schema.present_triggers(conn))
+    else:
+        missing, changed = trigger_problems(conn)
+        present = [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")]
+    foreign = [name for name in present if name not in ours]
     for name in missing:
         _problem(report, 0, f"guard trigger {name} is missing (removed; the app re-creates it "
                             "when it opens the database)")
