@@ -71,12 +71,22 @@ class Row(tuple):
         return list(self._index)
 
 
+_row_types: dict[tuple, type] = {}
+
+
 def _row_factory(cursor):
-    description = cursor.description
-    if description is None:
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return tuple
-    names = {column.name: i for i, column in enumerate(description)}
-    row_type = type("Row", (Row,), {"__slots__": (), "_index": names})
+    # Column names straight from the result (``cursor.description`` builds an object per
+    # column per query); one row type per set of names.
+    names = tuple(result.fname(i) for i in range(result.nfields))
+    row_type = _row_types.get(names)
+    if row_type is None:
+        index = {name.decode(): i for i, name in enumerate(names)}
+        row_type = type("Row", (Row,), {"__slots__": (), "_index": index})
+        if len(_row_types) < 1024:
+            _row_types[names] = row_type
     return lambda values: tuple.__new__(row_type, values)
 
 
@@ -142,15 +152,17 @@ class PgCursor:
         self._conn = conn
         self._cursor = cursor
 
+    def _has_rows(self) -> bool:
+        result = self._cursor.pgresult
+        return result is not None and result.nfields > 0
+
     def fetchone(self):
-        return self._conn._call(self._cursor.fetchone) if self._cursor.description else None
+        return self._conn._call(self._cursor.fetchone) if self._has_rows() else None
 
     def fetchall(self) -> list:
-        return self._conn._call(self._cursor.fetchall) if self._cursor.description else []
+        return self._conn._call(self._cursor.fetchall) if self._has_rows() else []
 
     def __iter__(self):
-        if self._cursor.description is None:
-            return iter(())
         return iter(self.fetchall())
 
     @property
