@@ -295,10 +295,10 @@ def _server_backup(target: str, out) -> int:
 
     try:
         done = backup_server(target, out)
-    except ConnectionLostError as exc:
+    except ConnectionLostError as exc:  # try again when the server answers
         return _fail(str(exc))
-    except StorageError as exc:
-        return _refused(exc)
+    except StorageError as exc:  # as a file's backup: refused, nothing written
+        return _refuse(str(exc))
     print(f"backed up {done.where} to {done.out} ({done.summary}); it opens on any computer "
           f"with --db {done.out}")
     _companion(done.out)
