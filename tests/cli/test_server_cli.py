@@ -430,26 +430,13 @@ def test_units_db_on_a_server_nobody_answers_at(monkeypatch, capsys):
 
 
 @pytest.fixture(scope="module")
-def password_server(tmp_path_factory):
-    """A server of its own that asks for passwords (scram-sha-256), for the wrong-password
-    and the server-stopped cases (the session's server trusts 127.0.0.1)."""
-    from tests.pg_server import Server
+def password_server():
+    """A server of its own that asks for passwords, for the wrong-password and the
+    server-stopped cases (the session's server trusts 127.0.0.1)."""
+    from tests.pg_password import password_server
 
-    server = Server()
-    pwfile = server.folder / "pw"
-    pwfile.write_text("right-password\n")
-    if server.as_root:
-        import shutil
-
-        shutil.chown(pwfile, "postgres", "postgres")
-    server._run(server.bin / "initdb", "-D", server.data, "-U", "postgres",
-                "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8",
-                "--locale=C.UTF-8")
-    server.start()
-    try:
+    with password_server() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def test_a_wrong_password_and_a_stopped_server(password_server, tmp_path, capsys,
@@ -463,7 +450,7 @@ def test_a_wrong_password_and_a_stopped_server(password_server, tmp_path, capsys
         f"therapy-timer: the clinic server 127.0.0.1:{port}/postgres refused the password "
         "(wrong password, or no password found in .pgpass or the service file); nothing was "
         "changed\n")
-    right = f"postgresql://postgres:right-password@127.0.0.1:{port}/postgres"
+    right = password_server.uri()
     code, out, err = run(capsys, "verify", "--db", right)
     assert code == 2 and "holds no Therapy Timer clinic yet" in err
     assert "right-password" not in err

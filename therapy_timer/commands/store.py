@@ -6,6 +6,13 @@
     therapy-timer restore --db PATH --from FILE
     therapy-timer demo --db PATH [--seed N] [--end-date YYYY-MM-DD]
 
+``--db`` may name a clinic server (``postgresql://HOST/DB``, ``service=NAME``): ``verify`` checks
+it as it is (its chain carries no keyed hashes, and verify says why), ``anchor`` says it keeps
+no key, ``backup --db URI --out FILE.db`` writes its clinic as an ordinary SQLite file
+(storage/pg/backup.py), and ``restore`` never writes into a server (it says what to do
+instead). A server that cannot be reached exits 1; one that refuses the password, lacks the
+database or holds no clinic exits 2.
+
 Storage is imported inside the handlers so other commands stay fast. Exit codes: 0 done; 2 the
 input is refused (a file that is not a Therapy Timer database or backup, a missing file, a
 backup onto the database itself, a demo into a clinic's file); 1 the work failed (a locked,
