@@ -186,7 +186,7 @@ def run_verify(args) -> int:
             repo.anchor = setup_anchor(repo.conn, path, create=False)
         integrity = repo.integrity_check()
         if integrity != "ok":
-            return _fail(f"{path} is damaged: {integrity.splitlines()[0]}")
+            return _fail(f"{repo.where} is damaged: {integrity.splitlines()[0]}")
         report = repo.verify_report(key_file=args.key, checkpoints=args.checkpoint)
     except AnchorError as exc:
         print(f"therapy-timer: {exc}", file=sys.stderr)
