@@ -28,6 +28,11 @@ class UsageError(Exception):
     """Bad arguments or input: exit 2 with a one-line message."""
 
 
+class CommandFailed(Exception):
+    """The work could not be done now (the clinic server cannot be reached): exit 1 with a
+    one-line message."""
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line and at most ``limit`` characters (hostile input can be huge)."""
     text = " ".join(str(text).split())
@@ -72,7 +77,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="Intervention timers with live billable units, charge sheets and superbills.",
     )
     parser.add_argument("--version", action="version", version=f"therapy-timer {__version__}")
-    parser.add_argument("--db", metavar="PATH", help="database file (default: the data folder, "
+    parser.add_argument("--db", metavar="PATH", help="database file, or a clinic server "
+                        "(postgresql://HOST/DB or service=NAME) (default: the data folder, "
                         "or THERAPY_TIMER_DB)")
     parser.add_argument("--check", action="store_true",
                         help="start the app, wait until it is idle, print 'ready' and exit")
@@ -95,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"therapy-timer: {one_line(exc, 2000)}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandFailed as exc:
+        print(f"therapy-timer: {one_line(exc, 2000)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`verify | head`): nothing left to say
@@ -110,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_gui(args: argparse.Namespace) -> NoReturn:
-    """Starts the desktop app and ends the process when it closes.
+    """Starts the desktop app (on the file or the clinic server ``--db`` names) and ends the
+    process when it closes.
 
     Qt is imported here, so subcommands never load it.
     """

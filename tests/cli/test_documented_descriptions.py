@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.pdf.conftest import pages_text
-from therapy_timer.cli import main
 from therapy_timer.core.model import Discipline, Performer
 from therapy_timer.core.records import Patient, PlanOfCare, Provider
 from therapy_timer.storage.repository import open_repository
@@ -89,11 +88,11 @@ def test_the_superbill_prints_what_was_documented_not_todays_lookup(repo, tmp_pa
         ("A", "R26.89", "Other abnormalities of gait and mobility")]
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    assert main(["demo", "--db", str(path), "--end-date", "2026-11-20"]) == 0
-    return path
+@pytest.fixture
+def demo_db(demo_target):
+    """The demo clinic, on both databases (tests/cli/conftest.py): the child process below
+    reads a clinic server as it reads a file."""
+    return demo_target
 
 
 CHILD = """

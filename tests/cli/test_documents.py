@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from tests.cli.conftest import no_password
 from tests.pdf.clinic import build
 from tests.pdf.conftest import pages_text
 from therapy_timer.cli import main
@@ -14,12 +15,21 @@ from therapy_timer.storage.repository import open_repository
 
 
 @pytest.fixture(scope="module")
-def clinic_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("db") / "clinic.db"
-    repo = open_repository(path)
+def clinic_db(module_target):
+    """The small clinic, in a file or on the clinic server (every test using it runs on
+    both: tests/cli/conftest.py)."""
+    repo = open_repository(module_target)
     clinic = build(repo)
     repo.close()
-    return path, clinic
+    return module_target, clinic
+
+
+@pytest.fixture(autouse=True)
+def _never_the_password(capsys):
+    """Whatever a test printed on either database, the server's password was not in it."""
+    yield
+    out, err = capsys.readouterr()
+    no_password(out, err)
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +129,8 @@ def test_bad_arguments_exit_2(clinic_db, tmp_path, capsys, monkeypatch, argv, me
     assert list(tmp_path.iterdir()) == []
 
 
+# File only: a missing file and an output over the database (or its -wal) are file questions;
+# a server's missing database and empty one are in test_server_cli.py.
 def test_missing_database_is_not_created(tmp_path, capsys):
     missing = tmp_path / "nope.db"
     assert run("daysheet", "--db", missing, "--date", "2026-11-20",
@@ -208,11 +220,10 @@ def test_csv_cells_never_start_a_formula():
     assert dollars(4500) == "45.00" and dollars(-5) == "-0.05" and dollars(123456) == "1234.56"
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    assert main(["demo", "--db", str(path), "--end-date", "2026-11-20"]) == 0
-    return path
+@pytest.fixture
+def demo_db(demo_target):
+    """The demo clinic, on both databases (tests/cli/conftest.py)."""
+    return demo_target
 
 
 def test_demo_days_print_cq_xu_and_kx_lines_exactly_as_stored(demo_db, tmp_path):

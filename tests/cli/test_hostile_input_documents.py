@@ -17,8 +17,9 @@ BINARY = bytes(range(256)) * 8 + b"\x00\xff\xfe%PDF-1.4\x89PNG"
 
 
 @pytest.fixture(scope="module")
-def clinic_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("db") / "clinic.db"
+def clinic_db(module_target):
+    """On both databases (a file, a clinic server: tests/cli/conftest.py)."""
+    path = module_target
     repo = open_repository(path)
     clinic = build(repo)
     repo.close()

@@ -23,8 +23,9 @@ VISIT = {"date": "2026-11-20", "intervals": [
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "clinic.db"
+def db(cli_target):
+    """On both databases (a file, a clinic server: tests/cli/conftest.py)."""
+    path = cli_target
     open_repository(path).close()
     return path
 

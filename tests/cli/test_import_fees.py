@@ -16,8 +16,9 @@ from therapy_timer.storage.repository import open_repository
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "clinic.db"
+def db(cli_target):
+    """On both databases (a file, a clinic server: tests/cli/conftest.py)."""
+    path = cli_target
     repo = open_repository(path)
     repo.save_practice(Practice("Fee Test Clinic (synthetic)", timezone="America/Chicago"))
     repo.save_payer(Payer("Medicare Part B", Rule.CMS, medicare=True, kx_applies=True,

@@ -12,8 +12,9 @@ from therapy_timer.storage.repository import open_repository
 
 
 @pytest.fixture
-def paid_db(tmp_path):
-    path = tmp_path / "clinic.db"
+def paid_db(cli_target):
+    """On both databases (a file, a clinic server: tests/cli/conftest.py)."""
+    path = cli_target
     repo = open_repository(path)
     clinic = build(repo)
     repo.record_payment(clinic.main_visit, 3000, "card", "slip 12", t(120), user="desk")

@@ -54,8 +54,8 @@ def _new_clinic(path, *, ready: bool = False):
         repo.close()
 
 
-def test_new_clinic_superbill_warns_on_stderr_and_exits_0(tmp_path, capsys):
-    db = tmp_path / "new.db"
+def test_new_clinic_superbill_warns_on_stderr_and_exits_0(cli_target, tmp_path, capsys):
+    db = cli_target
     first, second = _new_clinic(db)
     out = tmp_path / "bill.pdf"
     assert main(["superbill", "--db", str(db), "--visit", str(first), "--out", str(out)]) == 0
@@ -73,8 +73,8 @@ def test_new_clinic_superbill_warns_on_stderr_and_exits_0(tmp_path, capsys):
         )]
 
 
-def test_a_range_names_each_gap_once_with_its_visits(tmp_path, capsys):
-    db = tmp_path / "new.db"
+def test_a_range_names_each_gap_once_with_its_visits(cli_target, tmp_path, capsys):
+    db = cli_target
     first, second = _new_clinic(db)
     out = tmp_path / "day.pdf"
     assert main(["superbill", "--db", str(db), "--date", "2026-03-02", "--out", str(out)]) == 0
@@ -83,15 +83,15 @@ def test_a_range_names_each_gap_once_with_its_visits(tmp_path, capsys):
     assert f"superbill of 2 visits ({first}, {second})" in err
 
 
-def test_a_ready_clinic_prints_without_a_word(tmp_path, capsys):
-    db = tmp_path / "ready.db"
+def test_a_ready_clinic_prints_without_a_word(cli_target, tmp_path, capsys):
+    db = cli_target
     first, _ = _new_clinic(db, ready=True)
     out = tmp_path / "bill.pdf"
     assert main(["superbill", "--db", str(db), "--visit", str(first), "--out", str(out)]) == 0
     assert capsys.readouterr().err == ""
 
 
-def test_the_export_carries_what_payers_need(tmp_path, capsys):
+def test_the_export_carries_what_payers_need(cli_target, tmp_path, capsys):
     """The CSV a billing service imports gets the payer ID, the provider's taxonomy, the
     referral and onset, and the allowed amount per unit, in columns after the old ones."""
     import csv
@@ -99,7 +99,7 @@ def test_the_export_carries_what_payers_need(tmp_path, capsys):
 
     from therapy_timer.commands.export_csv import COLUMNS
 
-    db = tmp_path / "ready.db"
+    db = cli_target
     _new_clinic(db, ready=True)
     repo = open_repository(db)
     try:

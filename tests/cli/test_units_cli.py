@@ -182,10 +182,12 @@ def test_a_list_warns_once_per_notice(monkeypatch, capsys):
     assert code == 0 and err.count("warning:") == 1
 
 
-def test_units_db_bills_with_the_clinics_thresholds(monkeypatch, capsys, tmp_path):
+def test_units_db_bills_with_the_clinics_thresholds(monkeypatch, capsys, cli_target):
+    """On both databases: ``--db`` names a file or a clinic server (with a password, which
+    no output carries)."""
     from therapy_timer.storage.repository import open_repository
 
-    path = tmp_path / "clinic.db"
+    path = cli_target
     repo = open_repository(path)
     repo.set_kx_threshold(2027, 260000, 300000, "V", "CY2027 PFS final rule", "pat")
     repo.close()
@@ -202,6 +204,7 @@ def test_units_db_bills_with_the_clinics_thresholds(monkeypatch, capsys, tmp_pat
     assert err.startswith("therapy-timer: warning: 2027's threshold used: enter 2028's in "
                           "Settings (Rule data).") and "--db" not in err
     assert json.loads(out)["kx_threshold"]["threshold_cents"] == 260000
+    assert "secret" not in out + err
 
 
 def test_units_db_that_is_missing_is_refused(monkeypatch, capsys, tmp_path):

@@ -1,5 +1,7 @@
 """``therapy-timer superbill``, ``daysheet`` and ``export``: the front desk's paper and files.
 
+``--db`` names a database file or a clinic server (``postgresql://HOST/DB``, ``service=NAME``).
+
 - ``superbill --db PATH (--visit ID | --date D [--to D]) (--out FILE | --split DIR)``
 - ``daysheet --db PATH --date D [--to D] --out FILE``
 - ``export --db PATH --date D [--to D] --format csv --out FILE`` (one row per charge line)
@@ -54,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="database file (default: --db before the command, "
-                        "THERAPY_TIMER_DB, or the data folder)")
+                        help="database file or clinic server URI (default: --db before the "
+                        "command, THERAPY_TIMER_DB, or the data folder)")
 
 
 def _range_options(parser: argparse.ArgumentParser) -> None:
@@ -115,10 +117,14 @@ def _range(args: argparse.Namespace) -> tuple[date, date]:
 
 def _open_store(args: argparse.Namespace, *outputs: Path):
     """Opens the database named by --db / THERAPY_TIMER_DB / the data folder; it must exist,
-    and no output may overwrite it (or its journal files)."""
+    and no output may overwrite it (or its journal files). A clinic server must hold a
+    clinic already (a read never creates one)."""
     from therapy_timer.paths import db_path
+    from therapy_timer.storage.dialect import is_server
 
     path = db_path(getattr(args, "db", None), create_dir=False)
+    if is_server(path):
+        return open_server(path)
     _check_clinic(path)
     guarded = {Path(f"{path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
     for out in outputs:
@@ -132,12 +138,41 @@ def _open_store(args: argparse.Namespace, *outputs: Path):
         repo = open_repository(path)
     except StorageError as exc:
         raise _usage(str(exc)) from None
+    _warn_repaired(repo, path)
+    return repo
+
+
+def open_server(target: str, *, migrate_schema: bool = True):
+    """The store on the clinic server ``target``, which must hold a Therapy Timer clinic.
+
+    An unreachable server exits 1 (try again when it answers); a refused password, a missing
+    or empty database, another program's database or a newer schema exit 2; each is one line
+    naming the server without its password.
+    """
+    from therapy_timer.cli import CommandFailed
+    from therapy_timer.storage.errors import ConnectionLostError, StorageError
+    from therapy_timer.storage.repository import open_repository
+
+    try:
+        # Read as it is first: an empty database is refused, not made a clinic by a read.
+        repo = open_repository(target, migrate_schema=False)
+        if migrate_schema:
+            repo.close()
+            repo = open_repository(target)
+    except ConnectionLostError as exc:
+        raise CommandFailed(str(exc)) from None
+    except StorageError as exc:
+        raise _usage(str(exc)) from None
+    _warn_repaired(repo, repo.where)
+    return repo
+
+
+def _warn_repaired(repo, where) -> None:
     if repo.repaired_triggers:
         from therapy_timer.storage.tamper import repaired_note
 
-        print(f"therapy-timer: warning: {repaired_note(path, repo.repaired_triggers)}",
+        print(f"therapy-timer: warning: {repaired_note(where, repo.repaired_triggers)}",
               file=sys.stderr)
-    return repo
 
 
 def _check_clinic(path: Path) -> None:
@@ -163,9 +198,17 @@ def _read_store(args: argparse.Namespace, out: Path, read):
     try:
         return read(repo)
     except StorageError as exc:
-        raise _usage(str(exc)) from None
+        raise _store_error(exc) from None
     finally:
         repo.close()
+
+
+def _store_error(exc: Exception) -> Exception:
+    """A store error while reading: the server went away exits 1, the rest exit 2."""
+    from therapy_timer.cli import CommandFailed
+    from therapy_timer.storage.errors import ConnectionLostError
+
+    return CommandFailed(str(exc)) if isinstance(exc, ConnectionLostError) else _usage(str(exc))
 
 
 def _check_out(path: str) -> Path:
@@ -226,7 +269,7 @@ def run_superbill(args: argparse.Namespace) -> int:
                 ids = billable_visit_ids(repo, start, end)
                 skipped = _open_ids(repo, start, end)
             except StorageError as exc:  # a damaged or hollow file: name it, exit 2
-                raise _usage(str(exc)) from None
+                raise _store_error(exc) from None
             if not ids:
                 period = start.isoformat() if start == end else f"{start} to {end}"
                 extra = f" ({len(skipped)} still open)" if skipped else ""
@@ -234,8 +277,10 @@ def run_superbill(args: argparse.Namespace) -> int:
         describe = icd_describer()
         try:
             items = [superbill_for_visit(repo, vid, describe) for vid in ids]
-        except (BillingError, StorageError) as exc:
+        except BillingError as exc:
             raise _usage(str(exc)) from None
+        except StorageError as exc:
+            raise _store_error(exc) from None
     finally:
         repo.close()
     if args.out is not None:

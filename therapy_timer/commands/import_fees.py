@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "schedule, or with --payer as that payer's allowed amounts, in force from --from. "
         "Prints what changes first; visits before that date keep their amounts.")
     parser.add_argument("--db", dest="db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="database file (default: --db before the command, "
-                        "THERAPY_TIMER_DB, or the data folder)")
+                        help="database file or clinic server URI (default: --db before the "
+                        "command, THERAPY_TIMER_DB, or the data folder)")
     parser.add_argument("--payer", metavar="NAME",
                         help="the payer whose allowed amounts these are (default: the "
                         "clinic's own charges)")

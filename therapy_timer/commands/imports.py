@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                     "schedule (code,amount). Each checks the whole file first; billing then "
                     "uses it.")
     parser.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
-                        help="database file (default: the data folder, or THERAPY_TIMER_DB)")
+                        help="database file or clinic server URI (default: the data folder, "
+                        "or THERAPY_TIMER_DB)")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     for kind, help_text, files in (
         ("ncci", "the practitioner PTP edits: the release's zip files (f1 ... f4) or the "
@@ -37,7 +38,8 @@ def register(subparsers) -> None:
     ):
         sub = kinds.add_parser(kind, help=help_text, description=help_text)
         sub.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
-                         help="database file (default: the data folder, or THERAPY_TIMER_DB)")
+                         help="database file or clinic server URI (default: the data folder, "
+                         "or THERAPY_TIMER_DB)")
         sub.add_argument("--user", default="", help="who imports (for the audit log)")
         sub.add_argument("files", nargs=files, metavar="FILE")
         sub.set_defaults(handler=run, import_kind=kind)
@@ -52,15 +54,22 @@ def run(args: argparse.Namespace) -> int:
     from therapy_timer.cli import UsageError
     from therapy_timer.core.model import BillingError
     from therapy_timer.paths import db_path
+    from therapy_timer.storage.dialect import is_server
     from therapy_timer.storage.errors import StorageError
     from therapy_timer.storage.repository import open_repository
 
     path = db_path(getattr(args, "db", None))
-    if not path.is_file():
+    if is_server(path):
+        from therapy_timer.commands.documents import open_server
+
+        opened = open_server(path)
+    elif not path.is_file():
         raise UsageError(f"no database at {path}: give the clinic's file with --db")
+    else:
+        opened = None
     user = args.user.strip() or _login(getpass)
     try:
-        with open_repository(path) as repo:
+        with opened or open_repository(path) as repo:
             method = repo.import_ncci if args.import_kind == "ncci" else repo.import_mue
             summary = method(args.files, user=user)
     except BillingError as exc:

@@ -6,6 +6,13 @@
     therapy-timer restore --db PATH --from FILE
     therapy-timer demo --db PATH [--seed N] [--end-date YYYY-MM-DD]
 
+``--db`` may name a clinic server (``postgresql://HOST/DB``, ``service=NAME``): ``verify`` checks
+it as it is (its chain carries no keyed hashes, and verify says why), ``anchor`` says it keeps
+no key, ``backup --db URI --out FILE.db`` writes its clinic as an ordinary SQLite file
+(storage/pg/backup.py), and ``restore`` never writes into a server (it says what to do
+instead). A server that cannot be reached exits 1; one that refuses the password, lacks the
+database or holds no clinic exits 2.
+
 Storage is imported inside the handlers so other commands stay fast. Exit codes: 0 done; 2 the
 input is refused (a file that is not a Therapy Timer database or backup, a missing file, a
 backup onto the database itself, a demo into a clinic's file); 1 the work failed (a locked,
@@ -89,7 +96,8 @@ def register(subparsers) -> None:
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", dest="db", default=argparse.SUPPRESS, metavar="PATH",
-                        help="database file (default: the data folder, or THERAPY_TIMER_DB)")
+                        help="database file or clinic server URI (default: the data folder, "
+                        "or THERAPY_TIMER_DB)")
 
 
 def _day(text: str) -> date:
@@ -114,15 +122,28 @@ def _path(args):
     return db_path(getattr(args, "db", None))
 
 
+def _open_server(target: str):
+    """The clinic on a server, read as it is (no migration, no trigger repair: verify and
+    backup change nothing). An empty database is refused: it holds no clinic."""
+    from therapy_timer.storage.repository import open_repository
+
+    return open_repository(target, migrate_schema=False)
+
+
+def _one_line(message: str) -> str:
+    """A message as one line (a server's own error text can hold line breaks)."""
+    return " ".join(str(message).split())
+
+
 def _fail(message: str) -> int:
-    print(f"therapy-timer: {message}", file=sys.stderr)
+    print(f"therapy-timer: {_one_line(message)}", file=sys.stderr)
     return EXIT_FAILED
 
 
 def _refuse(message: str) -> int:
     """Bad input (a missing, foreign, empty or unusable file; a path that may not be
     written): one line on stderr, exit 2."""
-    print(f"therapy-timer: {message}", file=sys.stderr)
+    print(f"therapy-timer: {_one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -147,20 +168,25 @@ def run_verify(args) -> int:
     trigger repair). What it finds wrong exits 1; a file it cannot check at all exits 2."""
     from therapy_timer.storage.anchor import AnchorError
     from therapy_timer.storage.checks import open_existing
-    from therapy_timer.storage.errors import StorageError
+    from therapy_timer.storage.dialect import is_server
+    from therapy_timer.storage.errors import ConnectionLostError, StorageError
 
     path = _path(args)
+    server = is_server(path)
     try:
-        repo = open_existing(path)
+        repo = _open_server(path) if server else open_existing(path)
+    except ConnectionLostError as exc:
+        return _fail(str(exc))
     except StorageError as exc:
         return _refuse(str(exc))
     try:
         from therapy_timer.storage.tamper import setup_anchor
 
-        repo.anchor = setup_anchor(repo.conn, path, create=False)
+        if not server:  # a server's chain is not keyed (see pg/verify.py)
+            repo.anchor = setup_anchor(repo.conn, path, create=False)
         integrity = repo.integrity_check()
         if integrity != "ok":
-            return _fail(f"{path} is damaged: {integrity.splitlines()[0]}")
+            return _fail(f"{repo.where} is damaged: {integrity.splitlines()[0]}")
         report = repo.verify_report(key_file=args.key, checkpoints=args.checkpoint)
     except AnchorError as exc:
         print(f"therapy-timer: {exc}", file=sys.stderr)
@@ -185,10 +211,13 @@ def run_verify(args) -> int:
 def run_anchor(args) -> int:
     from therapy_timer.storage.anchor import AnchorError, checkpoints_path, key_path
     from therapy_timer.storage.db import check_file
+    from therapy_timer.storage.dialect import is_server
     from therapy_timer.storage.errors import StorageError
     from therapy_timer.storage.repository import open_repository
 
     path = _path(args)
+    if is_server(path):
+        return _server_anchor(path, args.out)
     try:
         if not check_file(path):
             return _refuse(f"there is no database at {path}")
@@ -221,17 +250,65 @@ def run_anchor(args) -> int:
     return 0
 
 
+def _server_anchor(target: str, out) -> int:
+    """A clinic server keeps no anchor key: what it has instead, and its chain head."""
+    from therapy_timer.storage.errors import ConnectionLostError, StorageError
+    from therapy_timer.storage.pg.verify import NO_KEY
+
+    try:
+        repo = _open_server(target)
+    except ConnectionLostError as exc:
+        return _fail(str(exc))
+    except StorageError as exc:
+        return _refuse(str(exc))
+    try:
+        point = repo.audit_checkpoint()
+        where = repo.where
+    except StorageError as exc:
+        return _refused(exc)
+    finally:
+        repo.close()
+    if out:
+        return _refuse(f"{where} has no audit anchor key to copy: {NO_KEY}; nothing was "
+                       "written")
+    print(f"{where} has no audit anchor key: {NO_KEY}")
+    if point is not None:
+        print(f"newest checkpoint: entry {point.seq}, {point.short}  "
+              f"(verify --checkpoint {point.token})")
+    return 0
+
+
 def run_backup(args) -> int:
     from therapy_timer.storage.backup import backup
+    from therapy_timer.storage.dialect import is_server
     from therapy_timer.storage.errors import StorageError
 
     path = _path(args)
+    if is_server(path):
+        return _server_backup(path, args.out)
     try:
         out = backup(path, args.out)
     except StorageError as exc:
         return _refuse(str(exc))
     print(f"backed up {path} to {out}")
     _companion(out)
+    return 0
+
+
+def _server_backup(target: str, out) -> int:
+    """``backup --db URI --out FILE.db``: the server's clinic as an ordinary SQLite file."""
+    from therapy_timer.storage.errors import ConnectionLostError, StorageError
+    from therapy_timer.storage.pg.backup import backup_server
+
+    try:
+        done = backup_server(target, out)
+    except ConnectionLostError as exc:  # try again when the server answers
+        return _fail(str(exc))
+    except StorageError as exc:  # as a file's backup: refused, nothing written
+        return _refuse(str(exc))
+    print(f"backed up {done.where} to {done.out} ({done.summary}); it opens on any computer "
+          f"with --db {done.out}")
+    _companion(done.out)
     return 0
 
 
@@ -253,9 +330,20 @@ def _companion(out) -> None:
 
 def run_restore(args) -> int:
     from therapy_timer.storage.backup import restore
+    from therapy_timer.storage.dialect import is_server
     from therapy_timer.storage.errors import StorageError
 
     path = _path(args)
+    if is_server(path):
+        from therapy_timer.storage.errors import ConnectionLostError
+        from therapy_timer.storage.pg.backup import refuse_restore
+
+        try:
+            return _refuse(str(refuse_restore(path, args.source)))
+        except ConnectionLostError as exc:
+            return _fail(str(exc))
+        except StorageError as exc:
+            return _refuse(str(exc))
     try:
         done = restore(path, args.source)
     except StorageError as exc:
@@ -287,5 +375,7 @@ def run_demo(args) -> int:
         # Bad input (an unusable end date, a file that is not an empty clinic): exit 2.
         print(f"therapy-timer: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"demo clinic written to {path}: {summary}")
+    from therapy_timer.paths import shown
+
+    print(f"demo clinic written to {shown(path)}: {summary}")
     return 0

@@ -95,18 +95,26 @@ def clinic_rules(db: str | None) -> tuple[dict, dict]:
     from pathlib import Path
 
     from therapy_timer.cli import UsageError
+    from therapy_timer.paths import db_path, shown
+    from therapy_timer.storage.dialect import is_server
     from therapy_timer.storage.errors import StorageError
     from therapy_timer.storage.repository import open_repository
 
-    path = Path(db).expanduser()
-    if not path.is_file():
-        raise UsageError(f"no database at {path}")
+    path = db_path(db, create_dir=False)
+    if is_server(path):
+        from therapy_timer.commands.documents import open_server
+
+        opened = open_server(path, migrate_schema=False)
+    else:
+        if not Path(path).is_file():
+            raise UsageError(f"no database at {path}")
+        opened = None
     try:
-        with open_repository(path, migrate_schema=False) as repo:
+        with opened or open_repository(path, migrate_schema=False) as repo:
             rules = {**repo.rule_context(), "kx_thresholds": repo.kx_thresholds()}
             ncci, mue = repo.rule_release("ncci"), repo.rule_release("mue")
     except StorageError as exc:
-        raise UsageError(f"cannot read the rule data in {path}: {exc}") from None
+        raise UsageError(f"cannot read the rule data in {shown(path)}: {exc}") from None
     used = {"ncci": ncci.describe() if ncci else "the shipped seed (resources/ncci_pairs.csv): "
             "no PTP release imported into this database",
             "mue": mue.describe() if mue else "none imported: units are not checked against "

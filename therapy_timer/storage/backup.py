@@ -102,8 +102,11 @@ def _companion_of(out: Path, db_path: Path) -> str | None:
     return None
 
 
-def check_backup_target(db_path: Path | str, out: Path | str) -> Path:
+def check_backup_target(db_path: Path | str | None, out: Path | str) -> Path:
     """Refuses any ``out`` a backup must not be written to; returns it as a ``Path``.
+
+    ``db_path`` None (or a clinic server's address) is a backup of a server: every check but
+    "not the database itself" applies.
 
     Refused: the database itself, its ``-wal``, ``-shm`` or ``-journal`` file (writing there
     destroys its latest changes), a file beside another live database under those names, a
@@ -115,8 +118,11 @@ def check_backup_target(db_path: Path | str, out: Path | str) -> Path:
     """
     if not str(out).strip():
         raise InvalidDataError("no backup file given: name the file to write")
-    db_path, out = Path(db_path), Path(out)
-    suffix = _companion_of(out, db_path)
+    from therapy_timer.storage.dialect import is_server
+
+    server = db_path is None or is_server(db_path)
+    db_path, out = Path("clinic" if server else db_path), Path(out)
+    suffix = None if server else _companion_of(out, db_path)
     if suffix == "":
         raise InvalidDataError(f"the backup must be another file than the database itself "
                                f"({db_path}); nothing was written")
@@ -173,7 +179,8 @@ def backup_before_upgrade(db_path: Path | str, version: int) -> Path:
 def backup(db_path: Path | str, out: Path | str) -> Path:
     """Copies the database at ``db_path`` to ``out`` (created 0600). Returns ``out``.
 
-    The database is only read (never switched, chmodded or migrated).
+    A clinic server's address is written as a new SQLite clinic (``pg/backup.py``). The
+    database is only read (never switched, chmodded or migrated).
 
     Raises:
         NotFoundError: no database at ``db_path``.
@@ -181,6 +188,12 @@ def backup(db_path: Path | str, out: Path | str) -> Path:
             database is an empty file or lacks the app's tables.
         StorageError: the copy failed (nothing is left under ``out``).
     """
+    from therapy_timer.storage.dialect import is_server
+
+    if is_server(db_path):  # File > Backup on a station of a clinic server
+        from therapy_timer.storage.pg.backup import backup_server
+
+        return backup_server(str(db_path), out).out
     db_path = Path(db_path)
     out = check_backup_target(db_path, out)
     repo = open_existing(db_path)

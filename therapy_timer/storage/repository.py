@@ -94,6 +94,13 @@ class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, Payments
         return self._sqlite_utils
 
     @property
+    def target(self) -> Path | str:
+        """What opens this database again for a second connection (a worker's job): the
+        file's path, or the server's whole address as given, its password included if it
+        held one (kept in this process only: ``path`` and ``where`` are what is shown)."""
+        return getattr(self, "_target", None) or self.path
+
+    @property
     def schema_version(self) -> int:
         return dialect.schema_version(self.conn)
 
@@ -182,6 +189,7 @@ def _open_server(conninfo: str, migrate_schema: bool, busy_timeout_ms: int) -> R
                                             busy_timeout_ms=busy_timeout_ms)
     repo = Repository(conn, safe_conninfo(conninfo))
     repo._where = where
+    repo._target = conninfo
     repo.anchor = None
     repo.repaired_triggers = tuple(repaired)
     log.info("opened %s (schema %d)", where, repo.schema_version)

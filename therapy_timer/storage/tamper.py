@@ -236,7 +236,14 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
     version = dialect.schema_version(conn)
     record = anchor_record(conn)
     points = list(checkpoints)
-    use_key = _anchor_key(report, conn, path, record, key, runtime_key, folder, version, points)
+    if dialect.is_pg(conn):  # no key on a server: stations cannot rewrite its log
+        from therapy_timer.storage.pg.verify import server_anchor
+
+        server_anchor(report)
+        use_key = record = None
+    else:
+        use_key = _anchor_key(report, conn, path, record, key, runtime_key, folder, version,
+                              points)
     _walk(report, conn, record, use_key, points, db_name(path))
     _check_data(report, conn)
     _check_triggers(report, conn, version)

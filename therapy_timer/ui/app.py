@@ -117,12 +117,13 @@ def run_app(args: argparse.Namespace) -> int:
 
     # A check run is a smoke test (often offscreen): it must not overwrite the size the
     # clinician's window last had.
+    # db_path is what the window's workers open again: a server's whole address as given.
     window = MainWindow(repo, db_path=str(path), remember_size=not check)
     window.show()
     if repo.repaired_triggers:
         from therapy_timer.storage.tamper import repaired_note
 
-        note = repaired_note(path, repo.repaired_triggers)
+        note = repaired_note(repo.path if repo.on_server else path, repo.repaired_triggers)
         if check:
             print(f"therapy-timer: warning: {note}", file=sys.stderr)
         else:

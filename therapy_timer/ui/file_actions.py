@@ -169,7 +169,11 @@ class FileActions(QObject):
             return now.date()
 
     def _db_path(self) -> str:
-        path = str(getattr(self.window, "db_path", "") or getattr(self.window.repo, "path", ""))
+        """What a worker job opens: the file, or the clinic server's whole address (its
+        password included when one was given: a second connection needs it)."""
+        repo = self.window.repo
+        path = str(getattr(self.window, "db_path", "") or getattr(repo, "target", "")
+                   or getattr(repo, "path", ""))
         return "" if path in ("", MEMORY) else path
 
     def export_csv(self) -> bool:
@@ -218,8 +222,10 @@ class FileActions(QObject):
             self._fail("Backup", "This window works on a temporary database: there is no "
                        "database file to back up.")
             return False
+        from therapy_timer.paths import stem
+
         stamp = self._today().isoformat()
-        suggested = self._folder() / f"{Path(db_path).stem}-backup-{stamp}.sqlite"
+        suggested = self._folder() / f"{stem(db_path)}-backup-{stamp}.sqlite"
         path, _filter = QFileDialog.getSaveFileName(
             self.window, "Back up the database", str(suggested),
             "Therapy Timer backups (*.sqlite *.db *.bak);;All files (*)")

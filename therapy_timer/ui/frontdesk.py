@@ -15,7 +15,8 @@ Public API:
 
 * ``FrontDeskPage(repo, worker=None, parent=None, *, clock=None, icd_cache_dir=None,
   user=None)``: ``repo`` is the UI thread's repository (jobs open their own
-  connection to ``repo.path``). ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
+  connection to ``repo.target``: the file, or the server address as given).
+  ``set_range(start, end)``, ``refresh()``, ``show_visit(id)``,
   ``record_payment()`` (the selected visit), ``void_payment()`` (the payment selected in
   ``payments``, a ``ui/payments.PaymentsPanel`` listing the selected visit's payments),
   ``show_all_superbills()``, ``show_daysheet()``, ``print_current()``, ``save_current()``.
@@ -93,7 +94,9 @@ class FrontDeskPage(QWidget):
         self.user = user
         self.icd_cache_dir = icd_cache_dir
         self.marks = jobs.PrintedMarks(repo)
-        self._db_path = str(repo.path)
+        # What the worker opens for its own connection: the file, or the server's whole
+        # address (repo.path leaves a server's password out; a second connection needs it).
+        self._db_path = str(getattr(repo, "target", None) or repo.path)
         self._request = 0
         self._pdf: bytes | None = None
         self._kind = ""

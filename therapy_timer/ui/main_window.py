@@ -134,7 +134,9 @@ class MainWindow(QMainWindow):
         self.today.superbill_chosen.connect(self.show_superbill)
         self._build_menu()
         self.restore_size()
-        self.statusBar().showMessage(f"Database: {db_path}" if db_path else "")
+        # A server is named by repo.path (its address without the password).
+        shown = str(repo.path) if db_path and getattr(repo, "on_server", False) else db_path
+        self.statusBar().showMessage(f"Database: {shown}" if shown else "")
 
     # -- pages, built on first use ------------------------------------------------------------
 

@@ -132,7 +132,8 @@ class NcciEditsBox(QGroupBox):
         self._say(f"Importing the {_KINDS[kind][0]} ({len(files)} file(s)); a full release "
                   "takes a few seconds…", "#374151")
         self.worker.submit_with_repo(
-            self.repo.path, _import, kind, list(files), self.user, self.clock(),
+            getattr(self.repo, "target", None) or self.repo.path, _import, kind, list(files),
+            self.user, self.clock(),
             on_success=lambda summary: self._done(kind, summary),
             on_failure=self._failed, owner=self, label=f"import {kind}")
 
