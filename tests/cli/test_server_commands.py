@@ -667,3 +667,70 @@ def test_migrate_refuses_a_source_that_is_not_a_clinic(server, clinic, tmp_path,
                  admin_of(server, name)]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_an_administrator_who_is_not_a_superuser_may_init(server, capsys):
+    """A managed server's administrator has CREATEDB and CREATEROLE but is no superuser: it
+    acts as the owner role it creates (it is made a member of it)."""
+    admin_name = f"admin_{os.getpid()}_{next(_names)}"
+    server.sql(f"CREATE ROLE {admin_name} LOGIN CREATEDB CREATEROLE PASSWORD '{PASSWORD}'")
+    name = new_name()
+    admin = f"postgresql://{admin_name}:{PASSWORD}@127.0.0.1:{server.port}/postgres"
+    assert main(["server", "init", "--admin", admin, "--database", name]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert PASSWORD not in out
+    owners = server.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname ="
+                        " 'public'", name)
+    assert owners == [(f"{name}_owner",)]
+    repo = open_repository(out.strip().splitlines()[-1])
+    try:
+        assert repo.conn.execute("SELECT current_user").fetchone()[0] == f"{name}_station"
+        assert build(repo).main_visit
+    finally:
+        repo.close()
+
+
+def test_migrate_brings_an_older_file_up_to_date_in_a_copy(server, clinic, tmp_path, capsys):
+    from tests.storage.test_migrations import build_at
+
+    name, uri = clinic
+    old = tmp_path / "v7.db"
+    build_at(old, 7)
+    digest = sha256(old)
+    assert main(["server", "migrate", "--from", str(old), "--to", admin_of(server, name)]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split() == ["visits", "2"] for line in out.splitlines())
+    assert sha256(old) == digest
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    conn.close()
+    assert server.sql("SELECT id, status FROM visits ORDER BY id", name) == [
+        (1, "finalized"), (2, "open")]
+    repo = open_repository(uri)
+    try:
+        assert repo.verify_report().ok
+    finally:
+        repo.close()
+
+
+def test_migrate_leaves_out_what_the_app_never_creates(server, clinic, tmp_path, capsys):
+    import sqlite3
+
+    from therapy_timer.demo import build_demo_file
+
+    name, _uri = clinic
+    source = tmp_path / "clinic.db"
+    build_demo_file(source, seed=2, end_date=END)
+    conn = sqlite3.connect(source)
+    conn.execute("CREATE TABLE notes_of_mine (a TEXT)")
+    conn.execute("ALTER TABLE patients ADD COLUMN nickname TEXT")
+    conn.close()
+    assert main(["server", "migrate", "--from", str(source), "--to",
+                 admin_of(server, name)]) == 0
+    out = capsys.readouterr().out
+    assert ("left out what the file carried that the app does not create (never copied): "
+            "table notes_of_mine, column patients.nickname") in out
+    assert server.sql("SELECT count(*) FROM patients", name) == [(40,)]

@@ -192,6 +192,9 @@ def run_migrate(args) -> int:
     for table, count in done.counts.items():
         print(f"  {table:<{width}}  {count}")
     print(f"  {'total':<{width}}  {sum(done.counts.values())}")
+    if done.left_out:
+        print(f"left out what the file carried that the app does not create (never copied): "
+              f"{', '.join(done.left_out)}")
     for side, report in ((str(args.source), done.source_report),
                          (done.where, done.target_report)):
         print(f"verify {side}: {'ok' if report.ok else 'FAILED'}")

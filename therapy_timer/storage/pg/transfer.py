@@ -49,6 +49,8 @@ class TransferResult:
     source_report: object
     target_report: object
     where: str
+    #: What the file carried that the app never creates (``"table x"``, ``"column t.c"``).
+    left_out: list[str]
 
 
 def _quote(name: str) -> str:
@@ -171,7 +173,7 @@ def copy_clinic(source: Path | str, target: str) -> TransferResult:
             if found:
                 raise InvalidDataError(_not_empty(where, found))
             have = _source_tables(src)
-            _check_columns(source, have, wanted)
+            left_out = _check_columns(source, have, wanted)
             pg.execute("BEGIN")  # the clinic-wide write lock: no station writes meanwhile
             try:
                 found = _clinic_rows(pg, wanted)
@@ -196,7 +198,7 @@ def copy_clinic(source: Path | str, target: str) -> TransferResult:
         finally:
             pg.close()
     log.info("migrated %s to %s: %d rows", source, where, sum(counts.values()))
-    return TransferResult(counts, source_report, target_report, where)
+    return TransferResult(counts, source_report, target_report, where, left_out)
 
 
 def _not_empty(where: str, found: dict[str, int]) -> str:
@@ -207,14 +209,20 @@ def _not_empty(where: str, found: dict[str, int]) -> str:
 
 
 def _check_columns(source: Path, have: dict[str, list[str]], wanted: dict[str, list[str]]
-                   ) -> None:
+                   ) -> list[str]:
+    """Refuses a source lacking the app's tables or columns; returns what it carries that
+    the app never creates (left out, as restore leaves it out)."""
+    left_out = [f"table {table}" for table in have if table not in wanted]
     for table, columns in wanted.items():
         if table not in have:
             raise InvalidDataError(f"{source} lacks the table {table}; nothing was copied")
-        if set(have[table]) != set(columns):
+        lacking = [column for column in columns if column not in have[table]]
+        if lacking:
             raise InvalidDataError(
-                f"{source}: the table {table} has the columns {', '.join(have[table])}, the "
-                f"server's has {', '.join(columns)}; nothing was copied")
+                f"{source}: the table {table} lacks the columns {', '.join(lacking)}; "
+                "nothing was copied")
+        left_out += [f"column {table}.{c}" for c in have[table] if c not in columns]
+    return left_out
 
 
 def _guards_off(pg, where: str) -> None:
