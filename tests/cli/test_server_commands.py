@@ -734,3 +734,25 @@ def test_migrate_leaves_out_what_the_app_never_creates(server, clinic, tmp_path,
     assert ("left out what the file carried that the app does not create (never copied): "
             "table notes_of_mine, column patients.nickname") in out
     assert server.sql("SELECT count(*) FROM patients", name) == [(40,)]
+
+
+def test_a_failed_init_takes_everything_back_and_can_be_run_again(server, capsys,
+                                                                  monkeypatch):
+    from therapy_timer.storage.pg import setup
+
+    name = new_name()
+    real = setup.grant_station
+
+    def fail(_admin, _database):
+        raise StorageError("the disk of the clinic server is full; nothing was saved")
+
+    monkeypatch.setattr(setup, "grant_station", fail)
+    code, out, err = init(server, name, capsys=capsys)
+    assert (code, out) == (1, "")
+    assert "the disk of the clinic server is full" in err
+    assert server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{name}%'") == [(0,)]
+    assert server.sql(f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") == [(0,)]
+    assert not pgpass_file().exists()
+    monkeypatch.setattr(setup, "grant_station", real)
+    code, out, _err = init(server, name, capsys=capsys)
+    assert code == 0 and out.strip().splitlines()[-1].endswith(f"/{name}")

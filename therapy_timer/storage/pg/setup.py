@@ -352,12 +352,20 @@ def _create(conn: psycopg.Connection, admin: dict[str, str], database: str, owne
             _create_schema(admin, database, owner)
             grant_station(admin, database)
         except BaseException:
-            conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
+            _undo(conn, f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
             raise
     except BaseException:
-        conn.execute(f"DROP ROLE IF EXISTS {_ident(station)}")
-        conn.execute(f"DROP ROLE IF EXISTS {_ident(owner)}")
+        _undo(conn, f"DROP ROLE IF EXISTS {_ident(station)}")
+        _undo(conn, f"DROP ROLE IF EXISTS {_ident(owner)}")
         raise
+
+
+def _undo(conn: psycopg.Connection, statement: str) -> None:
+    """Takes back one step of a failed init; the failure itself is what gets reported."""
+    try:
+        conn.execute(statement)
+    except psycopg.Error as exc:
+        log.warning("server init could not take back a step (%s): %s", statement, exc)
 
 
 def _create_schema(admin: dict[str, str], database: str, owner: str) -> None:
