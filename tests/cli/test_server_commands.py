@@ -838,3 +838,32 @@ def test_a_failed_init_takes_everything_back_and_can_be_run_again(server, capsys
     monkeypatch.setattr(setup, "grant_station", real)
     code, out, _err = init(server, name, capsys=capsys)
     assert code == 0 and out.strip().splitlines()[-1].endswith(f"/{name}")
+
+
+def test_the_station_password_may_be_typed(server, capsys, monkeypatch):
+    import getpass
+
+    answers = iter([PASSWORD, PASSWORD])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    name = new_name()
+    code, out, _err = init(server, name, "--ask-password", capsys=capsys)
+    assert code == 0 and PASSWORD not in out
+    assert pgpass_file().read_text().strip().endswith(f":{name}_station:{PASSWORD}")
+    with station_raw(server, name) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == f"{name}_station"
+
+
+@pytest.mark.parametrize(("answers", "words"), [
+    ([PASSWORD, PASSWORD + "x"], "the two passwords differ; nothing was changed"),
+    (["short", "short"], "must be at least 12 characters; nothing was changed"),
+])
+def test_a_typed_password_is_refused(server, capsys, monkeypatch, answers, words):
+    import getpass
+
+    typed = iter(answers)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
+    name = new_name()
+    code, out, err = init(server, name, "--ask-password", capsys=capsys)
+    assert (code, out) == (2, "") and words in err
+    assert server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{name}%'") == [(0,)]
+    assert not pgpass_file().exists()
