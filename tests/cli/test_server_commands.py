@@ -867,3 +867,16 @@ def test_a_typed_password_is_refused(server, capsys, monkeypatch, answers, words
     assert (code, out) == (2, "") and words in err
     assert server.sql(f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{name}%'") == [(0,)]
     assert not pgpass_file().exists()
+
+
+def test_repair_takes_back_privileges_granted_by_hand(server, finalized, capsys):
+    name, _visit = finalized
+    server.sql(f"GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO {name}_station", name)
+    server.sql(f"GRANT CREATE ON SCHEMA public TO {name}_station", name)
+    assert main(["server", "repair", "--admin", server.admin_uri, "--database", name]) == 0
+    assert f"station role {name}_station: privileges granted again" in capsys.readouterr().out
+    with station_raw(server, name) as conn:
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute("UPDATE audit_log SET detail = '{}' WHERE seq = 1")
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE shadow (a int)")

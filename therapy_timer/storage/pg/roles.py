@@ -55,13 +55,14 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def grant_statements(tables: list[str], identities: dict[str, str], station: str
-                     ) -> list[str]:
-    """What gives the station role exactly its privileges, from nothing: every table's
-    grants taken back from it and from PUBLIC first, then ``STATION_PRIVILEGES`` (a table
-    missing there, one a newer migration added before this list learnt it, gets SELECT only),
-    USAGE on the identity sequences of the tables it inserts into, EXECUTE on the guard
-    functions.
+def grant_statements(database: str, tables: list[str], identities: dict[str, str],
+                     station: str) -> list[str]:
+    """What gives the station role exactly its privileges, from nothing: everything taken
+    back from it and from PUBLIC first (on the database, the schema and every table,
+    sequence and function), then CONNECT on the database, USAGE on the schema,
+    ``STATION_PRIVILEGES`` (a table missing there, one a newer migration added before this
+    list learnt it, gets SELECT only), USAGE on the identity sequences of the tables it
+    inserts into, EXECUTE on the guard functions.
 
     Args:
         tables: the schema's tables.
@@ -69,6 +70,9 @@ def grant_statements(tables: list[str], identities: dict[str, str], station: str
     """
     who = _ident(station)
     statements = [
+        f"REVOKE ALL ON DATABASE {_ident(database)} FROM PUBLIC, {who}",
+        f"GRANT CONNECT ON DATABASE {_ident(database)} TO {who}",
+        f"REVOKE ALL ON SCHEMA public FROM PUBLIC, {who}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, {who}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, {who}",
         f"REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, {who}",

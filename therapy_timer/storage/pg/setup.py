@@ -345,7 +345,6 @@ def _create(conn: psycopg.Connection, admin: dict[str, str], database: str, owne
                      " template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
         try:
             conn.execute(f"REVOKE ALL ON DATABASE {_ident(database)} FROM PUBLIC")
-            conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {_ident(station)}")
             with admin_connect(admin, database) as new:
                 new.execute(f"ALTER SCHEMA public OWNER TO {_ident(owner)}")
                 new.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
@@ -391,7 +390,7 @@ def grant_station(admin: dict[str, str], database: str) -> None:
             log.warning("tables without station privileges (SELECT only): %s",
                         ", ".join(unknown))
         with conn.transaction():
-            for statement in roles.grant_statements(tables, identities, station):
+            for statement in roles.grant_statements(database, tables, identities, station):
                 conn.execute(statement)
 
 
