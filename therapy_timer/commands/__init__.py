@@ -3,7 +3,7 @@ an exit code. Modules import heavy libraries (Qt, reportlab, sqlite-utils) insid
 so ``therapy-timer units`` answers without loading them."""
 
 #: Modules under ``therapy_timer.commands`` that add subcommands, in help order.
-COMMAND_MODULES = ["units", "documents", "store", "imports"]
+COMMAND_MODULES = ["units", "documents", "store", "imports", "server"]
 
 #: Which module registers each subcommand, so a run imports only the module it needs (the GUI
 #: start-up imports none). tests/cli/test_cli_entry.py checks this against the modules.
@@ -18,4 +18,5 @@ COMMANDS = {
     "restore": "store",
     "demo": "store",
     "import": "imports",
+    "server": "server",
 }

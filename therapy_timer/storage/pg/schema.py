@@ -113,6 +113,17 @@ def check_identity(conn, where: str) -> bool:
     return False
 
 
+def may_change_schema(conn) -> bool:
+    """True when this connection's role may run the migrations and put back guard triggers:
+    a superuser, the owner of the clinic's tables (or a member acting as it), or, on an
+    empty database, a role that may create in its schema. A station role may not."""
+    return bool(conn.execute(
+        f"SELECT CASE WHEN to_regclass('{META}') IS NULL"
+        " THEN has_schema_privilege(current_schema(), 'CREATE')"
+        f" ELSE pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid ="
+        f" to_regclass('{META}')), 'USAGE') END").fetchone()[0])
+
+
 def check_version(conn, where: str, latest: int) -> int:
     version = schema_version(conn) if has_meta(conn) else 0
     if version > latest:

@@ -57,7 +57,9 @@ def open_connection(conninfo: str, *, migrate_schema: bool = True,
         known = schema.check_identity(conn, where)
         schema.check_version(conn, where, LATEST_VERSION)
         repaired: list[str] = []
-        if migrate_schema:
+        if migrate_schema and not schema.may_change_schema(conn):
+            station_checks(conn, where, known, LATEST_VERSION)
+        elif migrate_schema:
             if not known:
                 log.info("%s is empty: creating the Therapy Timer schema", where)
             schema.migrate(conn, where, MIGRATIONS, LATEST_VERSION)
@@ -69,6 +71,41 @@ def open_connection(conninfo: str, *, migrate_schema: bool = True,
         conn.close()
         raise
     return conn, where, repaired
+
+
+def _ask_administrator(conn, what: str) -> str:
+    database = conn.raw.info.dbname
+    return (f"{what}, and this station's role may not change the schema: ask the clinic's "
+            f"administrator to run `therapy-timer server repair --admin ADMIN_URI --database "
+            f"{database}` on the server. Nothing was changed.")
+
+
+def station_checks(conn, where: str, known: bool, latest: int) -> None:
+    """A station role opens a clinic only as the administrator left it: at this app's schema
+    with every guard trigger in place. It may not migrate or put back a guard (it owns
+    nothing), and does not work on without one: a missing guard means someone holding the
+    owner's or a superuser's rights removed it.
+
+    Raises:
+        StorageError: naming what is wrong and the administrator's command that repairs it.
+    """
+    if not known:
+        raise StorageError(f"{where} holds no Therapy Timer clinic yet, and this station's "
+                           "role may not create one: the administrator creates it with "
+                           "`therapy-timer server init`. Nothing was changed.")
+    version = schema.schema_version(conn)
+    if version < latest:
+        raise StorageError(_ask_administrator(
+            conn, f"{where} holds a clinic at schema {version}; this Therapy Timer needs "
+                  f"schema {latest} (a newer release)"))
+    missing, changed = trigger_problems(conn)
+    if missing or changed:
+        log.error("%s: guard triggers missing (%s) or altered (%s); a station cannot put "
+                  "them back", where, ", ".join(missing) or "none",
+                  ", ".join(changed) or "none")
+        raise StorageError(_ask_administrator(
+            conn, f"{where} lacks guard triggers that keep finalized visits and the audit log "
+                  f"unchangeable ({', '.join([*missing, *changed])} missing or altered)"))
 
 
 def trigger_problems(conn) -> tuple[list[str], list[str]]:
