@@ -408,7 +408,7 @@ def test_the_station_role_does_a_whole_clinic_day(server, clinic):
         assert [p.cents for p in repo.payments_for(visit_id) if p.voided_at is None] == [2500]
         report = repo.verify_report()
         assert report.ok, report.problems
-        assert any("keyed hashes: not used on a clinic server" in line
+        assert any("keyed hashes are not used on a clinic server" in line
                    for line in report.cannot)
     finally:
         repo.close()

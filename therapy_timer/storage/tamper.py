@@ -252,12 +252,6 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
 
 def _anchor_key(report, conn, path, record, key, runtime_key, folder, version, points):
     """Which key signs this chain, and the checkpoints kept for it; notes what is missing."""
-    if dialect.is_pg(conn):  # a server's chain is not keyed (issue 13)
-        report.cannot.append("the keyed hashes: not used on a clinic server (every station "
-                             "writes the log; no station may change or remove an entry: its "
-                             "role may only add and read them, and the guard triggers refuse "
-                             "the rest)")
-        return None
     db = db_name(path)
     if record is None:
         if version < 8 or not has_anchor_table(conn):
