@@ -6,6 +6,7 @@ reference walk (``audit.entry_hash``, one process) or with findings written out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -400,3 +401,166 @@ def test_the_command_line_reports_the_same_with_workers(chain, monkeypatch, caps
     assert started == [2]
     assert capsys.readouterr().out == one
     assert one.startswith("broken: audit entry 70: its content does not match its hash")
+
+
+# --- the data against the log: SQLite reads the lines where Python would read the same ---
+
+@pytest.fixture(scope="module")
+def data_tables(tmp_path_factory):
+    """The app's tables (no triggers) in memory, to fill with any data an attacker could."""
+    path = tmp_path_factory.mktemp("schema") / "clinic.db"
+    open_repository(path).close()
+    source = sqlite3.connect(path)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for (sql,) in source.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND"
+                                 " name NOT LIKE 'sqlite_%'"):
+        conn.execute(sql)
+    source.close()
+    yield conn
+    conn.close()
+
+
+def _data_report(conn, reference: bool) -> tuple[list[str], list[str]]:
+    with pytest.MonkeyPatch.context() as patch:
+        if reference:  # Python reads every entry and every line itself
+            patch.setattr(tamper, "_FINALIZE_LINES", "NULL")
+            patch.setattr(tamper, "_VISIT_LINES", "SELECT no_such_column FROM charge_lines")
+        report = tamper.VerifyReport()
+        try:
+            tamper._check_data(report, conn)
+        except Exception as exc:  # noqa: BLE001 - compared: the same error either way
+            return [type(exc).__name__], []
+    return [str(p) for p in report.problems], report.checked
+
+
+values = st.one_of(st.integers(-5, 10**20), st.floats(allow_nan=False, width=32), texts,
+                   st.none(), st.booleans())
+app_line = st.tuples(st.sampled_from(["97110", "97140", "G0283"]),
+                     st.lists(st.sampled_from(["GP", "59", "KX", "CQ", "Zoë"]), max_size=3),
+                     st.integers(0, 8), st.integers(0, 99999)).map(list)
+lines_value = st.one_of(st.lists(app_line, min_size=1, max_size=3),
+                        st.lists(st.one_of(app_line, st.lists(values, max_size=5)),
+                                 max_size=4), values)
+
+
+@st.composite
+def finalize_details(draw) -> str:
+    """A finalize entry's detail as the app writes it, or as someone with the file could:
+    spaced, keys escaped or repeated, nested, not JSON Python reads, not JSON at all."""
+    lines = json.dumps(draw(lines_value))
+    other = json.dumps(draw(lines_value))
+    template = draw(st.sampled_from([
+        '{"lines":@L,"confirmed":[]}',
+        '{ "lines" : @L }',
+        '{"lines":@L,"lines":@O}',
+        '{"\\u006cines":@O,"lines":@L}',
+        '{"x":{"lines":@O},"lines":@L}',
+        '{"note":"lines","lines":@L}',
+        '{"lines":@L,"n":NaN}',
+        '{"lines":@L,"t":"a\tb"}',
+        '\ufeff{"lines":@L}',
+        '[{"lines":@L}]',
+        '{"confirmed":[]}',
+        '{"lines":@L',
+        "@T",
+    ]))
+    return template.replace("@L", lines).replace("@O", other).replace("@T", draw(texts))
+
+
+stored_value = st.one_of(st.integers(0, 10**6), st.floats(0, 100, allow_nan=False),
+                         st.text(max_size=5), st.just(b"\x00"))
+stored_line = st.one_of(
+    st.tuples(st.sampled_from(["97110", "97140"]), st.sampled_from(["GP", "GP 59", "", " KX "]),
+              st.integers(0, 8), st.integers(0, 99999)),
+    st.tuples(stored_value, stored_value, stored_value, stored_value))
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(visits=st.lists(st.tuples(finalize_details(), st.lists(stored_line, max_size=3),
+                                 st.booleans()), min_size=1, max_size=4))
+def test_the_data_check_reads_what_the_entry_by_entry_check_reads(data_tables, visits):
+    conn = data_tables
+    for table in ("audit_log", "charge_lines", "visits"):
+        conn.execute(f"DELETE FROM {table}")
+    for visit_id, (detail, rows, same) in enumerate(visits, 1):
+        conn.execute("INSERT INTO visits (id, patient_id, provider_id, day, discipline, status,"
+                     " created_at, finalized_at) VALUES (?, 1, 1, '2026-11-20', 'PT',"
+                     " 'finalized', 'x', 'x')", (visit_id,))
+        if same:  # the lines the entry recorded, as the app stores them
+            try:
+                recorded = json.loads(detail)["lines"]
+                rows = [(c, " ".join(m), u, ch) for c, m, u, ch in recorded]
+            except (ValueError, TypeError, KeyError, IndexError):
+                pass
+        for number, (code, modifiers, units, charge) in enumerate(rows, 1):
+            with contextlib.suppress(sqlite3.Error):  # a value the table refuses (NULL)
+                conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, modifiers,"
+                             " units, minutes, fee_cents, charge_cents) VALUES (?, ?, ?, ?,"
+                             " ?, 0, 0, ?)", (visit_id, number, code, modifiers, units, charge))
+        conn.execute("INSERT INTO audit_log (at, user, action, entity, entity_id, detail,"
+                     " prev_hash, hash) VALUES ('x', 'pat', 'finalize', 'visit', ?, ?, '', '')",
+                     (visit_id, detail))
+    assert _data_report(conn, reference=False) == _data_report(conn, reference=True)
+
+
+@pytest.mark.parametrize("detail", [
+    '{"lines":[["97110",["GP"],1,4500]],"lines":[]}',  # Python keeps the last, SQLite the first
+    '{"lines":[],"lines":[["97110",["GP"],1,4500]]}',
+    '{"\\u006cines":[["97110",["GP"],1,4500]],"lines":[]}',
+    '{"x":{"lines":[]},"lines":[["97110",["GP"],1,4500]]}',
+    '{"lines":[["97110",["GP"],1,4500]],"n":NaN}',  # Python reads NaN, strict JSON does not
+    '{"lines":[["97110",["GP"],1,4500]],"t":"a\tb"}',  # a raw tab: Python refuses it
+    '\ufeff{"lines":[["97110",["GP"],1,4500]]}',
+    '{"lines":[["97110","GP",1,4500]]}',
+    '{"lines":[["97110",["GP"],1.5,4500]]}',
+    '{"lines":"97110"}',
+    '{"lines":[["97110",["GP"],1,4500]]',
+])
+@pytest.mark.parametrize("stored", [[], [("97110", "GP", 1, 4500)]])
+def test_entries_sqlite_could_read_otherwise_are_read_by_python(data_tables, detail, stored):
+    conn = data_tables
+    for table in ("audit_log", "charge_lines", "visits"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute("INSERT INTO visits (id, patient_id, provider_id, day, discipline, status,"
+                 " created_at, finalized_at) VALUES (1, 1, 1, '2026-11-20', 'PT', 'finalized',"
+                 " 'x', 'x')")
+    for number, (code, modifiers, units, charge) in enumerate(stored, 1):
+        conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, modifiers, units,"
+                     " minutes, fee_cents, charge_cents) VALUES (1, ?, ?, ?, ?, 0, 0, ?)",
+                     (number, code, modifiers, units, charge))
+    conn.execute("INSERT INTO audit_log (at, user, action, entity, entity_id, detail,"
+                 " prev_hash, hash) VALUES ('x', 'pat', 'finalize', 'visit', 1, ?, '', '')",
+                 (detail,))
+    assert _data_report(conn, reference=False) == _data_report(conn, reference=True)
+
+
+def test_a_finalize_entry_the_app_wrote_is_read_by_sqlite(data_tables, monkeypatch):
+    """The common case takes the short way: Python parses no entry and formats each set of
+    lines once."""
+    conn = data_tables
+    for table in ("audit_log", "charge_lines", "visits"):
+        conn.execute(f"DELETE FROM {table}")
+    for visit_id in (1, 2):
+        conn.execute("INSERT INTO visits (id, patient_id, provider_id, day, discipline, status,"
+                     " created_at, finalized_at) VALUES (?, 1, 1, '2026-11-20', 'PT',"
+                     " 'finalized', 'x', 'x')", (visit_id,))
+        conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, modifiers, units,"
+                     " minutes, fee_cents, charge_cents) VALUES (?, 1, '97110', 'GP', 2, 30,"
+                     " 4500, 9000)", (visit_id,))
+        conn.execute("INSERT INTO audit_log (at, user, action, entity, entity_id, detail,"
+                     " prev_hash, hash) VALUES ('x', 'pat', 'finalize', 'visit', ?, ?, '', '')",
+                     (visit_id, '{"choice":{},"lines":[["97110",["GP"],2,'
+                      + ("9000" if visit_id == 1 else "4500") + "]]}"))
+    formatted, parsed = [], []
+    show, loads = tamper._show, json.loads
+    monkeypatch.setattr(tamper, "_show", lambda lines: formatted.append(lines) or show(lines))
+    monkeypatch.setattr(tamper.json, "loads", lambda text: parsed.append(text) or loads(text))
+    problems, checked = _data_report(conn, reference=False)
+    assert not [text for text in parsed if "choice" in text]  # no whole entry
+    assert problems == ["audit entry 2: visit 2's charge lines differ from what its finalize"
+                        " entry recorded (stored 97110-GP x2 90.00, recorded 97110-GP x2"
+                        " 45.00)"]
+    assert checked[0] == "finalized visits: 2 of 2 visits, their 2 charge lines as their" \
+                         " finalize entries recorded"
+    assert len(formatted) == 3  # the stored lines once, each recorded set once

@@ -726,16 +726,12 @@ def _recorded_lines(detail: dict) -> str:
         return "unreadable"
 
 
-#: A finalize entry's ``lines`` as SQLite reads them (JSON), where Python reads the same from
-#: the whole entry: a JSON object (strict JSON, which Python reads too) with no escape (no
-#: backslash) and ``"lines"`` written once, so one member named lines, an array; else NULL
-#: and Python reads the entry.
+#: A finalize entry's ``lines`` as SQLite reads them (JSON) from an entry of strict JSON
+#: (which Python reads too); else NULL and Python reads the entry.
 _FINALIZE_LINES = (
     "CASE WHEN action = 'finalize' AND typeof(detail) = 'text' AND json_valid(detail) THEN"
-    " CASE WHEN instr(detail, '\\') = 0"
-    " AND length(detail) - length(replace(detail, '\"lines\"', '')) = 7"
-    " AND json_type(detail) = 'object' AND json_type(detail, '$.lines') = 'array'"
-    " THEN json_extract(detail, '$.lines') END END")
+    " CASE WHEN json_type(detail, '$.lines') = 'array' THEN json_extract(detail, '$.lines')"
+    " END END")
 
 
 def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
@@ -748,7 +744,10 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
             f"SELECT seq, action, entity_id, detail, {_FINALIZE_LINES} FROM audit_log WHERE"
             " entity = 'visit' AND action IN ('finalize', 'amend', 'void', 'payment',"
             " 'payment voided')"):
-        if lines is not None:  # the same lines as Python reads from the whole entry
+        if (lines is not None and "\\" not in detail and detail.isprintable()
+                and detail.count('"lines"') == 1):
+            # No escape, no control character, and "lines" written once: one member named
+            # lines, the same array SQLite read as Python reads from the whole entry.
             data = recorded.get(lines)
             if data is None:
                 data = recorded[lines] = _recorded_lines({"lines": json.loads(lines)})
@@ -771,31 +770,18 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
     finals = entries.get("finalize", {})
     amends = entries.get("amend", {})
     voids = entries.get("void", {})
-    lines: dict[int, str] = {}  # visit -> its lines as _show writes them (compact)
-    counts: dict[int, int] = {}
-    shown: dict[str, str] = {}  # a visit's lines as SQLite writes them (JSON) -> _show's text
-    for visit_id, count, written in conn.execute(_VISIT_LINES):
-        counts[visit_id] = count
-        text = shown.get(written) if written is not None else None
-        if text is None:
-            rows = _written_lines(written)
-            if rows is None:  # a value of another type: line by line
-                rows = conn.execute("SELECT code, modifiers, units, charge_cents FROM"
-                                    " charge_lines WHERE visit_id = ? ORDER BY line_no",
-                                    (visit_id,)).fetchall()
-            elif written is not None:
-                text = shown[written] = _stored_lines(rows)
-            text = text if text is not None else _stored_lines(rows)
-        lines[visit_id] = text
+    lines, counts = _stored_by_visit(conn)
     amendment_rows = {r[0]: r[1:] for r in conn.execute(
         "SELECT original_visit_id, new_visit_id, reason FROM amendments")}
     found: list[AuditBreak] = []
     visits = finalized = line_count = voided = amended = 0
     visit_ids = set()
+    statuses = {}
     for visit_id, status, finalized_at in conn.execute(
             "SELECT id, status, finalized_at FROM visits"):
         visits += 1
         visit_ids.add(visit_id)
+        statuses[visit_id] = status
         final = finals.get(visit_id)
         stored = lines.get(visit_id, "no lines")
         if status == "open":
@@ -836,7 +822,6 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                                            f"{row[0]}) is not the one its audit entry records"))
             else:
                 amended += 1
-    statuses = dict(conn.execute("SELECT id, status FROM visits"))
     for visit_id, final in finals.items():
         if visit_id not in visit_ids:
             found.append(AuditBreak(final[-1][0], f"finalized visit {visit_id}, which is gone"))
@@ -896,29 +881,54 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                                              "between the data and the log"))
 
 
-#: Each visit's charge lines, as JSON (line number, code, modifiers, units, charge), where
-#: every value is of the type the table declares; else NULL and Python reads the lines.
-_VISIT_LINES = (
-    "SELECT visit_id, count(*), CASE WHEN sum(typeof(line_no) != 'integer' OR typeof(code)"
-    " != 'text' OR typeof(modifiers) != 'text' OR typeof(units) != 'integer' OR"
-    " typeof(charge_cents) != 'integer') = 0 THEN json_group_array(CASE WHEN typeof(code) ="
-    " 'text' AND typeof(modifiers) = 'text' THEN json_array(line_no, code, modifiers, units,"
-    " charge_cents) END) END FROM charge_lines GROUP BY visit_id")
-_LINE_TYPES = (int, str, str, int, int)
+#: Each visit's charge lines, as JSON (line number, code, modifiers, units, charge).
+_VISIT_LINES = ("SELECT visit_id, count(*), json_group_array(json_array(line_no, code,"
+                " modifiers, units, charge_cents)) FROM charge_lines GROUP BY visit_id")
+_LINE_TYPES = (int, str, str, int, int)  # the types the table declares
 
 
-def _written_lines(written: str | None) -> list | None:
-    """A visit's lines from ``_VISIT_LINES`` JSON, in line order; None when it is not
-    (quite) that."""
-    if written is None:
-        return None
+def _stored_by_visit(conn: sqlite3.Connection) -> tuple[dict, dict]:
+    """Each visit's charge lines as ``_show`` writes them (in line order), and how many."""
+    lines: dict[int, str] = {}
+    counts: dict[int, int] = {}
+    try:
+        grouped = conn.execute(_VISIT_LINES).fetchall()
+    except sqlite3.Error:  # a value JSON cannot hold (a blob): line by line
+        per_visit: dict[int, list] = {}
+        for visit_id, *line in conn.execute(
+                "SELECT visit_id, code, modifiers, units, charge_cents FROM charge_lines"
+                " ORDER BY visit_id, line_no"):
+            per_visit.setdefault(visit_id, []).append(line)
+        for visit_id, rows in per_visit.items():
+            lines[visit_id], counts[visit_id] = _stored_lines(rows), len(rows)
+        return lines, counts
+    shown: dict[str, str] = {}  # a visit's lines as SQLite wrote them -> as _show writes them
+    for visit_id, count, written in grouped:
+        counts[visit_id] = count
+        text = shown.get(written)
+        if text is None:
+            rows = _written_lines(written)
+            if rows is not None:
+                text = shown[written] = _stored_lines(rows)
+            else:  # a value of another type than the table's: that visit's lines one by one
+                text = _stored_lines(conn.execute(
+                    "SELECT code, modifiers, units, charge_cents FROM charge_lines WHERE"
+                    " visit_id = ? ORDER BY line_no", (visit_id,)))
+        lines[visit_id] = text
+    return lines, counts
+
+
+def _written_lines(written: str) -> list | None:
+    """A visit's lines from ``_VISIT_LINES``'s JSON, in line order; None when a value is not
+    of the type the table declares (or the JSON is not that)."""
     try:
         rows = json.loads(written)
-    except ValueError:
+    except (TypeError, ValueError):
         return None
-    if not all(isinstance(row, list) and len(row) == 5
-               and all(type(v) is t for v, t in zip(row, _LINE_TYPES, strict=True))
-               for row in rows):
+    if not isinstance(rows, list) or not all(
+            isinstance(row, list) and len(row) == 5
+            and all(type(v) is t for v, t in zip(row, _LINE_TYPES, strict=True))
+            for row in rows):
         return None
     return [row[1:] for row in sorted(rows)]  # line numbers are unique within a visit
 
