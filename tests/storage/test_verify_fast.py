@@ -66,16 +66,17 @@ def chain(tmp_path) -> Path:
     return path
 
 
-def _report(path: Path, workers: int = 1, reference: bool = False, monkeypatch=None):
-    """What verify reports of ``path`` (read-only, as the command opens it), or the error it
-    stops with."""
+def _report(path: Path, workers: int = 1, reference: bool = False, monkeypatch=None,
+            points=()):
+    """What verify reports of ``path`` (read-only, as the command opens it; ``points``: paper
+    checkpoints given), or the error it stops with."""
     if reference:
         monkeypatch.setattr(tamper, "sqlite_writes_payloads", lambda conn: False)
     repo = open_existing(path)
     try:
         repo.anchor = tamper.setup_anchor(repo.conn, path, create=False)
         report = tamper.verify_report(repo.conn, path, runtime_key=repo.anchor.key,
-                                      workers=workers)
+                                      workers=workers, checkpoints=points)
         return ([str(p) for p in report.problems], report.checked, report.cannot)
     except Exception as exc:  # noqa: BLE001 - compared: the same error either way
         return (type(exc).__name__, str(exc))
@@ -243,14 +244,19 @@ ATTACKS = ["content", "delete", "prev", "rehash", "no mac", "bad mac", "beyond a
 @given(attacks=st.lists(st.tuples(st.sampled_from(ATTACKS), st.integers(1, ENTRIES + 20)),
                         min_size=1, max_size=3))
 def test_every_attack_is_reported_as_the_reference_walk_reports_it(chain, attacks):
+    """Paper checkpoints of every ninth entry (taken before the attacks) are given too."""
+    conn = sqlite3.connect(chain)
+    points = [tamper.parse_checkpoint(f"{seq}:{digest[:16]}") for seq, digest in conn.execute(
+        "SELECT seq, hash FROM audit_log WHERE seq % 9 = 4")]
+    conn.close()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "copy.db"
         shutil.copy(chain, path)
         _apply(path, attacks)
         with pytest.MonkeyPatch.context() as patch:
-            reference = _report(path, reference=True, monkeypatch=patch)
-        assert _report(path) == reference
-        assert _report(path, workers=3) == reference
+            reference = _report(path, reference=True, monkeypatch=patch, points=points)
+        assert _report(path, points=points) == reference
+        assert _report(path, workers=3, points=points) == reference
 
 
 def _apply(path: Path, attacks) -> None:
