@@ -67,16 +67,21 @@ def chain(tmp_path) -> Path:
 
 
 def _report(path: Path, workers: int = 1, reference: bool = False, monkeypatch=None,
-            points=()):
+            points=(), keyless: bool = False):
     """What verify reports of ``path`` (read-only, as the command opens it; ``points``: paper
-    checkpoints given), or the error it stops with."""
+    checkpoints given; ``keyless``: on a computer without the anchor key), or the error it
+    stops with."""
     if reference:
         monkeypatch.setattr(tamper, "sqlite_writes_payloads", lambda conn: False)
     repo = open_existing(path)
     try:
         repo.anchor = tamper.setup_anchor(repo.conn, path, create=False)
-        report = tamper.verify_report(repo.conn, path, runtime_key=repo.anchor.key,
-                                      workers=workers, checkpoints=points)
+        with pytest.MonkeyPatch.context() as patch:
+            if keyless:
+                patch.setattr(anchors, "find_key", lambda key_id, folder=None: None)
+            report = tamper.verify_report(repo.conn, path, workers=workers,
+                                          runtime_key=None if keyless else repo.anchor.key,
+                                          checkpoints=points)
         return ([str(p) for p in report.problems], report.checked, report.cannot)
     except Exception as exc:  # noqa: BLE001 - compared: the same error either way
         return (type(exc).__name__, str(exc))
@@ -242,8 +247,8 @@ ATTACKS = ["content", "delete", "prev", "rehash", "no mac", "bad mac", "beyond a
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(attacks=st.lists(st.tuples(st.sampled_from(ATTACKS), st.integers(1, ENTRIES + 20)),
-                        min_size=1, max_size=3))
-def test_every_attack_is_reported_as_the_reference_walk_reports_it(chain, attacks):
+                        min_size=1, max_size=3), keyless=st.booleans())
+def test_every_attack_is_reported_as_the_reference_walk_reports_it(chain, attacks, keyless):
     """Paper checkpoints of every ninth entry (taken before the attacks) are given too."""
     conn = sqlite3.connect(chain)
     points = [tamper.parse_checkpoint(f"{seq}:{digest[:16]}") for seq, digest in conn.execute(
@@ -254,9 +259,10 @@ def test_every_attack_is_reported_as_the_reference_walk_reports_it(chain, attack
         shutil.copy(chain, path)
         _apply(path, attacks)
         with pytest.MonkeyPatch.context() as patch:
-            reference = _report(path, reference=True, monkeypatch=patch, points=points)
-        assert _report(path, points=points) == reference
-        assert _report(path, workers=3, points=points) == reference
+            reference = _report(path, reference=True, monkeypatch=patch, points=points,
+                                keyless=keyless)
+        assert _report(path, points=points, keyless=keyless) == reference
+        assert _report(path, workers=3, points=points, keyless=keyless) == reference
 
 
 def _apply(path: Path, attacks) -> None:
@@ -481,7 +487,7 @@ stored_line = st.one_of(
     st.tuples(stored_value, stored_value, stored_value, stored_value))
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(visits=st.lists(st.tuples(finalize_details(), st.lists(stored_line, max_size=3),
                                  st.booleans()), min_size=1, max_size=4))

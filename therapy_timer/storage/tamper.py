@@ -603,8 +603,10 @@ class _ChainWalk:
                                           args=(send, os.fspath(path), first, after - 1,
                                                 self.args))
                 self.running.append((process, receive, first, after - 1))
-                process.start()
-                send.close()
+                try:
+                    process.start()
+                finally:
+                    send.close()  # the worker's end, kept open in the worker only
         except (OSError, ValueError, ImportError) as exc:
             log.warning("verify walks the audit chain in one process: %s", exc)
             self.stop()
