@@ -114,6 +114,8 @@ def _rehash_from(path: Path, seq: int, by_sqlite: bool = False, **changes) -> No
         rows = conn.execute("SELECT seq, at, user, action, entity, entity_id, detail,"
                             " prev_hash FROM audit_log WHERE seq >= ? ORDER BY seq",
                             (seq,)).fetchall()
+        if not rows:  # removed by an attack before
+            return
         prev = rows[0][7]
         for row_seq, at, user, action, entity, entity_id, detail, _prev in rows:
             values = [prev, row_seq, at, user, action, entity, entity_id, detail]
