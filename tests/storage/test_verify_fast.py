@@ -242,7 +242,8 @@ def test_a_chain_of_ascii_text_is_checked_in_batches_only(tmp_path, monkeypatch)
 
 ATTACKS = ["content", "delete", "prev", "rehash", "no mac", "bad mac", "beyond ascii",
            "fraction", "sqlite hash", "sqlite hash of DEL", "blob", "gap", "number hash",
-           "hash beyond ascii", "late anchor"]
+           "hash beyond ascii", "late anchor", "blob hash", "blob mac", "blob prev",
+           "short prev"]
 
 
 @settings(max_examples=60, deadline=None,
@@ -299,6 +300,13 @@ def _apply(path: Path, attacks) -> None:
             _attack(path, "UPDATE audit_log SET hash = 5 WHERE seq = ?", args=(seq,))
         elif kind == "hash beyond ascii":
             _attack(path, "UPDATE audit_log SET hash = ? WHERE seq = ?", args=("é" * 64, seq))
+        elif kind in ("blob hash", "blob mac", "blob prev"):  # the same text, as a blob
+            column = {"blob hash": "hash", "blob mac": "mac", "blob prev": "prev_hash"}[kind]
+            _attack(path, f"UPDATE audit_log SET {column} = CAST({column} AS BLOB)"
+                          " WHERE seq = ?", args=(seq,))
+        elif kind == "short prev":  # links hold for the first 63 digits only
+            _attack(path, "UPDATE audit_log SET prev_hash = substr(prev_hash, 1, 63)"
+                          " WHERE seq = ?", args=(seq,))
         elif kind == "late anchor":  # entries before it carry no keyed hash
             _attack(path, "DROP TRIGGER IF EXISTS audit_anchor_no_update",
                     "UPDATE audit_anchor SET first_seq = ?",
