@@ -15,6 +15,12 @@ against the audit chain.
 
 What it could not check (no key, no checkpoint) is said, and what no check can see is listed
 in ``LIMITS``.
+
+Speed (a 10-year clinic holds about 2.8 million entries): SQLite writes each entry's payload
+(``json_array``, the very text ``audit.entry_hash`` hashes, for entries where it provably is),
+whole batches are checked with a few C calls each, and on the command line a long chain is cut
+into ranges walked by worker processes at once. Whatever a shortcut cannot tell falls back to
+the entry-by-entry walk with ``audit.entry_hash``: the report is the same either way.
 """
 
 from __future__ import annotations
