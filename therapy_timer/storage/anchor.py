@@ -36,6 +36,9 @@ COMPANION_FORMAT = "therapy-timer audit anchor v1"
 #: A checkpoint is written after this many new entries (besides open, close and day sheets).
 CHECKPOINT_EVERY = 200
 FOLDER_NAME = "audit-anchors"
+#: HMAC's key pads (RFC 2104) as translation tables: each key byte XOR 0x36, XOR 0x5c.
+_INNER_PAD = bytes(b ^ 0x36 for b in range(256))
+_OUTER_PAD = bytes(b ^ 0x5C for b in range(256))
 
 
 class AnchorError(Exception):
@@ -50,6 +53,24 @@ class AnchorKey:
 
     def mac(self, digest: str) -> str:
         return hmac.digest(self.key, digest.encode("ascii"), "sha256").hex()  # one C call
+
+    def macs(self, digests) -> list[str]:
+        """``mac`` of each digest (bytes), as ``verify`` checks a whole chain: HMAC-SHA256
+        from the key's inner and outer pads hashed once, about twice as fast per entry as
+        ``hmac.digest`` (which sets the key up again for every entry)."""
+        key = self.key if len(self.key) <= 64 else hashlib.sha256(self.key).digest()
+        key = key.ljust(64, b"\0")
+        inner = hashlib.sha256(key.translate(_INNER_PAD)).copy
+        outer = hashlib.sha256(key.translate(_OUTER_PAD)).copy
+        out: list[str] = []
+        append = out.append
+        for digest in digests:
+            step = inner()
+            step.update(digest)
+            last = outer()
+            last.update(step.digest())
+            append(last.hexdigest())
+        return out
 
 
 @dataclass(frozen=True, slots=True)

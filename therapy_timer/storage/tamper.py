@@ -15,17 +15,30 @@ against the audit chain.
 
 What it could not check (no key, no checkpoint) is said, and what no check can see is listed
 in ``LIMITS``.
+
+Speed (a 10-year clinic holds about 2.8 million entries): SQLite writes each entry's payload
+(``json_array``, the very text ``audit.entry_hash`` hashes, for entries where it provably is),
+whole batches are checked with a few C calls each, and on the command line a long chain is cut
+into ranges walked by worker processes at once. Whatever a shortcut cannot tell falls back to
+the entry-by-entry walk with ``audit.entry_hash``: the report is the same either way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import signal
 import sqlite3
+import sys
+import threading
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import methodcaller
 from pathlib import Path
 
 from therapy_timer.core.records import AuditBreak
@@ -222,13 +235,16 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
                   key: anchors.AnchorKey | None = None,
                   checkpoints: list[anchors.Checkpoint] | tuple = (),
                   runtime_key: anchors.AnchorKey | None = None,
-                  folder: Path | None = None) -> VerifyReport:
+                  folder: Path | None = None, workers: int | None = None) -> VerifyReport:
     """Checks the database behind ``conn`` (read only).
 
     Args:
         key: the anchor key given by the user (a key or companion file); else this
             computer's key for the database (or ``runtime_key``, the open repository's).
         checkpoints: more checkpoints to hold the chain to (a companion file's, paper ones).
+        workers: processes that walk the audit chain; default one per core (at most
+            ``MAX_WORKERS``) for a chain of ``PARALLEL_FROM`` entries or more outside the
+            desktop app, else one. The report is the same either way.
     """
     report = VerifyReport()
     memory = str(path) == MEMORY
@@ -236,7 +252,8 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
     version = dialect.schema_version(conn)
     record = anchor_record(conn)
     points = list(checkpoints)
-    if dialect.is_pg(conn):  # no key on a server: stations cannot rewrite its log
+    on_server = dialect.is_pg(conn)
+    if on_server:  # no key on a server: stations cannot rewrite its log
         from therapy_timer.storage.pg.verify import server_anchor
 
         server_anchor(report)
@@ -244,9 +261,22 @@ def verify_report(conn: sqlite3.Connection, path: Path | str, *,
     else:
         use_key = _anchor_key(report, conn, path, record, key, runtime_key, folder, version,
                               points)
-    _walk(report, conn, record, use_key, points, db_name(path))
-    _check_data(report, conn)
-    _check_triggers(report, conn, version)
+    walk = _ChainWalk(conn, record, use_key, points)
+    data = VerifyReport()
+    try:
+        # Workers reopen the file; a server's chain is walked by this process.
+        walk.start(path, 1 if on_server else _worker_count(workers, path, walk.entries))
+        if not walk.running:  # in one process: the chain first, as always
+            walk.finish(report, db_name(path))
+        _check_data(data, conn)  # while the workers walk the chain
+        _check_triggers(data, conn, version)
+        if walk.running:
+            walk.finish(report, db_name(path))
+    finally:
+        walk.stop()
+    report.problems.extend(data.problems)
+    report.checked.extend(data.checked)
+    report.cannot.extend(data.cannot)
     return report
 
 
@@ -314,89 +344,391 @@ def _strict(point: anchors.Checkpoint, db: str) -> bool:
     return point.source == CLI_SOURCE or (point.db == db and not point.superseded)
 
 
-def _walk(report: VerifyReport, conn: sqlite3.Connection, record, key, points,
-          db: str) -> None:
-    """The chain's links, its keyed hashes and the checkpoints, in one pass."""
-    columns = dialect.table_columns(conn, "audit_log")
-    has_mac = "mac" in columns
-    first_signed = record[1] if record else None
-    want = {}
-    for point in points:
-        want.setdefault(point.seq, []).append(point)
-    expected_prev, expected_seq = GENESIS, 1
-    chain_break = None
-    signed = 0
-    mac_problem = None
-    head = None
-    seen = set()
-    cursor = conn.execute(
-        "SELECT seq, at, user, action, entity, entity_id, detail, prev_hash, hash"
-        + (", mac" if has_mac else ", NULL") + " FROM audit_log ORDER BY seq")
-    count = 0
-    for seq, at, user, action, entity, entity_id, detail, prev_hash, digest, mac in cursor:
-        count += 1
-        head = (seq, digest)
-        if chain_break is None:
-            if seq != expected_seq:
-                chain_break = AuditBreak(expected_seq,
-                                         f"entry {expected_seq} is missing (next is {seq})")
-            elif prev_hash != expected_prev:
-                chain_break = AuditBreak(seq, "does not point at the previous entry's hash")
+#: verify's chain walk reads the chain in batches of this many entries.
+_CHUNK = 16384
+#: A chain of at least this many entries is walked by worker processes (the command line,
+#: one per core), each over one range of entry numbers.
+PARALLEL_FROM = 300_000
+MAX_WORKERS = 4
+_HEX = methodcaller("hexdigest")
+_JSON = "CAST(json_array(prev_hash, seq, at, user, action, entity, entity_id, detail) AS BLOB)"
+#: SQLite writes the payload ``audit.entry_hash`` hashes (compact JSON) of an entry of text
+#: and whole numbers; NULL for any other, which Python then hashes itself. With the app's
+#: table only ``entity_id`` can hold a fraction (the other columns turn numbers into text).
+_PAYLOAD = f"CASE WHEN typeof(entity_id) = 'real' THEN NULL ELSE {_JSON} END"
+_PAYLOAD_ANY_TABLE = (
+    "CASE WHEN typeof(seq) = 'integer' AND typeof(prev_hash) = 'text' AND typeof(at) = 'text'"
+    " AND typeof(user) = 'text' AND typeof(action) = 'text' AND typeof(entity) = 'text' AND"
+    f" typeof(detail) = 'text' AND typeof(entity_id) IN ('integer', 'null') THEN {_JSON} END")
+_TEXT_COLUMNS = ("prev_hash", "at", "user", "action", "entity", "detail")
+_payloads_checked: dict[str, bool] = {}
+
+
+def sqlite_writes_payloads(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite's ``json_array`` writes exactly what ``audit.entry_hash`` hashes
+    for text of ASCII characters but DEL (control characters escaped as Python escapes them)
+    and for whole numbers, and writes any other character (DEL, beyond ASCII) as it is, so
+    that ``_left_to_python`` sees it. Checked once per SQLite version."""
+    if dialect.is_pg(conn):  # PostgreSQL's JSON text is its own: Python writes each payload
+        return False
+    version = sqlite3.sqlite_version
+    if version not in _payloads_checked:
+        values = ["".join(map(chr, range(0x7F))), 0, -1, 2**63 - 1, -(2**63), None, '"\\']
+        same = conn.execute(f"SELECT CAST(json_array({', '.join('?' * len(values))}) AS BLOB)",
+                            values).fetchone()[0] == _reference_payload(values)
+        for char in ("\x7f", "\x80", "\u00e9", "\u2028", "\ufeff", "\U0001f600"):
+            written = conn.execute("SELECT CAST(json_array(?) AS BLOB)", (char,)).fetchone()[0]
+            same = same and (written == _reference_payload([char])
+                             or _left_to_python(written))
+        _payloads_checked[version] = same
+    return _payloads_checked[version]
+
+
+def _left_to_python(payloads: bytes) -> bool:
+    """Payloads SQLite wrote that may differ from Python's: a character Python writes as
+    ``\\uXXXX`` and SQLite as it is (beyond ASCII, or DEL)."""
+    return not payloads.isascii() or b"\x7f" in payloads
+
+
+def _reference_payload(values: list) -> bytes:
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+@dataclass
+class _Part:
+    """The walk over one range of entry numbers, on from ``last`` (the entry before the
+    range) as one walk in order goes on; or, with ``last`` None (a worker's range), with the
+    link of its first entry left to the caller (``_ChainWalk.finish``)."""
+
+    last: tuple[int, str] | None = None  # (seq, hash) of the last entry walked
+    chain_off: bool = False  # the chain broke before the range: its links are not checked
+    mac_off: bool = False  # a keyed hash failed before the range: no more are checked
+    first: tuple[int, str] | None = None  # (seq, prev_hash) of its first entry
+    count: int = 0
+    chain_break: AuditBreak | None = None  # the first inside the range
+    mac_problem: AuditBreak | None = None  # the first inside the range
+    signed: int = 0  # entries whose keyed hash holds, before mac_problem
+    problems: list[AuditBreak] = field(default_factory=list)  # checkpoints not held, in order
+    seen: set[int] = field(default_factory=set)  # checkpointed entries reached
+
+
+def _checkpoint_differs(seq: int, point: anchors.Checkpoint) -> AuditBreak:
+    return AuditBreak(seq, f"differs from the checkpoint kept in {_from(point)}: rewritten, "
+                           "the rest re-hashed")
+
+
+def _walk_part(conn: sqlite3.Connection, lo: int, hi: int, key, first_signed, want: dict,
+               has_mac: bool, payload: str | None, part: _Part | None = None) -> _Part:
+    """Entries ``lo`` to ``hi`` (on from ``part``'s state): batches whose payloads SQLite
+    writes (``payload``, None when it cannot) are checked with a few C calls each
+    (``_fast_batch``); a batch that does not pass so is walked entry by entry with
+    ``audit.entry_hash`` (``_walk_rows``), which alone decides what is reported."""
+    part = part or _Part()
+    mac = "mac" if has_mac else "NULL"
+    rows_sql = ("SELECT seq, at, user, action, entity, entity_id, detail, prev_hash, hash, "
+                f"{mac} FROM audit_log WHERE seq BETWEEN ? AND ? ORDER BY seq")
+    if payload is None:
+        _walk_rows(part, conn.execute(rows_sql, (lo, hi)), key, first_signed, want)
+        return part
+    marks = sorted(want)
+    batch_sql = (f"SELECT prev_hash, hash, {mac}, {payload} FROM audit_log"
+                 " WHERE seq BETWEEN ? AND ? ORDER BY seq")
+    start = lo
+    while start is not None and start <= hi:
+        end = min(start + _CHUNK - 1, hi)
+        try:
+            rows = conn.execute(batch_sql, (start, end)).fetchall()
+        except sqlite3.Error:  # a value json_array refuses (a blob): entry by entry
+            rows = None
+        if rows is None or not _fast_batch(part, start, end, rows, key, first_signed, want,
+                                           marks):
+            _walk_rows(part, conn.execute(rows_sql, (start, end)), key, first_signed, want)
+        if rows is not None and len(rows) == end - start + 1:
+            start = end + 1
+        else:  # a gap: on from the next entry there is
+            start = conn.execute("SELECT min(seq) FROM audit_log WHERE seq > ? AND seq <= ?",
+                                 (end, hi)).fetchone()[0]
+    return part
+
+
+def _fast_batch(part: _Part, start: int, end: int, rows: list, key, first_signed, want: dict,
+                marks: list) -> bool:
+    """Checks entries ``start`` to ``end`` (rows of prev_hash, hash, mac, payload) at once;
+    True when every entry is there and passes what ``_walk_rows`` checks (the part then counts
+    them), False (the part untouched) when anything differs or cannot be told this way."""
+    try:
+        if len(rows) != end - start + 1:  # a gap
+            return False
+        prevs, digests, macs, payloads = zip(*rows, strict=True)
+        if part.chain_break is None and not part.chain_off:
+            if part.last is not None and (start != part.last[0] + 1
+                                          or prevs[0] != part.last[1]):
+                return False
+            if prevs[1:] != digests[:-1] or None in payloads:
+                return False
+            if _left_to_python(b"".join(payloads)):
+                return False
+            if tuple(map(_HEX, map(hashlib.sha256, payloads))) != digests:
+                return False
+        signed = 0
+        if key is not None and part.mac_problem is None and not part.mac_off:
+            signing = digests
+            if None in macs:  # entries from before the anchor carry none
+                last_unsigned = end - macs[::-1].index(None)
+                if first_signed is not None and last_unsigned >= first_signed:
+                    return False
+                signing = [d for d, mac in zip(digests, macs, strict=True) if mac is not None]
+                macs = [mac for mac in macs if mac is not None]
+            if key.macs(map(str.encode, signing, repeat("ascii"))) != list(macs):
+                return False
+            signed = len(macs)
+        found = []
+        reached = marks[bisect_left(marks, start):bisect_right(marks, end)]
+        for seq in reached:
+            digest = digests[seq - start]
+            found.extend(_checkpoint_differs(seq, point) for point in want[seq]
+                         if not digest.startswith(point.hash))
+    except (TypeError, AttributeError, ValueError, UnicodeError):
+        return False  # a value of another type: entry by entry
+    if part.first is None:
+        part.first = (start, prevs[0])
+    part.last = (end, digests[-1])
+    part.count += len(rows)
+    part.signed += signed
+    part.problems.extend(found)
+    part.seen.update(reached)
+    return True
+
+
+def _walk_rows(part: _Part, rows, key, first_signed, want: dict) -> None:
+    """The reference walk, entry by entry: the chain's links, keyed hashes, checkpoints."""
+    for seq, at, user, action, entity, entity_id, detail, prev_hash, digest, mac in rows:
+        part.count += 1
+        last = part.last
+        if part.first is None:
+            part.first = (seq, prev_hash)
+        if part.chain_break is None and not part.chain_off:
+            if last is not None and seq != last[0] + 1:
+                part.chain_break = AuditBreak(last[0] + 1, f"entry {last[0] + 1} is missing "
+                                                           f"(next is {seq})")
+            elif last is not None and prev_hash != last[1]:
+                part.chain_break = AuditBreak(seq, "does not point at the previous entry's "
+                                                   "hash")
             elif entry_hash(prev_hash, seq, at, user, action, entity, entity_id,
                             detail) != digest:
-                chain_break = AuditBreak(seq, "its content does not match its hash (changed "
-                                              "after writing)")
-        expected_prev, expected_seq = digest, seq + 1
-        if key is not None and mac_problem is None:
+                part.chain_break = AuditBreak(seq, "its content does not match its hash "
+                                                   "(changed after writing)")
+        part.last = (seq, digest)
+        if key is not None and part.mac_problem is None and not part.mac_off:
             if mac is None:
                 if first_signed is not None and seq >= first_signed:
-                    mac_problem = AuditBreak(seq, "carries no keyed hash: written without the "
-                                                  "anchor key, or forged")
+                    part.mac_problem = AuditBreak(seq, "carries no keyed hash: written without "
+                                                       "the anchor key, or forged")
             elif mac != key.mac(digest):
-                mac_problem = AuditBreak(seq, "its keyed hash does not match: forged, or "
-                                              "rewritten and re-hashed without the key")
+                part.mac_problem = AuditBreak(seq, "its keyed hash does not match: forged, or "
+                                                   "rewritten and re-hashed without the key")
             else:
-                signed += 1
+                part.signed += 1
         if seq in want:
-            seen.add(seq)
-            for point in want[seq]:
-                if not digest.startswith(point.hash):
-                    _problem(report, seq, f"differs from the checkpoint kept in {_from(point)}:"
-                                          " rewritten, the rest re-hashed")
-    if chain_break is not None:
-        report.problems.insert(0, chain_break)
-    if mac_problem is not None:
-        report.problems.append(mac_problem)
-    last = head[0] if head else 0
-    if first_signed is not None and first_signed > last + 1:
-        _problem(report, first_signed, f"the anchor says entries are signed from entry "
-                                       f"{first_signed} on, but the chain ends at entry {last}"
-                                       " (the anchor record was moved, or entries removed)")
-    beyond = [want[seq] for seq in sorted(set(want) - seen)]
-    strict = [p for points_at in beyond for p in points_at if _strict(p, db)]
-    if strict:
-        point = strict[0]
-        _problem(report, point.seq, f"is gone: a checkpoint of this file kept in {_from(point)}"
-                                    " recorded it, and the chain "
-                                    + (f"ends at entry {last}" if last else "is empty")
-                                    + " (its newest entries were removed)")
-    elif beyond:
-        newest = max(p.seq for points_at in beyond for p in points_at)
-        report.checked.append(f"this file ends at entry {last}, before the newest checkpoint "
-                              f"of its clinic's chain (entry {newest}): an older copy (a "
-                              "backup), its entries up to there as checkpointed")
-    report.checked.append(f"audit chain: {count} entries linked"
-                          + (f" (newest: entry {head[0]}, {head[1][:16]})" if head else ""))
-    if key is not None:
-        first = f" from entry {first_signed}" if first_signed else ""
-        report.checked.append(f"keyed hashes: {signed} entries{first} signed with anchor key "
-                              f"{key.key_id}")
-    if want:
-        report.checked.append(f"checkpoints kept outside the file: {len(want)} (newest at "
-                              f"entry {max(want)})")
-    else:
-        report.cannot.append("cut-off newest entries: no checkpoint of this chain is kept on "
-                             "this computer or was given (--checkpoint, --key)")
+            part.seen.add(seq)
+            part.problems.extend(_checkpoint_differs(seq, point) for point in want[seq]
+                                 if not digest.startswith(point.hash))
+
+
+def _part_worker(send, path: str, lo: int, hi: int, args: tuple) -> None:
+    """A worker process's walk of one range (its own read-only connection); sends the part,
+    or None when it could not (the main process then walks that range itself)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops it
+    part = None
+    try:
+        from therapy_timer.storage.checks import connect_for_reading
+
+        conn = connect_for_reading(Path(path))
+        try:
+            part = _walk_part(conn, lo, hi, *args)
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - the main process walks the range and says what fails
+        part = None
+    try:
+        send.send(part)
+    finally:
+        send.close()
+
+
+def _worker_count(workers: int | None, path: Path | str, entries: int) -> int:
+    """How many processes walk the chain: one (this one) unless it is long, this is the
+    command line (never the desktop app: Qt's threads must not be forked) and the system
+    can fork."""
+    if str(path) == MEMORY or not hasattr(os, "fork"):
+        return 1
+    if workers is not None:
+        return max(1, workers)
+    if entries < PARALLEL_FROM or "PySide6" in sys.modules or threading.active_count() > 1:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return min(cpus, MAX_WORKERS)
+
+
+class _ChainWalk:
+    """verify's pass over the chain: its links, its keyed hashes and the checkpoints, over
+    the entries up to the newest at the start. A long chain is cut into ranges of entry
+    numbers walked by worker processes at once; ``finish`` checks the links between the
+    ranges and reports what one pass in order would (the first break first)."""
+
+    def __init__(self, conn: sqlite3.Connection, record, key, points) -> None:
+        if dialect.is_pg(conn):  # the server's column types are its own: Python hashes
+            columns = {name: ("", 0) for name in dialect.table_columns(conn, "audit_log")}
+        else:
+            columns = {r[1]: (str(r[2]).upper(), r[5])
+                       for r in conn.execute("PRAGMA table_info(audit_log)")}
+        self.conn = conn
+        self.key = key
+        self.first_signed = record[1] if record else None
+        self.want: dict[int, list[anchors.Checkpoint]] = {}
+        for point in points:
+            self.want.setdefault(point.seq, []).append(point)
+        payload = None
+        if sqlite_writes_payloads(conn):
+            app_table = (columns.get("seq") == ("INTEGER", 1)
+                         and all(columns.get(c, ("",))[0] == "TEXT" for c in _TEXT_COLUMNS))
+            payload = _PAYLOAD if app_table else _PAYLOAD_ANY_TABLE
+        self.args = (key, self.first_signed, self.want, "mac" in columns, payload)
+        lo, hi = conn.execute("SELECT min(seq), max(seq) FROM audit_log").fetchone()
+        self.span = (lo, hi) if lo is not None else None
+        self.running: list = []  # (process, pipe, lo, hi) of each worker
+
+    @property
+    def entries(self) -> int:
+        return self.span[1] - self.span[0] + 1 if self.span else 0
+
+    def start(self, path: Path | str, workers: int) -> None:
+        """Starts ``workers`` processes (when more than one); without them (they cannot
+        start) the ranges are walked here."""
+        if self.span is None or workers < 2:
+            return
+        lo, hi = self.span
+        size = hi - lo + 1
+        bounds = sorted({lo + size * k // workers for k in range(workers)} | {hi + 1})
+        try:
+            import multiprocessing
+
+            context = multiprocessing.get_context("fork")
+            for first, after in zip(bounds, bounds[1:], strict=False):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_part_worker, daemon=True,
+                                          args=(send, os.fspath(path), first, after - 1,
+                                                self.args))
+                self.running.append((process, receive, first, after - 1))
+                try:
+                    process.start()
+                finally:
+                    send.close()  # the worker's end, kept open in the worker only
+        except (OSError, ValueError, ImportError) as exc:
+            log.warning("verify walks the audit chain in one process: %s", exc)
+            self.stop()
+
+    def stop(self) -> None:
+        """Ends the workers still running (an error or Ctrl-C in this process)."""
+        for process, receive, _lo, _hi in self.running:
+            if process.is_alive():
+                process.terminate()
+            with contextlib.suppress(AssertionError, OSError):
+                process.join()
+            receive.close()
+        self.running = []
+
+    def _results(self) -> list[tuple[_Part | None, int, int]]:
+        """Each range's walk in order: a worker's, or None (walk it here)."""
+        if self.span is None:
+            return []
+        if not self.running:
+            return [(None, *self.span)]
+        results = []
+        for process, receive, lo, hi in self.running:
+            try:
+                part = receive.recv()
+            except (EOFError, OSError):  # the worker died
+                part = None
+            process.join()
+            results.append((part, lo, hi))
+        self.stop()
+        return results
+
+    def finish(self, report: VerifyReport, db: str) -> None:
+        """Adds what the walk found and checked to ``report``. A range no worker walked (one
+        failed, or stopped at a value it could not hash) is walked here on from the ranges
+        before it, exactly as one walk in order (and fails where that fails)."""
+        key, first_signed, want = self.key, self.first_signed, self.want
+        chain_break = mac_problem = head = None
+        expected_seq, expected_prev = 1, GENESIS
+        count = signed = 0
+        seen: set[int] = set()
+        for part, lo, hi in self._results():
+            here = part is None
+            if here:
+                part = _walk_part(self.conn, lo, hi, *self.args, part=_Part(
+                    last=(expected_seq - 1, expected_prev), chain_off=chain_break is not None,
+                    mac_off=mac_problem is not None))
+            if not part.count:
+                continue
+            if chain_break is None:
+                seq, prev_hash = part.first
+                if here:  # its first link was checked with the rest
+                    chain_break = part.chain_break
+                elif seq != expected_seq:
+                    chain_break = AuditBreak(expected_seq,
+                                             f"entry {expected_seq} is missing (next is {seq})")
+                elif prev_hash != expected_prev:
+                    chain_break = AuditBreak(seq, "does not point at the previous entry's hash")
+                else:
+                    chain_break = part.chain_break
+            expected_seq, expected_prev = part.last[0] + 1, part.last[1]
+            if mac_problem is None:
+                signed += part.signed
+                mac_problem = part.mac_problem
+            count += part.count
+            head = part.last
+            seen |= part.seen
+            report.problems.extend(part.problems)
+        if chain_break is not None:
+            report.problems.insert(0, chain_break)
+        if mac_problem is not None:
+            report.problems.append(mac_problem)
+        last = head[0] if head else 0
+        if first_signed is not None and first_signed > last + 1:
+            _problem(report, first_signed, f"the anchor says entries are signed from entry "
+                                           f"{first_signed} on, but the chain ends at entry "
+                                           f"{last} (the anchor record was moved, or entries "
+                                           "removed)")
+        beyond = [want[seq] for seq in sorted(set(want) - seen)]
+        strict = [p for points_at in beyond for p in points_at if _strict(p, db)]
+        if strict:
+            point = strict[0]
+            _problem(report, point.seq, "is gone: a checkpoint of this file kept in "
+                                        f"{_from(point)} recorded it, and the chain "
+                                        + (f"ends at entry {last}" if last else "is empty")
+                                        + " (its newest entries were removed)")
+        elif beyond:
+            newest = max(p.seq for points_at in beyond for p in points_at)
+            report.checked.append(f"this file ends at entry {last}, before the newest "
+                                  f"checkpoint of its clinic's chain (entry {newest}): an older"
+                                  " copy (a backup), its entries up to there as checkpointed")
+        report.checked.append(f"audit chain: {count} entries linked"
+                              + (f" (newest: entry {head[0]}, {head[1][:16]})" if head else ""))
+        if key is not None:
+            first = f" from entry {first_signed}" if first_signed else ""
+            report.checked.append(f"keyed hashes: {signed} entries{first} signed with anchor "
+                                  f"key {key.key_id}")
+        if want:
+            report.checked.append(f"checkpoints kept outside the file: {len(want)} (newest at "
+                                  f"entry {max(want)})")
+        else:
+            report.cannot.append("cut-off newest entries: no checkpoint of this chain is kept "
+                                 "on this computer or was given (--checkpoint, --key)")
 
 
 def _from(point: anchors.Checkpoint) -> str:
@@ -408,14 +740,42 @@ def _lines_of(detail: dict) -> list:
             for c, mods, u, ch in detail.get("lines", [])]
 
 
+def _recorded_lines(detail: dict) -> str:
+    """A finalize entry's charge lines as verify compares them with the stored ones."""
+    try:
+        return _show(_lines_of(detail))
+    except (TypeError, ValueError):
+        return "unreadable"
+
+
+#: A finalize entry's ``lines`` as SQLite reads them (JSON) from an entry of strict JSON
+#: (which Python reads too); else NULL and Python reads the entry.
+_FINALIZE_LINES = (
+    "CASE WHEN action = 'finalize' AND typeof(detail) = 'text' AND json_valid(detail) THEN"
+    " CASE WHEN json_type(detail, '$.lines') = 'array' THEN json_extract(detail, '$.lines')"
+    " END END")
+
+
 def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
     """Finalized visits, amendments, voids and payments against their audit entries."""
     entries: dict[str, dict[int, list[tuple[int, dict]]]] = {}
     payment_entries: dict[str, dict[int, tuple[int, int, dict]]] = {"payment": {},
                                                                     "payment voided": {}}
-    for seq, action, entity_id, detail in conn.execute(
-            "SELECT seq, action, entity_id, detail FROM audit_log WHERE entity = 'visit' AND"
-            " action IN ('finalize', 'amend', 'void', 'payment', 'payment voided')"):
+    recorded: dict[str, str] = {}  # a finalize entry's lines (as SQLite read them) -> shown
+    for seq, action, entity_id, detail, lines in conn.execute(
+            f"SELECT seq, action, entity_id, detail,"
+            f" {'NULL' if dialect.is_pg(conn) else _FINALIZE_LINES} FROM audit_log WHERE"
+            " entity = 'visit' AND action IN ('finalize', 'amend', 'void', 'payment',"
+            " 'payment voided')"):
+        if (lines is not None and "\\" not in detail and detail.isprintable()
+                and detail.count('"lines"') == 1):
+            # No escape, no control character, and "lines" written once: one member named
+            # lines, the same array SQLite read as Python reads from the whole entry.
+            data = recorded.get(lines)
+            if data is None:
+                data = recorded[lines] = _recorded_lines({"lines": json.loads(lines)})
+            entries.setdefault(action, {}).setdefault(entity_id, []).append((seq, data))
+            continue
         try:
             data = json.loads(detail)
         except ValueError:
@@ -428,31 +788,23 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                 payment_entries[action][with_id] = (seq, entity_id, data)
             continue
         if action == "finalize":  # kept as the compact text it is compared as
-            try:
-                data = _show(_lines_of(data))
-            except (TypeError, ValueError):
-                data = "unreadable"
+            data = _recorded_lines(data)
         entries.setdefault(action, {}).setdefault(entity_id, []).append((seq, data))
     finals = entries.get("finalize", {})
     amends = entries.get("amend", {})
     voids = entries.get("void", {})
-    lines: dict[int, str] = {}  # visit -> its lines as _show writes them (compact)
-    counts: dict[int, int] = {}
-    for visit_id, code, modifiers, units, charge in conn.execute(
-            "SELECT visit_id, code, modifiers, units, charge_cents FROM charge_lines"
-            " ORDER BY visit_id, line_no"):
-        line = _show([[code, [m for m in modifiers.split() if m], units, charge]])
-        lines[visit_id] = f"{lines[visit_id]}; {line}" if visit_id in lines else line
-        counts[visit_id] = counts.get(visit_id, 0) + 1
+    lines, counts = _stored_by_visit(conn)
     amendment_rows = {r[0]: r[1:] for r in conn.execute(
         "SELECT original_visit_id, new_visit_id, reason FROM amendments")}
     found: list[AuditBreak] = []
     visits = finalized = line_count = voided = amended = 0
     visit_ids = set()
+    statuses = {}
     for visit_id, status, finalized_at in conn.execute(
             "SELECT id, status, finalized_at FROM visits"):
         visits += 1
         visit_ids.add(visit_id)
+        statuses[visit_id] = status
         final = finals.get(visit_id)
         stored = lines.get(visit_id, "no lines")
         if status == "open":
@@ -493,7 +845,6 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
                                            f"{row[0]}) is not the one its audit entry records"))
             else:
                 amended += 1
-    statuses = dict(conn.execute("SELECT id, status FROM visits"))
     for visit_id, final in finals.items():
         if visit_id not in visit_ids:
             found.append(AuditBreak(final[-1][0], f"finalized visit {visit_id}, which is gone"))
@@ -551,6 +902,65 @@ def _check_data(report: VerifyReport, conn: sqlite3.Connection) -> None:
     if len(found) > SHOWN:
         report.problems.append(AuditBreak(0, f"... and {len(found) - SHOWN} more differences "
                                              "between the data and the log"))
+
+
+#: Each visit's charge lines, as JSON (line number, code, modifiers, units, charge).
+_VISIT_LINES = ("SELECT visit_id, count(*), json_group_array(json_array(line_no, code,"
+                " modifiers, units, charge_cents)) FROM charge_lines GROUP BY visit_id")
+_LINE_TYPES = (int, str, str, int, int)  # the types the table declares
+
+
+def _stored_by_visit(conn: sqlite3.Connection) -> tuple[dict, dict]:
+    """Each visit's charge lines as ``_show`` writes them (in line order), and how many."""
+    lines: dict[int, str] = {}
+    counts: dict[int, int] = {}
+    try:
+        if dialect.is_pg(conn):  # SQLite's JSON words: the server's lines are read one by one
+            raise sqlite3.Error("not SQLite")
+        grouped = conn.execute(_VISIT_LINES).fetchall()
+    except sqlite3.Error:  # a value JSON cannot hold (a blob): line by line
+        per_visit: dict[int, list] = {}
+        for visit_id, *line in conn.execute(
+                "SELECT visit_id, code, modifiers, units, charge_cents FROM charge_lines"
+                " ORDER BY visit_id, line_no"):
+            per_visit.setdefault(visit_id, []).append(line)
+        for visit_id, rows in per_visit.items():
+            lines[visit_id], counts[visit_id] = _stored_lines(rows), len(rows)
+        return lines, counts
+    shown: dict[str, str] = {}  # a visit's lines as SQLite wrote them -> as _show writes them
+    for visit_id, count, written in grouped:
+        counts[visit_id] = count
+        text = shown.get(written)
+        if text is None:
+            rows = _written_lines(written)
+            if rows is not None:
+                text = shown[written] = _stored_lines(rows)
+            else:  # a value of another type than the table's: that visit's lines one by one
+                text = _stored_lines(conn.execute(
+                    "SELECT code, modifiers, units, charge_cents FROM charge_lines WHERE"
+                    " visit_id = ? ORDER BY line_no", (visit_id,)))
+        lines[visit_id] = text
+    return lines, counts
+
+
+def _written_lines(written: str) -> list | None:
+    """A visit's lines from ``_VISIT_LINES``'s JSON, in line order; None when a value is not
+    of the type the table declares (or the JSON is not that)."""
+    try:
+        rows = json.loads(written)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(rows, list) or not all(
+            isinstance(row, list) and len(row) == 5
+            and all(type(v) is t for v, t in zip(row, _LINE_TYPES, strict=True))
+            for row in rows):
+        return None
+    return [row[1:] for row in sorted(rows)]  # line numbers are unique within a visit
+
+
+def _stored_lines(rows) -> str:
+    return "; ".join(_show([[code, [m for m in modifiers.split() if m], units, charge]])
+                     for code, modifiers, units, charge in rows)
 
 
 def _show(lines) -> str:
