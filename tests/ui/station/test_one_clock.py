@@ -284,7 +284,8 @@ def test_this_computers_clock_set_back_while_a_timer_runs(qtbot, station, store_
 
 @pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)
 def test_a_jump_while_the_server_cannot_be_asked_is_flagged_as_before(qtbot, station,
-                                                                      monkeypatch):
+                                                                      monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
     win, clinic = station(-200.0)
     visit_id = start_visit(win, clinic)
     tap(qtbot, win, "97110")
@@ -303,6 +304,10 @@ def test_a_jump_while_the_server_cannot_be_asked_is_flagged_as_before(qtbot, sta
     assert flag is not None
     assert 1790 < flag.wall_seconds - flag.real_seconds < 1810
     assert len(jump_keys(win)) == 1
+    for _ in range(3):  # heartbeats while the server stays away: said once, not every beat
+        win.heartbeat()
+    missed = [line for line in clock_lines(caplog) if "clock offset not measured" in line]
+    assert len(missed) == 1, missed
 
 
 @pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)

@@ -18,8 +18,9 @@ from therapy_timer.ui.style import WARN_BG, WARN_INK
 
 def notice_text(offset: float | None) -> str:
     """What the status bar says about an offset (seconds the server is ahead); "" when the
-    clocks agree to within ``NOTICE_SECONDS`` or nothing was measured."""
-    if offset is None or abs(offset) <= NOTICE_SECONDS:
+    clocks agree to within ``NOTICE_SECONDS`` (in the whole seconds it would show) or nothing
+    was measured."""
+    if offset is None or round(abs(offset)) <= NOTICE_SECONDS:
         return ""
     return (f"This computer's clock is {behind_or_ahead(offset)} the clinic server's; "
             "times are recorded by the server's clock")

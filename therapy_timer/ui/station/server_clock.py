@@ -68,6 +68,7 @@ class ServerClock:
         self.station = station
         self.repo = repo
         self._logged: float | None = None
+        self._unmeasured = False  # the last measurement failed (logged once per outage)
         self.measure(CONNECT_SAMPLES)
 
     def now(self) -> datetime:
@@ -93,16 +94,21 @@ class ServerClock:
         try:
             reading = self.repo.measure_clock(self.station, samples)
         except StorageError as exc:  # the reading in use stays; the next heartbeat retries
-            log.warning("clock offset not measured: %s", exc)
+            if not self._unmeasured:
+                log.warning("clock offset not measured (the last one stays in use): %s", exc)
+            self._unmeasured = True
             return self.repo.clock_reading
+        self._unmeasured = False
         if reading is not None and (self._logged is None
                                     or abs(reading.offset - self._logged) > LOG_CHANGE_SECONDS):
             self._logged = reading.offset
             how = ("agrees with the clinic server's" if abs(reading.offset) < 0.5 else
                    f"is {behind_or_ahead(reading.offset)} the clinic server's")
-            level = logging.WARNING if abs(reading.offset) > NOTICE_SECONDS else logging.INFO
-            log.log(level, "this computer's clock %s (offset %+.3f s, to within %.3f s); times are "
-                     "recorded by the server's clock", how, reading.offset, reading.error)
+            level = (logging.WARNING if round(abs(reading.offset)) > NOTICE_SECONDS
+                     else logging.INFO)
+            log.log(level, "this computer's clock %s (offset %+.3f s, measured to within "
+                    "%.1f ms); times are recorded by the server's clock", how, reading.offset,
+                    reading.error * 1000)
         return reading
 
 
