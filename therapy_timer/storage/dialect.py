@@ -43,3 +43,11 @@ def schema_version(conn) -> int:
 
         return schema.schema_version(conn)
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def server_epoch(conn) -> float | None:
+    """The server's real time now (``clock_timestamp()``, not the transaction's start) in
+    seconds since the epoch; None on SQLite, whose clock is the computer's own."""
+    if not is_pg(conn):
+        return None
+    return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])

@@ -51,6 +51,7 @@ from therapy_timer.storage.ncci import NcciMixin
 from therapy_timer.storage.payments import PaymentsMixin
 from therapy_timer.storage.rates import RatesMixin
 from therapy_timer.storage.recovery import RecoveryMixin, Resolution
+from therapy_timer.storage.server_clock import CONNECT_SAMPLES, ServerClockMixin
 from therapy_timer.storage.tamper import TamperMixin, setup_anchor
 from therapy_timer.storage.timers import KEEP
 from therapy_timer.storage.visit_records import VisitRecordsMixin
@@ -78,7 +79,7 @@ log = logging.getLogger(__name__)
 
 class Repository(ChargesMixin, ChoicesMixin, ClinicMixin, HistoryMixin, PaymentsMixin,
                  RatesMixin, RecoveryMixin, TamperMixin, KxThresholdsMixin, NcciMixin,
-                 VisitRecordsMixin):
+                 VisitRecordsMixin, ServerClockMixin):
     """Practice, people, payers, visits, timers, charge lines, payments and the audit log."""
 
     @property
@@ -193,6 +194,13 @@ def _open_server(conninfo: str, migrate_schema: bool, busy_timeout_ms: int) -> R
     repo.anchor = None
     repo.repaired_triggers = tuple(repaired)
     log.info("opened %s (schema %d)", where, repo.schema_version)
+    # One clock for the clinic (storage/server_clock.py): what this station stores, even
+    # the audit time of a change that takes no ``now``, is the server's time.
+    repo.clock = repo.server_now
+    try:
+        repo.measure_clock(samples=CONNECT_SAMPLES)
+    except StorageError as exc:  # the heartbeat measures again
+        log.warning("clock offset from %s not measured: %s", where, exc)
     if migrate_schema:
         _seed_rule_data(repo)
     return repo

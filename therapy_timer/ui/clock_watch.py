@@ -7,6 +7,14 @@ store (``repo.flag_clock_jump``), so the question survives leaving the visit scr
 restarting the app. The flag keeps what each clock said, so a flagged timer goes on counting,
 and stores, the time the monotonic clock measured (``storage.clock_flags``). Time is read only
 through the injected ``Clock``.
+
+On a clinic server the app's clock is the server's time (``ui.station.server_clock``), and
+the watch judges that timeline. A new measurement of the offset between two checks (a
+heartbeat's) is no jump in itself. When the computer's own clock jumps, the watch measures
+the offset again before it judges: a clock changed on this computer while the server's went
+on is taken up by the offset (logged; nothing recorded moved, nothing flagged); a sleep, a jump
+of the server's clock, or a jump while the server cannot be asked is flagged as before. On the
+embedded file the offset is 0 and the watch judges the computer's clock, as it always did.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Signal
 
 from therapy_timer.storage.errors import StorageError
+from therapy_timer.storage.server_clock import CONNECT_SAMPLES
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock
 
@@ -45,6 +54,7 @@ class ClockWatch(QObject):
         self.user: str | None = None  # the audit log's acting user, when known
         self._last_wall: datetime | None = None
         self._last_mono: float | None = None
+        self._last_own: datetime | None = None  # the computer's own clock (on a server)
 
     def check(self) -> list:
         """Reads both clocks; on a jump flags the running intervals. Returns those flagged.
@@ -53,15 +63,25 @@ class ClockWatch(QObject):
         dialog's business). When the flag cannot be written the baseline stays, so the next
         check tries again.
         """
-        wall, mono = self.clock.now(), self.clock.monotonic()
-        last_wall, last_mono = self._last_wall, self._last_mono
+        wall, mono, own = self.clock.now(), self.clock.monotonic(), self._own()
+        last_wall, last_mono, last_own = self._last_wall, self._last_mono, self._last_own
         if last_wall is None or last_mono is None:
-            self._last_wall, self._last_mono = wall, mono
+            self._last_wall, self._last_mono, self._last_own = wall, mono, own
             return []
-        wall_delta = (wall - last_wall).total_seconds()
         real_delta = mono - last_mono
+        own_delta = (own - last_own).total_seconds() if own and last_own else None
+        measure = getattr(self.clock, "measure", None)
+        if (own_delta is not None and measure is not None
+                and abs(own_delta - real_delta) > self.tolerance):
+            measure(CONNECT_SAMPLES)  # this computer's clock jumped: ask the server again
+            wall = self.clock.now()
+        wall_delta = (wall - last_wall).total_seconds()
         if abs(wall_delta - real_delta) <= self.tolerance:
-            self._last_wall, self._last_mono = wall, mono
+            if own_delta is not None and abs(own_delta - real_delta) > self.tolerance:
+                log.warning("this computer's clock changed by %+.0fs while the clinic server's "
+                            "went on: times keep the server's clock, nothing flagged",
+                            own_delta - real_delta)
+            self._last_wall, self._last_mono, self._last_own = wall, mono, own
             return []
         try:
             flagged = self.repo.flag_clock_jump(last_wall, wall, wall_delta, real_delta,
@@ -69,9 +89,15 @@ class ClockWatch(QObject):
         except StorageError as exc:
             log.warning("clock jump not recorded (will retry): %s", exc)
             return []
-        self._last_wall, self._last_mono = wall, mono
+        self._last_wall, self._last_mono, self._last_own = wall, mono, own
         log.warning("clock jump: wall %+.0fs vs real %+.0fs; %d running interval(s) flagged",
                     wall_delta, real_delta, len(flagged))
         if flagged:
             self.flagged.emit(flagged)
         return flagged
+
+    def _own(self) -> datetime | None:
+        """The computer's own wall clock when the app's clock is corrected to a server's
+        (``ServerClock.station``); None when the app's clock is the computer's."""
+        station = getattr(self.clock, "station", None)
+        return station.now() if station is not None else None

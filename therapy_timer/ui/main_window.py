@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
-from therapy_timer.ui.clock import Clock, SystemClock, on_screen, set_display_zone
+from therapy_timer.ui.clock import Clock, on_screen, set_display_zone
 from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.station.clock_notice import ClockNotice
+from therapy_timer.ui.station.server_clock import ServerClock, station_clock
 from therapy_timer.ui.today import TodayPage
 
 if TYPE_CHECKING:
@@ -102,7 +104,9 @@ class MainWindow(QMainWindow):
                  remember_size: bool = True) -> None:
         super().__init__()
         self.repo = repo
-        self.clock = clock or SystemClock()
+        # The one clock source: on a clinic server, this computer's clock corrected to the
+        # server's (ui/station/server_clock.py), so every page stores the server's time.
+        self.clock = station_clock(repo, clock)
         self.db_path = db_path
         self.settings = settings or QSettings(ORG, APP)
         self.remember_size = remember_size  # off for --check: never overwrite the user's size
@@ -137,6 +141,8 @@ class MainWindow(QMainWindow):
         # A server is named by repo.path (its address without the password).
         shown = str(repo.path) if db_path and getattr(repo, "on_server", False) else db_path
         self.statusBar().showMessage(f"Database: {shown}" if shown else "")
+        self.clock_notice = ClockNotice(self.clock, self)
+        self.statusBar().addPermanentWidget(self.clock_notice)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -398,10 +404,14 @@ class MainWindow(QMainWindow):
         """Every few seconds, whatever page is shown: checks the wall clock against real time
         (a jump flags the running intervals of every open visit in the store, through the
         controller's one ``ClockWatch``), then marks running timers alive (the visit screen's
-        own tick does that while shown)."""
+        own tick does that while shown). On a clinic server it first measures this computer's
+        clock against the server's again; the status bar's clock notice follows."""
+        if isinstance(self.clock, ServerClock):
+            self.clock.measure()
         controller = self.controller
         controller.watch.user = controller.user or None
         controller.watch.check()
+        self.clock_notice.refresh()
         if controller.timer.isActive():
             return
         try:
