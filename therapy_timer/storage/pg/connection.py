@@ -12,10 +12,19 @@ Writes are serialized clinic-wide: ``BEGIN`` takes a transaction-scoped advisory
 check-then-write the store makes (one provider's one-on-one timers, the audit chain's head,
 a finalize racing an edit) holds across stations exactly as it holds across two windows on
 one computer. A clinic's writes are a few per minute per room; the lock costs a round trip.
+
+A connection that drops (the server restarted, the network went away) is opened again on the
+next call, once, transparently: a read that failed is sent again on the new connection, and so
+is a ``BEGIN`` (nothing was written yet). A change is never sent twice: a drop in the middle of
+a transaction fails that transaction (the server rolls it back, nothing of it is saved, and the
+connection refuses the rest of it until the store ends it), and a drop while the ``COMMIT``
+itself was on its way raises ``CommitOutcomeUnknownError``: the server may have kept the change
+or not, and the station must look before entering it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -26,6 +35,7 @@ from psycopg import pq
 from psycopg.adapt import Loader
 
 from therapy_timer.storage.errors import (
+    CommitOutcomeUnknownError,
     ConnectionLostError,
     CorruptDatabaseError,
     DatabaseLockedError,
@@ -35,6 +45,7 @@ from therapy_timer.storage.errors import (
     InvalidDataError,
     ReadOnlyError,
     StorageError,
+    UnsupportedServerError,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,8 @@ STATEMENT_TIMEOUT_MS = 15000
 #: How long a write waits for another station's transaction (as SQLite's busy timeout).
 LOCK_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
+#: The oldest server release the store is tested on (``server_version`` as libpq gives it).
+MINIMUM_SERVER_VERSION = 130000
 
 #: String literals and quoted names (left as written), then what PostgreSQL says otherwise.
 _TOKENS = re.compile(
@@ -138,28 +151,28 @@ class PgCursor:
     """What ``conn.execute`` returns: iterate it, ``fetchone``, ``fetchall``, ``rowcount``,
     ``lastrowid`` (the id the last INSERT drew from its table's identity)."""
 
-    def __init__(self, conn: PgConnection, cursor: psycopg.Cursor) -> None:
+    def __init__(self, conn: PgConnection, cursor: psycopg.Cursor | None) -> None:
         self._conn = conn
         self._cursor = cursor
 
     def fetchone(self):
-        return self._conn._call(self._cursor.fetchone) if self._cursor.description else None
+        return self._conn._call(self._cursor.fetchone) if self.description else None
 
     def fetchall(self) -> list:
-        return self._conn._call(self._cursor.fetchall) if self._cursor.description else []
+        return self._conn._call(self._cursor.fetchall) if self.description else []
 
     def __iter__(self):
-        if self._cursor.description is None:
+        if self.description is None:
             return iter(())
         return iter(self.fetchall())
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._cursor.rowcount if self._cursor is not None else -1
 
     @property
     def description(self):
-        return self._cursor.description
+        return self._cursor.description if self._cursor is not None else None
 
     @property
     def lastrowid(self) -> int | None:
@@ -173,9 +186,16 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection, where: str) -> None:
+    def __init__(self, raw: psycopg.Connection, where: str, opener=None) -> None:
         self.raw = raw
         self.where = where
+        #: Opens a new, set-up connection to the same database (after a drop); None: never.
+        self._opener = opener
+        #: A transaction died with its connection: its remaining statements are refused
+        #: until the store ends it (ROLLBACK), so none of them lands outside it.
+        self._lost_tx = False
+        #: How many times the connection was opened again after a drop (tests, logs).
+        self.reconnects = 0
         self.total_changes = 0
         self.row_factory = None  # accepted and ignored: rows always read by name too
         self._trace = None
@@ -188,11 +208,15 @@ class PgConnection:
             return self._begin()
         if head.startswith("ROLLBACK"):
             self.rollback()
-            return PgCursor(self, self.raw.cursor())
-        cursor = self.raw.cursor(row_factory=_row_factory)
+            return PgCursor(self, None)
+        if head.startswith(("COMMIT", "END")):
+            self._commit()
+            return PgCursor(self, None)
         if self._trace is not None:
             self._trace(sql)
-        self._call(cursor.execute, to_pg(sql), tuple(params))
+        read = head.startswith(("SELECT", "WITH", "SHOW", "EXPLAIN", "SET "))
+        cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
+                            "execute", to_pg(sql), tuple(params), retry=read)
         if not head.startswith(("SELECT", "WITH")):
             self.total_changes += max(cursor.rowcount, 0)
         return PgCursor(self, cursor)
@@ -202,21 +226,93 @@ class PgConnection:
         self._trace = callback
 
     def executemany(self, sql: str, rows) -> PgCursor:
-        cursor = self.raw.cursor(row_factory=_row_factory)
         rows = [tuple(r) for r in rows]
-        if rows:
-            self._call(cursor.executemany, to_pg(sql), rows)
-            self.total_changes += len(rows)
+        if not rows:
+            return PgCursor(self, None)
+        cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
+                            "executemany", to_pg(sql), rows, retry=False)
+        self.total_changes += len(rows)
         return PgCursor(self, cursor)
 
     def cursor(self) -> PgConnection:
         return self
 
     def _begin(self) -> PgCursor:
-        cursor = self.raw.cursor()
-        self._call(cursor.execute, "BEGIN")
-        self._call(cursor.execute, "SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-        return PgCursor(self, cursor)
+        def begin(raw):
+            raw.execute("BEGIN", prepare=False)
+            try:
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except psycopg.Error:
+                # Another station held the lock too long: end the empty transaction here,
+                # or the next call would meet "current transaction is aborted".
+                if not raw.closed and not raw.broken:
+                    with contextlib.suppress(psycopg.Error):
+                        raw.execute("ROLLBACK", prepare=False)
+                raise
+            return raw.cursor()
+
+        # Nothing is written before the lock is held: a drop here is safe to try again.
+        return PgCursor(self, self._attempt(begin, retry=True))
+
+    def _commit(self) -> None:
+        if self._lost_tx:
+            self._lost_tx = False
+            raise ConnectionLostError(self._lost_message())
+        if self.raw.closed or self.raw.info.transaction_status == pq.TransactionStatus.IDLE:
+            return
+        try:
+            self.raw.execute("COMMIT", prepare=False)  # as text: a relay, a log can see it
+        except psycopg.Error as exc:
+            error = translate(exc, self.where)
+            if isinstance(error, ConnectionLostError) and self._dropped():
+                log.error("the connection to %s dropped during COMMIT: outcome unknown",
+                          self.where)
+                raise CommitOutcomeUnknownError(
+                    f"the connection to {self.where} dropped while the server was saving "
+                    "this change: it may or may not have been saved. Look at the visit "
+                    "before entering it again.") from exc
+            raise error from exc
+
+    def _send(self, make_cursor, method: str, sql: str, params, *, retry: bool):
+        def run(raw):
+            cursor = make_cursor(raw)
+            getattr(cursor, method)(sql, params)
+            return cursor
+
+        return self._attempt(run, retry=retry)
+
+    def _attempt(self, run, *, retry: bool):
+        """``run(raw)`` on a live connection: opened again first if it dropped while idle;
+        sent again once after a drop when ``retry`` (a read, or a BEGIN) and no transaction
+        was open. A drop inside a transaction fails it: nothing of it was saved."""
+        if self._lost_tx:
+            raise ConnectionLostError(self._lost_message())
+        if self._dropped():
+            self._reopen()
+        in_tx = self.in_transaction
+        try:
+            return run(self.raw)
+        except psycopg.Error as exc:
+            error = translate(exc, self.where)
+            if not (isinstance(error, ConnectionLostError) and self._dropped()):
+                raise error from exc
+            if in_tx:
+                self._lost_tx = True
+                log.warning("the connection to %s dropped in a transaction: %s", self.where,
+                            exc)
+                raise ConnectionLostError(self._lost_message()) from exc
+            if not retry:
+                raise ConnectionLostError(
+                    f"the connection to {self.where} dropped while a change was on its way: "
+                    "it may or may not have been saved. Look before entering it "
+                    "again.") from exc
+            log.warning("the connection to %s dropped (%s): connecting again", self.where,
+                        exc)
+        self._reopen()
+        try:
+            return run(self.raw)
+        except psycopg.Error as exc:
+            raise translate(exc, self.where) from exc
 
     def _call(self, method, *args, **kwargs):
         try:
@@ -224,20 +320,44 @@ class PgConnection:
         except psycopg.Error as exc:
             raise translate(exc, self.where) from exc
 
+    def _dropped(self) -> bool:
+        return bool(self.raw.closed or self.raw.broken)
+
+    def _reopen(self) -> None:
+        """A new connection in place of the dropped one (ConnectionLostError when the server
+        still cannot be reached: the next call tries again)."""
+        if self._opener is None:
+            raise ConnectionLostError(f"the connection to {self.where} was closed")
+        with contextlib.suppress(psycopg.Error):
+            self.raw.close()
+        self.raw = self._opener()
+        self.reconnects += 1
+        log.info("connected again to %s", self.where)
+
+    def _lost_message(self) -> str:
+        return (f"the connection to {self.where} dropped in the middle of this change; the "
+                "server rolled it back, so nothing of it was saved. Check that the server is "
+                "running and this computer is on the network, then try again.")
+
     # --- state ---
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
+        if self._dropped():  # a dead connection holds no transaction, unless one died on it
+            return self._lost_tx
+        return self.raw.info.transaction_status in (
+            pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR,
+            pq.TransactionStatus.ACTIVE)
 
     def commit(self) -> None:
         if self.in_transaction:
             self.execute("COMMIT")
 
     def rollback(self) -> None:
-        if self.in_transaction and not self.raw.closed:
+        self._lost_tx = False
+        if not self._dropped() and self.in_transaction:
             try:
-                self.raw.execute("ROLLBACK")
+                self.raw.execute("ROLLBACK", prepare=False)
             except psycopg.Error as exc:  # a dropped connection has nothing to roll back
                 log.warning("rollback failed on %s: %s", self.where, exc)
 
@@ -254,7 +374,17 @@ class PgConnection:
 def connect(conninfo: str, where: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS,
             application_name: str = "therapy-timer") -> PgConnection:
     """Connects (libpq reads ``.pgpass`` and the service file as usual) with the session the
-    store needs: UTC, durable commits, bounded waits."""
+    store needs: UTC, durable commits, bounded waits. After a drop the connection is opened
+    again the same way."""
+
+    def opener() -> psycopg.Connection:
+        return _open_raw(conninfo, where, lock_timeout_ms, application_name)
+
+    return PgConnection(opener(), where, opener)
+
+
+def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
+              application_name: str) -> psycopg.Connection:
     try:
         raw = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                               application_name=application_name)
@@ -262,22 +392,24 @@ def connect(conninfo: str, where: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS
         raise translate(exc, where) from exc
     raw.adapters.register_loader("numeric", _NumericLoader)
     raw.adapters.register_dumper(bool, psycopg.types.numeric.IntDumper)
-    conn = PgConnection(raw, where)
     try:
         version = raw.info.server_version
-        if version < 130000:
-            raise StorageError(
+        if version < MINIMUM_SERVER_VERSION:
+            raise UnsupportedServerError(
                 f"{where} runs PostgreSQL {version // 10000}; Therapy Timer needs PostgreSQL "
-                "13 or newer. Nothing was changed.")
-        conn.execute("SET TIME ZONE 'UTC'")
-        conn.execute("SET synchronous_commit = on")
-        conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-        conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-        conn.execute("SET idle_in_transaction_session_timeout = 60000")
+                f"{MINIMUM_SERVER_VERSION // 10000} or newer. Nothing was changed.")
+        for statement in ("SET TIME ZONE 'UTC'", "SET synchronous_commit = on",
+                          f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}",
+                          f"SET lock_timeout = {int(lock_timeout_ms)}",
+                          "SET idle_in_transaction_session_timeout = 60000"):
+            raw.execute(statement)
+    except psycopg.Error as exc:
+        raw.close()
+        raise translate(exc, where) from exc
     except BaseException:
         raw.close()
         raise
-    return conn
+    return raw
 
 
 def translate(exc: psycopg.Error, where: str = "the clinic server") -> StorageError:
@@ -311,7 +443,8 @@ def translate(exc: psycopg.Error, where: str = "the clinic server") -> StorageEr
         if "provider_one_on_one" in lowered:
             return InvalidDataError(f"the store refused the change: {text}")
         return InvalidDataError(f"the store refused the change: {text}")
-    if isinstance(exc, pg_errors.InvalidPassword) or "password authentication failed" in lowered:
+    if isinstance(exc, pg_errors.InvalidPassword) or "password authentication failed" in lowered \
+            or "no password supplied" in lowered:
         return ReadOnlyError(f"{where} refused the password (wrong password, or no password "
                              "found in .pgpass or the service file); nothing was changed")
     if isinstance(exc, pg_errors.InvalidCatalogName) or ("database" in lowered
