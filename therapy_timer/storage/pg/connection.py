@@ -147,13 +147,37 @@ def to_pg(sql: str) -> str:
     return done
 
 
+_INSERT_INTO = re.compile(r'\s*INSERT\s+INTO\s+"?(\w+)"?', re.I)
+_IDENTITY_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+(\w+)\s*\(\s*id\s+INTEGER\s+PRIMARY\s+KEY",
+                             re.I)
+_identity_tables: set[str] | None = None
+
+
+def _returns_id(sql: str) -> bool:
+    """True for an INSERT into a table whose ``id`` is an identity (SQLite's INTEGER PRIMARY
+    KEY): it is sent with ``RETURNING id``, so ``lastrowid`` costs no second round trip."""
+    global _identity_tables
+    if _identity_tables is None:
+        from therapy_timer.storage.migrations import MIGRATIONS
+
+        _identity_tables = {match.group(1).lower() for _n, _d, statements in MIGRATIONS
+                            for statement in statements
+                            if (match := _IDENTITY_TABLE.match(statement))}
+    if "returning" in sql.lower():
+        return False
+    match = _INSERT_INTO.match(sql)
+    return bool(match) and match.group(1).lower() in _identity_tables
+
+
 class PgCursor:
     """What ``conn.execute`` returns: iterate it, ``fetchone``, ``fetchall``, ``rowcount``,
     ``lastrowid`` (the id the last INSERT drew from its table's identity)."""
 
-    def __init__(self, conn: PgConnection, cursor: psycopg.Cursor | None) -> None:
+    def __init__(self, conn: PgConnection, cursor: psycopg.Cursor | None,
+                 returning: bool = False) -> None:
         self._conn = conn
         self._cursor = cursor
+        self._returning = returning  # an INSERT sent with RETURNING id: lastrowid is here
 
     def fetchone(self):
         return self._conn._call(self._cursor.fetchone) if self.description else None
@@ -176,6 +200,10 @@ class PgCursor:
 
     @property
     def lastrowid(self) -> int | None:
+        if self._returning:
+            rows = self.fetchall()  # the id of each row inserted; sqlite3 gives the last
+            if rows:
+                return int(rows[-1][0])
         row = self._conn.execute("SELECT lastval()").fetchone()
         return int(row[0]) if row else None
 
@@ -215,11 +243,13 @@ class PgConnection:
         if self._trace is not None:
             self._trace(sql)
         read = head.startswith(("SELECT", "WITH", "SHOW", "EXPLAIN", "SET "))
+        returning = head.startswith("INSERT") and _returns_id(sql)
+        text = to_pg(sql) + " RETURNING id" if returning else to_pg(sql)
         cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
-                            "execute", to_pg(sql), tuple(params), retry=read)
+                            "execute", text, tuple(params), retry=read)
         if not head.startswith(("SELECT", "WITH")):
             self.total_changes += max(cursor.rowcount, 0)
-        return PgCursor(self, cursor)
+        return PgCursor(self, cursor, returning)
 
     def set_trace_callback(self, callback) -> None:
         """Like sqlite3's: ``callback(sql)`` for each statement sent (tests count queries)."""
@@ -239,9 +269,9 @@ class PgConnection:
 
     def _begin(self) -> PgCursor:
         def begin(raw):
-            raw.execute("BEGIN", prepare=False)
-            try:
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            try:  # one round trip: two statements in one simple query
+                raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})",
+                            prepare=False)
             except psycopg.Error:
                 # Another station held the lock too long: end the empty transaction here,
                 # or the next call would meet "current transaction is aborted".
