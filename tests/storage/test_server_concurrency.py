@@ -265,7 +265,7 @@ def test_a_finalize_racing_an_edit_never_loses_the_edit_or_lands_it_late(pg_data
     clinic = build_clinic(repo)
     cases = []
     for n in range(16):
-        start = T0 + timedelta(minutes=40 * n)
+        start = T0 + timedelta(days=n)  # one visit a day: no pooling with another visit
         visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, start)
         interval = repo.start_interval(visit.id, "97110", "PT", start)
         repo.pause_visit(visit.id, start + timedelta(minutes=30))  # 30 min: 2 units
@@ -273,7 +273,7 @@ def test_a_finalize_racing_an_edit_never_loses_the_edit_or_lands_it_late(pg_data
         cases.append((visit.id, interval.id, start))
     repo.close()
     finalizer, editor = open_repository(pg_database), open_repository(pg_database)
-    later = T0 + timedelta(hours=12)
+    later = T0 + timedelta(days=17)
     orders = set()
     for visit_id, interval_id, start in cases:
         barrier = threading.Barrier(2)
@@ -315,6 +315,65 @@ def test_a_finalize_racing_an_edit_never_loses_the_edit_or_lands_it_late(pg_data
     finalizer.close()
     editor.close()
     assert orders  # (which orders happened depends on the scheduler: both are checked)
+
+
+@pytest.mark.parametrize("first", ["edit", "finalize"])
+def test_a_finalize_and_an_edit_in_each_order_while_the_other_holds_the_lock(pg_database,
+                                                                              first):
+    """Both orders for certain: one station is held inside its transaction (the write lock
+    held, its change sent, not committed) while the other starts; the other waits, then
+    sees the first one's change whole."""
+    repo = open_repository(pg_database)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    interval = repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
+    repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+    repo.close()
+    finalizer, editor = open_repository(pg_database), open_repository(pg_database)
+    later = T0 + timedelta(hours=3)
+    outcome: dict[str, object] = {}
+
+    def finalize():
+        outcome["finalize"] = finalizer.finalize_visit(visit.id, None, "avery", later)
+
+    def edit():
+        try:
+            outcome["edit"] = editor.edit_interval(interval.id, end=T0 + timedelta(minutes=20),
+                                                   reason="stopped late", user="blake",
+                                                   now=later)
+        except FrozenVisitError as exc:
+            outcome["edit"] = exc
+
+    reached, go = threading.Event(), threading.Event()
+    if first == "edit":  # held after its UPDATE went through, before its audit entry
+        _pause_inside(editor, "INSERT INTO audit_log", reached, go)
+        holder, waiter = threading.Thread(target=edit), threading.Thread(target=finalize)
+    else:  # held after billing, before its claim lines
+        _pause_inside(finalizer, "INSERT INTO charge_lines", reached, go)
+        holder, waiter = threading.Thread(target=finalize), threading.Thread(target=edit)
+    holder.start()
+    assert reached.wait(20)
+    waiter.start()
+    waiter.join(0.8)
+    assert waiter.is_alive(), "the second station did not wait for the first one's lock"
+    go.set()
+    holder.join(20)
+    waiter.join(20)
+    lines = [(ln.code, ln.minutes, ln.units) for ln in outcome["finalize"]]
+    stored = finalizer.get_interval(interval.id)
+    if first == "edit":
+        assert stored.end == T0 + timedelta(minutes=20)
+        assert lines == [("97110", 20, 1)]  # billed the edited time
+    else:
+        assert isinstance(outcome["edit"], FrozenVisitError)
+        assert "frozen" in str(outcome["edit"])
+        assert stored.end == T0 + timedelta(minutes=30)  # the late edit never landed
+        assert lines == [("97110", 30, 2)]
+    assert [(ln.code, ln.minutes, ln.units) for ln in finalizer.charge_lines(visit.id)] == lines
+    assert finalizer.audit_verify() is None
+    finalizer.close()
+    editor.close()
 
 
 # --- a station killed in the middle of a write ---

@@ -185,6 +185,11 @@ class PgCursor:
     def fetchall(self) -> list:
         return self._conn._call(self._cursor.fetchall) if self.description else []
 
+    def _settled(self):
+        """The psycopg cursor once its results are in (a queued write waits for them)."""
+        self._conn._settle()
+        return self._cursor
+
     def __iter__(self):
         if self.description is None:
             return iter(())
@@ -192,11 +197,11 @@ class PgCursor:
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount if self._cursor is not None else -1
+        return self._settled().rowcount if self._cursor is not None else -1
 
     @property
     def description(self):
-        return self._cursor.description if self._cursor is not None else None
+        return self._settled().description if self._cursor is not None else None
 
     @property
     def lastrowid(self) -> int | None:
@@ -224,6 +229,16 @@ class PgConnection:
         self._lost_tx = False
         #: How many times the connection was opened again after a drop (tests, logs).
         self.reconnects = 0
+        #: Inside a write transaction the connection is in pipeline mode: a write whose
+        #: result nobody reads yet is queued and goes out with the next read or the COMMIT.
+        self._pipeline: psycopg.Pipeline | None = None
+        self._pipeline_cm = None
+        #: What was queued since BEGIN while nothing of it has been answered yet: sent
+        #: again, whole, on a new connection if the old one turns out to be dead.
+        self._replay: list[tuple[PgCursor, str, tuple]] | None = None
+        self._queued: list[PgCursor] = []
+        self._unsynced = False
+        self._changes = 0
         self.total_changes = 0
         self.row_factory = None  # accepted and ignored: rows always read by name too
         self._trace = None
@@ -245,11 +260,107 @@ class PgConnection:
         read = head.startswith(("SELECT", "WITH", "SHOW", "EXPLAIN", "SET "))
         returning = head.startswith("INSERT") and _returns_id(sql)
         text = to_pg(sql) + " RETURNING id" if returning else to_pg(sql)
+        if self._pipeline is not None:
+            return self._queue(text, tuple(params), read=head.startswith(("SELECT", "WITH")),
+                               returning=returning)
         cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
                             "execute", text, tuple(params), retry=read)
         if not head.startswith(("SELECT", "WITH")):
             self.total_changes += max(cursor.rowcount, 0)
         return PgCursor(self, cursor, returning)
+
+    def _queue(self, text: str, params: tuple, *, read: bool, returning: bool) -> PgCursor:
+        """A statement inside the write transaction: queued; a read is answered at once
+        (with whatever was queued before it), a write when its result is asked for, the
+        next read comes, or the COMMIT."""
+        if self._lost_tx:
+            raise ConnectionLostError(self._lost_message())
+        wrapper = PgCursor(self, None, returning)
+        self._enqueue(wrapper, text, params)
+        if self._replay is not None:
+            self._replay.append((wrapper, text, params))
+        if read:
+            self._settle()
+        else:
+            self._queued.append(wrapper)
+        return wrapper
+
+    def _enqueue(self, wrapper: PgCursor, text: str, params: tuple) -> None:
+        cursor = self.raw.cursor(row_factory=_row_factory)
+        try:
+            cursor.execute(text, params)
+        except psycopg.Error as exc:
+            self._fail_in_pipeline(exc)
+        wrapper._cursor = cursor
+        self._unsynced = True
+
+    def _settle(self) -> None:
+        """Sends what is queued and takes the answers (one round trip). A connection found
+        dead before anything of the transaction was answered is opened again and the
+        transaction sent again, whole (nothing of it can have been applied); after that, a
+        drop fails the transaction."""
+        if self._pipeline is None or not self._unsynced:
+            return
+        try:
+            self._pipeline.sync()
+        except psycopg.Error as exc:
+            self._unsynced = False
+            if self._replay is not None and self._dropped() and self._opener is not None:
+                log.warning("the connection to %s dropped (%s): connecting again", self.where,
+                            exc)
+                self._resend()
+            else:
+                self._fail_in_pipeline(exc)
+        self._unsynced = False
+        self._replay = None
+        for wrapper in self._queued:
+            self._changes += max(wrapper._cursor.rowcount, 0)
+        self._queued.clear()
+
+    def _resend(self) -> None:
+        statements = self._replay or []
+        self._end_pipeline()
+        self._reopen()
+        self._start_pipeline()
+        for wrapper, text, params in statements:
+            self._enqueue(wrapper, text, params)
+        try:
+            self._pipeline.sync()
+        except psycopg.Error as exc:
+            self._fail_in_pipeline(exc)
+
+    def _fail_in_pipeline(self, exc: psycopg.Error):
+        error = translate(exc, self.where)
+        if isinstance(error, ConnectionLostError) and self._dropped():
+            self._lost_tx = True
+            self._end_pipeline()
+            log.warning("the connection to %s dropped in a transaction: %s", self.where, exc)
+            raise ConnectionLostError(self._lost_message()) from exc
+        raise error from exc
+
+    def _start_pipeline(self) -> None:
+        self._pipeline_cm = self.raw.pipeline()
+        self._pipeline = self._pipeline_cm.__enter__()
+        self._unsynced = False
+        self._queued = []
+        self.raw.execute("BEGIN", prepare=False)
+        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        self._unsynced = True
+
+    def _end_pipeline(self, exc: BaseException | None = None) -> None:
+        """Leaves pipeline mode (sending and answering what is still queued)."""
+        pipeline, self._pipeline = self._pipeline, None
+        self._queued = []
+        self._unsynced = False
+        if pipeline is None:
+            return
+        manager, self._pipeline_cm = self._pipeline_cm, None
+        if exc is not None or self._dropped():
+            with contextlib.suppress(Exception):
+                manager.__exit__(type(exc) if exc else ConnectionLostError,
+                                 exc or ConnectionLostError("dropped"), None)
+            return
+        manager.__exit__(None, None, None)
 
     def set_trace_callback(self, callback) -> None:
         """Like sqlite3's: ``callback(sql)`` for each statement sent (tests count queries)."""
@@ -259,6 +370,15 @@ class PgConnection:
         rows = [tuple(r) for r in rows]
         if not rows:
             return PgCursor(self, None)
+        if self._pipeline is not None:  # what is queued first, then the rows at once
+            self._settle()
+            cursor = self.raw.cursor(row_factory=_row_factory)
+            try:
+                cursor.executemany(to_pg(sql), rows)
+            except psycopg.Error as exc:
+                self._fail_in_pipeline(exc)
+            self._changes += len(rows)
+            return PgCursor(self, cursor)
         cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
                             "executemany", to_pg(sql), rows, retry=False)
         self.total_changes += len(rows)
@@ -268,40 +388,60 @@ class PgConnection:
         return self
 
     def _begin(self) -> PgCursor:
-        def begin(raw):
-            try:  # one round trip: two statements in one simple query
-                raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_LOCK)})",
-                            prepare=False)
-            except psycopg.Error:
-                # Another station held the lock too long: end the empty transaction here,
-                # or the next call would meet "current transaction is aborted".
-                if not raw.closed and not raw.broken:
-                    with contextlib.suppress(psycopg.Error):
-                        raw.execute("ROLLBACK", prepare=False)
-                raise
-            return raw.cursor()
-
-        # Nothing is written before the lock is held: a drop here is safe to try again.
-        return PgCursor(self, self._attempt(begin, retry=True))
+        """BEGIN and the clinic's write lock, queued: they go out with the transaction's
+        first read (or its COMMIT), in the same round trip."""
+        if self._lost_tx:
+            raise ConnectionLostError(self._lost_message())
+        if self._dropped():
+            self._reopen()
+        self._changes = 0
+        self._start_pipeline()
+        self._replay = []
+        return PgCursor(self, None)
 
     def _commit(self) -> None:
         if self._lost_tx:
             self._lost_tx = False
             raise ConnectionLostError(self._lost_message())
-        if self.raw.closed or self.raw.info.transaction_status == pq.TransactionStatus.IDLE:
+        if self._pipeline is None:
+            if not self._dropped() and self.in_transaction:
+                self._plain_commit()
             return
+        if self._replay is not None:
+            # Nothing of the transaction answered yet: make sure the connection is alive
+            # and the lock held before the COMMIT goes out, so a dead connection is found
+            # while the change can still be sent again.
+            self._settle()
+        queued = list(self._queued)
         try:
             self.raw.execute("COMMIT", prepare=False)  # as text: a relay, a log can see it
+            self._end_pipeline()
+        except psycopg.Error as exc:
+            error = translate(exc, self.where)
+            if self._pipeline is not None:
+                with contextlib.suppress(Exception):
+                    self._end_pipeline(exc)
+            if isinstance(error, ConnectionLostError) and self._dropped():
+                self._commit_unknown(exc)
+            raise error from exc
+        self.total_changes += self._changes + sum(max(w._cursor.rowcount, 0) for w in queued)
+        self._changes = 0
+
+    def _plain_commit(self) -> None:
+        try:
+            self.raw.execute("COMMIT", prepare=False)
         except psycopg.Error as exc:
             error = translate(exc, self.where)
             if isinstance(error, ConnectionLostError) and self._dropped():
-                log.error("the connection to %s dropped during COMMIT: outcome unknown",
-                          self.where)
-                raise CommitOutcomeUnknownError(
-                    f"the connection to {self.where} dropped while the server was saving "
-                    "this change: it may or may not have been saved. Look at the visit "
-                    "before entering it again.") from exc
+                self._commit_unknown(exc)
             raise error from exc
+
+    def _commit_unknown(self, exc: psycopg.Error):
+        log.error("the connection to %s dropped during COMMIT: outcome unknown", self.where)
+        raise CommitOutcomeUnknownError(
+            f"the connection to {self.where} dropped while the server was saving this "
+            "change: it may or may not have been saved. Look at the visit before entering "
+            "it again.") from exc
 
     def _send(self, make_cursor, method: str, sql: str, params, *, retry: bool):
         def run(raw):
@@ -373,6 +513,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
+        if self._pipeline is not None:  # BEGIN may still be queued
+            return True
         if self._dropped():  # a dead connection holds no transaction, unless one died on it
             return self._lost_tx
         return self.raw.info.transaction_status in (
@@ -385,6 +527,16 @@ class PgConnection:
 
     def rollback(self) -> None:
         self._lost_tx = False
+        self._replay = None
+        if self._pipeline is not None:
+            try:
+                if not self._dropped():
+                    self.raw.execute("ROLLBACK", prepare=False)
+                self._end_pipeline()
+            except psycopg.Error as exc:  # an error still queued, or the connection gone
+                log.warning("rollback on %s: %s", self.where, exc)
+                with contextlib.suppress(Exception):
+                    self._end_pipeline(exc)
         if not self._dropped() and self.in_transaction:
             try:
                 self.raw.execute("ROLLBACK", prepare=False)
