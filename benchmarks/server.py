@@ -45,6 +45,17 @@ QUERY_TARGET_MS = 10.0
 TAP_CODES = ["97110", "97140", "97530", "97112"]
 
 
+class BenchServer(Server):
+    """The tests' throwaway server with PostgreSQL's own memory settings (as a clinic's
+    server is installed), not the tests' smaller ones."""
+
+    def start(self) -> BenchServer:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.folder / "log", "-w",
+                  "-t", "60", "-o", options, "start")
+        return self
+
+
 def copy_to_server(sqlite_path: Path, server: Server) -> tuple[str, float, int]:
     """A new server database holding the SQLite clinic: (its URI, seconds, rows copied)."""
     import psycopg
@@ -201,11 +212,13 @@ def main() -> int:
         print(f"clinic: {counts['visits']:,} visits, {counts['intervals']:,} intervals, "
               f"{counts['audit']:,} audit entries (scale {scale}); SQLite file built in "
               f"{time.perf_counter() - started:.1f} s")
-        server = Server().init().start()  # its own folder, owned by postgres
+        server = BenchServer().init().start()  # its own folder, owned by postgres
         try:
-            version = server.sql("SHOW server_version")[0][0]
+            version = server.sql("SHOW server_version")[0][0].split()[0]
+            buffers = server.sql("SHOW shared_buffers")[0][0]
             uri, seconds, rows = copy_to_server(path, server)
-            print(f"PostgreSQL {version} on 127.0.0.1 (fsync on): {rows:,} rows copied in "
+            print(f"PostgreSQL {version} on 127.0.0.1 (fsync on, shared_buffers {buffers}): "
+                  f"{rows:,} rows copied in "
                   f"{seconds:.1f} s (bulk COPY)")
             rng = random.Random(7)
             plain = sqlite3.connect(path)
