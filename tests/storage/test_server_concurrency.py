@@ -40,6 +40,7 @@ from therapy_timer.core.records import VisitStatus
 from therapy_timer.storage import audit
 from therapy_timer.storage.errors import (
     ConnectionLostError,
+    DatabaseLockedError,
     FrozenVisitError,
     ProviderBusyError,
 )
@@ -153,12 +154,10 @@ def test_the_busy_check_holds_because_it_is_locked(two_visits, monkeypatch, lock
     B starts meanwhile. With the write lock B waits, then is refused. The same interleaving
     without the lock (the check alone) lets both timers run: the lock is what holds it."""
     uri, provider, first, second = two_visits
-    if not locked:
-        def begin_without_lock(self):
-            return pg_connection.PgCursor(self, self._attempt(
-                lambda raw: raw.execute("BEGIN"), retry=True))
-
-        monkeypatch.setattr(pg_connection.PgConnection, "_begin", begin_without_lock)
+    if not locked:  # every write transaction begins without the write lock
+        original = pg_connection.PgConnection._start_pipeline
+        monkeypatch.setattr(pg_connection.PgConnection, "_start_pipeline",
+                            lambda self, begin="BEGIN", lock=True: original(self, begin, False))
     station_a, station_b = open_repository(uri), open_repository(uri)
     reached, go = threading.Event(), threading.Event()
     _pause_inside(station_a, "INSERT INTO intervals", reached, go)
@@ -205,6 +204,28 @@ def test_supervised_modalities_still_run_beside_one_on_one_time(two_visits):
                                  provider_id=provider)
     station_a.close()
     station_b.close()
+
+
+def test_a_read_only_transaction_reads_one_snapshot_and_blocks_no_station(pg_database):
+    """A consistent read (a backup: BEGIN ... READ ONLY) takes no write lock, so stations go
+    on writing meanwhile; SQLite's BEGIN IMMEDIATE takes it, as on the file."""
+    reader = open_repository(pg_database)
+    station = open_repository(pg_database, busy_timeout_ms=300)
+    clinic = build_clinic(station)
+    reader.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    assert reader.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
+    visit = station.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    assert reader.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0  # snapshot
+    reader.conn.execute("COMMIT")
+    assert [v.id for v in reader.open_visits()] == [visit.id]
+    reader.conn.execute("BEGIN IMMEDIATE")
+    reader.conn.execute("SELECT count(*) FROM visits").fetchone()  # the lock is held now
+    with pytest.raises(DatabaseLockedError, match="busy with another station's change"):
+        station.start_interval(visit.id, "97110", "PT", T0)
+    reader.conn.execute("ROLLBACK")
+    assert station.start_interval(visit.id, "97110", "PT", T0).running
+    reader.close()
+    station.close()
 
 
 # --- the audit chain under parallel appends ---

@@ -233,6 +233,7 @@ class PgConnection:
         #: result nobody reads yet is queued and goes out with the next read or the COMMIT.
         self._pipeline: psycopg.Pipeline | None = None
         self._pipeline_cm = None
+        self._begun = ("BEGIN", True)
         #: What was queued since BEGIN while nothing of it has been answered yet: sent
         #: again, whole, on a new connection if the old one turns out to be dead.
         self._replay: list[tuple[PgCursor, str, tuple]] | None = None
@@ -248,7 +249,7 @@ class PgConnection:
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
         head = sql.lstrip()[:16].upper()
         if head.startswith("BEGIN"):
-            return self._begin()
+            return self._begin(sql)
         if head.startswith("ROLLBACK"):
             self.rollback()
             return PgCursor(self, None)
@@ -321,7 +322,7 @@ class PgConnection:
         statements = self._replay or []
         self._end_pipeline()
         self._reopen()
-        self._start_pipeline()
+        self._start_pipeline(*self._begun)
         for wrapper, text, params in statements:
             self._enqueue(wrapper, text, params)
         try:
@@ -338,13 +339,15 @@ class PgConnection:
             raise ConnectionLostError(self._lost_message()) from exc
         raise error from exc
 
-    def _start_pipeline(self) -> None:
+    def _start_pipeline(self, begin: str = "BEGIN", lock: bool = True) -> None:
         self._pipeline_cm = self.raw.pipeline()
         self._pipeline = self._pipeline_cm.__enter__()
         self._unsynced = False
         self._queued = []
-        self.raw.execute("BEGIN", prepare=False)
-        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        self._begun = (begin, lock)
+        self.raw.execute(begin, prepare=False)
+        if lock:
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         self._unsynced = True
 
     def _end_pipeline(self, exc: BaseException | None = None) -> None:
@@ -387,15 +390,25 @@ class PgConnection:
     def cursor(self) -> PgConnection:
         return self
 
-    def _begin(self) -> PgCursor:
+    def _begin(self, sql: str = "BEGIN") -> PgCursor:
         """BEGIN and the clinic's write lock, queued: they go out with the transaction's
-        first read (or its COMMIT), in the same round trip."""
+        first read (or its COMMIT), in the same round trip. SQLite's ``BEGIN IMMEDIATE``
+        (and DEFERRED, EXCLUSIVE) is a plain BEGIN here, the lock doing IMMEDIATE's work;
+        any other BEGIN is sent as written, and a ``READ ONLY`` one (a consistent read: a
+        backup) takes no write lock, so stations go on writing meanwhile."""
         if self._lost_tx:
             raise ConnectionLostError(self._lost_message())
         if self._dropped():
             self._reopen()
+        words = sql.split()
+        if len(words) <= 2 and (len(words) == 1 or words[1].upper().rstrip(";") in (
+                "IMMEDIATE", "DEFERRED", "EXCLUSIVE", "TRANSACTION")):
+            statement, lock = "BEGIN", True
+        else:
+            statement = " ".join(words)
+            lock = "READ ONLY" not in statement.upper()
         self._changes = 0
-        self._start_pipeline()
+        self._start_pipeline(statement, lock)
         self._replay = []
         return PgCursor(self, None)
 
