@@ -11,7 +11,7 @@ store and the session's server.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -19,6 +19,7 @@ from psycopg import errors as pg_errors
 
 from tests.pg_relay import Relay
 from tests.pg_server import running_server
+from therapy_timer.core.records import Patient
 from therapy_timer.storage.errors import (
     CommitOutcomeUnknownError,
     ConnectionLostError,
@@ -93,6 +94,62 @@ def test_an_unreachable_server_is_named_and_the_store_reconnects_when_it_is_back
     stopped = repo.stop_interval(interval.id, T0 + timedelta(minutes=8))  # same object
     assert stopped.end == T0 + timedelta(minutes=8)
     assert server_interval_end(pg_server, db, interval.id) is not None
+    assert repo.audit_verify() is None
+
+
+def test_a_change_whose_transaction_meets_a_dead_connection_first_is_sent_again_whole(
+        relayed, relay, pg_server):
+    """A save whose first statement is already inside its transaction (nothing read
+    before): the dead connection shows at the transaction's first answer, when nothing of
+    it can have been applied, so the whole transaction goes again on a new connection."""
+    repo, _visit, _interval, db = relayed
+    patients = count(pg_server, db, "patients")
+    entries = count(pg_server, db, "audit_log")
+    assert relay.cut() == 1
+    statements: list[str] = []
+    repo.conn.set_trace_callback(statements.append)
+    saved = repo.save_patient(Patient("Testc", "Patientc", date(1970, 1, 2), "F",
+                                      chart_number="S-0003"))
+    repo.conn.set_trace_callback(None)
+    assert statements[0].startswith("INSERT INTO patients")  # no read before it
+    assert repo.conn.reconnects == 1
+    assert count(pg_server, db, "patients") == patients + 1  # once, not twice
+    assert count(pg_server, db, "audit_log") == entries + 1
+    assert repo.get_patient(saved.id).chart_number == "S-0003"
+    assert repo.audit_verify() is None
+
+
+def test_a_transaction_cut_before_its_first_answer_is_sent_again_whole(relayed, relay,
+                                                                       pg_server):
+    """The connection drops after the transaction's BEGIN went out and before the server
+    answered anything: the server rolls back what it got, and the store sends the whole
+    transaction again on a new connection (nothing of it was applied or read)."""
+    repo, _visit, _interval, db = relayed
+    patients = count(pg_server, db, "patients")
+    entries = count(pg_server, db, "audit_log")
+    relay.cut_when(b"BEGIN")
+    saved = repo.save_patient(Patient("Testd", "Patientd", date(1971, 1, 2), "M",
+                                      chart_number="S-0004"))
+    assert repo.conn.reconnects == 1 and relay.accepted == 2
+    assert count(pg_server, db, "patients") == patients + 1  # once, not twice
+    assert count(pg_server, db, "audit_log") == entries + 1
+    assert repo.get_patient(saved.id).chart_number == "S-0004"
+    assert repo.audit_verify() is None
+
+
+def test_a_change_meeting_a_dead_connection_and_no_server_saves_nothing(relayed, relay,
+                                                                        pg_server):
+    repo, _visit, _interval, db = relayed
+    patients = count(pg_server, db, "patients")
+    relay.refuse()
+    relay.cut()
+    with pytest.raises(ConnectionLostError, match="cannot reach the clinic server"):
+        repo.save_patient(Patient("Testc", "Patientc", date(1970, 1, 2), "F"))
+    assert not repo.conn.in_transaction
+    assert count(pg_server, db, "patients") == patients
+    relay.accept()
+    repo.save_patient(Patient("Testc", "Patientc", date(1970, 1, 2), "F"))
+    assert count(pg_server, db, "patients") == patients + 1
     assert repo.audit_verify() is None
 
 

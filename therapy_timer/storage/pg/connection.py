@@ -277,13 +277,13 @@ class PgConnection:
         if self._lost_tx:
             raise ConnectionLostError(self._lost_message())
         wrapper = PgCursor(self, None, returning)
-        self._enqueue(wrapper, text, params)
         if self._replay is not None:
             self._replay.append((wrapper, text, params))
+        if not read:
+            self._queued.append(wrapper)
+        self._enqueue(wrapper, text, params)
         if read:
             self._settle()
-        else:
-            self._queued.append(wrapper)
         return wrapper
 
     def _enqueue(self, wrapper: PgCursor, text: str, params: tuple) -> None:
@@ -291,44 +291,51 @@ class PgConnection:
         try:
             cursor.execute(text, params)
         except psycopg.Error as exc:
-            self._fail_in_pipeline(exc)
+            self._dropped_before_answer(exc)
+            return
         wrapper._cursor = cursor
         self._unsynced = True
 
     def _settle(self) -> None:
-        """Sends what is queued and takes the answers (one round trip). A connection found
-        dead before anything of the transaction was answered is opened again and the
-        transaction sent again, whole (nothing of it can have been applied); after that, a
-        drop fails the transaction."""
+        """Sends what is queued and takes the answers (one round trip)."""
         if self._pipeline is None or not self._unsynced:
             return
         try:
             self._pipeline.sync()
         except psycopg.Error as exc:
             self._unsynced = False
-            if self._replay is not None and self._dropped() and self._opener is not None:
-                log.warning("the connection to %s dropped (%s): connecting again", self.where,
-                            exc)
-                self._resend()
-            else:
-                self._fail_in_pipeline(exc)
+            self._dropped_before_answer(exc)
+            return
+        self._answered()
+
+    def _answered(self) -> None:
         self._unsynced = False
         self._replay = None
         for wrapper in self._queued:
             self._changes += max(wrapper._cursor.rowcount, 0)
         self._queued.clear()
 
-    def _resend(self) -> None:
-        statements = self._replay or []
-        self._end_pipeline()
-        self._reopen()
-        self._start_pipeline(*self._begun)
-        for wrapper, text, params in statements:
-            self._enqueue(wrapper, text, params)
-        try:
-            self._pipeline.sync()
-        except psycopg.Error as exc:
+    def _dropped_before_answer(self, exc: psycopg.Error) -> None:
+        """A connection found dead before anything of the transaction was answered: nothing
+        of it can have been applied, so it is opened again and the transaction sent again,
+        whole. After an answer, a drop fails the transaction (``_fail_in_pipeline``)."""
+        if self._replay is None or not self._dropped() or self._opener is None:
             self._fail_in_pipeline(exc)
+        log.warning("the connection to %s dropped (%s): connecting again", self.where, exc)
+        statements, queued = self._replay, self._queued
+        self._end_pipeline()
+        self._reopen()  # ConnectionLostError when the server cannot be reached: nothing sent
+        self._start_pipeline(*self._begun)
+        self._replay, self._queued = None, queued  # no second resend: a drop now fails it
+        try:
+            for wrapper, text, params in statements:
+                cursor = self.raw.cursor(row_factory=_row_factory)
+                cursor.execute(text, params)
+                wrapper._cursor = cursor
+            self._pipeline.sync()
+        except psycopg.Error as error:
+            self._fail_in_pipeline(error)
+        self._answered()
 
     def _fail_in_pipeline(self, exc: psycopg.Error):
         error = translate(exc, self.where)
@@ -408,7 +415,18 @@ class PgConnection:
             statement = " ".join(words)
             lock = "READ ONLY" not in statement.upper()
         self._changes = 0
-        self._start_pipeline(statement, lock)
+        try:
+            self._start_pipeline(statement, lock)
+        except psycopg.Error as exc:  # found dead as BEGIN went out: nothing was sent
+            self._end_pipeline(exc)
+            if not self._dropped() or self._opener is None:
+                raise translate(exc, self.where) from exc
+            self._reopen()
+            try:
+                self._start_pipeline(statement, lock)
+            except psycopg.Error as again:
+                self._end_pipeline(again)
+                raise translate(again, self.where) from again
         self._replay = []
         return PgCursor(self, None)
 
