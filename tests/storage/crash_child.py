@@ -3,7 +3,8 @@
 After each call returns (so the change is committed) it writes one line to ``out`` saying what
 is now on disk. The parent kills it with SIGKILL at a random moment and checks every reported
 line against the reopened database. Run as a forked process, or as a script:
-``python crash_child.py DB SEED`` (reports on stdout).
+``python crash_child.py DB SEED`` (reports on stdout). ``DB`` is an SQLite file or a clinic
+server's URI: the crash tests run on both.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ CODES = ["97110", "97140", "97530", "97112", "97010"]
 
 def _latest(repo) -> datetime:
     row = repo.conn.execute(
-        'SELECT max(max(start), max(coalesce("end", start)), max(coalesce(heartbeat, start)))'
+        'SELECT max(start), max(coalesce("end", start)), max(coalesce(heartbeat, start))'
         " FROM intervals").fetchone()
     audit = repo.conn.execute("SELECT max(at) FROM audit_log").fetchone()
-    moments = [BASE] + [datetime.fromisoformat(t) for t in (row[0], audit[0]) if t]
+    moments = [BASE] + [datetime.fromisoformat(t) for t in (*row, audit[0]) if t]
     return max(moments)
 
 

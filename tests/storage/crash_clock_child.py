@@ -42,27 +42,31 @@ def _changed(rng: random.Random, wall: datetime) -> datetime:
     return wall + SET_BACK if wall + SET_BACK <= CEILING else wall
 
 
-def _computer_clock(db_path: str) -> datetime:
-    """The computer's wall clock goes on while the app is down: kept beside the database."""
+def _computer_clock(clock_file: str) -> datetime:
+    """The computer's wall clock goes on while the app is down: kept in a file of the
+    computer's (beside the SQLite database, or in the test's folder for a server's)."""
     try:
-        with open(db_path + ".wall", encoding="ascii") as handle:
+        with open(clock_file, encoding="ascii") as handle:
             return datetime.fromisoformat(handle.read().strip())
     except FileNotFoundError:
         return FIRST_WALL
 
 
-def _keep_computer_clock(db_path: str, wall: datetime) -> None:
-    part = db_path + ".wall.part"
+def _keep_computer_clock(clock_file: str, wall: datetime) -> None:
+    part = clock_file + ".part"
     with open(part, "w", encoding="ascii") as handle:
         handle.write(wall.isoformat())
-    os.replace(part, db_path + ".wall")
+    os.replace(part, clock_file)
 
 
-def run(db_path: str, seed: int, write) -> None:
-    """Loops forever (until killed); ``write(line)`` must flush before returning."""
+def run(db_path: str, seed: int, write, clock_file: str | None = None) -> None:
+    """Loops forever (until killed); ``write(line)`` must flush before returning.
+    ``db_path`` is the SQLite file or the server's URI; ``clock_file`` where the computer's
+    clock is kept (default: beside the SQLite file)."""
     rng = random.Random(seed)
+    clock_file = clock_file or db_path + ".wall"
     repo = open_repository(db_path)
-    wall = _computer_clock(db_path) + timedelta(seconds=rng.randrange(1, 60))  # down a while
+    wall = _computer_clock(clock_file) + timedelta(seconds=rng.randrange(1, 60))  # down a while
     if rng.random() < 0.5:  # the clock was changed while the app was closed
         wall = _changed(rng, wall)
     write(f"W {wall.isoformat()}")
@@ -90,7 +94,7 @@ def run(db_path: str, seed: int, write) -> None:
         mono += step
         if started and rng.random() < 0.25:  # someone changes the clock while a timer runs
             wall = _changed(rng, wall)
-        _keep_computer_clock(db_path, wall)
+        _keep_computer_clock(clock_file, wall)
         wall_delta = (wall - last_wall).total_seconds()
         real_delta = mono - last_mono
         if abs(wall_delta - real_delta) > TOLERANCE:  # what ClockWatch.check does

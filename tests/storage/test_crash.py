@@ -78,7 +78,7 @@ class Expected:
                 entry = self.entry(interval_id)
                 entry["end"] = datetime.fromisoformat(end)
 
-    def check(self, db: Path) -> int:
+    def check(self, db: Path | str) -> int:
         """Reopens the database and checks everything reported; returns running count."""
         repo = open_repository(db)
         try:
@@ -117,12 +117,14 @@ class Expected:
 
 
 @pytest.fixture
-def crash_db(tmp_path) -> Path:
-    path = tmp_path / "crash.db"
-    repo = open_repository(path)
+def crash_db(store_target) -> Path | str:
+    """The clinic the child records into: an SQLite file, or a database on the session's
+    clinic server (the child then dies with its transaction open on the server, which rolls
+    it back when the connection goes)."""
+    repo = open_repository(store_target)
     build_clinic(repo)
     repo.close()
-    return path
+    return store_target
 
 
 def _read_lines(fd: int, buffer: bytearray, until: str | None, timeout: float,
@@ -153,7 +155,7 @@ def _read_lines(fd: int, buffer: bytearray, until: str | None, timeout: float,
         selector.close()
 
 
-def _fork_child(db: Path, seed: int) -> tuple[int, int]:
+def _fork_child(db: Path | str, seed: int) -> tuple[int, int]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest

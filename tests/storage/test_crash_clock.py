@@ -73,8 +73,8 @@ class Expected:
         elif kind == "J":
             self.jumps += 1
 
-    def check(self, db: Path) -> None:
-        repo = open_repository(db)
+    def check(self, db: tuple[Path | str, str]) -> None:
+        repo = open_repository(db[0])
         try:
             assert repo.integrity_check() == "ok"
             assert repo.audit_verify() is None
@@ -91,23 +91,26 @@ class Expected:
 
 
 @pytest.fixture
-def crash_db(tmp_path) -> Path:
-    path = tmp_path / "crash.db"
-    repo = open_repository(path)
+def crash_db(store_target, tmp_path) -> tuple[Path | str, str]:
+    """The clinic (an SQLite file, or a database on the session's clinic server) and the
+    file the child keeps the computer's clock in."""
+    repo = open_repository(store_target)
     build_clinic(repo)
     repo.close()
-    return path
+    return store_target, str(tmp_path / "computer.wall")
 
 
-def _fork_child(db: Path, seed: int) -> tuple[int, int]:
+def _fork_child(db: tuple[Path | str, str], seed: int) -> tuple[int, int]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 0
         try:
             os.close(read_fd)
-            crash_clock_child.run(str(db), seed,
-                                  lambda line: os.write(write_fd, (line + "\n").encode()))
+            target, clock_file = db
+            crash_clock_child.run(str(target), seed,
+                                  lambda line: os.write(write_fd, (line + "\n").encode()),
+                                  clock_file)
         except BaseException as exc:  # report, then die
             try:
                 os.write(write_fd, f"ERROR {type(exc).__name__}: {exc}\n".encode())

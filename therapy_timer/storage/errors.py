@@ -35,6 +35,15 @@ class ConnectionLostError(StorageError):
     """The clinic server cannot be reached (down, restarting, the network dropped)."""
 
 
+class CommitOutcomeUnknownError(ConnectionLostError):
+    """The connection dropped while the server was committing a change: it may or may not
+    have been saved (the store never sends it twice). Look before entering it again."""
+
+
+class UnsupportedServerError(StorageError):
+    """The clinic server runs a PostgreSQL release older than the store supports."""
+
+
 class NotFoundError(StorageError, LookupError):
     """No record with that id."""
 
