@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -84,23 +83,21 @@ def clinic(repo) -> Clinic:
 
 class StoreMaker:
     """New, empty clinics on one database, as many as a test asks for: ``maker()`` gives a
-    target (an SQLite file, or a fresh database on the session's server), ``maker.kind``
-    says which database. For properties that want a new store per example."""
+    target (an SQLite database in memory, or a fresh database on the session's server),
+    ``maker.kind`` says which. For properties that want a new store per example."""
 
     #: A property's examples on the server: each example copies the template database
     #: (about 0.1 s), so the server runs fewer of them than the file does.
     SERVER_EXAMPLES = 8
 
-    def __init__(self, kind: str, folder, server=None, template=None) -> None:
+    def __init__(self, kind: str, server=None, template=None) -> None:
         self.kind = kind
-        self._folder = folder
         self._server = server
         self._template = template
-        self._names = itertools.count(1)
 
     def __call__(self):
         if self.kind == "sqlite":
-            return self._folder / f"clinic-{next(self._names)}.db"
+            return ":memory:"  # what the properties always used: the same SQL, no fsync
         return self._server.new_database(template=self._template)
 
     def settings(self, examples: int, **options) -> settings:
@@ -114,11 +111,11 @@ class StoreMaker:
 
 
 @pytest.fixture(params=STORES)
-def store_maker(request, tmp_path) -> StoreMaker:
+def store_maker(request) -> StoreMaker:
     """A maker of new clinics, on each database (see StoreMaker)."""
     if request.param == "sqlite":
-        return StoreMaker("sqlite", tmp_path)
-    return StoreMaker("postgresql", tmp_path, request.getfixturevalue("pg_server"),
+        return StoreMaker("sqlite")
+    return StoreMaker("postgresql", request.getfixturevalue("pg_server"),
                       request.getfixturevalue("pg_template"))
 
 
