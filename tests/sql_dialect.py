@@ -95,3 +95,32 @@ def set_schema_version(conn, version: int) -> None:
         conn.execute("UPDATE therapy_timer_meta SET schema_version = ? WHERE id = 1", (version,))
     else:
         conn.execute(f"PRAGMA user_version = {int(version)}")
+
+
+def fingerprint(target):
+    """What a refused open must leave exactly as it was: the file's bytes; on a server, every
+    table of the database with its rows (and no schema of ours added)."""
+    from therapy_timer.storage.dialect import is_server
+
+    if not is_server(str(target)):
+        import hashlib
+        from pathlib import Path
+
+        return hashlib.sha256(Path(target).read_bytes()).hexdigest()
+    conn = outside(target)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " ORDER BY tablename")]
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+    finally:
+        conn.close()
+
+
+def make_read_only(conn) -> None:
+    """The store's own session can no longer write: SQLite's ``query_only`` (what a
+    read-only file looks like to it), a read-only session on the server (a standby)."""
+    if is_pg(conn):
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    else:
+        conn.execute("PRAGMA query_only = ON")
