@@ -124,3 +124,30 @@ def make_read_only(conn) -> None:
         conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     else:
         conn.execute("PRAGMA query_only = ON")
+
+
+def guard_problems(conn) -> tuple[list[str], list[str]]:
+    """The guard triggers missing and those altered, on either database (both empty on a
+    database the app opened at the latest version)."""
+    if is_pg(conn):
+        from therapy_timer.storage.pg.store import trigger_problems
+
+        return trigger_problems(conn)
+    from therapy_timer.storage.migrations import trigger_problems
+
+    return trigger_problems(conn)
+
+
+def ordered_columns(conn, table: str) -> list[str]:
+    """A table's columns in their order (later versions add theirs at the end)."""
+    if is_pg(conn):
+        return [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = ? ORDER BY ordinal_position", (table,))]
+    return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
+def application_id(conn) -> int:
+    if is_pg(conn):
+        return int(conn.execute("SELECT application_id FROM therapy_timer_meta").fetchone()[0])
+    return int(conn.execute("PRAGMA application_id").fetchone()[0])
