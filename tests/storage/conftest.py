@@ -94,11 +94,17 @@ class StoreMaker:
         self.kind = kind
         self._server = server
         self._template = template
+        self.made: list[str] = []
 
     def __call__(self):
         if self.kind == "sqlite":
             return ":memory:"  # what the properties always used: the same SQL, no fsync
-        return self._server.new_database(template=self._template)
+        self.made.append(self._server.new_database(template=self._template))
+        return self.made[-1]
+
+    def drop_all(self) -> None:
+        for uri in self.made:
+            self._server.drop_database(uri)
 
     def settings(self, examples: int, **options) -> settings:
         """Hypothesis settings for a property run on this database: ``examples`` on the
@@ -114,9 +120,12 @@ class StoreMaker:
 def store_maker(request) -> StoreMaker:
     """A maker of new clinics, on each database (see StoreMaker)."""
     if request.param == "sqlite":
-        return StoreMaker("sqlite")
-    return StoreMaker("postgresql", request.getfixturevalue("pg_server"),
-                      request.getfixturevalue("pg_template"))
+        yield StoreMaker("sqlite")
+        return
+    maker = StoreMaker("postgresql", request.getfixturevalue("pg_server"),
+                       request.getfixturevalue("pg_template"))
+    yield maker
+    maker.drop_all()
 
 
 @pytest.fixture(scope="module", params=STORES)
@@ -124,9 +133,12 @@ def module_target(request, tmp_path_factory):
     """As ``store_target``, but one per module and database: for tests that only read a
     scene, or attack it and check that nothing changed (a scene built once is cheaper)."""
     if request.param == "sqlite":
-        return tmp_path_factory.mktemp("module-clinic") / "clinic.db"
+        yield tmp_path_factory.mktemp("module-clinic") / "clinic.db"
+        return
     server = request.getfixturevalue("pg_server")
-    return server.new_database(template=request.getfixturevalue("pg_template"))
+    uri = server.new_database(template=request.getfixturevalue("pg_template"))
+    yield uri
+    server.drop_database(uri)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -129,9 +129,13 @@ def new_db(request, tmp_path):
     """Makes new, empty databases on one database: ``new_db("v3")`` is a file of that name,
     or a new server database (empty: not the template's latest schema)."""
     if request.param == "sqlite":
-        return lambda name: tmp_path / f"{name}.db"
+        yield lambda name: tmp_path / f"{name}.db"
+        return
     server = request.getfixturevalue("pg_server")
-    return lambda _name: server.new_database()
+    made: list[str] = []
+    yield lambda _name: made.append(server.new_database()) or made[-1]
+    for uri in made:
+        server.drop_database(uri)
 
 
 def test_versions_are_numbered_in_order():

@@ -281,10 +281,13 @@ class ServerStoreMachine(StoreMachine):
 
 @pytest.fixture
 def server_machine(pg_server, pg_template):
+    made: list[str] = []
     ServerStoreMachine.new_target = staticmethod(
-        lambda: pg_server.new_database(template=pg_template))
+        lambda: made.append(pg_server.new_database(template=pg_template)) or made[-1])
     yield
     ServerStoreMachine.new_target = None
+    for uri in made:
+        pg_server.drop_database(uri)
 
 
 ServerStoreMachine.TestCase.settings = settings(

@@ -83,7 +83,8 @@ def _build_scene(path) -> Scene:
 def server_scene(pg_server, pg_template) -> Scene:
     """The scene on the server, built once: each test gets a copy (CREATE DATABASE from it)."""
     scene = _build_scene(pg_server.new_database(template=pg_template))
-    return Scene(scene.path.rsplit("/", 1)[1], scene.ids)
+    yield Scene(scene.path.rsplit("/", 1)[1], scene.ids)
+    pg_server.drop_database(scene.path)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -93,10 +94,13 @@ def scene(request, tmp_path) -> Scene:
     newest entries, which nothing else records). In a file (its anchor key in this test's
     config folder), or a fresh copy of the server's."""
     if request.param == "sqlite":
-        return _build_scene(tmp_path / "clinic.db")
+        yield _build_scene(tmp_path / "clinic.db")
+        return
     built = request.getfixturevalue("server_scene")
     server = request.getfixturevalue("pg_server")
-    return Scene(server.new_database(template=built.path), dict(built.ids))
+    copy = Scene(server.new_database(template=built.path), dict(built.ids))
+    yield copy
+    server.drop_database(copy.path)
 
 
 def on_server(scene) -> bool:
