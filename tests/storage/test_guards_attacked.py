@@ -182,7 +182,10 @@ def test_a_void_entry_that_gives_this_visit_no_reason_does_not_void_it(finalized
                  visit_id if target == "own" else amended_id, detail)
     with pytest.raises(REFUSED, match="voided only with its reason"):
         conn.execute("UPDATE visits SET status = 'void' WHERE id = ?", (visit_id,))
+        conn.execute("COMMIT")  # the refusal may come with the commit (a queued write)
     conn.execute("ROLLBACK")
+    assert conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone() == (
+        "finalized",)
 
 
 def test_the_store_still_voids_and_amends_finalized_visits(finalized):
