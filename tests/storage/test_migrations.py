@@ -276,7 +276,8 @@ def test_a_migration_failing_halfway_leaves_the_server_at_the_old_version(pg_ser
                                                                           monkeypatch):
     """PostgreSQL's DDL is transactional: the next migration's first statements (a table, an
     index, a guard trigger) and its version bump go with the statement that failed; the app's
-    open then says what failed, and the database is as it was, rows and all."""
+    open then says what failed, and the database is as it was, rows and all. (Server only: the
+    file's twin is test_a_failing_migration_leaves_the_previous_version.)"""
     path = pg_server.new_database()
     build_at(path, version)
     before = table_rows(path)
