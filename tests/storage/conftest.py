@@ -139,21 +139,3 @@ def module_target(request, tmp_path_factory):
     uri = server.new_database(template=request.getfixturevalue("pg_template"))
     yield uri
     server.drop_database(uri)
-
-
-def pytest_collection_modifyitems(config, items):
-    """``@pytest.mark.sqlite_only("why")``: a test that only the SQLite file can run says why
-    (a missing reason fails the collection), and its PostgreSQL parametrization, if a fixture
-    it uses brings one, is left out (``pytest -m sqlite_only`` lists them all)."""
-    kept, dropped = [], []
-    for item in items:
-        marks = list(item.iter_markers("sqlite_only"))
-        for mark in marks:
-            if not (mark.args and str(mark.args[0]).strip()):
-                raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs its reason")
-        callspec = getattr(item, "callspec", None)
-        on_server = callspec is not None and "postgresql" in callspec.params.values()
-        (dropped if marks and on_server else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
