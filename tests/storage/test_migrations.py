@@ -236,7 +236,7 @@ def test_version_5_gains_pause_and_clock_flag_columns_empty(new_db):
 
 
 @SQLITE_ONLY("a copy of the file beside it: the server migrates in one transaction instead "
-             "(test_a_failing_migration_leaves_the_previous_version)")
+             "(test_a_migration_failing_halfway_leaves_the_server_at_the_old_version)")
 def test_opening_an_older_database_backs_it_up_beside_itself_first(tmp_path):
     path = tmp_path / "clinic.db"
     build_at(path, 1)
