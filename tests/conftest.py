@@ -24,9 +24,11 @@ settings.register_profile("mutation", max_examples=MUTATION_EXAMPLES, deadline=N
 settings.load_profile(os.environ.get("THERAPY_TIMER_HYPOTHESIS", "default"))
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Under the mutation profile, caps a test's own ``@settings(max_examples=N)`` (and a
-    state machine's ``TestCase.settings``) at the profile's few examples."""
+    state machine's ``TestCase.settings``) at the profile's few examples. And the tests
+    marked ``sqlite_only`` (see ``_sqlite_only``)."""
+    _sqlite_only(config, items)
     if os.environ.get("THERAPY_TIMER_HYPOTHESIS") != "mutation":
         return
     for item in items:
@@ -41,6 +43,24 @@ def pytest_collection_modifyitems(items):
             cls.settings = settings(cls.settings, max_examples=min(
                 cls.settings.max_examples, MUTATION_EXAMPLES), deadline=None,
                 derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+
+
+def _sqlite_only(config, items) -> None:
+    """``@pytest.mark.sqlite_only("why")``: a test that only the SQLite file can run says why
+    (a missing reason fails the collection), and its PostgreSQL parametrization, if a fixture
+    it uses brings one, is left out (``pytest -m sqlite_only`` lists them all)."""
+    kept, dropped = [], []
+    for item in items:
+        marks = list(item.iter_markers("sqlite_only"))
+        for mark in marks:
+            if not (mark.args and str(mark.args[0]).strip()):
+                raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs its reason")
+        callspec = getattr(item, "callspec", None)
+        on_server = callspec is not None and "postgresql" in callspec.params.values()
+        (dropped if marks and on_server else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -151,8 +171,11 @@ def pg_template(pg_server):
 
 @pytest.fixture
 def pg_database(pg_server, pg_template):
-    """A fresh database on the session's server with a new clinic's schema: its URI."""
-    return pg_server.new_database(template=pg_template)
+    """A fresh database on the session's server with a new clinic's schema: its URI (dropped
+    after the test: hundreds of 9 MB copies would otherwise fill the server's folder)."""
+    uri = pg_server.new_database(template=pg_template)
+    yield uri
+    pg_server.drop_database(uri)
 
 
 #: The two databases the store runs on: every test asking for ``store_target`` runs on both.

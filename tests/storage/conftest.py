@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import settings
 
+from tests.conftest import STORES
 from therapy_timer.core.model import Discipline, Performer, Rule
 from therapy_timer.core.records import (
     InsurancePolicy,
@@ -75,12 +77,65 @@ def repo(store_target):
 
 
 @pytest.fixture
-def file_repo(tmp_path):
-    repository = open_repository(tmp_path / "clinic.db")
-    yield repository
-    repository.close()
-
-
-@pytest.fixture
 def clinic(repo) -> Clinic:
     return build_clinic(repo)
+
+
+class StoreMaker:
+    """New, empty clinics on one database, as many as a test asks for: ``maker()`` gives a
+    target (an SQLite database in memory, or a fresh database on the session's server),
+    ``maker.kind`` says which. For properties that want a new store per example."""
+
+    #: A property's examples on the server: each example copies the template database
+    #: (about 0.1 s), so the server runs fewer of them than the file does.
+    SERVER_EXAMPLES = 8
+
+    def __init__(self, kind: str, server=None, template=None) -> None:
+        self.kind = kind
+        self._server = server
+        self._template = template
+        self.made: list[str] = []
+
+    def __call__(self):
+        if self.kind == "sqlite":
+            return ":memory:"  # what the properties always used: the same SQL, no fsync
+        self.made.append(self._server.new_database(template=self._template))
+        return self.made[-1]
+
+    def drop_all(self) -> None:
+        for uri in self.made:
+            self._server.drop_database(uri)
+
+    def settings(self, examples: int, **options) -> settings:
+        """Hypothesis settings for a property run on this database: ``examples`` on the
+        file, at most SERVER_EXAMPLES on the server; capped further by the loaded profile
+        (the mutation profile's few examples)."""
+        if self.kind != "sqlite":
+            examples = min(examples, self.SERVER_EXAMPLES)
+        examples = min(examples, settings.default.max_examples)
+        return settings(settings.default, max_examples=examples, deadline=None, **options)
+
+
+@pytest.fixture(params=STORES)
+def store_maker(request) -> StoreMaker:
+    """A maker of new clinics, on each database (see StoreMaker)."""
+    if request.param == "sqlite":
+        yield StoreMaker("sqlite")
+        return
+    maker = StoreMaker("postgresql", request.getfixturevalue("pg_server"),
+                       request.getfixturevalue("pg_template"))
+    yield maker
+    maker.drop_all()
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_target(request, tmp_path_factory):
+    """As ``store_target``, but one per module and database: for tests that only read a
+    scene, or attack it and check that nothing changed (a scene built once is cheaper)."""
+    if request.param == "sqlite":
+        yield tmp_path_factory.mktemp("module-clinic") / "clinic.db"
+        return
+    server = request.getfixturevalue("pg_server")
+    uri = server.new_database(template=request.getfixturevalue("pg_template"))
+    yield uri
+    server.drop_database(uri)

@@ -30,6 +30,11 @@ from .conftest import T0, build_clinic
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Every test here attacks the clinic file's backup and restore (its -wal and -shm, links, pipes,
+#: SQLite headers, the file's bytes): the server's backup is ``backup --db URI`` (tests/cli).
+pytestmark = pytest.mark.sqlite_only(
+    "backup and restore of the clinic file: its journal files, links, pipes and headers")
+
 
 def minutes(n: int) -> timedelta:
     return timedelta(minutes=n)

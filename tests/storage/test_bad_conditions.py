@@ -1,19 +1,23 @@
 """Bad conditions: each gives a clear message naming the problem, writes nothing partial and
-loses nothing already saved."""
+loses nothing already saved. On both databases where the condition exists on both; the file's
+own conditions (permissions, folders, damaged pages, its size limit) are marked sqlite_only,
+with the server's counterpart beside them where it has one."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import sqlite3
 import stat
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.sql_dialect import fingerprint, make_read_only, outside, set_schema_version
 from tests.unprivileged import as_nobody
 from therapy_timer.core.records import Patient, VisitStatus
+from therapy_timer.storage.dialect import is_server
 from therapy_timer.storage.errors import (
     CorruptDatabaseError,
     DatabaseLockedError,
@@ -31,10 +35,13 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+SQLITE_ONLY = pytest.mark.sqlite_only
+
+
 @pytest.fixture
-def saved(tmp_path):
-    """A database file holding a clinic and one finalized visit."""
-    path = tmp_path / "clinic.db"
+def saved(store_target):
+    """A database (file or server) holding a clinic and one finalized visit."""
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
@@ -51,9 +58,10 @@ def test_locked_database_is_refused_then_works(saved):
     repo = open_repository(path, busy_timeout_ms=100)
     visit = repo.start_visit(clinic.other.id, clinic.pt.id, clinic.other_plan.id,
                              T0 + timedelta(hours=2))
-    other = sqlite3.connect(path, isolation_level=None)
+    other = outside(path)  # another program (on the server: another station) writing
     other.execute("BEGIN EXCLUSIVE")
-    with pytest.raises(DatabaseLockedError, match="locked by another program"):
+    with pytest.raises(DatabaseLockedError,
+                       match="locked by another program|busy with another station's change"):
         repo.start_interval(visit.id, "97110", "PT", T0 + timedelta(hours=2))
     other.execute("ROLLBACK")
     other.close()
@@ -86,13 +94,14 @@ def test_read_only_database_refuses_writes_and_keeps_data(saved):
     path, clinic, visit_id = saved
     repo = open_repository(path)
     before = repo.charge_lines(visit_id)
-    repo.conn.execute("PRAGMA query_only = ON")  # what a read-only file looks like to SQLite
-    with pytest.raises(ReadOnlyError, match="cannot be written"):
+    make_read_only(repo.conn)  # a read-only file; a read-only server (a standby)
+    with pytest.raises(ReadOnlyError, match="cannot be written|is read-only"):
         repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
     assert repo.charge_lines(visit_id) == before
     repo.close()
 
 
+@SQLITE_ONLY("a folder's permissions: a server has no folder of the clinic's to lock")
 def test_read_only_directory(saved):
     import shutil
     import tempfile
@@ -124,6 +133,7 @@ def test_read_only_directory(saved):
         shutil.rmtree(folder)
 
 
+@SQLITE_ONLY("the file's folder: a server database needs none")
 def test_folder_that_cannot_be_created(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
@@ -131,6 +141,8 @@ def test_folder_that_cannot_be_created(tmp_path):
         open_repository(blocker / "sub" / "clinic.db")
 
 
+@SQLITE_ONLY("the disk filled by PRAGMA max_page_count: the server's full disk is "
+             "test_a_full_server_disk_leaves_no_partial_finalize")
 def test_full_disk_leaves_no_partial_finalize(saved):
     path, clinic, visit_id = saved
     repo = open_repository(path)
@@ -167,6 +179,44 @@ def test_full_disk_leaves_no_partial_finalize(saved):
     repo.close()
 
 
+def test_a_full_server_disk_leaves_no_partial_finalize(pg_database):
+    """The server's counterpart of the full file: its disk fills in the middle of a finalize
+    (the charge lines' insert fails with SQLSTATE 53100, disk_full, as PostgreSQL raises it):
+    the store says so, the visit stays open with nothing half-written, and once space is
+    freed the same finalize goes through. Server only: the file's case is the test above."""
+    repo = open_repository(pg_database)
+    clinic = build_clinic(repo)
+    start = T0 + timedelta(days=1)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, start)
+    for n, code in enumerate(["97110", "97140", "97530", "97112"]):
+        repo.start_interval(visit.id, code, "PT", start + timedelta(minutes=15 * n))
+    repo.pause_visit(visit.id, start + timedelta(minutes=60))
+    repo.set_diagnoses(visit.id, ["R26.89", "M54.50"], validate=False)
+    audit_rows = len(repo.audit_entries(limit=100_000))
+    disk = outside(pg_database)
+    disk.execute("CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $x$ BEGIN"
+                 " RAISE EXCEPTION 'could not extend file: No space left on device'"
+                 " USING ERRCODE = 'disk_full'; END $x$")
+    disk.execute("CREATE TRIGGER full_disk BEFORE INSERT ON charge_lines FOR EACH ROW"
+                 " EXECUTE FUNCTION full_disk()")
+    try:
+        with pytest.raises(DiskFullError, match="disk of the clinic server .* is full"):
+            repo.finalize_visit(visit.id, None, "avery", start + timedelta(minutes=61))
+        assert repo.get_visit(visit.id).status is VisitStatus.OPEN
+        assert repo.charge_lines(visit.id) == []
+        assert len(repo.audit_entries(limit=100_000)) == audit_rows
+    finally:
+        disk.execute("DROP TRIGGER full_disk ON charge_lines")  # space freed
+        disk.execute("DROP FUNCTION full_disk()")
+        disk.close()
+    assert repo.audit_verify() is None
+    lines = repo.finalize_visit(visit.id, None, "avery", start + timedelta(minutes=61))
+    assert sum(line.units for line in lines) == 4
+    repo.close()
+
+
+@SQLITE_ONLY("a file that is not a database: on a server, another program's database is "
+             "test_another_programs_database_is_refused_unchanged")
 def test_not_an_sqlite_file_is_refused_unchanged(tmp_path):
     path = tmp_path / "notes.db"
     path.write_bytes(b"Dear diary, " * 100)
@@ -176,6 +226,7 @@ def test_not_an_sqlite_file_is_refused_unchanged(tmp_path):
     assert digest(path) == before
 
 
+@SQLITE_ONLY("pages scribbled over in the file: a server's data files are the server's")
 def test_damaged_database_is_reported(saved):
     path, _, _ = saved
     size = path.stat().st_size
@@ -191,32 +242,40 @@ def test_damaged_database_is_reported(saved):
             repo.close()
 
 
-def test_foreign_sqlite_database_is_refused_unchanged(tmp_path):
-    path = tmp_path / "recipes.db"
-    conn = sqlite3.connect(path)
+def test_another_programs_database_is_refused_unchanged(store_target, tmp_path, request):
+    if is_server(str(store_target)):  # a new database, not the clinic's template copy
+        path = request.getfixturevalue("pg_server").new_database()
+    else:
+        path = tmp_path / "recipes.db"
+    conn = outside(path)
     conn.execute("CREATE TABLE recipes (name TEXT)")
     conn.execute("INSERT INTO recipes VALUES ('soup')")
     conn.commit()
     conn.close()
-    before = digest(path)
+    before = fingerprint(path)
     with pytest.raises(ForeignDatabaseError, match="another program"):
         open_repository(path)
-    assert digest(path) == before
-    assert not (tmp_path / "recipes.db-wal").exists()
+    assert fingerprint(path) == before
+    if is_server(str(path)):
+        assert list(before) == ["recipes"]  # nothing of ours was created beside it
+    else:
+        assert not (tmp_path / "recipes.db-wal").exists()
 
 
 def test_newer_schema_is_refused_unchanged(saved):
     path, _, _ = saved
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 99")
-    conn.execute("PRAGMA journal_mode = DELETE")
+    conn = outside(path)
+    set_schema_version(conn, 99)
+    if not is_server(str(path)):
+        conn.execute("PRAGMA journal_mode = DELETE")  # no -wal beside it: the bytes say all
     conn.close()
-    before = digest(path)
+    before = fingerprint(path)
     with pytest.raises(SchemaTooNewError, match="newer Therapy Timer"):
         open_repository(path)
-    assert digest(path) == before
+    assert fingerprint(path) == before
 
 
+@SQLITE_ONLY("file modes of the database, its -wal and -shm: the server keeps its own files")
 def test_database_and_folder_permissions(tmp_path, monkeypatch):
     from therapy_timer.paths import db_path
 
@@ -237,6 +296,7 @@ def test_database_and_folder_permissions(tmp_path, monkeypatch):
     assert stat.S_IMODE(loose.stat().st_mode) == 0o600
 
 
+@SQLITE_ONLY("where the SQLite file lives by default; a server is named by its URI")
 def test_db_path_precedence(tmp_path):
     from therapy_timer.paths import ENV_DB, db_path
 
@@ -246,33 +306,66 @@ def test_db_path_precedence(tmp_path):
     assert db_path(None, {}).name == "therapy-timer.db"
 
 
-def test_log_is_private_and_never_names_patients(tmp_path):
+@contextlib.contextmanager
+def app_log(folder):
+    """The app's log set up as at start-up (DEBUG), taken down afterwards: yields its file."""
     import logging
 
-    from therapy_timer.demo import FIRST, LAST, build_demo_file
     from therapy_timer.logging_setup import setup_logging
 
-    log_file = setup_logging(tmp_path / "logs", level=logging.DEBUG)
+    log_file = setup_logging(folder, level=logging.DEBUG)
+    logger = logging.getLogger("therapy_timer")
     try:
-        build_demo_file(tmp_path / "demo.db", seed=3, end_date=T0.date())
-        repo = open_repository(tmp_path / "demo.db")
-        for item in repo.crashed_intervals():
-            repo.resolve_crashed(item.interval.id, "stop-at-last-alive", user="t", now=T0)
-        repo.close()
-        for handler in logging.getLogger("therapy_timer").handlers:
+        yield log_file
+        for handler in logger.handlers:
             handler.flush()
     finally:
-        logger = logging.getLogger("therapy_timer")
         for handler in list(logger.handlers):
             if getattr(handler, "_therapy_timer", False):
                 logger.removeHandler(handler)
                 handler.close()
         logger.setLevel(logging.NOTSET)
+
+
+@SQLITE_ONLY("time: the demo's three months take about 11 s to write to the server; the "
+             "server's log is test_the_server_log_never_names_patients_nor_the_password")
+def test_log_is_private_and_never_names_patients(tmp_path):
+    from therapy_timer.demo import FIRST, LAST, build_demo_file
+
+    with app_log(tmp_path / "logs") as log_file:
+        build_demo_file(tmp_path / "demo.db", seed=3, end_date=T0.date())
+        repo = open_repository(tmp_path / "demo.db")
+        for item in repo.crashed_intervals():
+            repo.resolve_crashed(item.interval.id, "stop-at-last-alive", user="t", now=T0)
+        repo.close()
     text = log_file.read_text()
     assert "opened database" in text
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
     for name in FIRST + LAST:
+        assert name not in text
+
+
+def test_the_server_log_never_names_patients_nor_the_password(pg_database, tmp_path):
+    """The server's counterpart of the test above: a clinic written over a URI that carries a
+    password (the test server trusts 127.0.0.1, so any password opens it) logs neither the
+    patients' names nor the password."""
+    uri = pg_database.replace("postgresql://postgres@", "postgresql://postgres:Sw0rdf1sh@")
+    with app_log(tmp_path / "logs") as log_file:
+        repo = open_repository(uri)
+        clinic = build_clinic(repo)
+        visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+        repo.start_interval(visit.id, "97110", "PT", T0)
+        repo.heartbeat(T0 + timedelta(minutes=9))
+        repo.close()
+        repo = open_repository(uri)  # the timer left running: recovered at the next start
+        for item in repo.crashed_intervals():
+            repo.resolve_crashed(item.interval.id, "stop-at-last-alive", user="t", now=T0)
+        repo.close()
+    text = log_file.read_text()
+    assert "opened the clinic server 127.0.0.1" in text
+    assert "Sw0rdf1sh" not in text
+    for name in ("Testa", "Patienta", "Testb", "Patientb", "1EG4TE5MK73"):
         assert name not in text
 
 
@@ -308,5 +401,6 @@ def test_two_processes_write_at_once_without_corruption(saved):
     assert repo.audit_verify() is None
     assert [len(repo.intervals_for(v)) for v in visits] == [60, 60]
     assert len(repo.running_intervals()) == 2
-    assert repo.db["intervals"].count == 121  # plus the finalized visit's one
+    assert repo.conn.execute("SELECT count(*) FROM intervals").fetchone()[0] == 121  # and the
+    # finalized visit's one
     repo.close()

@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from therapy_timer.core.live import LiveTally
@@ -34,8 +34,8 @@ NOTICED = datetime(2026, 11, 20, 14, 10, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def clinic(tmp_path):
-    repo = open_repository(tmp_path / "clinic.db")  # a real SQLite file
+def clinic(store_target):
+    repo = open_repository(store_target)  # a real SQLite file, or a clinic server
     yield build_clinic(repo)
     repo.close()
 
@@ -239,8 +239,8 @@ def test_an_unknown_answer_is_refused_with_its_name(clinic):
         clinic.repo.resolve_clock_flags([started.id], user="a", now=NOTICED)
 
 
-def test_flags_with_the_new_keys_survive_reopening_the_file(tmp_path):
-    path = tmp_path / "clinic.db"
+def test_flags_with_the_new_keys_survive_reopening_the_file(store_target):
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     _visit, started, _flagged = set_back_during_97110(clinic)
@@ -313,11 +313,17 @@ STEPS = st.lists(st.tuples(st.integers(1, 600),
                  min_size=1, max_size=12)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=STEPS, answer=st.sampled_from([None, "measured"]))
-def test_the_stored_duration_is_what_the_monotonic_clock_measured(steps, answer):
-    repo = open_repository(":memory:")
+def test_the_stored_duration_is_what_the_monotonic_clock_measured(store_maker):
+    @store_maker.settings(60)
+    @given(steps=STEPS, answer=st.sampled_from([None, "measured"]))
+    def prop(steps, answer):
+        the_stored_duration_is_what_the_monotonic_clock_measured(store_maker(), steps, answer)
+
+    prop()
+
+
+def the_stored_duration_is_what_the_monotonic_clock_measured(target, steps, answer):
+    repo = open_repository(target)
     try:
         clinic = build_clinic(repo)
         visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)

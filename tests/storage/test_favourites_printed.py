@@ -127,8 +127,8 @@ def test_bulk_marks_cover_more_visits_than_one_query_takes(clinic):
     assert marks == {a.id: T0, b.id: T0}
 
 
-def test_favourites_and_printed_marks_survive_reopening_the_file(tmp_path):
-    path = tmp_path / "clinic.db"
+def test_favourites_and_printed_marks_survive_reopening_the_file(store_target):
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)

@@ -7,6 +7,9 @@ import pytest
 from therapy_timer.storage import icd_index
 from therapy_timer.storage.icd_index import IcdIndex, IndexDescriber, ensure_index, index_path
 
+pytestmark = pytest.mark.sqlite_only(
+    "the ICD-10-CM index is a cache file of each computer's, never the clinic's database")
+
 
 @pytest.fixture
 def index(icd_cache):

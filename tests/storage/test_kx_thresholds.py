@@ -25,16 +25,16 @@ def minutes(n: int) -> timedelta:
     return timedelta(minutes=n)
 
 
-def test_first_use_seeds_every_shipped_year(file_repo):
-    entries = file_repo.kx_entries()
+def test_first_use_seeds_every_shipped_year(repo):
+    entries = repo.kx_entries()
     assert [(e.kx.year, e.kx.threshold_cents, e.origin) for e in entries] == [
         (2022, 215000, "shipped"), (2023, 223000, "shipped"), (2024, 233000, "shipped"),
         (2025, 241000, "shipped"), (2026, 248000, "shipped")]
     assert entries[-1].entered_by == "Therapy Timer (resources/kx_thresholds.toml)"
     assert entries[-1].entered_at.isoformat() == "2026-12-01T00:00:00+00:00"  # the file's as_of
     # Opening again writes nothing.
-    path = file_repo.path
-    file_repo.close()
+    path = repo.path
+    repo.close()
     again = open_repository(path)
     try:
         assert again.seed_kx_thresholds() == []
@@ -43,26 +43,26 @@ def test_first_use_seeds_every_shipped_year(file_repo):
         again.close()
 
 
-def test_the_clinic_enters_a_year_audited_with_who(file_repo):
-    entry = file_repo.set_kx_threshold(2027, 255000, 300000, "v", "  CY2027 PFS  final rule ",
+def test_the_clinic_enters_a_year_audited_with_who(repo):
+    entry = repo.set_kx_threshold(2027, 255000, 300000, "v", "  CY2027 PFS  final rule ",
                                        "Avery Stone", now=T0)
     assert (entry.kx, entry.origin, entry.entered_by, entry.entered_at) == (
         KxYear(2027, 255000, 300000, "V", "CY2027 PFS final rule"), "clinic", "Avery Stone", T0)
-    assert file_repo.kx_thresholds()[2027].threshold_cents == 255000
-    [audit] = file_repo.audit_entries("kx_threshold", 2027)
+    assert repo.kx_thresholds()[2027].threshold_cents == 255000
+    [audit] = repo.audit_entries("kx_threshold", 2027)
     assert (audit.user, audit.action) == ("Avery Stone", "set")
     assert json.loads(audit.detail) == {"old": None, "new": {
         "threshold_cents": 255000, "review_cents": 300000, "confidence": "V",
         "source": "CY2027 PFS final rule"}}
     # A correction of a shipped year records what it replaced.
-    file_repo.set_kx_threshold(2026, 248000, 300000, "V", "CMS MLN", "Blake Reed", now=T0)
-    [audit] = file_repo.audit_entries("kx_threshold", 2026)
+    repo.set_kx_threshold(2026, 248000, 300000, "V", "CMS MLN", "Blake Reed", now=T0)
+    [audit] = repo.audit_entries("kx_threshold", 2026)
     assert json.loads(audit.detail)["old"] == {"threshold_cents": 248000,
                                                "review_cents": 300000, "confidence": "S",
                                                "source": "proactivechart.com, postacutetools"
                                                ".com, alsintegratedsvc.com; no CMS CR text "
                                                "found", "origin": "shipped"}
-    assert file_repo.audit_verify() is None
+    assert repo.audit_verify() is None
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -71,15 +71,14 @@ def test_the_clinic_enters_a_year_audited_with_who(file_repo):
     ((2200, 255000, 300000, "V", "CMS", "pat"), "year 2200 is outside 1999-2100"),
     ((2027, 255000, 300000, "V", "", "pat"), "say where the amount comes from"),
 ])
-def test_bad_entries_are_refused_and_nothing_changes(file_repo, args, message):
+def test_bad_entries_are_refused_and_nothing_changes(repo, args, message):
     with pytest.raises(InvalidDataError, match=message):
-        file_repo.set_kx_threshold(*args, now=T0)
-    assert sorted(file_repo.kx_thresholds()) == [2022, 2023, 2024, 2025, 2026]
-    assert file_repo.audit_entries("kx_threshold") == []
+        repo.set_kx_threshold(*args, now=T0)
+    assert sorted(repo.kx_thresholds()) == [2022, 2023, 2024, 2025, 2026]
+    assert repo.audit_entries("kx_threshold") == []
 
 
-def test_a_newer_release_updates_shipped_years_and_only_offers_beside_the_clinics(file_repo):
-    repo = file_repo
+def test_a_newer_release_updates_shipped_years_and_only_offers_beside_the_clinics(repo):
     repo.set_kx_threshold(2027, 255000, 300000, "S", "a newsletter", "pat", now=T0)
     newer = {2026: KxYear(2026, 248000, 300000, "V", "CMS CR 14000"),
              2027: KxYear(2027, 256000, 300000, "V", "CY2027 PFS final rule")}
@@ -107,9 +106,9 @@ def test_a_newer_release_updates_shipped_years_and_only_offers_beside_the_clinic
         repo.accept_kx_offer(2027, "pat")
 
 
-def test_a_read_only_older_file_bills_with_the_shipped_seed(tmp_path):
-    repo = open_repository(tmp_path / "x.db")
-    repo.conn.execute("DROP TABLE kx_thresholds")  # as a file read without migrating it
+def test_a_read_only_older_file_bills_with_the_shipped_seed(store_target):
+    repo = open_repository(store_target)
+    repo.conn.execute("DROP TABLE kx_thresholds")  # as a database read without migrating it
     assert repo.kx_thresholds()[2026].threshold_cents == 248000
     repo.close()
 
@@ -123,8 +122,8 @@ def _medicare_visit(clinic, start):
     return visit
 
 
-def test_a_2027_medicare_visit_finalizes_with_2026s_threshold_then_2027s(file_repo):
-    clinic = build_clinic(file_repo)
+def test_a_2027_medicare_visit_finalizes_with_2026s_threshold_then_2027s(repo):
+    clinic = build_clinic(repo)
     repo = clinic.repo
     repo.set_prior_kx(clinic.patient.id, 2027, "PT+SLP", 247000, user="desk")
     first = _medicare_visit(clinic, JAN_5)

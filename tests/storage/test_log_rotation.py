@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from therapy_timer.logging_setup import rotate
+
+pytestmark = pytest.mark.sqlite_only("the app's own log files: no clinic database is opened")
 
 
 def test_small_or_missing_log_is_left_alone(tmp_path):

@@ -1,5 +1,9 @@
 """Schema migrations: every earlier version migrates to the latest with no data lost; each step
-is atomic; a broken step leaves the file at the version before it."""
+is atomic; a broken step leaves the file at the version before it. On both databases: a
+server database is built at each earlier version by the same migrations in PostgreSQL's words
+(storage/pg/schema.py), holds the same rows, and the app's open takes it to the latest with
+every guard in place. What only the file has (its backup beside itself before migrating, the
+anchor key, PRAGMA application_id) is marked sqlite_only."""
 
 from __future__ import annotations
 
@@ -7,13 +11,24 @@ import sqlite3
 
 import pytest
 
+from tests.sql_dialect import (
+    REFUSED,
+    application_id,
+    guard_problems,
+    ordered_columns,
+    outside,
+)
 from therapy_timer.storage import migrations
 from therapy_timer.storage.audit import GENESIS, entry_hash
 from therapy_timer.storage.db import APPLICATION_ID, connect
+from therapy_timer.storage.dialect import is_pg, is_server, table_columns
 from therapy_timer.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from therapy_timer.storage.pg import schema as pg_schema
 from therapy_timer.storage.repository import open_repository
 
 from .conftest import T0
+
+SQLITE_ONLY = pytest.mark.sqlite_only
 
 _V1_FINALIZE = '{"lines":[["97110",["GP"],2,9000]]}'
 # Rows valid in schema version 1 (every later version must keep them).
@@ -48,16 +63,28 @@ V1_ROWS = {
 }
 
 
-def build_at(path, version: int) -> None:
+def schema_at(path, version: int):
+    """A new database (an SQLite file, or an empty server database) at schema ``version``,
+    by the app's own migrations up to it: its connection."""
+    if is_server(str(path)):
+        conn = outside(path)
+        pg_schema.migrate(conn, "the test's server database", MIGRATIONS, target=version)
+        assert pg_schema.schema_version(conn) == version
+        return conn
     conn = connect(path)
     migrate(conn, target=version)
     assert migrations.schema_version(conn) == version
+    return conn
+
+
+def build_at(path, version: int) -> None:
+    conn = schema_at(path, version)
     conn.execute("BEGIN")
     status = V1_ROWS["visits"][0].index("finalized")
     for table, rows in V1_ROWS.items():
         marks = ",".join("?" * len(rows[0]))
         # Later versions add columns at the end: name the version-1 columns.
-        names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][:len(rows[0])]
+        names = ordered_columns(conn, table)[:len(rows[0])]
         columns = ", ".join(f'"{name}"' for name in names)
         if table == "visits":
             # From version 3 a finalized visit's intervals are frozen, and from version 8 a
@@ -70,17 +97,22 @@ def build_at(path, version: int) -> None:
     conn.executemany("UPDATE visits SET status = ?, finalized_at = ?, billing_json = ?"
                      " WHERE id = ?", [(row[status], row[15], row[17], row[0])
                                        for row in V1_ROWS["visits"]])
+    if is_pg(conn):  # rows written with their ids: the identities go on after them
+        for table in V1_ROWS:
+            if "id" in ordered_columns(conn, table):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                             f" (SELECT max(id) FROM {table}))")
     conn.execute("COMMIT")
     conn.close()
 
 
 def table_rows(path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(path)
+    conn = outside(path)
     try:
         out = {}
         for table, rows in V1_ROWS.items():
             width = len(rows[0])
-            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][:width]
+            columns = ordered_columns(conn, table)[:width]
             names = ", ".join(f'"{c}"' for c in columns)
             out[table] = conn.execute(f"SELECT {names} FROM {table} ORDER BY 1").fetchall()
         return out
@@ -92,18 +124,48 @@ def table_rows(path) -> dict[str, list[tuple]]:
 EARLIER = [number for number, _, _ in MIGRATIONS[:-1]]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_db(request, tmp_path):
+    """Makes new, empty databases on one database: ``new_db("v3")`` is a file of that name,
+    or a new server database (empty: not the template's latest schema)."""
+    if request.param == "sqlite":
+        yield lambda name: tmp_path / f"{name}.db"
+        return
+    server = request.getfixturevalue("pg_server")
+    made: list[str] = []
+    yield lambda _name: made.append(server.new_database()) or made[-1]
+    for uri in made:
+        server.drop_database(uri)
+
+
 def test_versions_are_numbered_in_order():
     assert [number for number, _, _ in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
 
 
+@pytest.mark.parametrize("number", [number for number, _, _ in MIGRATIONS],
+                         ids=[f"v{number}" for number, _, _ in MIGRATIONS])
+def test_every_migration_statement_has_its_postgresql_words(number):
+    """Appending a migration appends it for both databases: each statement translates (a
+    guard trigger the translation cannot take fails here, naming it); the builds at every
+    version below run them all on the server."""
+    [statements] = [statements for n, _, statements in MIGRATIONS if n == number]
+    assert statements
+    for statement in statements:
+        translated = pg_schema.pg_statements(statement)
+        assert translated and all(s.strip() for s in translated), statement
+        if statement.lstrip().upper().startswith("CREATE TRIGGER"):
+            assert len(translated) == 2 and "RAISE EXCEPTION" in translated[0], translated
+
+
 @pytest.mark.parametrize("version", EARLIER)
-def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
-    path = tmp_path / f"v{version}.db"
+def test_every_earlier_version_migrates_without_losing_data(new_db, version):
+    path = new_db(f"v{version}")
     build_at(path, version)
     assert table_rows(path) == V1_ROWS
     repo = open_repository(path)
     assert repo.schema_version == LATEST_VERSION
-    assert repo.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert application_id(repo.conn) == APPLICATION_ID
+    assert guard_problems(repo.conn) == ([], [])
     repo.close()
     assert table_rows(path) == V1_ROWS
     repo = open_repository(path)
@@ -148,14 +210,14 @@ def test_every_earlier_version_migrates_without_losing_data(tmp_path, version):
     repo.close()
 
 
-def test_version_5_gains_pause_and_clock_flag_columns_empty(tmp_path):
-    path = tmp_path / "v5.db"
+def test_version_5_gains_pause_and_clock_flag_columns_empty(new_db):
+    path = new_db("v5")
     build_at(path, 5)
     repo = open_repository(path)
     try:
         assert repo.schema_version == LATEST_VERSION
-        visits = {r[1] for r in repo.conn.execute("PRAGMA table_info(visits)")}
-        intervals = {r[1] for r in repo.conn.execute("PRAGMA table_info(intervals)")}
+        visits = table_columns(repo.conn, "visits")
+        intervals = table_columns(repo.conn, "intervals")
         assert "paused_codes" in visits and "clock_flag" in intervals
         assert repo.conn.execute("SELECT count(*) FROM visits WHERE paused_codes IS NOT NULL"
                                  ).fetchone()[0] == 0
@@ -173,6 +235,8 @@ def test_version_5_gains_pause_and_clock_flag_columns_empty(tmp_path):
     assert table_rows(path)["visits"][0] == V1_ROWS["visits"][0]
 
 
+@SQLITE_ONLY("a copy of the file beside it: the server migrates in one transaction instead "
+             "(test_a_migration_failing_halfway_leaves_the_server_at_the_old_version)")
 def test_opening_an_older_database_backs_it_up_beside_itself_first(tmp_path):
     path = tmp_path / "clinic.db"
     build_at(path, 1)
@@ -189,6 +253,8 @@ def test_opening_an_older_database_backs_it_up_beside_itself_first(tmp_path):
     assert len(list(tmp_path.glob("*.bak"))) == 1
 
 
+@SQLITE_ONLY("the file's migrate(); the server's is "
+             "test_a_migration_failing_halfway_leaves_the_server_at_the_old_version")
 def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     path = tmp_path / "broken.db"
     build_at(path, 1)
@@ -205,8 +271,47 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     assert table_rows(path) == V1_ROWS
 
 
-def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
-    path = tmp_path / "v6.db"
+@pytest.mark.parametrize("version", [1, LATEST_VERSION - 1])
+def test_a_migration_failing_halfway_leaves_the_server_at_the_old_version(pg_server, version,
+                                                                          monkeypatch):
+    """PostgreSQL's DDL is transactional: the next migration's first statements (a table, an
+    index, a guard trigger) and its version bump go with the statement that failed; the app's
+    open then says what failed, and the database is as it was, rows and all. (Server only: the
+    file's twin is test_a_failing_migration_leaves_the_previous_version.)"""
+    path = pg_server.new_database()
+    build_at(path, version)
+    before = table_rows(path)
+    number, description, statements = MIGRATIONS[version]
+    broken = [*MIGRATIONS[:version], (number, description, [
+        "CREATE TABLE half_done (id INTEGER PRIMARY KEY, note TEXT)",
+        "CREATE INDEX half_done_note ON half_done(note)",
+        "CREATE TRIGGER half_done_guard BEFORE DELETE ON half_done"
+        " BEGIN SELECT RAISE(ABORT, 'kept'); END",
+        *statements[:1], "CREATE INDEX bad ON no_such_table(x)", *statements[1:]])]
+    monkeypatch.setattr(migrations, "MIGRATIONS", broken)
+    monkeypatch.setattr(migrations, "LATEST_VERSION", number)
+    with pytest.raises(Exception, match="no_such_table"):
+        open_repository(path)
+    conn = outside(path)
+    try:
+        assert pg_schema.schema_version(conn) == version
+        assert conn.execute("SELECT to_regclass('half_done'), to_regclass('half_done_note'),"
+                            " to_regprocedure('tt_half_done_guard()')").fetchone() == (
+            None, None, None)
+    finally:
+        conn.close()
+    assert table_rows(path) == before == V1_ROWS
+    monkeypatch.undo()
+    repo = open_repository(path)  # the real migrations then go through
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        assert guard_problems(repo.conn) == ([], [])
+    finally:
+        repo.close()
+
+
+def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(new_db):
+    path = new_db("v6")
     build_at(path, 6)
     repo = open_repository(path)
     try:
@@ -214,7 +319,7 @@ def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
         conn = repo.conn
 
         def refused(sql: str, args=()) -> str:
-            with pytest.raises(sqlite3.DatabaseError) as caught:
+            with pytest.raises(REFUSED) as caught:
                 conn.execute(sql, args)
             return str(caught.value)
 
@@ -237,13 +342,15 @@ def test_version_6_gains_clinic_day_columns_guarded_like_the_rest(tmp_path):
         assert "CHECK" in refused(
             "INSERT INTO payments (visit_id, cents, method, received_at, user, kind)"
             " VALUES (1, 1, 'cash', 'x', 'desk', 'gift')").upper()
-        plans = {r[1] for r in conn.execute("PRAGMA table_info(plans)")}
+        plans = table_columns(conn, "plans")
         assert {"diagnoses", "onset_date", "referring_name", "referring_npi"} <= plans
         assert repo.integrity_check() == "ok"
     finally:
         repo.close()
 
 
+@SQLITE_ONLY("the audit anchor and its key: the server's log carries no keyed hashes (its "
+             "guards: test_every_earlier_version_migrates_without_losing_data)")
 def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_dirs):
     """Version 8 (issue 11): the entries written before stay as they were (unsigned, covered by
     the chain), the anchor starts at the next entry, and every later entry is signed."""
@@ -267,7 +374,7 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
         assert "keyed hashes: 1 entries from entry 2 signed with anchor key " \
                f"{key_id}" in report.checked
         # A finalized visit takes no new charge line, even on a migrated file.
-        with pytest.raises(sqlite3.DatabaseError, match="frozen at finalize"):
+        with pytest.raises(REFUSED, match="frozen at finalize"):
             repo.conn.execute("INSERT INTO charge_lines (visit_id, line_no, code, units,"
                               " minutes, fee_cents, charge_cents) VALUES (1, 2, '97140', 1,"
                               " 10, 5000, 5000)")
@@ -276,13 +383,30 @@ def test_version_7_gains_the_anchor_and_the_new_guards(tmp_path, _isolated_user_
 
 
 @pytest.mark.parametrize("version", EARLIER)
-def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
-    """verify opens an older file without migrating it: it checks what that version has and
-    says what it could not check."""
+def test_verify_reads_every_earlier_version_as_it_is(new_db, version, capsys):
+    """verify opens an older database without migrating it: it checks what that version has
+    and says what it could not check (the command's words: on the file; the command on a
+    server is the CLI's, tests/cli)."""
     from therapy_timer.cli import main
 
-    path = tmp_path / f"v{version}.db"
+    path = new_db(f"v{version}")
     build_at(path, version)
+    repo = open_repository(path, migrate_schema=False)
+    try:
+        report = repo.verify_report()
+        assert report.problems == []
+        assert "finalized visits: 1 of 2 visits, their 1 charge lines as their finalize" \
+               " entries recorded" in report.checked
+    finally:
+        repo.close()
+    conn = outside(path)
+    try:
+        assert (pg_schema.schema_version(conn) if is_pg(conn)
+                else migrations.schema_version(conn)) == version
+    finally:
+        conn.close()
+    if is_server(str(path)):
+        return
     capsys.readouterr()
     assert main(["verify", "--db", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -298,8 +422,8 @@ def test_verify_reads_every_earlier_version_as_it_is(tmp_path, version, capsys):
     assert migrations.schema_version(connect(path)) == version
 
 
-def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_path):
-    path = tmp_path / "v7.db"
+def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(new_db):
+    path = new_db("v7")
     build_at(path, 7)
     repo = open_repository(path)
     try:
@@ -307,7 +431,7 @@ def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_pa
         conn = repo.conn
 
         def refused(sql: str, args=()) -> str:
-            with pytest.raises(sqlite3.DatabaseError) as caught:
+            with pytest.raises(REFUSED) as caught:
                 conn.execute(sql, args)
             return str(caught.value)
 
@@ -334,13 +458,13 @@ def test_version_7_gains_documented_descriptions_and_ids_are_never_erased(tmp_pa
         repo.close()
 
 
-def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
+def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(new_db):
     """Version 10 (issue 12): the upgrade seeds every shipped year as "shipped"; the clinic's
     own entry is audited, never deleted, and a newer shipped value is only offered beside it.
     (Built at 8, the last version before 10 on every branch: 9's contents do not matter.)"""
     from therapy_timer.core.rules_data import KxYear
 
-    path = tmp_path / "v8.db"
+    path = new_db("v8")
     build_at(path, 8)
     repo = open_repository(path)
     try:
@@ -356,9 +480,9 @@ def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
         assert repo.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
         repo.set_kx_threshold(2027, 255000, 300000, "V", "CY2027 PFS final rule", "pat",
                               now=T0.replace(hour=18))
-        with pytest.raises(sqlite3.DatabaseError, match="is kept"):
+        with pytest.raises(REFUSED, match="is kept"):
             repo.conn.execute("DELETE FROM kx_thresholds WHERE year = 2027")
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(REFUSED):
             repo.conn.execute("UPDATE kx_thresholds SET review_cents = 1000 WHERE year = 2027")
         # A newer release ships another 2027: offered, the clinic's amount stays.
         newer = {2027: KxYear(2027, 256000, 300000, "V", "CMS MLN page")}
@@ -373,10 +497,10 @@ def test_version_8_gains_kx_thresholds_seeded_from_the_shipped_file(tmp_path):
         repo.close()
 
 
-def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_path):
+def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(new_db):
     """Version 11 (issue 12): CMS's NCCI PTP pairs and MUEs the clinic imports, with their
     release. An upgraded file has none: billing keeps the shipped seed until an import."""
-    path = tmp_path / "v8.db"
+    path = new_db("v8")
     build_at(path, 8)
     repo = open_repository(path)
     try:
@@ -385,7 +509,7 @@ def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_p
             assert repo.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
         assert repo.rule_release("ncci") is None and repo.ncci_pairs() is None
         assert repo.mue_limits() == {}
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(REFUSED):
             repo.conn.execute("INSERT INTO rule_releases (kind, version, files, rows_read,"
                               " rows_kept, imported_at, imported_by) VALUES ('fees', 'x', '[]',"
                               " 0, 0, '2026-11-20', 'pat')")
@@ -394,14 +518,14 @@ def test_version_8_gains_empty_ncci_releases_and_keeps_billing_on_the_seed(tmp_p
     assert table_rows(path) == V1_ROWS
 
 
-def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(tmp_path):
+def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(new_db):
     """Issue 12: the undated allowed amounts of earlier versions stay in force on every date
     of service; new amounts from 1 January leave earlier dates alone; clinic codes start
     empty. (Built at the version just before 12, whatever the other migrations are.)"""
     from datetime import date
 
     before = max(number for number, _, _ in MIGRATIONS if number < 12)
-    path = tmp_path / f"v{before}.db"
+    path = new_db(f"v{before}")
     build_at(path, before)
     repo = open_repository(path)
     try:
@@ -420,7 +544,7 @@ def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(t
         assert repo.clinic_codes() == []
         repo.save_clinic_code("97799", "Unlisted rehab service (ours)", "timed", ["PT"])
         assert repo.code_catalog().get("97799").clinic
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(REFUSED):
             repo.conn.execute("INSERT INTO payer_allowed (payer_id, code, cents) VALUES"
                               " (1, '97110', 1)")  # one amount per code and start date
         assert repo.integrity_check() == "ok"

@@ -107,9 +107,11 @@ def test_a_refused_import_leaves_the_previous_pairs_whole(clinic, tmp_path, rows
     assert repo.ncci_pairs() == before and repo.rule_release("ncci").version == "v321r0"
 
 
-def test_an_import_killed_mid_transaction_leaves_the_previous_pairs_in_use(tmp_path):
-    """SIGKILL while the new pairs are written (old ones deleted, not committed)."""
-    db = tmp_path / "clinic.db"
+def test_an_import_killed_mid_transaction_leaves_the_previous_pairs_in_use(store_target,
+                                                                           tmp_path):
+    """SIGKILL while the new pairs are written (old ones deleted, not committed): the file's
+    journal, or the server dropping the dead station's transaction, keeps the old ones."""
+    db = store_target
     with open_repository(db) as repo:
         repo.import_ncci([release(tmp_path, V1, [ptp_row("97110", "97112")])], now=T0)
     big = release(tmp_path, V2, [ptp_row("97140", "97530"), ptp_row("97530", "97164")]

@@ -95,8 +95,8 @@ def test_a_finalized_visit_is_never_paused(clinic):
     assert summary.visit.paused_codes == ()
 
 
-def test_the_pause_survives_reopening_the_file(tmp_path):
-    path = tmp_path / "clinic.db"
+def test_the_pause_survives_reopening_the_file(store_target):
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     visit = running_visit(clinic, "97140")
@@ -215,8 +215,8 @@ def test_naive_times_are_refused(clinic):
         clinic.repo.flag_clock_jump(T0.replace(tzinfo=None), T0, 10, 0)
 
 
-def test_flags_survive_reopening_the_file(tmp_path):
-    path = tmp_path / "clinic.db"
+def test_flags_survive_reopening_the_file(store_target):
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     visit = running_visit(clinic, "97110")

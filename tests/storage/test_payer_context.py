@@ -23,8 +23,8 @@ def minutes(n: int) -> timedelta:
 
 
 @pytest.fixture
-def clinic(file_repo):
-    return build_clinic(file_repo)
+def clinic(repo):
+    return build_clinic(repo)
 
 
 def test_store_refuses_a_medicare_payer_with_the_per_code_rule(clinic):
@@ -99,17 +99,15 @@ def test_insured_patient_keeps_the_payers_switches(clinic):
                                                                    ("97530", "CQ")}
 
 
-def test_a_medicare_per_code_payer_stored_by_an_older_version_is_refused_not_billed(
-        clinic, tmp_path):
-    import sqlite3
-
+def test_a_medicare_per_code_payer_stored_by_an_older_version_is_refused_not_billed(clinic):
+    from tests.sql_dialect import outside
     from therapy_timer.core.model import BillingError
 
     repo = clinic.repo
     visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
     repo.start_interval(visit.id, "97110", "PT", T0)
     repo.pause_visit(visit.id, T0 + minutes(20))
-    conn = sqlite3.connect(tmp_path / "clinic.db")  # as an older version could have saved it
+    conn = outside(repo.path)  # as an older version could have saved it
     conn.execute("UPDATE payers SET rule = 'per-code' WHERE id = ?", (clinic.medicare.id,))
     conn.commit()
     conn.close()

@@ -155,8 +155,8 @@ def test_an_amendment_carries_the_payments_of_the_visit_it_replaces(clinic):
     assert [p.cents for p in repo.payments_for(amended.id)] == [2000, 500]
 
 
-def test_payments_survive_reopening_the_file(tmp_path):
-    path = tmp_path / "clinic.db"
+def test_payments_survive_reopening_the_file(store_target):
+    path = store_target
     repo = open_repository(path)
     clinic = build_clinic(repo)
     visit = finalized_visit(clinic)

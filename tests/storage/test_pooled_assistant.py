@@ -19,8 +19,8 @@ def minutes(n: float) -> timedelta:
 
 
 @pytest.fixture
-def clinic(file_repo):
-    return build_clinic(file_repo)
+def clinic(repo):
+    return build_clinic(repo)
 
 
 def timed_visit(clinic, start, code, performer, length):

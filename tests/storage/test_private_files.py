@@ -6,9 +6,14 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from tests.pdf.clinic import build
 from tests.unprivileged import as_nobody
 from therapy_timer.storage.repository import open_repository
+
+pytestmark = pytest.mark.sqlite_only(
+    "file modes of the database, its -wal, -shm and journals: the server keeps its own files")
 
 
 def _mode(path) -> int:

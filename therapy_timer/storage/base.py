@@ -101,8 +101,16 @@ class RepositoryBase:
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise translate(exc, self.where) from exc
+        except BaseException as exc:
+            # The server opens the transaction, then waits for the write lock: a wait that
+            # timed out must not leave the session in an aborted transaction (every later
+            # read would fail until a restart).
+            if self.conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    self.conn.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.where) from exc
+            raise
         try:
             yield self.conn
             self.conn.execute("COMMIT")

@@ -67,8 +67,8 @@ class KxThresholdsMixin(RepositoryBase):
         schema opened as it is) bills with the shipped seed."""
         try:
             rows = self._rows("SELECT * FROM kx_thresholds ORDER BY year")
-        except Exception as exc:  # no table: a file read without migrating it
-            if "no such table" not in str(exc):
+        except Exception as exc:  # no table: a database read without migrating it
+            if "no such table" not in str(exc) and "does not exist" not in str(exc):
                 raise
             rows = []
         return {int(r["year"]): _kx(r) for r in rows} or dict(default_kx())
