@@ -388,6 +388,15 @@ class PgConnection:
             return
         manager.__exit__(None, None, None)
 
+    def unpipelined(self) -> psycopg.Connection:
+        """The raw connection for a bulk step inside the transaction (COPY, which pipeline
+        mode refuses): what is queued is sent and answered, the transaction goes on
+        unpipelined. Only for the administrator's tools (``server migrate``)."""
+        self._settle()
+        self._replay = None
+        self._end_pipeline()
+        return self.raw
+
     def set_trace_callback(self, callback) -> None:
         """Like sqlite3's: ``callback(sql)`` for each statement sent (tests count queries)."""
         self._trace = callback
@@ -615,8 +624,11 @@ def connect(conninfo: str, where: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS
 def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
               application_name: str) -> psycopg.Connection:
     try:
+        # No server-side prepared statements: a statement skipped in an aborted pipeline
+        # could leave psycopg believing one was prepared ("prepared statement _pg3_7 does
+        # not exist"); the store's statements are small, their planning is cheap.
         raw = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                              application_name=application_name)
+                              application_name=application_name, prepare_threshold=None)
     except psycopg.Error as exc:
         raise translate(exc, where) from exc
     raw.adapters.register_loader("numeric", _NumericLoader)

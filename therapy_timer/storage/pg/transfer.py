@@ -230,6 +230,7 @@ def _guards_off(pg, where: str) -> None:
     clinic whose own checks passed; verify runs on the result before it commits)."""
     try:
         pg.execute("SET LOCAL session_replication_role = replica")
+        pg.execute("SELECT 1").fetchone()  # its answer now (a queued write answers later)
     except StorageError:
         raise InvalidDataError(
             f"{where}: the user in --to may not copy a clinic's records as they are (that "
@@ -251,7 +252,8 @@ def _copy_rows(src: sqlite3.Connection, pg, source: Path, have, wanted) -> dict[
         columns = ", ".join(_quote(c) for c in wanted[table])
         count = 0
         try:
-            with pg.raw.cursor().copy(f"COPY {_quote(table)} ({columns}) FROM STDIN") as copy:
+            raw = pg.unpipelined()
+            with raw.cursor().copy(f"COPY {_quote(table)} ({columns}) FROM STDIN") as copy:
                 for row in src.execute(f"SELECT {columns} FROM {_quote(table)}"):
                     copy.write_row(row)
                     count += 1
