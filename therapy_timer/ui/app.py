@@ -96,12 +96,13 @@ def run_app(args: argparse.Namespace) -> int:
     app = make_application()
     install_excepthook(check)
 
-    from therapy_timer.paths import db_path
     from therapy_timer.storage.errors import StorageError
     from therapy_timer.storage.repository import open_repository
     from therapy_timer.ui.main_window import MainWindow
+    from therapy_timer.ui.station.target import start_target
 
-    path = db_path(getattr(args, "db", None))
+    # --db, else THERAPY_TIMER_DB, else the server Settings > This computer saved, else the file.
+    path = start_target(getattr(args, "db", None))
     try:
         repo = open_repository(path)
     except StorageError as exc:

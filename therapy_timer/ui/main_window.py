@@ -137,6 +137,12 @@ class MainWindow(QMainWindow):
         # A server is named by repo.path (its address without the password).
         shown = str(repo.path) if db_path and getattr(repo, "on_server", False) else db_path
         self.statusBar().showMessage(f"Database: {shown}" if shown else "")
+        # Where the data is and whether the server answers, checked on each heartbeat.
+        from therapy_timer.ui.station.status import StationStatus
+
+        self.station_status = StationStatus(repo, self.settings, self.clock)
+        self.statusBar().addPermanentWidget(self.station_status)
+        self.heartbeat_timer.timeout.connect(self.station_status.check)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -575,6 +581,7 @@ class MainWindow(QMainWindow):
         user = self._controller.user if self._controller is not None else None
         SettingsDialog.edit(self.repo, parent=self, user=user or None)
         self.apply_clinic_zone()
+        self.station_status.refresh()  # a new station name
         self.today.refresh()
         if self._controller is not None and self._controller.visit is not None:
             self.visit_panel.load()
