@@ -166,6 +166,19 @@ def start_target(cli_value: str | os.PathLike | None = None,
     return db_path(None, environ)
 
 
+def start_hint(cli_value: str | os.PathLike | None = None,
+               settings: QSettings | None = None,
+               environ: Mapping[str, str] | None = None) -> str:
+    """When the start opened the saved server and failed: how to work on meanwhile."""
+    from therapy_timer.paths import ENV_DB
+
+    environ = os.environ if environ is None else environ
+    if cli_value or environ.get(ENV_DB) or saved_choice(settings) is None:
+        return ""
+    return ("This computer is set (Settings > This computer) to open the clinic server. To "
+            "open this computer's own file instead, start it with `therapy-timer --db FILE`.")
+
+
 def overridden(environ: Mapping[str, str] | None = None,
                argv: list[str] | None = None) -> str | None:
     """What makes this run ignore the saved choice (``--db`` or ``THERAPY_TIMER_DB``)."""
