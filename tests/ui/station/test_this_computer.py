@@ -127,7 +127,7 @@ def test_the_page_sits_on_this_computer_with_the_file_chosen(dialog, qsettings):
     page = dialog.station
     assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "This computer"
     assert page.isVisible() and page.local.isChecked()
-    assert page.data_file.text().endswith("/therapy-timer/therapy-timer.db")
+    assert page.data_file.text() == "~/xdg_data_home/therapy-timer/therapy-timer.db"
     assert not page.server_form.isEnabled()
     assert page.station.placeholderText() == target.host_name()
     assert target.station_name(qsettings) == target.host_name()
@@ -333,7 +333,7 @@ def test_saved_per_station_without_the_password(qtbot, dialog, qsettings, scram,
     qtbot.mouseClick(again.save_button, LEFT)
     assert again.message.text() == (
         f"Saved: this station is 'Room 2'; from the next start it opens this computer's file "
-        f"{again.data_file.text()}.")
+        f"{again.data_path}.")
     assert target.saved_choice(qsettings) is None
     again.worker.shutdown()
 

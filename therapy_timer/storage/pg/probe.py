@@ -145,10 +145,20 @@ def ping(repo) -> None:
     """
     if not repo.on_server:
         return
+    import psycopg
+
+    from therapy_timer.storage.pg.connection import translate
+
+    conn = repo.conn
+    if conn.closed:
+        raise ConnectionLostError(f"cannot reach {conn.where} (the connection was closed)")
     try:
-        repo.conn.execute("SELECT 1").fetchone()
+        conn.execute("SELECT 1").fetchone()
+    except psycopg.Error as exc:  # met before the store's own translation
+        error = translate(exc, conn.where)
+        if isinstance(error, ConnectionLostError):
+            raise error from exc
     except ConnectionLostError:
         raise
-    except StorageError as exc:  # a busy server still answered
-        if "cannot reach" in str(exc):
-            raise ConnectionLostError(str(exc)) from exc
+    except StorageError:  # a busy server still answered
+        return

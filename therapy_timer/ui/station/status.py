@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QWidget
@@ -31,7 +30,7 @@ LOST_STYLE = "color: #a40000; font-weight: 700; padding: 0 6px;"
 
 def where_text(repo, settings: QSettings | None = None) -> str:
     """Where ``repo``'s data is, as the status bar names it."""
-    from therapy_timer.ui.station.target import station_name
+    from therapy_timer.ui.station.target import home_relative, station_name
 
     if getattr(repo, "on_server", False):
         from therapy_timer.storage.pg.store import describe
@@ -42,10 +41,7 @@ def where_text(repo, settings: QSettings | None = None) -> str:
     path = str(getattr(repo, "path", "") or "")
     if not path or path == ":memory:":
         return "This computer: (a database in memory)"
-    home = str(Path.home())
-    if path.startswith(home + "/"):
-        path = "~" + path[len(home):]
-    return f"This computer: {path}"
+    return f"This computer: {home_relative(path)}"
 
 
 class StationStatus(QLabel):

@@ -58,6 +58,12 @@ def set_station_name(name: str, settings: QSettings | None = None) -> None:
     store.sync()
 
 
+def home_relative(path: str | os.PathLike) -> str:
+    """``/home/ann/.local/share/x.db`` as ``~/.local/share/x.db`` (shorter on screen)."""
+    text, home = os.fspath(path), str(Path.home())
+    return "~" + text[len(home):] if text.startswith(home + os.sep) else text
+
+
 def is_local(host: str) -> bool:
     return not host or host in LOCAL_HOSTS or host.startswith("/")
 

@@ -139,7 +139,9 @@ class ThisComputerPage(Page):
         self.kind = QButtonGroup(self)
         self.kind.addButton(self.local)
         self.kind.addButton(self.server)
-        self.data_file = QLabel(str(db_path(None, {}, create_dir=False)))
+        self.data_path = db_path(None, {}, create_dir=False)
+        self.data_file = QLabel(station_target.home_relative(self.data_path))
+        self.data_file.setToolTip(str(self.data_path))
         self.data_file.setObjectName("dataFile")
         self.data_file.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.data_file.setAccessibleName("This computer's data file")
@@ -364,7 +366,7 @@ class ThisComputerPage(Page):
         self.dirty = False
         name = station_target.station_name(self.settings)
         where = (f"the clinic server {after.shown()}" if after is not None
-                 else f"this computer's file {self.data_file.text()}")
+                 else f"this computer's file {self.data_path}")
         text = f"Saved: this station is {name!r}" + (
             f"; from the next start it opens {where}" if changed else "") + "."
         if kept:
