@@ -437,3 +437,27 @@ def test_switching_is_refused_while_a_timer_runs_here(qtbot, home_clinic, qsetti
     assert target.saved_choice(qsettings).database == _name(pg_database)
     page.worker.shutdown()
     win.close()
+
+
+def test_restart_now_closes_the_window_and_starts_the_app_again(qtbot, store, qsettings,
+                                                                 monkeypatch):
+    from PySide6.QtCore import QProcess
+
+    from therapy_timer.ui.dialogs import Ask
+
+    win = _window(qtbot, store, qsettings, str(store.path))
+    page = _settings_of(qtbot, win, qsettings)
+    asked, started = [], []
+    monkeypatch.setattr(ThisComputerPage, "ask_restart",
+                        classmethod(lambda cls, parent, where: asked.append(where) or True))
+    monkeypatch.setattr(Ask, "confirm", classmethod(lambda *a, **k: True))  # nothing runs
+    monkeypatch.setattr(QProcess, "startDetached",
+                        staticmethod(lambda program, args, folder: started.append(
+                            (program, args)) or (True, 1)))
+    monkeypatch.setattr(sys, "argv", ["therapy-timer"])
+    fill(qtbot, page, "127.0.0.1", 5432, "therapy_timer", "therapy_timer_station")
+    qtbot.mouseClick(page.save_button, LEFT)
+    assert asked == ["the clinic server 127.0.0.1/therapy_timer"]
+    assert started == [(sys.executable, ["-m", "therapy_timer"])]
+    assert not win.isVisible()
+    page.worker.shutdown()

@@ -149,9 +149,7 @@ def ping(repo) -> None:
 
     from therapy_timer.storage.pg.connection import translate
 
-    conn = repo.conn
-    if conn.closed:
-        raise ConnectionLostError(f"cannot reach {conn.where} (the connection was closed)")
+    conn = repo.conn  # a connection that reconnects does so here, on its next call
     try:
         conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:  # met before the store's own translation
