@@ -146,7 +146,8 @@ def test_on_a_server_only_this_stations_timer_refuses_a_switch(qtbot, qsettings,
     repo.close()
 
 
-def test_pictures_of_the_page_and_of_a_second_station(qtbot, pg_server, pg_template, shots):
+def test_pictures_of_the_page_and_of_a_second_station(qtbot, pg_server, pg_template, shots,
+                                                     tmp_path):
     """Settings > This computer at the front desk after a Test connection, and the front
     desk's window on the clinic server (the second station of a clinic)."""
     if not pg_server.sql("SELECT 1 FROM pg_database WHERE datname = 'therapy_timer'"):
@@ -158,7 +159,7 @@ def test_pictures_of_the_page_and_of_a_second_station(qtbot, pg_server, pg_templ
         # Room 1 times a visit; the front desk (this window) shows it on Today.
         room1 = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, NOW)
         repo.start_interval(room1.id, "97110", "PT", NOW)
-    settings = QSettings(str(shots / "front-desk.ini"), QSettings.Format.IniFormat)
+    settings = QSettings(str(tmp_path / "front-desk.ini"), QSettings.Format.IniFormat)
     settings.clear()
     target.set_station_name("Front desk", settings)
     target.save_choice(target.ServerChoice("127.0.0.1", pg_server.port, "therapy_timer",
