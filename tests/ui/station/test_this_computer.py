@@ -461,3 +461,56 @@ def test_restart_now_closes_the_window_and_starts_the_app_again(qtbot, store, qs
     assert started == [(sys.executable, ["-m", "therapy_timer"])]
     assert not win.isVisible()
     page.worker.shutdown()
+
+
+# --- TLS against a server that speaks it (a clinic CA and the server's certificate) ---
+
+@pytest.fixture(scope="module")
+def tls_server():
+    from tests.cli.test_server_commands import make_certificates
+    from tests.pg_server import Server
+
+    server = Server().init()
+    ca = make_certificates(server.data)
+    with (server.data / "postgresql.conf").open("a") as conf:
+        conf.write("ssl = on\n")
+    server.start()
+    server.ca = ca
+    uri = server.new_database()
+    repo = open_repository(uri)
+    seed_clinic(repo)
+    repo.close()
+    server.clinic = _name(uri)
+    yield server
+    server.destroy()
+
+
+def test_tls_require_and_verify_full_with_the_clinics_ca(qtbot, dialog, tls_server, tmp_path,
+                                                         monkeypatch):
+    page = dialog.station
+    fill(qtbot, page, "127.0.0.1", tls_server.port, tls_server.clinic, "postgres", "require")
+    probe, text = run_test(qtbot, page)
+    assert text == f"Connected: clinic Harbor Test Therapy, 2 patients, schema {LATEST_VERSION}."
+    # verify-full: the certificate is for "localhost", signed by the clinic's CA.
+    monkeypatch.setattr(ThisComputerPage, "ask_ca_file",
+                        classmethod(lambda c, p: str(tls_server.ca)))
+    _retype(qtbot, page.host, "localhost")
+    page.tls.setCurrentIndex(page.tls.findData("verify-full"))
+    qtbot.mouseClick(page.ca_button, LEFT)
+    probe, text = run_test(qtbot, page)
+    assert probe.ok, text
+    # The same CA, the server reached by another name than its certificate's.
+    _retype(qtbot, page.host, "127.0.0.1")
+    probe, text = run_test(qtbot, page)
+    assert probe.kind == "tls"
+    assert text.startswith(f"TLS check failed: the clinic server 127.0.0.1:{tls_server.port}/"
+                           f"{tls_server.clinic}'s certificate is not the one the CA file "
+                           "vouches for")
+    # Another CA than the one that signed the server's certificate.
+    subprocess.run(["openssl", "req", "-new", "-x509", "-days", "30", "-nodes", "-subj",
+                    "/CN=Some other CA", "-keyout", "other.key", "-out", "other-ca.pem"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    _retype(qtbot, page.host, "localhost")
+    _retype(qtbot, page.ca_file, str(tmp_path / "other-ca.pem"))
+    probe, text = run_test(qtbot, page)
+    assert probe.kind == "tls", text
