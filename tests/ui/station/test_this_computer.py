@@ -514,3 +514,16 @@ def test_tls_require_and_verify_full_with_the_clinics_ca(qtbot, dialog, tls_serv
     _retype(qtbot, page.ca_file, str(tmp_path / "other-ca.pem"))
     probe, text = run_test(qtbot, page)
     assert probe.kind == "tls", text
+
+
+def test_closing_settings_with_an_unsaved_station_asks_first(qtbot, dialog, qsettings,
+                                                             monkeypatch):
+    asked = []
+    monkeypatch.setattr(Page, "ask_discard",
+                        classmethod(lambda cls, parent, what: asked.append(what) or False))
+    dialog.tabs.setCurrentWidget(dialog.practice)
+    qtbot.keyClicks(dialog.station.station, "Room 3")
+    dialog.reject()
+    assert asked == ["the database and station settings"]
+    assert dialog.isVisible() and dialog.tabs.currentWidget() is dialog.workstation
+    assert qsettings.value(target.NAME_KEY) is None  # nothing written
