@@ -143,6 +143,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Database: {shown}" if shown else "")
         self.clock_notice = ClockNotice(self.clock, self)
         self.statusBar().addPermanentWidget(self.clock_notice)
+        # Where the data is and whether the server answers, checked on each heartbeat.
+        from therapy_timer.ui.station.status import StationStatus
+
+        self.station_status = StationStatus(repo, self.settings, self.clock)
+        self.statusBar().addPermanentWidget(self.station_status)
+        self.heartbeat_timer.timeout.connect(self.station_status.check)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -585,6 +591,7 @@ class MainWindow(QMainWindow):
         user = self._controller.user if self._controller is not None else None
         SettingsDialog.edit(self.repo, parent=self, user=user or None)
         self.apply_clinic_zone()
+        self.station_status.refresh()  # a new station name
         self.today.refresh()
         if self._controller is not None and self._controller.visit is not None:
             self.visit_panel.load()

@@ -1,1 +1,3 @@
-"""The station of a clinic: what makes this computer one of several (issue 14)."""
+"""The station: this computer as one of the clinic's (issue 14): where its data is (Settings >
+This computer), its name, the status bar's "where and whether connected", and its clock
+measured against the server's."""
