@@ -214,6 +214,16 @@ def test_sqlite_feed_notices_another_connections_commit_not_its_own(tmp_path):
         other.save_patient(replace(other.get_patient(1), phone="555-0101"))
         assert feed.drain() == [Change.everything("another connection committed")]
         assert feed.drain() == []  # once per commit seen
+        # A running timer's heartbeat (the other window, every few seconds) is no news.
+        from therapy_timer.core.model import Performer
+
+        visit = other.start_visit(1, 1, None, T0)
+        other.start_interval(visit.id, "97110", Performer.PT, T0)
+        assert feed.drain() == [Change.everything("another connection committed")]
+        assert other.heartbeat(T0 + timedelta(minutes=2)) == 1
+        assert feed.drain() == []
+        other.stop_interval(other.intervals_for(visit.id)[0].id, T0 + timedelta(minutes=9))
+        assert feed.drain() == [Change.everything("another connection committed")]
         feed.close()
         mine.close()
         assert feed.drain() == []  # a closed connection: nothing, no error

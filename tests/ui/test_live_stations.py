@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from tests.ui.conftest import START, seed_clinic
+from tests.ui.shots import saved_shot
 from therapy_timer.core.records import Practice
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui.clock import FakeClock
@@ -98,11 +99,21 @@ def test_a_timer_started_on_a_shows_on_bs_open_visit_screen(stations, qtbot):
     qtbot.mouseClick(a.visit_panel.tiles.tiles["97530"], LEFT)
     qtbot.waitUntil(lambda: b.controller.running_codes() == ("97530",), timeout=SECOND)
     assert b.visit_panel.now_running.text().startswith("▶ 97530")
+    # B selects the recorded row; A stops the timer and starts another: B's row stays chosen.
+    b.visit_panel.table.selectRow(0)
+    first = b.visit_panel.interval_model.interval_at(0).id
+    clock.advance(minutes=5)
+    qtbot.mouseClick(a.visit_panel.tiles.tiles["97110"], LEFT)  # one-on-one: 97530 stops
+    qtbot.waitUntil(lambda: b.controller.running_codes() == ("97110",), timeout=SECOND)
+    assert b.visit_panel.interval_model.rowCount() == 2
+    rows = b.visit_panel.table.selectionModel().selectedRows()
+    assert [b.visit_panel.interval_model.interval_at(i.row()).id for i in rows] == [first]
 
 
 def test_a_finalize_on_a_makes_bs_open_visit_read_only_with_a_notice(stations, qtbot,
-                                                                     monkeypatch):
+                                                                     monkeypatch, shots):
     a, b, clinic, clock = stations
+    b.resize(1366, 768)
     visit_id = _start_timer_on(a, clinic.patient.id, qtbot)
     b.show_visit(visit_id)
     assert b.visit_panel.tiles.isEnabled()
@@ -121,6 +132,8 @@ def test_a_finalize_on_a_makes_bs_open_visit_read_only_with_a_notice(stations, q
     assert panel.read_only_notice.text() == (
         "Finalized on another station by Dana Test, PT at 8:10 AM: read only")
     assert panel.finalize_button.text() == "Review"
+    notice = "Finalized on another station by Dana Test, PT at 8:10 AM: read only"
+    saved_shot(b, shots / "second-station-read-only.png", texts=[notice, "Sample, Ada"])
     # A tap that still reached B's controller is refused, saying why; nothing is stored.
     said = []
     monkeypatch.setattr(Ask, "warn", classmethod(lambda cls, _p, _t, text: said.append(text)))
@@ -262,3 +275,55 @@ def test_two_windows_on_one_sqlite_file_follow_each_other(qtbot, tmp_path):
             win.close()
         repo_a.close()
         repo_b.close()
+
+
+def test_bs_long_list_keeps_its_scroll_position_and_selection(stations, qtbot):
+    """A reload for another station's change does not move B's list under the finger."""
+    from therapy_timer.core.records import Patient
+
+    a, b, clinic, clock = stations
+    repo = clinic.repo
+    for n in range(30):
+        patient = repo.save_patient(Patient(f"Pat{n:02d}", f"Test{n:02d}"))
+        repo.start_visit(patient.id, clinic.pt2.id, None, clock.now())
+    qtbot.waitUntil(lambda: b.today.model.rowCount() == 30, timeout=SECOND)
+    table = b.today.table
+    table.selectRow(20)
+    chosen = b.today.model.row(20).visit.id
+    bar = table.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(bar.maximum() // 2)
+    kept = bar.value()
+    _start_timer_on(a, clinic.patient.id, qtbot)
+    qtbot.waitUntil(lambda: b.today.model.rowCount() == 31, timeout=SECOND)
+    assert bar.value() == kept
+    rows = table.selectionModel().selectedRows()
+    assert [b.today.model.row(i.row()).visit.id for i in rows] == [chosen]
+
+
+def test_bs_preview_is_rebuilt_only_for_the_visit_it_shows(stations, qtbot):
+    """A payment on another visit reloads B's list (its money columns) but leaves the
+    superbill on screen as it is; a payment on the previewed visit rebuilds it."""
+    a, b, clinic, clock = stations
+    first = _finalized_visit(clinic, clock)
+    clock.advance(minutes=30)
+    second = _finalized_visit(clinic, clock)
+    clock.advance(minutes=60)
+    b.show_frontdesk()
+    desk = b.frontdesk
+    qtbot.waitUntil(lambda: len(desk.model.rows()) == 2, timeout=10 * SECOND)
+    row = [r.visit_id for r in desk.model.rows()].index(first)
+    with qtbot.waitSignal(desk.document_ready, timeout=10 * SECOND):
+        desk.table.selectRow(row)
+    built = []
+    desk.document_ready.connect(built.append)
+    with qtbot.waitSignal(desk.listed, timeout=5 * SECOND):
+        a.repo.record_payment(second, 1000, "cash", "", clock.now(), user="A")
+    qtbot.wait(300)
+    assert built == []
+    assert desk.selected_visit() == first
+    assert {r.visit_id: r.paid_cents for r in desk.model.rows()} == {first: 0, second: 1000}
+    a.repo.record_payment(first, 2000, "card", "", clock.now(), user="A")
+    qtbot.waitUntil(lambda: built == ["superbill"], timeout=5 * SECOND)
+    assert desk.selected_visit() == first
+    assert desk.payments.model.cell_text(0, 1) == "$20.00"

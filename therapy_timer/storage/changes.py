@@ -23,6 +23,10 @@ microseconds. (A ``QFileSystemWatcher`` on the ``-wal`` file was the other choic
 this window's own writes and checkpoints too, not at all on some network file systems, and
 would need Qt here, below the UI.) It cannot say what changed, so it returns
 ``Change.everything("another connection committed")`` and the views reload what they show.
+Every change the store makes writes its audit entry in the same commit except a running
+timer's heartbeat (every few seconds, no news to anyone): a commit that left the audit log's
+newest entry where it was is left out, or a window would reload every five seconds while the
+other one times a visit.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class SqliteChangeFeed:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._version = self._read()
+        self._head = self._audit_head()
 
     def _read(self) -> int | None:
         try:
@@ -82,6 +87,14 @@ class SqliteChangeFeed:
         except (sqlite3.Error, TypeError) as exc:  # closed, or in the middle of closing
             log.debug("data_version not read: %s", exc)
             return None
+
+    def _audit_head(self) -> int | None:
+        try:
+            row = self._conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+        except (sqlite3.Error, TypeError) as exc:
+            log.debug("audit head not read: %s", exc)
+            return None
+        return None if row is None or row[0] is None else int(row[0])
 
     def connect(self) -> None:
         """Nothing to connect: the window's own connection is asked."""
@@ -94,6 +107,10 @@ class SqliteChangeFeed:
         if version is None or version == self._version:
             return []
         self._version = version
+        head = self._audit_head()
+        if head == self._head:
+            return []  # a heartbeat (or nothing the screens show)
+        self._head = head
         return [Change.everything("another connection committed")]
 
     def reconnect(self) -> bool:

@@ -35,6 +35,7 @@ from therapy_timer.storage.changes import Change, open_feed, session_of
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import screen_time
+from therapy_timer.ui.station.views import kept_place
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,9 @@ class LiveStation(QObject):
                     return
                 attempt += 1
                 if feed.reconnect():
-                    if not self._stop.is_set():
+                    if self._stop.is_set():  # stopped meanwhile: nobody reads it
+                        feed.close()
+                    else:
                         self._reconnected.emit()  # queued to the UI thread
                     return
 
@@ -298,10 +301,12 @@ class Follower(QObject):
         if not (everything or visit.id in visits or visit.patient_id in patients):
             return
         was_editable = controller.editable
-        controller.reload()  # a timer started or stopped elsewhere shows
         panel = self.window._visit_panel
-        if everything or visit.patient_id in patients:
-            panel.load()  # the name in the title
+        with kept_place(panel.table, lambda interval: interval.id,
+                        panel.interval_model.interval_at):
+            controller.reload()  # a timer started or stopped elsewhere shows
+            if everything or visit.patient_id in patients:
+                panel.load()  # the name in the title
         if was_editable and not controller.editable:
             panel.show_read_only(remote_freeze_notice(controller.visit, self.live.kind))
 
