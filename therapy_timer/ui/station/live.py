@@ -31,6 +31,7 @@ import threading
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
+from therapy_timer.core.model import BillingError
 from therapy_timer.storage.changes import Change, open_feed, session_of
 from therapy_timer.storage.errors import StorageError
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
@@ -290,7 +291,7 @@ class Follower(QObject):
                 self._follow_visit(everything, visits, patients)
             elif page is window._finalize_page and page is not None:
                 self._follow_review(everything, visits, patients)
-        except StorageError as exc:  # the next change or action says it again
+        except (StorageError, BillingError) as exc:  # the next change or action says it
             log.warning("live update not shown: %s", exc)
 
     def _follow_visit(self, everything: bool, visits: set[int], patients: set[int]) -> None:
