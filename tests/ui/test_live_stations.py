@@ -317,13 +317,43 @@ def test_bs_preview_is_rebuilt_only_for_the_visit_it_shows(stations, qtbot):
         desk.table.selectRow(row)
     built = []
     desk.document_ready.connect(built.append)
-    with qtbot.waitSignal(desk.listed, timeout=5 * SECOND):
-        a.repo.record_payment(second, 1000, "cash", "", clock.now(), user="A")
+    a.repo.record_payment(second, 1000, "cash", "", clock.now(), user="A")
+    qtbot.waitUntil(lambda: {r.visit_id: r.paid_cents for r in desk.model.rows()}
+                    == {first: 0, second: 1000}, timeout=5 * SECOND)
     qtbot.wait(300)
     assert built == []
     assert desk.selected_visit() == first
-    assert {r.visit_id: r.paid_cents for r in desk.model.rows()} == {first: 0, second: 1000}
     a.repo.record_payment(first, 2000, "card", "", clock.now(), user="A")
     qtbot.waitUntil(lambda: built == ["superbill"], timeout=5 * SECOND)
     assert desk.selected_visit() == first
     assert desk.payments.model.cell_text(0, 1) == "$20.00"
+
+
+def test_bs_desk_keeps_its_scroll_position_when_a_records_a_payment(stations, qtbot):
+    from therapy_timer.core.model import Performer
+    from therapy_timer.core.records import Patient
+
+    a, b, clinic, clock = stations
+    repo = clinic.repo
+    ids = []
+    for n in range(25):
+        patient = repo.save_patient(Patient(f"Pat{n:02d}", f"Desk{n:02d}"))
+        at = clock.now() + timedelta(minutes=n)
+        visit = repo.start_visit(patient.id, clinic.pt2.id, None, at)
+        repo.start_interval(visit.id, "97110", Performer.PT, at)
+        repo.stop_interval(repo.intervals_for(visit.id)[0].id, at + timedelta(minutes=15))
+        repo.set_diagnoses(visit.id, ["M54.50"], user="Robin", validate=False)
+        repo.finalize_visit(visit.id, None, "Robin", at + timedelta(minutes=16))
+        ids.append(visit.id)
+    clock.advance(minutes=120)
+    b.show_frontdesk()
+    desk = b.frontdesk
+    qtbot.waitUntil(lambda: len(desk.model.rows()) == 25, timeout=10 * SECOND)
+    bar = desk.table.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(bar.maximum())
+    kept = bar.value()
+    a.repo.record_payment(ids[3], 1500, "cash", "", clock.now(), user="A")
+    qtbot.waitUntil(lambda: {r.visit_id: r.paid_cents for r in desk.model.rows()}[ids[3]]
+                    == 1500, timeout=5 * SECOND)
+    assert bar.value() == kept

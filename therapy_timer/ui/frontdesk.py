@@ -321,7 +321,6 @@ class FrontDeskPage(QWidget):
         rows = [_with_mark(row, marks.get(row.visit_id)) for row in desk.rows]
         self.desk = jobs.DeskList(desk.start, desk.end, tuple(rows), desk.open_visits)
         selected = self.selected_visit()
-        scrolled = self.table.verticalScrollBar().value()  # a reload keeps the user's place
         self.model.set_rows(rows)
         # One day: its date is in the picker, so the column only takes room from the names.
         self.table.setColumnHidden(0, desk.start == desk.end)
@@ -350,7 +349,6 @@ class FrontDeskPage(QWidget):
                         self.table.selectRow(i)
                     finally:
                         self._reselecting = False
-        self.table.verticalScrollBar().setValue(scrolled)
         self.listed.emit()
 
     # -- open visits of every day -------------------------------------------------------------
