@@ -982,10 +982,11 @@ def _check_triggers(report: VerifyReport, conn: sqlite3.Connection, version: int
         return
     ours = guard_triggers()
     if dialect.is_pg(conn):
-        from therapy_timer.storage.pg import schema, store
+        from therapy_timer.storage.pg import notify, schema, store
 
         missing, changed = store.trigger_problems(conn)
-        present = sorted(schema.present_triggers(conn))
+        # The live-update triggers (pg/notify.py) are the app's too, checked at each open.
+        present = sorted(set(schema.present_triggers(conn)) - notify.names())
     else:
         missing, changed = trigger_problems(conn)
         present = [name for (name,) in conn.execute(

@@ -138,6 +138,10 @@ class MainWindow(QMainWindow):
         self.today.superbill_chosen.connect(self.show_superbill)
         self._build_menu()
         self.restore_size()
+        # What other stations (or windows) change shows here (ui/station/live.py).
+        from therapy_timer.ui.station.live import follow
+
+        self.live = follow(self, start=False)
         # A server is named by repo.path (its address without the password).
         shown = str(repo.path) if db_path and getattr(repo, "on_server", False) else db_path
         self.statusBar().showMessage(f"Database: {shown}" if shown else "")
@@ -368,6 +372,7 @@ class MainWindow(QMainWindow):
             return
         self.save_size()
         self.heartbeat_timer.stop()
+        self.live.stop()
         if self._controller is not None:
             self._controller.timer.stop()
         if self._worker is not None:
@@ -405,6 +410,7 @@ class MainWindow(QMainWindow):
         else:
             dialog.resolved.connect(lambda _choices: self.heartbeat_timer.start())
         self.start_lock()
+        self.live.start()
 
     def heartbeat(self) -> None:
         """Every few seconds, whatever page is shown: checks the wall clock against real time

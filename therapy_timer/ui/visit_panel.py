@@ -186,6 +186,16 @@ class VisitPanel(QWidget):
         self.back_button.clicked.connect(self.leave_requested)
         header.addWidget(self.back_button)
         outer.addLayout(header)
+        # Said when another station finalizes this visit while it is open here.
+        self.read_only_notice = QLabel("")
+        self.read_only_notice.setObjectName("readOnlyNotice")
+        self.read_only_notice.setWordWrap(True)
+        self.read_only_notice.setAccessibleName("Read only")
+        self.read_only_notice.setStyleSheet(
+            f"background: {style.WARN_BG}; color: {style.WARN_INK}; border-radius: 8px;"
+            " padding: 8px 12px; font-size: 17px; font-weight: 700;")
+        self.read_only_notice.hide()
+        outer.addWidget(self.read_only_notice)
 
         body = QHBoxLayout()
         body.setSpacing(16)
@@ -285,6 +295,8 @@ class VisitPanel(QWidget):
         visit = self.controller.visit
         if visit is None:
             return
+        if not visit.status.frozen or self.read_only_notice.property("visit") != visit.id:
+            self.read_only_notice.hide()  # another visit, or this one open again
         patient = self.repo.get_patient(visit.patient_id)
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
@@ -420,6 +432,12 @@ class VisitPanel(QWidget):
         self.interval_model.set_rows(controller.intervals, controller.clock.now())
         self.refresh_notices()
         self.on_tick()
+
+    def show_read_only(self, text: str) -> None:
+        """Says why the screen no longer edits (the visit was finalized elsewhere)."""
+        self.read_only_notice.setText(text)
+        self.read_only_notice.setProperty("visit", self.controller.visit.id)
+        self.read_only_notice.show()
 
     def refresh_notices(self) -> None:
         controller = self.controller

@@ -1,3 +1,3 @@
 """The station: this computer as one of the clinic's (issue 14): where its data is (Settings >
-This computer), its name, the status bar's "where and whether connected", and its clock
-measured against the server's."""
+This computer), its name, the status bar's "where and whether connected", its clock measured
+against the server's, and the live view of what the other stations change."""
