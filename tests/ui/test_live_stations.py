@@ -132,6 +132,7 @@ def test_a_finalize_on_a_makes_bs_open_visit_read_only_with_a_notice(stations, q
     assert panel.read_only_notice.text() == (
         "Finalized on another station by Dana Test, PT at 8:10 AM: read only")
     assert panel.finalize_button.text() == "Review"
+    qtbot.waitUntil(lambda: panel.now_running.text() == "Finalized: read only", timeout=SECOND)
     notice = "Finalized on another station by Dana Test, PT at 8:10 AM: read only"
     saved_shot(b, shots / "second-station-read-only.png", texts=[notice, "Sample, Ada"])
     # A tap that still reached B's controller is refused, saying why; nothing is stored.

@@ -134,6 +134,9 @@ class InterventionTile(QAbstractButton):
                                     QColor(style.PAUSED))
         elif self.state == DONE:
             bg, border = QColor(style.DONE), QColor("#059669")
+        if not self.isEnabled() and self.state == IDLE:  # a finalized visit: nothing to tap
+            bg, ink, sub, border = (QColor(style.DISABLED_BG), QColor(style.MUTED),
+                                    QColor(style.MUTED), QColor(style.DISABLED_BG))
         if self.hasFocus():
             border = QColor(style.ACCENT)
         painter.setPen(QPen(border, 4 if self.hasFocus() else 2))

@@ -519,6 +519,9 @@ class VisitPanel(QWidget):
                 detail = "+ " + ", ".join(
                     f"{code} {self.catalog.get(code).label}" for code in alongside)
             colour = style.RUNNING
+        elif not self.controller.editable:  # finalized (here or on another station)
+            text, colour = f"{self.controller.visit.status.value.capitalize()}: read only", \
+                style.MUTED
         else:
             text, colour = "Nothing running: tap a tile to start", style.MUTED
         self.now_running.setToolTip(f"{text}: {detail}" if detail else "")
