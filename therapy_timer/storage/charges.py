@@ -382,8 +382,9 @@ class ChargesMixin(TimerMixin):
                 (to_text(now), visit_id)).lastrowid
             conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
-                " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
-                " provider_id, technique, body_region, heartbeat FROM intervals"
+                " technique, body_region, heartbeat, station) SELECT ?, code, start, \"end\","
+                " performer, provider_id, technique, body_region, heartbeat, station FROM"
+                " intervals"
                 " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
             conn.execute("UPDATE visits SET choices = ? WHERE id = ?",
                          (choices_text(carried), new_id))
