@@ -141,9 +141,11 @@ class StationMixin(RepositoryBase):
                                               since=holder.since, last_alive=holder.last_alive,
                                               silent=holder.silent, codes=holder.codes)
             ids = [r["id"] for r in rows if r["station"] == holder.station]
-            conn.execute('UPDATE intervals SET station = ? WHERE visit_id = ? AND "end" IS NULL'
-                         " AND deleted_at IS NULL AND station = ?",
-                         (mine, visit_id, holder.station))
+            # Alive here from now on: the clinician who takes it over says it runs on.
+            conn.execute('UPDATE intervals SET station = ?, heartbeat = CASE WHEN heartbeat IS'
+                         " NULL OR heartbeat < ? THEN ? ELSE heartbeat END WHERE visit_id = ?"
+                         ' AND "end" IS NULL AND deleted_at IS NULL AND station = ?',
+                         (mine, to_text(now), to_text(now), visit_id, holder.station))
             conn.execute("UPDATE visits SET station = ?, station_at = ? WHERE id = ?",
                          (mine, to_text(now), visit_id))
             self._audit(now, user, "take_over", "visit", visit_id, {
