@@ -179,7 +179,12 @@ class TimerMixin(StationMixin, ClockFlagMixin):
         return interval_from(self._one("SELECT * FROM intervals WHERE id = ?", (interval_id,),
                                        f"interval {interval_id}"))
 
-    def running_intervals(self) -> list[StoredInterval]:
+    def running_intervals(self, *, this_station: bool = False) -> list[StoredInterval]:
+        """Every running timer of the clinic, or only those this station times."""
+        if this_station:
+            rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS'
+                              f" NULL AND {MINE} ORDER BY start, id", (self.station,))
+            return [interval_from(r) for r in rows]
         rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS NULL'
                           " ORDER BY start, id")
         return [interval_from(r) for r in rows]
