@@ -243,3 +243,19 @@ def test_the_holders_times_are_aware_moments(
     held = room1.visit_holder(timed_in_room2.id, T0 + MIN)
     assert held.since.tzinfo is not None and held.since == datetime(2026, 11, 20, 15, 0,
                                                                     tzinfo=UTC)
+
+
+def test_a_visit_closes_only_with_every_timer_stopped_whoever_started_it(
+        clinic, rooms, timed_in_room2):
+    """Room 1 voids (or finalizes) as Room 2's timer runs: refused by the store, read in the
+    same transaction, and by the database itself for any writer."""
+    room1, _room2 = rooms
+    visit = timed_in_room2
+    with pytest.raises(InvalidDataError, match="stop the running timers"):
+        room1.void_visit(visit.id, "entered twice", "Avery Stone", T0 + MIN)
+    for status in ("void", "finalized"):
+        with pytest.raises(REFUSED, match="runs \\(perhaps on another station\\)"):
+            room1.conn.execute("UPDATE visits SET status = ? WHERE id = ?", (status, visit.id))
+        if room1.conn.in_transaction:
+            room1.conn.rollback()
+    assert room1.get_visit(visit.id).status.value == "open"

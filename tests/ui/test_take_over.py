@@ -19,6 +19,7 @@ from therapy_timer.ui.tiles import ELSEWHERE, RUNNING
 from therapy_timer.ui.visit_panel import VisitPanel
 
 from .conftest import START, seed_clinic
+from .shots import saved_shot
 
 LEFT = Qt.MouseButton.LeftButton
 QUESTION = "This visit is being timed on {}: take it over?"
@@ -52,7 +53,7 @@ class Station:
         return tile.state, tile.performer, tile.seconds
 
     def banner(self) -> str:
-        return self.panel.now_running.text()
+        return self.panel.now_running.text().replace("\u00a0", " ")  # a time never wraps
 
     def close(self):
         self.controller.timer.stop()
@@ -92,7 +93,7 @@ def questions(monkeypatch):
 
 
 def test_room_1_takes_over_room_2s_visit_and_the_timer_goes_on_with_its_time(
-        qtbot, rooms, clock, questions):
+        qtbot, rooms, clock, questions, shots):
     room1, room2, visit = rooms
     asked, answers = questions
     room2.open(qtbot, visit.id)
@@ -134,6 +135,7 @@ def test_room_1_takes_over_room_2s_visit_and_the_timer_goes_on_with_its_time(
     assert [t.station for t in seen] == ["Room 1"]
     assert "Taken over by Room 1 at 2:10 PM" in room2.banner()
     assert room2.tile("97110") == (ELSEWHERE, "Room 1", 900)
+    saved_shot(room2.panel, shots / "taken-over.png", texts=["Taken over by Room 1 at\u00a02:10"])
     # ... and its heartbeat no longer touches the timer: Room 1 keeps it alive.
     clock.advance(seconds=30)
     assert room2.repo.heartbeat(clock.now()) == 0

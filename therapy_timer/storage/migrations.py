@@ -536,6 +536,15 @@ _V13_STATIONS = [
                   OR (later.start = intervals.start AND later.id > intervals.id)))""",
     'CREATE UNIQUE INDEX intervals_one_running ON intervals(visit_id, code)'
     ' WHERE "end" IS NULL AND deleted_at IS NULL',
+    # A visit closes (finalized, void) only with every timer stopped, whichever station
+    # checked what when: a timer started elsewhere a moment before is never left running on
+    # a closed visit (and none starts on one after: intervals_frozen_insert).
+    """CREATE TRIGGER visits_close_with_timers_stopped BEFORE UPDATE OF status ON visits
+       WHEN OLD.status = 'open' AND NEW.status <> 'open' AND EXISTS (
+            SELECT 1 FROM intervals WHERE visit_id = OLD.id AND "end" IS NULL
+              AND deleted_at IS NULL)
+       BEGIN SELECT RAISE(ABORT,
+             'a timer of this visit runs (perhaps on another station): stop it first'); END""",
 ]
 
 #: (version, description, statements). Append only.
@@ -563,7 +572,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (12, "payer allowed amounts by effective date; codes the clinic adds to the catalog",
      _V12_DATED_ALLOWED_AND_CLINIC_CODES),
     (13, "the station timing each interval and holding each visit; one running interval per"
-         " visit and code", _V13_STATIONS),
+         " visit and code; a visit closes only with its timers stopped", _V13_STATIONS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

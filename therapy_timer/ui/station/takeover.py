@@ -56,8 +56,9 @@ class TakenOver:
     at: datetime | None
 
     def describe(self) -> str:
-        return f"Taken over by {self.station}" + (f" at {screen_time(self.at)}"
-                                                  if self.at else "")
+        """"Taken over by Room 1 at 10:42 AM" (the time never split from "at" by a wrap)."""
+        when = f"at {screen_time(self.at)}".replace(" ", "\u00a0") if self.at else ""
+        return f"Taken over by {self.station} {when}".rstrip()
 
 
 class StationView:
@@ -105,8 +106,6 @@ class StationView:
         no other) times the visit."""
         if self.elsewhere is None:
             return None
-        if self.taken_over is not None:
-            return (self.taken_over.describe(),
-                    f"Its timers run on {self.elsewhere}; tap a tile to take the visit back")
-        return (f"Timed on {self.elsewhere}",
-                "Tap a tile to take the visit over: its timers go on here")
+        if self.taken_over is not None:  # a long line already: it wraps to the second
+            return self.taken_over.describe(), ""
+        return f"Timed on {self.elsewhere}", "Tap a tile to take the visit over"
