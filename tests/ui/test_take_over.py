@@ -112,7 +112,8 @@ def test_room_1_takes_over_room_2s_visit_and_the_timer_goes_on_with_its_time(
     room1.tap(qtbot, "97110")
     [(title, text, yes, no)] = asked
     assert title == QUESTION.format("Room 2")
-    assert "Room 2 has had its timers (97110) since 2:00 PM" in text
+    assert text.startswith(QUESTION.format("Room 2") + "\n")
+    assert "Room 2 has timed it since 2:00 PM (97110 running)." in text
     assert (yes, no) == ("Take over", "Cancel")
     assert "silent" not in text  # Room 2 beat just now (a silent one: see below)
     # The same interval, same start, still running: now Room 1's. No minute lost.

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from PySide6.QtWidgets import QWidget
 
-from therapy_timer.storage.errors import VisitHeldElsewhereError
+from therapy_timer.storage.errors import StorageError, VisitHeldElsewhereError
 from therapy_timer.ui.clock import screen_time
 from therapy_timer.ui.dialogs import Ask
 
@@ -27,10 +27,10 @@ TAKE_OVER, CANCEL = "Take over", "Cancel"
 def question(held: VisitHeldElsewhereError, here: str) -> tuple[str, str]:
     """The question's title and text for ``held`` (the store's refusal), asked on ``here``."""
     title = f"This visit is being timed on {held.station}: take it over?"
-    lines = []
+    lines = [title, ""]  # in the text too: some systems show no title on a question box
     codes = ", ".join(held.codes)
     since = f" since {screen_time(held.since)}" if held.since else ""
-    lines.append(f"{held.station} has had its timers ({codes}){since}.")
+    lines.append(f"{held.station} has timed it{since} ({codes} running).")
     if held.silent and held.last_alive is not None:
         lines.append(f"{held.station} has been silent since {screen_time(held.last_alive)}: "
                      "its app may be closed or off the network.")
@@ -88,7 +88,7 @@ class StationView:
         if self.elsewhere is not None and self._held_here:
             try:
                 station, at = self.repo.visit_station(visit_id)
-            except Exception:  # noqa: BLE001 - the notice still names the station
+            except StorageError:  # the notice still names the station, without the time
                 station, at = self.elsewhere, None
             self.taken_over = new = TakenOver(self.elsewhere,
                                               at if station == self.elsewhere else None)
