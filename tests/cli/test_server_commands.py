@@ -571,10 +571,11 @@ def test_a_station_on_an_older_schema_says_to_ask_for_server_repair(server, clin
     server.sql("UPDATE therapy_timer_meta SET schema_version = 11", name)
     try:
         with pytest.raises(StorageError, match=r"schema 11; this Therapy Timer needs schema "
-                                               r"12 .*server repair --admin ADMIN_URI"):
+                                               rf"{LATEST_VERSION} .*server repair --admin "
+                                               "ADMIN_URI"):
             open_repository(uri)
     finally:
-        server.sql("UPDATE therapy_timer_meta SET schema_version = 12", name)
+        server.sql(f"UPDATE therapy_timer_meta SET schema_version = {LATEST_VERSION}", name)
 
 
 def test_repair_of_a_database_init_did_not_make_is_refused(server, capsys):
