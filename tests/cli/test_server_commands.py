@@ -26,6 +26,7 @@ from tests.pdf.clinic import build, t
 from therapy_timer.cli import main
 from therapy_timer.core.model import Performer
 from therapy_timer.storage.errors import StorageError
+from therapy_timer.storage.migrations import LATEST_VERSION
 from therapy_timer.storage.repository import open_repository
 
 PASSWORD = "station-pw-Quartz-7391-unique"
@@ -146,7 +147,9 @@ def test_init_creates_the_database_and_roles_and_prints_the_station_uri_last(
     functions = server.sql("SELECT DISTINCT pg_get_userbyid(proowner) FROM pg_proc WHERE"
                            " pronamespace = 'public'::regnamespace", name)
     assert functions == [(f"{name}_owner",)]
-    assert server.sql("SELECT schema_version FROM therapy_timer_meta", name) == [(12,)]
+    # the latest schema (every migration ran: 13 with issue 14's stations, and any later one)
+    assert server.sql("SELECT schema_version FROM therapy_timer_meta", name) == [
+        (LATEST_VERSION,)]
 
 
 def test_the_station_password_goes_to_an_owner_only_pgpass_and_nowhere_else(
@@ -568,10 +571,11 @@ def test_a_station_on_an_older_schema_says_to_ask_for_server_repair(server, clin
     server.sql("UPDATE therapy_timer_meta SET schema_version = 11", name)
     try:
         with pytest.raises(StorageError, match=r"schema 11; this Therapy Timer needs schema "
-                                               r"12 .*server repair --admin ADMIN_URI"):
+                                               rf"{LATEST_VERSION} .*server repair --admin "
+                                               "ADMIN_URI"):
             open_repository(uri)
     finally:
-        server.sql("UPDATE therapy_timer_meta SET schema_version = 12", name)
+        server.sql(f"UPDATE therapy_timer_meta SET schema_version = {LATEST_VERSION}", name)
 
 
 def test_repair_of_a_database_init_did_not_make_is_refused(server, capsys):

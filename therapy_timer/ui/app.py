@@ -117,6 +117,9 @@ def run_app(args: argparse.Namespace) -> int:
                                  f"{exc}" + (f"\n\n{hint}" if hint else ""))
         return 1
 
+    from therapy_timer.ui.station.name import apply_station
+
+    apply_station(repo)  # the name its intervals and audit entries carry (issue 14)
     # A check run is a smoke test (often offscreen): it must not overwrite the size the
     # clinician's window last had.
     # db_path is what the window's workers open again: a server's whole address as given.

@@ -346,8 +346,8 @@ class MainWindow(QMainWindow):
     def confirm_quit(self) -> bool:
         """True when nothing runs, or the clinician agrees to quit with timers running (they
         stay running in the store, and the next start asks about each)."""
-        try:
-            running = self.repo.running_intervals()
+        try:  # this station's: another station's timers go on there whatever this one does
+            running = self.repo.running_intervals(this_station=True)
         except StorageError as exc:  # cannot tell: let them quit (everything is on disk)
             log.warning("running timers not read before quitting: %s", exc)
             return True

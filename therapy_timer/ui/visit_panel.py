@@ -44,7 +44,17 @@ from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
 from therapy_timer.ui.settings import app_settings
-from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
+from therapy_timer.ui.station.takeover import TakeOver
+from therapy_timer.ui.tiles import (
+    ALONGSIDE,
+    DEFAULT_TILES,
+    DONE,
+    ELSEWHERE,
+    IDLE,
+    PAUSED,
+    RUNNING,
+    TileGrid,
+)
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
 from therapy_timer.ui.visit_notices import build_notices
 from therapy_timer.ui.visit_widgets import (
@@ -104,6 +114,7 @@ class VisitPanel(QWidget):
         controller.ticked.connect(self.on_tick)
         controller.failed.connect(self.on_failed)
         controller.provider_busy.connect(self.on_provider_busy)
+        controller.ask_take_over = lambda held: TakeOver.ask(self, held, self.repo.station)
         controller.time_jump.connect(lambda _jump: self.refresh_notices())
 
     @property
@@ -469,7 +480,9 @@ class VisitPanel(QWidget):
             # The allocation's units (the stored tie choice applied; an untimed code timed
             # under a minute earns its unit only once the clinician confirms it).
             units = facts.units(code) if facts else 0
-            if code in running:
+            if code in running and controller.stations.timed_elsewhere(running[code]):
+                state, performer = ELSEWHERE, running[code].station  # not this station's
+            elif code in running:
                 state = ALONGSIDE if not info.kind.exclusive else RUNNING
                 performer = running[code].performer.value
             elif code in controller.paused_codes and controller.paused:
@@ -503,7 +516,11 @@ class VisitPanel(QWidget):
         """The banner: what runs (or that the visit is paused) on one big line, the details on
         a smaller second line, so it never takes more than two lines of the column."""
         detail = ""
-        if self.controller.paused:
+        elsewhere = self.controller.stations.banner()
+        if elsewhere is not None:  # another station times the visit (issue 14)
+            text, detail = elsewhere
+            colour = style.MUTED
+        elif self.controller.paused:
             since = self.controller.paused_since()
             text = "PAUSED" + (f" since {screen_time(since)}" if since else "")
             codes = ", ".join(self.controller.paused_codes)
@@ -555,6 +572,9 @@ class VisitPanel(QWidget):
     def start_or_stop(self, code: str) -> None:
         """A tap: stop ``code`` if it runs; otherwise start it (asking details if needed)."""
         code = code.upper()
+        if self.controller.runs_elsewhere(code):  # asked; taken over, it goes on here
+            self.controller.start(code)
+            return
         if code in self.controller.running_codes():
             self.controller.stop(code)
             return

@@ -35,6 +35,7 @@ from psycopg import pq
 from psycopg.adapt import Loader
 
 from therapy_timer.storage.errors import (
+    RUNNING_TWICE,
     CommitOutcomeUnknownError,
     ConnectionLostError,
     CorruptDatabaseError,
@@ -689,6 +690,8 @@ def translate(exc: psycopg.Error, where: str = "the clinic server") -> StorageEr
         return DiskFullError(f"the disk of {where} is full; nothing was saved. Free space on "
                              "the server and try again")
     if isinstance(exc, pg_errors.IntegrityError):
+        if "intervals_one_running" in lowered:  # issue 14: the referee of two stations
+            return InvalidDataError(RUNNING_TWICE)
         if "provider_one_on_one" in lowered:
             return InvalidDataError(f"the store refused the change: {text}")
         return InvalidDataError(f"the store refused the change: {text}")
