@@ -326,6 +326,25 @@ def test_restore_never_replaces_a_servers_clinic(server_clinic, tmp_path, capsys
     assert server_counts(uri) == before
 
 
+def test_restore_into_a_clinic_database_nobody_worked_on_points_at_migrate_into_it(
+        pg_database, tmp_path, capsys):
+    """A database `server init` made, still without a visit or an audit entry: restore
+    refuses, and says to migrate into this very database (it said it 'already holds a
+    clinic (0 visits, 0 audit entries)' and to make another one)."""
+    target = tmp_path / "backup.db"
+    repo = open_repository(target)
+    build(repo)
+    repo.close()
+    code, stdout, err = run(capsys, "restore", "--db", pg_database, "--from", target)
+    assert (code, stdout) == (2, "")
+    line = one_line(err)
+    assert "already holds a clinic" not in line
+    assert ("holds no visits and no audit entries yet, so copy the backup into it with "
+            f"'therapy-timer server migrate --from {target} --to URI' (URI: this database as "
+            "the administrator), then point the stations at it. Nothing was changed") in line
+    assert server_counts(pg_database) == (0, 0)
+
+
 def test_restore_into_an_empty_server_database_points_at_server_migrate(
         pg_server, tmp_path, capsys):
     target = tmp_path / "backup.db"
