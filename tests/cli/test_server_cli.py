@@ -155,8 +155,10 @@ def test_verify_names_a_tampered_entry_and_the_removed_trigger_on_both(clinic, c
     lines = out.splitlines()
     assert lines[0] == ("broken: audit entry 3: its content does not match its hash (changed "
                         "after writing)")
-    assert ("broken: guard trigger audit_no_update is missing (removed; the app re-creates it "
-            "when it opens the database)") in lines
+    # On a server a station cannot put the trigger back: the message names who can.
+    mends = ("`therapy-timer server repair` puts it back; a station cannot"
+             if isinstance(target, str) else "the app re-creates it when it opens the database")
+    assert f"broken: guard trigger audit_no_update is missing (removed; {mends})" in lines
     assert f"checked: guard triggers: {GUARDS - 1} of {GUARDS} in place" in lines
 
 
@@ -327,6 +329,25 @@ def test_restore_never_replaces_a_servers_clinic(server_clinic, tmp_path, capsys
     assert f"'therapy-timer server migrate --from {backup} --to URI'" in err
     assert err.rstrip().endswith("Nothing was changed")
     assert server_counts(uri) == before
+
+
+def test_restore_into_a_clinic_database_nobody_worked_on_points_at_migrate_into_it(
+        pg_database, tmp_path, capsys):
+    """A database `server init` made, still without a visit or an audit entry: restore
+    refuses, and says to migrate into this very database (it said it 'already holds a
+    clinic (0 visits, 0 audit entries)' and to make another one)."""
+    target = tmp_path / "backup.db"
+    repo = open_repository(target)
+    build(repo)
+    repo.close()
+    code, stdout, err = run(capsys, "restore", "--db", pg_database, "--from", target)
+    assert (code, stdout) == (2, "")
+    line = one_line(err)
+    assert "already holds a clinic" not in line
+    assert ("holds no visits and no audit entries yet, so copy the backup into it with "
+            f"'therapy-timer server migrate --from {target} --to URI' (URI: this database as "
+            "the administrator), then point the stations at it. Nothing was changed") in line
+    assert server_counts(pg_database) == (0, 0)
 
 
 def test_restore_into_an_empty_server_database_points_at_server_migrate(

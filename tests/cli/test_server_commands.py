@@ -730,6 +730,28 @@ def test_migrate_with_the_station_address_is_refused(server, clinic, demo_file, 
     assert server.sql("SELECT count(*) FROM visits", name) == [(0,)]
 
 
+@pytest.mark.parametrize(("to", "words"), [
+    ("", "therapy-timer: --to is empty: give the administrator's address, e.g. "
+         "postgresql://postgres@localhost:5432/therapy_timer\n"),
+    ("nonsense", "therapy-timer: the administrator's address (--to) is not a PostgreSQL URI or "
+                 "connection string: write it like "
+                 "postgresql://postgres@localhost:5432/therapy_timer\n"),
+    (None, "; check the user, the password (or .pgpass) and the database in --to. Nothing "
+           "was changed.\n"),
+])
+def test_migrate_names_its_own_option_when_the_address_is_wrong(server, clinic, demo_file,
+                                                                 capsys, to, words):
+    """migrate takes the administrator's address as --to: its refusals say --to, not
+    init's --admin (an administrator following them would look for an option not there)."""
+    name, _uri = clinic
+    to = server.uri(name, "nobody_here") if to is None else to
+    assert main(["server", "migrate", "--from", str(demo_file), "--to", to]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(words) and err.count("\n") == 1
+    assert "--admin" not in err
+    assert server.sql("SELECT count(*) FROM visits", name) == [(0,)]
+
+
 def test_migrate_into_a_database_without_the_schema_is_refused(server, demo_file, capsys):
     name = new_name()
     server.sql(f"CREATE DATABASE {name}")
