@@ -605,6 +605,11 @@ def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
         raise translate(exc, where) from exc
     raw.adapters.register_loader("numeric", _NumericLoader)
     raw.adapters.register_dumper(bool, psycopg.types.numeric.IntDumper)
+    # No automatic server-side prepared statements: in pipeline mode a statement refused by
+    # a guard trigger aborts the rest of its batch, a Parse with it, and psycopg's cache of
+    # prepared names would no longer match the server's ("prepared statement does not
+    # exist" on the next use). Parsing the store's short statements costs little.
+    raw.prepare_threshold = None
     try:
         version = raw.info.server_version
         if version < MINIMUM_SERVER_VERSION:
