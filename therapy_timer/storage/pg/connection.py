@@ -289,7 +289,11 @@ class PgConnection:
     def _enqueue(self, wrapper: PgCursor, text: str, params: tuple) -> None:
         cursor = self.raw.cursor(row_factory=_row_factory)
         try:
-            cursor.execute(text, params)
+            # Never a server-side prepared statement inside the pipeline: a statement refused
+            # by a guard trigger aborts the rest of its batch, a Parse with it, and psycopg's
+            # cache of prepared names would drift from the server's ("prepared statement
+            # does not exist" on the next use). Reads outside transactions stay prepared.
+            cursor.execute(text, params, prepare=False)
         except psycopg.Error as exc:
             self._dropped_before_answer(exc)
             return
@@ -330,7 +334,7 @@ class PgConnection:
         try:
             for wrapper, text, params in statements:
                 cursor = self.raw.cursor(row_factory=_row_factory)
-                cursor.execute(text, params)
+                cursor.execute(text, params, prepare=False)
                 wrapper._cursor = cursor
             self._pipeline.sync()
         except psycopg.Error as error:
@@ -380,15 +384,12 @@ class PgConnection:
         rows = [tuple(r) for r in rows]
         if not rows:
             return PgCursor(self, None)
-        if self._pipeline is not None:  # what is queued first, then the rows at once
+        if self._pipeline is not None:  # each row queued, all answered in one round trip
+            text = to_pg(sql)
+            for row in rows:
+                self._queue(text, row, read=False, returning=False)
             self._settle()
-            cursor = self.raw.cursor(row_factory=_row_factory)
-            try:
-                cursor.executemany(to_pg(sql), rows)
-            except psycopg.Error as exc:
-                self._fail_in_pipeline(exc)
-            self._changes += len(rows)
-            return PgCursor(self, cursor)
+            return PgCursor(self, None)
         cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
                             "executemany", to_pg(sql), rows, retry=False)
         self.total_changes += len(rows)
@@ -605,11 +606,6 @@ def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
         raise translate(exc, where) from exc
     raw.adapters.register_loader("numeric", _NumericLoader)
     raw.adapters.register_dumper(bool, psycopg.types.numeric.IntDumper)
-    # No automatic server-side prepared statements: in pipeline mode a statement refused by
-    # a guard trigger aborts the rest of its batch, a Parse with it, and psycopg's cache of
-    # prepared names would no longer match the server's ("prepared statement does not
-    # exist" on the next use). Parsing the store's short statements costs little.
-    raw.prepare_threshold = None
     try:
         version = raw.info.server_version
         if version < MINIMUM_SERVER_VERSION:
