@@ -11,11 +11,19 @@ Writes are serialized clinic-wide: ``BEGIN`` takes a transaction-scoped advisory
 (``WRITE_LOCK``), as SQLite's ``BEGIN IMMEDIATE`` does for its file, so every
 check-then-write the store makes (one provider's one-on-one timers, the audit chain's head,
 a finalize racing an edit) holds across stations exactly as it holds across two windows on
-one computer. A clinic's writes are a few per minute per room; the lock costs a round trip.
+one computer. A clinic's writes are a few per minute per room.
+
+Inside a write transaction the connection runs in pipeline mode: ``BEGIN`` and the lock are
+sent at once but not waited for until the transaction's first read; a write whose result
+nobody reads yet is not waited for until the next read or the ``COMMIT``. A timer tap waits
+on about a third fewer round trips so. An error of such a write surfaces at that next read
+or the COMMIT, still inside the same transaction, which then rolls back whole. Statements
+inside the pipeline are never server-side prepared (reads outside transactions are).
 
 A connection that drops (the server restarted, the network went away) is opened again on the
 next call, once, transparently: a read that failed is sent again on the new connection, and so
-is a ``BEGIN`` (nothing was written yet). A change is never sent twice: a drop in the middle of
+is a transaction of which the server had answered nothing yet (nothing of it can have been
+applied). A change is never sent twice: a drop in the middle of
 a transaction fails that transaction (the server rolls it back, nothing of it is saved, and the
 connection refuses the rest of it until the store ends it), and a drop while the ``COMMIT``
 itself was on its way raises ``CommitOutcomeUnknownError``: the server may have kept the change
@@ -399,9 +407,10 @@ class PgConnection:
         return self
 
     def _begin(self, sql: str = "BEGIN") -> PgCursor:
-        """BEGIN and the clinic's write lock, queued: they go out with the transaction's
-        first read (or its COMMIT), in the same round trip. SQLite's ``BEGIN IMMEDIATE``
-        (and DEFERRED, EXCLUSIVE) is a plain BEGIN here, the lock doing IMMEDIATE's work;
+        """BEGIN and the clinic's write lock, sent and not waited for: they are answered
+        with the transaction's first read (or its COMMIT), in the same round trip.
+        SQLite's ``BEGIN IMMEDIATE`` (and DEFERRED, EXCLUSIVE) is a plain BEGIN here, the
+        lock doing IMMEDIATE's work;
         any other BEGIN is sent as written, and a ``READ ONLY`` one (a consistent read: a
         backup) takes no write lock, so stations go on writing meanwhile."""
         if self._lost_tx:
