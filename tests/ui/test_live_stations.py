@@ -314,10 +314,18 @@ def test_bs_preview_is_rebuilt_only_for_the_visit_it_shows(stations, qtbot):
     desk = b.frontdesk
     qtbot.waitUntil(lambda: len(desk.model.rows()) == 2, timeout=10 * SECOND)
     row = [r.visit_id for r in desk.model.rows()].index(first)
-    with qtbot.waitSignal(desk.document_ready, timeout=10 * SECOND):
-        desk.table.selectRow(row)
     built = []
     desk.document_ready.connect(built.append)
+    with qtbot.waitSignal(desk.document_ready, timeout=10 * SECOND):
+        desk.table.selectRow(row)
+    # Settled first: the finalizes' own notifications (the second visit pools with the
+    # first) may still be on their way on a loaded machine and rebuild the preview once.
+    for _ in range(20):
+        seen = len(built)
+        qtbot.wait(300)
+        if len(built) == seen:
+            break
+    built.clear()
     a.repo.record_payment(second, 1000, "cash", "", clock.now(), user="A")
     qtbot.waitUntil(lambda: {r.visit_id: r.paid_cents for r in desk.model.rows()}
                     == {first: 0, second: 1000}, timeout=5 * SECOND)
