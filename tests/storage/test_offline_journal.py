@@ -8,8 +8,12 @@ PostgreSQL only: the embedded file has no server to lose.
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +235,40 @@ def test_one_journal_per_station_and_server(tmp_path):
     assert a != journal_path(tmp_path, "Room 3", "the clinic server h:5432/db")
     assert a != journal_path(tmp_path, "Room 2", "the clinic server h:5432/other")
     assert a.name.startswith("Room-2-")
+
+
+def test_a_station_killed_while_cut_replays_its_journal_at_the_next_start(
+        pg_server, pg_database, relay, tmp_path):
+    repo = open_repository(pg_database)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    first = repo.start_interval(visit.id, "97110", "PT", T0)
+    path = journal_path(tmp_path, "Room 2", "the clinic server")
+    script = Path(__file__).with_name("offline_child.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    child = subprocess.Popen(
+        [sys.executable, str(script), relay.uri(dbname(pg_database)), str(path),
+         str(visit.id), str(first.id)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        cut(relay)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "kept 2 offline=True"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdin.close()
+        child.stdout.close()
+    assert on_server(repo, visit.id) == [("97110", T0, None)]  # nothing reached the server
+    relay.accept()
+    # The next start of the station: the same journal, a new connection; replay first.
+    station = JournaledTimers(open_repository(relay.uri(dbname(pg_database))), Journal(path))
+    assert station.offline and station.waiting == 2  # it remembers it was offline
+    assert station.replay() is True
+    assert on_server(repo, visit.id) == [("97110", T0, at(10)), ("97530", at(10), None)]
+    assert station.waiting == 0 and not station.offline
+    station.journal.close()
+    station.repo.close()
+    repo.close()
