@@ -32,7 +32,7 @@ import re
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 #: The actions the journal keeps (the visit screen's timer writes).
@@ -76,9 +76,10 @@ class Entry:
         starts one per paused code); never a server id (those are positive)."""
         return -(self.id * 100 + k)
 
-    def describe(self) -> str:
-        """The change as the clinician took it: "Stop 97110 at 10:47"."""
-        when = self.at.astimezone().strftime("%H:%M")
+    def describe(self, when: str | None = None) -> str:
+        """The change as the clinician took it: "Stop 97110 at 10:47" (``when``: the time
+        as the screens show it; the log's UTC time otherwise)."""
+        when = when or self.at.astimezone(UTC).strftime("%H:%M UTC")
         code = self.args.get("code") or ", ".join(self.args.get("codes", ())) or ""
         verb = {"start_interval": "Start", "stop_interval": "Stop",
                 "pause_visit": "Pause", "resume_visit": "Resume"}[self.op]

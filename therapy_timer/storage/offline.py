@@ -56,22 +56,64 @@ log = logging.getLogger(__name__)
 REFUSALS = (FrozenVisitError, ProviderBusyError, InvalidDataError, NotFoundError, BillingError)
 
 
+#: Reads the visit screen needs, answered offline with what was last read.
+CACHED = frozenset({"code_catalog", "visit_choices", "billing_context", "list_providers",
+                    "visits_for_patient", "clinic_zone", "get_practice"})
+
+
 class JournaledTimers:
     """The Repository for the visit screen, with the offline journal in front of its timer
-    writes. ``listeners`` are called (no arguments) whenever the offline state, the waiting
-    count or a refusal changes."""
+    writes; ``now`` is the app's clock (when it went offline). ``listeners`` are called
+    (no arguments) whenever the offline state, the waiting count or a refusal changes."""
 
-    def __init__(self, repo, journal: Journal) -> None:
+    def __init__(self, repo, journal: Journal, now=None) -> None:
+        #: The app's clock (``now()``: when the station went offline, for the banner).
+        self._now = now or (lambda: datetime.now(UTC))
         self._repo = repo
         self.journal = journal
         self.listeners: list = []
         self._visits: dict[int, Visit] = {}
         self._intervals: dict[int, list[StoredInterval]] = {}
         self._kinds: dict[str, bool] = {}  # code -> exclusive (read while online)
+        self._reads: dict[tuple, object] = {}
         self.offline_since: datetime | None = journal.offline_since()
 
     def __getattr__(self, name):
-        return getattr(self._repo, name)
+        """The Repository's attribute. While offline its methods fail at once (no wait for
+        a server that is away: a treatment room's screen never hangs on it); the reads the
+        visit screen is built from answer with what was last read (``CACHED``)."""
+        value = getattr(self._repo, name)
+        if not callable(value):
+            return value
+        if name in CACHED:
+            return lambda *args, **kwargs: self._cached(name, value, args, kwargs)
+        if name.startswith("_"):
+            return value
+
+        def call(*args, **kwargs):
+            if self.offline:
+                raise ConnectionLostError(self._away())
+            try:
+                return value(*args, **kwargs)
+            except ConnectionLostError as exc:
+                self._went_offline(exc)
+                raise
+        return call
+
+    def _away(self) -> str:
+        return (f"{self._repo.where} is away: this needs the clinic server (the timers keep "
+                "counting, their changes are kept on this computer)")
+
+    def _cached(self, name: str, method, args, kwargs):
+        key = (name, *(getattr(a, "id", a) for a in args), *sorted(kwargs.items()))
+        if not self.offline:
+            try:
+                self._reads[key] = method(*args, **kwargs)
+            except ConnectionLostError as exc:
+                self._went_offline(exc)
+        if key in self._reads:
+            return self._reads[key]
+        raise ConnectionLostError(self._away())
 
     # -- state ----------------------------------------------------------------------------
 
@@ -99,7 +141,7 @@ class JournaledTimers:
 
     def _went_offline(self, exc: Exception) -> None:
         if self.offline_since is None:
-            self.offline_since = datetime.now(UTC)
+            self.offline_since = self._now()
             self.journal.set_offline_since(self.offline_since)
             log.warning("clinic server away: timer changes go to the journal (%s)", exc)
             self._notify()
@@ -120,6 +162,8 @@ class JournaledTimers:
             except ConnectionLostError as exc:
                 self._went_offline(exc)
         if visit_id not in self._visits:
+            if self.offline:
+                raise ConnectionLostError(self._away())
             return self._repo.get_visit(visit_id)  # never read: the error says why
         return self._view(visit_id)[0]
 
@@ -131,6 +175,8 @@ class JournaledTimers:
             except ConnectionLostError as exc:
                 self._went_offline(exc)
         if visit_id not in self._intervals:
+            if self.offline:
+                raise ConnectionLostError(self._away())
             return self._repo.intervals_for(visit_id)
         return self._view(visit_id)[1]
 
@@ -145,7 +191,7 @@ class JournaledTimers:
 
     def _learn_kinds(self, intervals) -> None:
         try:
-            catalog = self._repo.code_catalog()
+            catalog = self.code_catalog()
             for code in {i.code for i in intervals} - set(self._kinds):
                 self._kinds[code] = catalog.get(code).kind.exclusive
         except (StorageError, BillingError):
@@ -154,7 +200,7 @@ class JournaledTimers:
     def _exclusive(self, code: str) -> bool:
         if code not in self._kinds:
             try:
-                self._kinds[code] = self._repo.code_catalog().get(code).kind.exclusive
+                self._kinds[code] = self.code_catalog().get(code).kind.exclusive
             except (StorageError, BillingError):
                 from therapy_timer.core.codes import default_catalog
 
@@ -246,6 +292,8 @@ class JournaledTimers:
         for visit_id, intervals in self._intervals.items():
             if any(i.id == interval_id for i in intervals):
                 return visit_id
+        if self.offline:
+            raise ConnectionLostError(self._away())
         return self._repo.get_interval(interval_id).visit_id
 
     def _write(self, op: str, visit_id: int, now: datetime, **args):

@@ -30,6 +30,7 @@ from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, on_screen, set_display_zone
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.station.clock_notice import ClockNotice
+from therapy_timer.ui.station.offline import OfflineGuard, is_offline, station_timers
 from therapy_timer.ui.station.server_clock import ServerClock, station_clock
 from therapy_timer.ui.today import TodayPage
 
@@ -109,6 +110,9 @@ class MainWindow(QMainWindow):
         self.clock = station_clock(repo, clock)
         self.db_path = db_path
         self.settings = settings or QSettings(ORG, APP)
+        # The visit screen's store: on a clinic server, behind this station's offline
+        # journal (taps kept on this computer while the server is away; ui/station/offline.py).
+        self.timers = station_timers(repo, self.settings, self.clock)
         self.remember_size = remember_size  # off for --check: never overwrite the user's size
         self.setWindowTitle("Therapy Timer")
         self.setMinimumSize(MINIMUM_SIZE)
@@ -160,7 +164,7 @@ class MainWindow(QMainWindow):
         if self._controller is None:
             from therapy_timer.ui.session_controller import SessionController
 
-            self._controller = SessionController(self.repo, self.clock, parent=self)
+            self._controller = SessionController(self.timers, self.clock, parent=self)
         return self._controller
 
     @property
@@ -237,6 +241,8 @@ class MainWindow(QMainWindow):
         bar.addAction(self.visit_action)
         self.frontdesk_action = QAction("&Front desk", self, shortcut=QKeySequence("Ctrl+D"))
         self.frontdesk_action.triggered.connect(self.show_frontdesk)
+        self.offline_guard = OfflineGuard(self.timers, self)
+        self.offline_guard.guard(self.frontdesk_action, "The front desk")
         file_menu.addAction(self.frontdesk_action)
         bar.addAction(self.frontdesk_action)
         action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
@@ -393,6 +399,7 @@ class MainWindow(QMainWindow):
         """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
         self.apply_clinic_zone()  # the first-run set-up or the demo clinic may have set it
         self.show_today()
+        self.replay_journal()  # a station killed while offline sends its taps first
         dialog = self.check_recovery()
         if dialog is None:
             self.heartbeat_timer.start()
@@ -406,7 +413,8 @@ class MainWindow(QMainWindow):
         controller's one ``ClockWatch``), then marks running timers alive (the visit screen's
         own tick does that while shown). On a clinic server it first measures this computer's
         clock against the server's again; the status bar's clock notice follows."""
-        if isinstance(self.clock, ServerClock):
+        self.replay_journal()
+        if isinstance(self.clock, ServerClock) and not is_offline(self.timers):
             self.clock.measure()
         controller = self.controller
         controller.watch.user = controller.user or None
@@ -415,9 +423,20 @@ class MainWindow(QMainWindow):
         if controller.timer.isActive():
             return
         try:
-            self.repo.heartbeat(self.clock.now())
+            self.timers.heartbeat(self.clock.now())
         except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
             log.warning("heartbeat not written: %s", exc)
+
+    def replay_journal(self) -> None:
+        """Sends the taps kept while the clinic server was away, in order (nothing on the
+        embedded file); the visit screen's banner shows what waits or was refused."""
+        replay = getattr(self.timers, "replay", None)
+        if replay is None:
+            return
+        try:
+            replay()
+        except Exception:  # never stop the heartbeat: the journal keeps everything
+            log.exception("the offline journal's replay failed")
 
     def show_today(self) -> None:
         if self._controller is not None:
