@@ -9,8 +9,12 @@ what to do until the clinician answers.
 from __future__ import annotations
 
 import os
+import signal
 import stat
-from datetime import timedelta
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -162,3 +166,63 @@ def test_a_change_refused_on_replay_is_shown_and_kept_until_answered(qtbot, room
     qtbot.waitUntil(lambda: panel.offline_banner.isHidden(), timeout=5000)
     assert on_server(desk, visit_id) == [
         ("97110", START, START + timedelta(minutes=12))]
+
+
+def test_a_room_killed_while_cut_replays_its_journal_at_the_next_start(
+        qtbot, pg_database, relay, tmp_path):
+    """A station process keeps two taps in its journal while the server is cut and is
+    killed. The next start of the app (same station name, same server) sends them before
+    anything else: the crash question that follows asks only about the timer still running
+    (97530), not about the 97110 the journal stopped."""
+    from therapy_timer.paths import data_dir
+    from therapy_timer.storage.journal import journal_path
+    from therapy_timer.ui.clock import FakeClock
+    from therapy_timer.ui.main_window import MainWindow
+
+    t0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the child's clock (offline_child.T0)
+    desk = open_repository(pg_database)
+    clinic = seed_clinic(desk)
+    visit = desk.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, t0)
+    first = desk.start_interval(visit.id, "97110", "PT", t0)
+    uri = relay.uri(pg_database.rsplit("/", 1)[1])
+    repo = open_repository(uri)
+    path = journal_path(data_dir(), "Room 2", str(repo.path))
+    script = Path(__file__).parents[2] / "storage" / "offline_child.py"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    child = subprocess.Popen([sys.executable, str(script), uri, str(path), str(visit.id),
+                              str(first.id)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, env=env)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        cut(relay)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "kept 2 offline=True"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdin.close()
+        child.stdout.close()
+    assert on_server(desk, visit.id) == [("97110", t0, None)]
+    relay.accept()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("station/name", "Room 2")
+    win = MainWindow(repo, FakeClock(t0 + timedelta(minutes=11)), settings=settings,
+                     remember_size=False)
+    qtbot.addWidget(win)
+    assert win.timers.journal.path == path and win.timers.offline
+    win.start()
+    try:
+        assert on_server(desk, visit.id) == [
+            ("97110", t0, t0 + timedelta(minutes=10)), ("97530", t0 + timedelta(minutes=10),
+                                                        None)]
+        assert len(win.timers.journal) == 0 and not win.timers.offline
+        asked = [row.crashed.interval.code for row in win.recovery_dialog.rows]
+        assert asked == ["97530"]
+    finally:
+        if win.recovery_dialog is not None:
+            win.recovery_dialog.close()
+        win.close()
+        win.timers.journal.close()
+        repo.close()
+        desk.close()
