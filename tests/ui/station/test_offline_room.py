@@ -23,6 +23,7 @@ from tests.pg_relay import Relay
 from tests.ui.conftest import START, seed_clinic
 from therapy_timer.core.records import Practice
 from therapy_timer.storage.repository import open_repository
+from therapy_timer.ui.dialogs import Ask
 
 LEFT = Qt.MouseButton.LeftButton
 WAITING = ("safe on this computer. They are sent when the clinic server is back.")
@@ -79,7 +80,7 @@ def on_server(desk, visit_id):
 
 
 def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room, relay,
-                                                                    clock):
+                                                                    clock, monkeypatch):
     win, clinic, desk = room
     panel = win.visit_panel
     visit_id = win.controller.visit.id
@@ -111,6 +112,17 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
         panel.finalize_button.toolTip())
     assert not win.frontdesk_action.isEnabled()
     assert "the front desk needs it" in win.frontdesk_action.toolTip()
+    # An edit needs the server: said at once, not waited for, nothing kept half-done.
+    said = []
+    monkeypatch.setattr(Ask, "warn", classmethod(lambda c, p, t, x: said.append((t, x))))
+    first = win.controller.intervals[0]
+    assert not win.controller.delete_interval(first.id, reason="wrong patient")
+    qtbot.mouseClick(panel.finalize_button, LEFT)  # disabled: nothing happens
+    win.visit_panel.on_finalize()  # the menu's Finish visit…: says why
+    assert [t for t, _x in said] == ["Not done", "Not done"]
+    assert "is away: this needs the clinic server" in said[0][1]
+    assert said[1][1].startswith("Not available while the clinic server is away")
+    assert win.stack.currentWidget() is panel
     assert on_server(desk, visit_id) == [("97110", START, None)]
     # The journal: owner-only, in the data folder, two entries in order.
     path = win.timers.journal.path
