@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS entries (
     at TEXT NOT NULL,
     args TEXT NOT NULL,
     refused TEXT,
-    refused_kind TEXT
+    refused_kind TEXT,
+    attempted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS ids (
     provisional INTEGER PRIMARY KEY,
@@ -70,6 +71,9 @@ class Entry:
     args: dict
     refused: str | None = None
     refused_kind: str | None = None
+    #: It may have reached the server already (sent before, outcome unknown): replay looks
+    #: before sending it again.
+    attempted: bool = False
 
     def provisional(self, k: int = 0) -> int:
         """The id the screen shows for the ``k``-th interval this entry starts (a resume
@@ -126,8 +130,10 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------------
 
-    def append(self, op: str, visit_id: int, at: datetime, **args) -> Entry:
-        """Keeps one action; on disk (fsynced) when this returns."""
+    def append(self, op: str, visit_id: int, at: datetime, *, attempted: bool = False,
+               **args) -> Entry:
+        """Keeps one action; on disk (fsynced) when this returns. ``attempted``: it was sent
+        and the server's answer was lost (it may be there already)."""
         if op not in OPS:
             raise ValueError(f"the journal keeps timer actions, not {op!r}")
         if at.tzinfo is None:
@@ -135,9 +141,10 @@ class Journal:
         op_id = uuid.uuid4().hex
         with self._tx() as conn:
             entry_id = conn.execute(
-                "INSERT INTO entries (op_id, op, visit_id, at, args) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO entries (op_id, op, visit_id, at, args, attempted)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (op_id, op, visit_id, at.isoformat(timespec="microseconds"),
-                 json.dumps(args, sort_keys=True))).lastrowid
+                 json.dumps(args, sort_keys=True), int(attempted))).lastrowid
         return self.get(entry_id)
 
     def done(self, entry: Entry, real_ids: list[int] | tuple[int, ...] = ()) -> None:
@@ -148,6 +155,14 @@ class Journal:
             conn.executemany("INSERT OR REPLACE INTO ids (provisional, real) VALUES (?, ?)",
                              [(entry.provisional(k), real) for k, real in enumerate(real_ids)])
             conn.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
+
+    def attempt(self, entry: Entry) -> Entry:
+        """About to send ``entry``: from now on it may be on the server (on disk first, so
+        a crash before ``done`` makes the next replay look before sending it again)."""
+        if not entry.attempted:
+            with self._tx() as conn:
+                conn.execute("UPDATE entries SET attempted = 1 WHERE id = ?", (entry.id,))
+        return self.get(entry.id)
 
     def refuse(self, entry: Entry, reason: str, kind: str) -> None:
         with self._tx() as conn:
@@ -216,4 +231,4 @@ class Journal:
 def _entry(row) -> Entry:
     return Entry(row["id"], row["op_id"], row["op"], row["visit_id"],
                  datetime.fromisoformat(row["at"]), json.loads(row["args"]),
-                 row["refused"], row["refused_kind"])
+                 row["refused"], row["refused_kind"], bool(row["attempted"]))

@@ -22,7 +22,11 @@ are built from (``get_visit``, ``intervals_for``).
   ``retry``.
 
 Replay is idempotent, so a crash between the server's commit and the journal's delete (or a
-COMMIT whose answer was lost) never duplicates a tap. How a re-sent entry is recognised:
+COMMIT whose answer was lost) never duplicates a tap. An entry is marked *attempted* in the
+journal (fsynced) before it is sent, and at once when a live tap's COMMIT went unanswered; an
+entry never attempted cannot be on the server (a ``ConnectionLostError`` other than
+``CommitOutcomeUnknownError`` means nothing of it was saved: storage/pg/connection.py). An
+attempted entry is looked for before it is sent again:
 
 * a start: the visit already has an interval (kept or deleted) of that code starting at
   exactly the entry's moment (stored to the microsecond; two taps of one station never share
@@ -41,6 +45,7 @@ from datetime import UTC, datetime
 from therapy_timer.core.model import BillingError, Performer
 from therapy_timer.core.records import StoredInterval, Visit
 from therapy_timer.storage.errors import (
+    CommitOutcomeUnknownError,
     ConnectionLostError,
     FrozenVisitError,
     InvalidDataError,
@@ -298,14 +303,18 @@ class JournaledTimers:
 
     def _write(self, op: str, visit_id: int, now: datetime, **args):
         entry_args = {k: v for k, v in args.items() if v is not None}
+        attempted = False
         if not self.offline and not len(self.journal):
             try:
                 result = self._send(op, visit_id, now, args)
-            except ConnectionLostError as exc:  # incl. a COMMIT whose outcome is unknown:
-                self._went_offline(exc)  # replay recognises it if the server kept it
+            except CommitOutcomeUnknownError as exc:  # replay looks whether the server kept it
+                attempted = True
+                self._went_offline(exc)
+            except ConnectionLostError as exc:  # nothing of it was saved
+                self._went_offline(exc)
             else:
                 return result
-        entry = self.journal.append(op, visit_id, now, **entry_args)
+        entry = self.journal.append(op, visit_id, now, attempted=attempted, **entry_args)
         log.info("kept in the journal: %s (visit %s)", entry.describe(), visit_id)
         self._notify()
         if not self.offline:
@@ -342,35 +351,43 @@ class JournaledTimers:
                     return False
                 self._back_online()
             return True
-        for entry in entries:
-            if entry.refused is not None:
-                self._notify()
-                return False
-            try:
-                real_ids = self._replay_one(entry)
-            except ConnectionLostError as exc:
-                self._went_offline(exc)
-                return False
-            except REFUSALS as exc:
-                log.warning("the server refused %s: %s", entry.describe(), exc)
-                self.journal.refuse(entry, str(exc), type(exc).__name__)
-                self._back_online()
-                self._notify()
-                return False
-            except StorageError as exc:  # locked, busy: the next heartbeat tries again
-                log.warning("replay of %s waits: %s", entry.describe(), exc)
-                return False
-            self.journal.done(entry, real_ids)
-            self._settle(entry, real_ids)
-            log.info("sent from the journal: %s", entry.describe())
+        touched: set[int] = set()
+        try:
+            for entry in entries:
+                if entry.refused is not None:
+                    self._notify()
+                    return False
+                maybe_sent = entry.attempted
+                try:
+                    real_ids = self._replay_one(self.journal.attempt(entry), maybe_sent)
+                except ConnectionLostError as exc:
+                    self._went_offline(exc)
+                    return False
+                except REFUSALS as exc:
+                    log.warning("the server refused %s: %s", entry.describe(), exc)
+                    self.journal.refuse(entry, str(exc), type(exc).__name__)
+                    self._back_online()
+                    self._notify()
+                    return False
+                except StorageError as exc:  # locked, busy: the next heartbeat tries again
+                    log.warning("replay of %s waits: %s", entry.describe(), exc)
+                    return False
+                self.journal.done(entry, real_ids)
+                self._settle(entry, real_ids)
+                touched.add(entry.visit_id)
+                log.info("sent from the journal: %s", entry.describe())
+        finally:
+            self._reread(touched)
         self._back_online()
         self._notify()
         return True
 
-    def _replay_one(self, entry: Entry) -> list[int]:
+    def _replay_one(self, entry: Entry, maybe_sent: bool) -> list[int]:
+        """Sends ``entry``; when an earlier attempt may have reached the server
+        (``maybe_sent``), a start or a resume looks for it first."""
         repo, args, at = self._repo, entry.args, entry.at
         if entry.op == "start_interval":
-            same = self._started_at(entry.visit_id, at, [args["code"]])
+            same = self._started_at(entry.visit_id, at, [args["code"]]) if maybe_sent else []
             if same:
                 return same
             started = self._send("start_interval", entry.visit_id, at, args)
@@ -383,8 +400,7 @@ class JournaledTimers:
         if entry.op == "pause_visit":
             repo.pause_visit(entry.visit_id, at, user=args.get("user"))
             return []
-        visit = repo.get_visit(entry.visit_id)
-        if not visit.paused_codes:
+        if maybe_sent and not repo.get_visit(entry.visit_id).paused_codes:
             # sent before the crash (its intervals start at the entry's moment), or not
             # paused any more: the store's refusal names that
             started = self._started_at(entry.visit_id, at, None)
@@ -408,11 +424,15 @@ class JournaledTimers:
             self._intervals[visit_id] = intervals
             if visit is not None:
                 self._visits[visit_id] = visit
-        try:
-            self._visits[visit_id] = self._repo.get_visit(visit_id)
-            self._intervals[visit_id] = list(self._repo.intervals_for(visit_id))
-        except StorageError:
-            pass
+
+    def _reread(self, visit_ids) -> None:
+        """After a replay: the visits it touched as the server now holds them."""
+        for visit_id in visit_ids:
+            try:
+                self._visits[visit_id] = self._repo.get_visit(visit_id)
+                self._intervals[visit_id] = list(self._repo.intervals_for(visit_id))
+            except StorageError:  # the cache already learnt each entry (``_settle``)
+                pass
 
     # -- the clinician's answers --------------------------------------------------------------
 
