@@ -30,7 +30,12 @@ from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, on_screen, set_display_zone
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.station.clock_notice import ClockNotice
-from therapy_timer.ui.station.offline import OfflineGuard, is_offline, station_timers
+from therapy_timer.ui.station.offline import (
+    OfflineGuard,
+    ServerProbe,
+    is_offline,
+    station_timers,
+)
 from therapy_timer.ui.station.server_clock import ServerClock, station_clock
 from therapy_timer.ui.today import TodayPage
 
@@ -113,6 +118,11 @@ class MainWindow(QMainWindow):
         # The visit screen's store: on a clinic server, behind this station's offline
         # journal (taps kept on this computer while the server is away; ui/station/offline.py).
         self.timers = station_timers(repo, self.settings, self.clock)
+        self.server_probe = None
+        if self.timers is not repo:  # offline, the heartbeat asks on a thread of its own
+            self.server_probe = ServerProbe(str(repo.target), self)
+            self.server_probe.answered.connect(
+                lambda ok: ok and self.replay_journal(wait=True))
         self.remember_size = remember_size  # off for --check: never overwrite the user's size
         self.setWindowTitle("Therapy Timer")
         self.setMinimumSize(MINIMUM_SIZE)
@@ -399,7 +409,7 @@ class MainWindow(QMainWindow):
         """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
         self.apply_clinic_zone()  # the first-run set-up or the demo clinic may have set it
         self.show_today()
-        self.replay_journal()  # a station killed while offline sends its taps first
+        self.replay_journal(wait=True)  # a station killed offline sends its taps first
         dialog = self.check_recovery()
         if dialog is None:
             self.heartbeat_timer.start()
@@ -427,11 +437,16 @@ class MainWindow(QMainWindow):
         except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
             log.warning("heartbeat not written: %s", exc)
 
-    def replay_journal(self) -> None:
+    def replay_journal(self, wait: bool = False) -> None:
         """Sends the taps kept while the clinic server was away, in order (nothing on the
-        embedded file); the visit screen's banner shows what waits or was refused."""
+        embedded file); the visit screen's banner shows what waits or was refused. While
+        offline it only asks whether the server answers (``ServerProbe``, off the screen's
+        thread) unless ``wait``: the probe's yes, and the app's start, replay at once."""
         replay = getattr(self.timers, "replay", None)
         if replay is None:
+            return
+        if is_offline(self.timers) and not wait and self.server_probe is not None:
+            self.server_probe.start()
             return
         try:
             replay()

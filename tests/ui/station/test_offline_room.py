@@ -129,10 +129,17 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert path.name.startswith("Room-2-")
     assert [e.op for e in win.timers.journal.entries()] == ["stop_interval", "start_interval"]
+    # The heartbeat asks the server on a thread of its own: still away, nothing is sent.
+    with qtbot.waitSignal(win.server_probe.answered, timeout=10000) as probe:
+        win.heartbeat()
+    assert probe.args == [False] and len(win.timers.journal) == 2
     # Restored: the next heartbeat sends them; the banner goes, Finish comes back.
     relay.accept()
-    with qtbot.waitSignal(win.controller.changed, timeout=5000):
+    with qtbot.waitSignal(win.server_probe.answered, timeout=10000) as probe:
         win.heartbeat()
+    assert probe.args == [True]
+    qtbot.waitUntil(lambda: len(win.timers.journal) == 0, timeout=5000)
+    qtbot.waitUntil(lambda: panel.offline_banner.isHidden(), timeout=5000)
     assert on_server(desk, visit_id) == [
         ("97110", START, START + timedelta(minutes=10)),
         ("97530", START + timedelta(minutes=11), None)]
@@ -140,7 +147,11 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
     assert panel.offline_banner.isHidden()
     assert panel.finalize_button.isEnabled()
     assert win.frontdesk_action.isEnabled()
-    assert all(i.id > 0 for i in win.controller.intervals)
+    # the screen re-reads the visit: the server's ids, the same times
+    qtbot.waitUntil(lambda: all(i.id > 0 for i in win.controller.intervals), timeout=5000)
+    assert [(i.code, i.start, i.end) for i in win.controller.intervals] == [
+        ("97110", START, START + timedelta(minutes=10)),
+        ("97530", START + timedelta(minutes=11), None)]
     assert desk.audit_verify() is None
 
 

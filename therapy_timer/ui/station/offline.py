@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -191,3 +192,40 @@ class OfflineGuard(QObject):
         for action, what, tip in self._actions:
             action.setEnabled(not offline)
             action.setToolTip(NEEDS_SERVER.format(what=what.lower()) if offline else tip)
+
+
+class ServerProbe(QObject):
+    """Asks, on a thread of its own, whether the clinic server answers again (one new
+    connection, ``SELECT 1``): while offline the heartbeat never waits on the screen's thread
+    for a server that may take seconds to time out. ``answered(bool)`` comes on the UI
+    thread; the window replays the journal when it is True."""
+
+    answered = Signal(bool)
+
+    def __init__(self, target: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.target = target
+        self._busy = False
+
+    def start(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        threading.Thread(target=self._run, name="server-probe", daemon=True).start()
+
+    def _run(self) -> None:
+        ok = False
+        try:
+            import psycopg
+
+            from therapy_timer.storage.pg.connection import CONNECT_TIMEOUT_S
+
+            with psycopg.connect(self.target, connect_timeout=CONNECT_TIMEOUT_S,
+                                 autocommit=True) as conn:
+                conn.execute("SELECT 1")
+            ok = True
+        except Exception as exc:  # any failure means: still away
+            log.debug("clinic server still away: %s", exc)
+        finally:
+            self._busy = False
+        self.answered.emit(ok)
