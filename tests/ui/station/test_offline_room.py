@@ -21,6 +21,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from tests.pg_relay import Relay
 from tests.ui.conftest import START, seed_clinic
+from tests.ui.shots import saved_shot
 from therapy_timer.core.records import Practice
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui.dialogs import Ask
@@ -80,7 +81,8 @@ def on_server(desk, visit_id):
 
 
 def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room, relay,
-                                                                    clock, monkeypatch):
+                                                                    clock, monkeypatch,
+                                                                    tmp_path):
     win, clinic, desk = room
     panel = win.visit_panel
     visit_id = win.controller.visit.id
@@ -96,6 +98,8 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
     tap(qtbot, win, "97530")
     assert panel.offline_banner.label.text() == (
         "Offline since 8:10 AM — 2 changes waiting, " + WAITING)
+    saved_shot(win, tmp_path / "offline.png",  # what the clinician sees, as a picture
+               texts=["Offline since 8:10 AM — 2 changes waiting, " + WAITING])
     # The screen keeps counting from the taps' own times: 97530 runs, 97110 stopped at 10.
     assert [(i.code, i.start, i.end) for i in win.controller.intervals] == [
         ("97110", START, START + timedelta(minutes=10)),
