@@ -55,6 +55,7 @@ def _shoot(out: Path, tmp: Path) -> None:
     from therapy_timer.ui.app import make_application
     from therapy_timer.ui.clock import FakeClock
     from therapy_timer.ui.main_window import MainWindow
+    from therapy_timer.ui.station.name import apply_station
 
     app = make_application()
     with running_server() as server:
@@ -67,6 +68,7 @@ def _shoot(out: Path, tmp: Path) -> None:
             clock = FakeClock(datetime.combine(DAY, time(10, 30), ZoneInfo(ZONE)))
             settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
             settings.setValue("station/name", "Room 2")
+            apply_station(repo, settings)  # as the app does before its window opens
             window = MainWindow(repo, clock, db_path="clinic server", settings=settings)
             window.resize(*SIZE)
             window.show()

@@ -56,3 +56,18 @@ def test_default_parser_has_all_commands():
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert set(sub.choices) == set(COMMANDS)
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ("backup", "A clinic server (--db URI) is copied into a complete, ordinary Therapy Timer "
+               "file that opens on any computer."),
+    ("restore", "A clinic server is never replaced: a backup goes onto a server with 'server "
+                "migrate' into an empty database."),
+])
+def test_backup_and_restore_help_say_what_they_do_with_a_server(capsys, command, words):
+    """The help spoke only of files (SQLite's backup API, replacing the database): an
+    administrator of a clinic server read that restore would replace the server's clinic."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert words in " ".join(capsys.readouterr().out.split())

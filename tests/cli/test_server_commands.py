@@ -26,6 +26,7 @@ from tests.pdf.clinic import build, t
 from therapy_timer.cli import main
 from therapy_timer.core.model import Performer
 from therapy_timer.storage.errors import StorageError
+from therapy_timer.storage.migrations import LATEST_VERSION
 from therapy_timer.storage.repository import open_repository
 
 PASSWORD = "station-pw-Quartz-7391-unique"
@@ -146,7 +147,9 @@ def test_init_creates_the_database_and_roles_and_prints_the_station_uri_last(
     functions = server.sql("SELECT DISTINCT pg_get_userbyid(proowner) FROM pg_proc WHERE"
                            " pronamespace = 'public'::regnamespace", name)
     assert functions == [(f"{name}_owner",)]
-    assert server.sql("SELECT schema_version FROM therapy_timer_meta", name) == [(12,)]
+    # the latest schema (every migration ran: 13 with issue 14's stations, and any later one)
+    assert server.sql("SELECT schema_version FROM therapy_timer_meta", name) == [
+        (LATEST_VERSION,)]
 
 
 def test_the_station_password_goes_to_an_owner_only_pgpass_and_nowhere_else(
@@ -569,10 +572,11 @@ def test_a_station_on_an_older_schema_says_to_ask_for_server_repair(server, clin
     server.sql("UPDATE therapy_timer_meta SET schema_version = 11", name)
     try:
         with pytest.raises(StorageError, match=r"schema 11; this Therapy Timer needs schema "
-                                               r"12 .*server repair --admin ADMIN_URI"):
+                                               rf"{LATEST_VERSION} .*server repair --admin "
+                                               "ADMIN_URI"):
             open_repository(uri)
     finally:
-        server.sql("UPDATE therapy_timer_meta SET schema_version = 12", name)
+        server.sql(f"UPDATE therapy_timer_meta SET schema_version = {LATEST_VERSION}", name)
 
 
 def test_repair_of_a_database_init_did_not_make_is_refused(server, capsys):
@@ -724,6 +728,28 @@ def test_migrate_with_the_station_address_is_refused(server, clinic, demo_file, 
     assert main(["server", "migrate", "--from", str(demo_file), "--to", uri]) == 2
     err = capsys.readouterr().err
     assert "only a superuser may do" in err and err.count("\n") == 1
+    assert server.sql("SELECT count(*) FROM visits", name) == [(0,)]
+
+
+@pytest.mark.parametrize(("to", "words"), [
+    ("", "therapy-timer: --to is empty: give the administrator's address, e.g. "
+         "postgresql://postgres@localhost:5432/therapy_timer\n"),
+    ("nonsense", "therapy-timer: the administrator's address (--to) is not a PostgreSQL URI or "
+                 "connection string: write it like "
+                 "postgresql://postgres@localhost:5432/therapy_timer\n"),
+    (None, "; check the user, the password (or .pgpass) and the database in --to. Nothing "
+           "was changed.\n"),
+])
+def test_migrate_names_its_own_option_when_the_address_is_wrong(server, clinic, demo_file,
+                                                                 capsys, to, words):
+    """migrate takes the administrator's address as --to: its refusals say --to, not
+    init's --admin (an administrator following them would look for an option not there)."""
+    name, _uri = clinic
+    to = server.uri(name, "nobody_here") if to is None else to
+    assert main(["server", "migrate", "--from", str(demo_file), "--to", to]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(words) and err.count("\n") == 1
+    assert "--admin" not in err
     assert server.sql("SELECT count(*) FROM visits", name) == [(0,)]
 
 

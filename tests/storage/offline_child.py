@@ -17,7 +17,9 @@ T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def main(uri: str, journal_file: str, visit_id: int, interval_id: int) -> None:
-    timers = JournaledTimers(open_repository(uri), Journal(journal_file))
+    repo = open_repository(uri)
+    repo.station = "Room 2"  # the station the journal belongs to (as the app applies it)
+    timers = JournaledTimers(repo, Journal(journal_file))
     timers.get_visit(visit_id)
     timers.intervals_for(visit_id)
     print("ready", flush=True)

@@ -551,3 +551,59 @@ def test_version_12_dates_allowed_amounts_from_the_start_and_adds_clinic_codes(n
     finally:
         repo.close()
     assert table_rows(path)["payer_allowed"] == [(1, "97110", 3000), (1, "97110", 3100)]
+
+
+def test_version_13_adds_stations_and_ends_a_damaged_files_second_running_timer(tmp_path):
+    """Issue 14: intervals and visits gain their station (empty on the old rows: no station's,
+    so any station may go on with them); a file that somehow holds two running intervals of
+    one code on one visit has the earlier ended where the later starts (what a restart
+    does), so the database can keep one running interval per visit and code from then on."""
+    before = max(number for number, _, _ in MIGRATIONS if number < 13)
+    path = tmp_path / f"v{before}.db"
+    build_at(path, before)
+    conn = sqlite3.connect(path)
+    conn.execute('INSERT INTO intervals (id, visit_id, code, start, "end", performer)'
+                 " VALUES (3, 2, '97140', '2026-11-20T17:03:00.000000+00:00', NULL, 'PT')")
+    conn.commit()
+    conn.close()
+    repo = open_repository(path)
+    try:
+        assert repo.schema_version == LATEST_VERSION
+        first, second = repo.get_interval(2), repo.get_interval(3)
+        assert first.end == second.start == T0.replace(hour=17, minute=3)
+        assert (second.end, first.station, second.station) == (None, None, None)
+        assert repo.visit_station(2) == (None, None)
+        assert repo.get_interval(1).end == T0.replace(minute=30)  # a stopped one untouched
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            repo.conn.execute('INSERT INTO intervals (visit_id, code, start, "end", performer)'
+                              " VALUES (2, '97140', '2026-11-20T17:04:00+00:00', NULL, 'PT')")
+        assert repo.integrity_check() == "ok"
+    finally:
+        repo.close()
+    assert table_rows(path)["intervals"][0] == V1_ROWS["intervals"][0]
+
+
+def test_version_13_on_a_clinic_server_ends_the_second_running_timer_too(pg_server):
+    """The same migration, translated for PostgreSQL (storage/pg/schema.py), on a server
+    database left at the version before it."""
+    from therapy_timer.storage.pg import schema
+    from therapy_timer.storage.pg.connection import connect as pg_connect
+
+    before = max(number for number, _, _ in MIGRATIONS if number < 13)
+    conn = pg_connect(pg_server.new_database(), "the test server")
+    try:
+        schema.migrate(conn, "the test server", MIGRATIONS, before)
+        for sql in (
+                "INSERT INTO patients (id, first_name, last_name) VALUES (1, 'A', 'Oldrow')",
+                "INSERT INTO providers (id, name, discipline, role) VALUES (1, 'P', 'PT', 'PT')",
+                "INSERT INTO visits (id, patient_id, provider_id, day, discipline, created_at)"
+                " VALUES (1, 1, 1, '2026-11-20', 'PT', '2026-11-20T15:00:00+00:00')",
+                'INSERT INTO intervals (id, visit_id, code, start, "end", performer) VALUES'
+                " (1, 1, '97110', '2026-11-20T15:00:00+00:00', NULL, 'PT'),"
+                " (2, 1, '97110', '2026-11-20T15:05:00+00:00', NULL, 'PT')"):
+            conn.execute(sql)
+        schema.migrate(conn, "the test server", MIGRATIONS, LATEST_VERSION)
+        assert conn.execute('SELECT id, "end", station FROM intervals ORDER BY id').fetchall() \
+            == [(1, "2026-11-20T15:05:00+00:00", None), (2, None, None)]
+    finally:
+        conn.close()

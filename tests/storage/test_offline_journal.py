@@ -45,6 +45,7 @@ def room(pg_server, pg_database, relay, tmp_path):
     """A treatment room: its store through the relay behind the journal, an open visit with
     97110 running since T0 (committed before the cut); and the front desk's own connection."""
     repo = open_repository(relay.uri(dbname(pg_database)))
+    repo.station = "Room 2"
     clinic = build_clinic(repo)
     visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
     first = repo.start_interval(visit.id, "97110", "PT", T0)
@@ -53,6 +54,7 @@ def room(pg_server, pg_database, relay, tmp_path):
     assert [i.id for i in timers.intervals_for(visit.id)] == [first.id]  # read while online
     assert timers.get_visit(visit.id).paused_codes == ()
     desk = open_repository(pg_database)
+    desk.station = "Room 3"
     yield timers, visit, first, desk, relay, clinic
     desk.close()
     journal.close()
@@ -170,7 +172,7 @@ def test_a_refused_replay_stays_marked_blocks_what_follows_until_answered(room):
     timers.start_interval(visit.id, "97140", "PT", at(10))
     timers.start_interval(visit.id, "97530", "PT", at(20))
     # Meanwhile the front desk stops the timer and finalizes the visit on the server.
-    desk.stop_interval(first.id, at(12))
+    desk.stop_interval(first.id, at(12), take_over=True)  # Room 2 is silent: asked, yes
     desk.set_diagnoses(visit.id, ["M54.50"], validate=False)
     desk.finalize_visit(visit.id, None, "Front desk", at(13))
     relay.accept()
@@ -196,7 +198,7 @@ def test_a_refused_change_may_be_sent_again(room):
     timers.start_interval(visit.id, "97530", "PT", at(4))
     # Meanwhile the therapist stops this timer in another room (a second station) and
     # starts one-on-one time there with another patient.
-    desk.stop_interval(first.id, at(3))
+    desk.stop_interval(first.id, at(3), take_over=True)
     other = desk.start_visit(clinic.other.id, clinic.pt.id, clinic.other_plan.id, at(1))
     elsewhere = desk.start_interval(other.id, "97110", "PT", at(3.5))
     relay.accept()
@@ -211,6 +213,27 @@ def test_a_refused_change_may_be_sent_again(room):
     desk.stop_interval(elsewhere.id, at(5))  # the other room stops: the retry goes through
     assert timers.retry(refused[0].id) is True
     assert on_server(desk, visit.id) == [("97110", T0, at(3)), ("97530", at(4), None)]
+    assert timers.waiting == 0
+
+
+def test_a_visit_taken_over_elsewhere_meanwhile_is_refused_until_taken_back(room):
+    """While Room 2 is cut off, Room 3 takes its visit over (asked: Room 2 is silent). Room
+    2's waiting stop is refused (the visit is timed on Room 3) and shown; "send it again"
+    takes the visit back, as the take-over question's yes does."""
+    timers, visit, first, desk, relay, clinic = room
+    cut(relay)
+    timers.stop_interval(first.id, at(10))
+    timers.start_interval(visit.id, "97530", "PT", at(10))
+    desk.start_interval(visit.id, "97110", "PT", at(8), take_over=True)  # goes on there
+    relay.accept()
+    assert timers.replay() is False
+    refused = timers.refused()
+    assert [(e.op, e.refused_kind) for e in refused] == [
+        ("stop_interval", "VisitHeldElsewhereError")]
+    assert "Room 3" in refused[0].refused
+    assert on_server(desk, visit.id) == [("97110", T0, None)]  # Room 3's timer runs on
+    assert timers.retry(refused[0].id) is True
+    assert on_server(desk, visit.id) == [("97110", T0, at(10)), ("97530", at(10), None)]
     assert timers.waiting == 0
 
 
@@ -240,9 +263,11 @@ def test_one_journal_per_station_and_server(tmp_path):
 def test_a_station_killed_while_cut_replays_its_journal_at_the_next_start(
         pg_server, pg_database, relay, tmp_path):
     repo = open_repository(pg_database)
+    repo.station = "Room 2"  # the room's first run, online
     clinic = build_clinic(repo)
     visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
     first = repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.station = "Front desk"
     path = journal_path(tmp_path, "Room 2", "the clinic server")
     script = Path(__file__).with_name("offline_child.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
@@ -264,7 +289,9 @@ def test_a_station_killed_while_cut_replays_its_journal_at_the_next_start(
     assert on_server(repo, visit.id) == [("97110", T0, None)]  # nothing reached the server
     relay.accept()
     # The next start of the station: the same journal, a new connection; replay first.
-    station = JournaledTimers(open_repository(relay.uri(dbname(pg_database))), Journal(path))
+    again = open_repository(relay.uri(dbname(pg_database)))
+    again.station = "Room 2"
+    station = JournaledTimers(again, Journal(path))
     assert station.offline and station.waiting == 2  # it remembers it was offline
     assert station.replay() is True
     assert on_server(repo, visit.id) == [("97110", T0, at(10)), ("97530", at(10), None)]

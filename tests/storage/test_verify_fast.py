@@ -28,6 +28,13 @@ from therapy_timer.storage.repository import open_repository
 
 from .conftest import T0
 
+#: The fast walk reads each entry's payload as SQLite's json_array writes it, and its workers
+#: reopen the file: the SQLite file's own path. A server's chain is walked by the reference
+#: walk (its verify runs on both databases in test_tamper_evidence and the CLI tests).
+pytestmark = pytest.mark.sqlite_only("SQLite's JSON payloads and worker processes reopening "
+                                     "the file are the file's own fast path")
+
+
 #: Text that JSON writes escaped, or that SQLite and Python write differently.
 TRICKY = ['say "no" \\ back', "tab\tnew\nline\r", "\x00nul \x01 \x1f", "del \x7f", "café",
           "\u2028 \u2029 \ufeff", "emoji \U0001f600", "", '{"json":[1,"x"]}', "\x80"]

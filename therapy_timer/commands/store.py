@@ -65,7 +65,8 @@ def register(subparsers) -> None:
         description="Copies the database with SQLite's online backup API (safe while the app "
                     "runs); the copy is checked before it gets its name. Never writes over the "
                     "database, its -wal, -shm or -journal file, another live database or a "
-                    "folder (exit 2).")
+                    "folder (exit 2). A clinic server (--db URI) is copied into a complete, "
+                    "ordinary Therapy Timer file that opens on any computer.")
     _db_option(backup)
     backup.add_argument("--out", required=True, metavar="FILE", help="backup file to write")
     backup.set_defaults(handler=run_backup)
@@ -76,7 +77,9 @@ def register(subparsers) -> None:
                     "copied into the app's own schema and checked like 'verify' first; only "
                     "then is the current database saved beside itself and replaced in one "
                     "rename. A refused backup (exit 2) leaves the database unchanged. Close "
-                    "Therapy Timer first: restore waits at most 5 seconds for the database.")
+                    "Therapy Timer first: restore waits at most 5 seconds for the database. "
+                    "A clinic server is never replaced: a backup goes onto a server with "
+                    "'server migrate' into an empty database.")
     _db_option(restore)
     restore.add_argument("--from", dest="source", required=True, metavar="FILE",
                          help="backup file to restore")

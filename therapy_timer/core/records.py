@@ -261,6 +261,9 @@ class StoredInterval:
     deleted_at: datetime | None = None
     deleted_by: str | None = None
     delete_reason: str | None = None
+    #: The station (computer) timing it: it writes the heartbeat; another station takes the
+    #: visit over before changing it (None: recorded before stations were kept).
+    station: str | None = None
 
     @property
     def running(self) -> bool:

@@ -272,6 +272,7 @@ def interval_from(row: sqlite3.Row) -> StoredInterval:
         clock_flag=clock_flag_from(row["clock_flag"], from_text(row["start"])),
         deleted_at=from_text(row["deleted_at"]), deleted_by=row["deleted_by"],
         delete_reason=row["delete_reason"],
+        station=row["station"] if "station" in row.keys() else None,  # noqa: SIM118 (Row)
     )
 
 

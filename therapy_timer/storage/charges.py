@@ -382,8 +382,9 @@ class ChargesMixin(TimerMixin):
                 (to_text(now), visit_id)).lastrowid
             conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
-                " technique, body_region, heartbeat) SELECT ?, code, start, \"end\", performer,"
-                " provider_id, technique, body_region, heartbeat FROM intervals"
+                " technique, body_region, heartbeat, station) SELECT ?, code, start, \"end\","
+                " performer, provider_id, technique, body_region, heartbeat, station FROM"
+                " intervals"
                 " WHERE visit_id = ? AND deleted_at IS NULL ORDER BY start, id", (new_id, visit_id))
             conn.execute("UPDATE visits SET choices = ? WHERE id = ?",
                          (choices_text(carried), new_id))
@@ -407,9 +408,11 @@ class ChargesMixin(TimerMixin):
         visit = self.get_visit(visit_id)
         if visit.status not in (VisitStatus.OPEN, VisitStatus.FINALIZED):
             raise FrozenVisitError(f"visit {visit_id} is {visit.status}; it cannot be voided")
-        if any(i.running for i in self.intervals_for(visit_id)):
-            raise InvalidDataError("stop the running timers before voiding the visit")
         with self._write() as conn:
+            # Read in the write transaction: a timer another station started a moment ago
+            # counts (and the database refuses a running one: visits_close_with_timers_stopped).
+            if any(i.running for i in self.intervals_for(visit_id)):
+                raise InvalidDataError("stop the running timers before voiding the visit")
             # The audit entry with the reason first: a visit becomes void only right after it
             # (trigger visits_void_needs_reason).
             self._audit(now, user, "void", "visit", visit_id, {"reason": str(reason).strip()})

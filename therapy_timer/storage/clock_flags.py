@@ -92,10 +92,11 @@ class ClockFlagMixin(RepositoryBase):
             if not isinstance(moment, datetime) or moment.tzinfo is None:
                 raise InvalidDataError(f"time {moment!r} must be a datetime with a time zone")
         flag = ClockFlag(last_good, now, float(wall_seconds), float(real_seconds))
-        rows = self._rows(
+        rows = self._rows(  # this station's clock jumped: its own timers (issue 14)
             'SELECT i.* FROM intervals i JOIN visits v ON v.id = i.visit_id'
             ' WHERE i."end" IS NULL AND i.deleted_at IS NULL AND v.status = \'open\''
-            " ORDER BY i.visit_id, i.start, i.id")
+            " AND (i.station = ? OR i.station IS NULL) ORDER BY i.visit_id, i.start, i.id",
+            (self.station,))
         if not rows:
             return []
         running = [interval_from(r) for r in rows]

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from therapy_timer.storage.errors import (
+    RUNNING_TWICE,
     CorruptDatabaseError,
     DatabaseLockedError,
     DiskFullError,
@@ -197,6 +198,8 @@ def translate(exc: sqlite3.Error, where: str = "the database") -> StorageError:
         return CorruptDatabaseError(f"{where} is damaged or not a database ({text}); restore "
                                     "it from a backup")
     if isinstance(exc, sqlite3.IntegrityError):
+        if "intervals.visit_id, intervals.code" in text:  # intervals_one_running (issue 14)
+            return InvalidDataError(RUNNING_TWICE)
         return InvalidDataError(f"the store refused the change: {text}")
     if name.startswith("SQLITE_IOERR"):
         return StorageError(f"the disk could not read or write {where} ({text}); nothing "

@@ -79,3 +79,30 @@ class EarlierDayError(InvalidDataError):
 
 class PinRequiredError(InvalidDataError):
     """A provider's PIN changes or goes only with that PIN (or the clinic administrator's)."""
+
+
+class VisitHeldElsewhereError(StorageError):
+    """Another station times this visit: a tap here changes it only when the caller says
+    ``take_over`` (the clinician answered "take it over").
+
+    ``station`` holds it, ``since`` is when it took hold of the visit (None when not known),
+    ``last_alive`` its timers' last heartbeat, ``silent`` True when that heartbeat is older
+    than ``storage.stations.STALE_SECONDS`` (its app may be closed or off the network),
+    ``codes`` what runs there.
+    """
+
+    def __init__(self, message: str, *, station: str, since=None, last_alive=None,
+                 silent: bool = False, codes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.station = station
+        self.since = since
+        self.last_alive = last_alive
+        self.silent = silent
+        self.codes = tuple(codes)
+
+
+#: Why the store refuses a second running interval of one code on one visit (the database's
+#: own index ``intervals_one_running`` says so, whichever station got there second).
+RUNNING_TWICE = ("this code's timer is already running on this visit (started a moment ago, "
+                 "perhaps on another station); nothing was saved. The visit screen shows it "
+                 "once it is read again.")

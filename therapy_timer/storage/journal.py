@@ -169,11 +169,14 @@ class Journal:
             conn.execute("UPDATE entries SET refused = ?, refused_kind = ? WHERE id = ?",
                          (reason, kind, entry.id))
 
-    def retry(self, entry_id: int) -> None:
-        """The clinician asked to send a refused change again."""
+    def retry(self, entry_id: int, **changes) -> None:
+        """The clinician asked to send a refused change again (``changes``: arguments to set
+        on it first, e.g. ``take_over=True``; None leaves one as it is)."""
+        entry = self.get(entry_id)
+        args = {**entry.args, **{k: v for k, v in changes.items() if v is not None}}
         with self._tx() as conn:
-            conn.execute("UPDATE entries SET refused = NULL, refused_kind = NULL WHERE id = ?",
-                         (entry_id,))
+            conn.execute("UPDATE entries SET refused = NULL, refused_kind = NULL, args = ?"
+                         " WHERE id = ?", (json.dumps(args, sort_keys=True), entry_id))
 
     def discard(self, entry_id: int) -> list[Entry]:
         """The clinician gave a refused change up: it leaves the journal, and with a start,

@@ -509,6 +509,44 @@ _V12_DATED_ALLOWED_AND_CLINIC_CODES = [
         CHECK ((kind = 'add-on') = (addon_of IS NOT NULL)))""",
 ]
 
+# Version 13 (issue 14): several stations on one clinic server. Each interval records the
+# station that times it (its heartbeat is written by that station only); a visit records the
+# station holding its running timers and since when (the start of its first timer there, or a
+# take-over). The database is the referee of two stations tapping at once: at most one running
+# interval per visit and code, whatever the app checked first. A file damaged before this
+# version that holds two running intervals of one code has the earlier one ended where the
+# later one starts (what a restart of the code does), so the index can be built.
+_V13_STATIONS = [
+    "ALTER TABLE intervals ADD COLUMN station TEXT",
+    "ALTER TABLE visits ADD COLUMN station TEXT",
+    "ALTER TABLE visits ADD COLUMN station_at TEXT",
+    """UPDATE intervals SET "end" = (
+           SELECT min(later.start) FROM intervals later
+           WHERE later.visit_id = intervals.visit_id AND later.code = intervals.code
+             AND later."end" IS NULL AND later.deleted_at IS NULL
+             AND (later.start > intervals.start
+                  OR (later.start = intervals.start AND later.id > intervals.id)))
+       WHERE "end" IS NULL AND deleted_at IS NULL
+         AND visit_id IN (SELECT id FROM visits WHERE status = 'open')
+         AND EXISTS (
+           SELECT 1 FROM intervals later
+           WHERE later.visit_id = intervals.visit_id AND later.code = intervals.code
+             AND later."end" IS NULL AND later.deleted_at IS NULL
+             AND (later.start > intervals.start
+                  OR (later.start = intervals.start AND later.id > intervals.id)))""",
+    'CREATE UNIQUE INDEX intervals_one_running ON intervals(visit_id, code)'
+    ' WHERE "end" IS NULL AND deleted_at IS NULL',
+    # A visit closes (finalized, void) only with every timer stopped, whichever station
+    # checked what when: a timer started elsewhere a moment before is never left running on
+    # a closed visit (and none starts on one after: intervals_frozen_insert).
+    """CREATE TRIGGER visits_close_with_timers_stopped BEFORE UPDATE OF status ON visits
+       WHEN OLD.status = 'open' AND NEW.status <> 'open' AND EXISTS (
+            SELECT 1 FROM intervals WHERE visit_id = OLD.id AND "end" IS NULL
+              AND deleted_at IS NULL)
+       BEGIN SELECT RAISE(ABORT,
+             'a timer of this visit runs (perhaps on another station): stop it first'); END""",
+]
+
 #: (version, description, statements). Append only.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "tables", _V1_TABLES),
@@ -533,6 +571,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
      _V11_NCCI_RELEASES),
     (12, "payer allowed amounts by effective date; codes the clinic adds to the catalog",
      _V12_DATED_ALLOWED_AND_CLINIC_CODES),
+    (13, "the station timing each interval and holding each visit; one running interval per"
+         " visit and code; a visit closes only with its timers stopped", _V13_STATIONS),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -52,13 +52,15 @@ from therapy_timer.storage.errors import (
     NotFoundError,
     ProviderBusyError,
     StorageError,
+    VisitHeldElsewhereError,
 )
 from therapy_timer.storage.journal import Entry, Journal
 
 log = logging.getLogger(__name__)
 
 #: What the server says when it refuses a change (it stays for the clinician to answer).
-REFUSALS = (FrozenVisitError, ProviderBusyError, InvalidDataError, NotFoundError, BillingError)
+REFUSALS = (FrozenVisitError, ProviderBusyError, VisitHeldElsewhereError, InvalidDataError,
+            NotFoundError, BillingError)
 
 
 #: Reads the visit screen needs, answered offline with what was last read.
@@ -274,22 +276,27 @@ class JournaledTimers:
     def start_interval(self, visit_id: int, code: str, performer: Performer | str,
                        now: datetime, technique: str | None = None,
                        body_region: str | None = None, provider_id: int | None = None,
-                       user: str | None = None):
+                       user: str | None = None, take_over: bool | str = False):
         return self._write("start_interval", visit_id, now, code=str(code).upper(),
                            performer=Performer(performer).value, technique=technique,
-                           body_region=body_region, provider_id=provider_id, user=user)
+                           body_region=body_region, provider_id=provider_id, user=user,
+                           take_over=take_over or None)
 
-    def stop_interval(self, interval_id: int, now: datetime, user: str | None = None):
+    def stop_interval(self, interval_id: int, now: datetime, user: str | None = None,
+                      take_over: bool | str = False):
         return self._write("stop_interval", self._visit_of(interval_id), now,
-                           interval_id=interval_id, user=user)
+                           interval_id=interval_id, user=user, take_over=take_over or None)
 
-    def pause_visit(self, visit_id: int, now: datetime, user: str | None = None):
-        return self._write("pause_visit", visit_id, now, user=user)
+    def pause_visit(self, visit_id: int, now: datetime, user: str | None = None,
+                    take_over: bool | str = False):
+        return self._write("pause_visit", visit_id, now, user=user,
+                           take_over=take_over or None)
 
     def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
-                     user: str | None = None, provider_id: int | None = None):
+                     user: str | None = None, provider_id: int | None = None,
+                     take_over: bool | str = False):
         return self._write("resume_visit", visit_id, now, performer=Performer(performer).value,
-                           user=user, provider_id=provider_id)
+                           user=user, provider_id=provider_id, take_over=take_over or None)
 
     def _visit_of(self, interval_id: int) -> int:
         if interval_id < 0:
@@ -323,18 +330,20 @@ class JournaledTimers:
 
     def _send(self, op: str, visit_id: int, now: datetime, args: dict):
         repo = self._repo
+        # (the take-over answer only when given: a store without stations takes none)
+        more = {"take_over": args["take_over"]} if args.get("take_over") else {}
         if op == "start_interval":
             return repo.start_interval(visit_id, args["code"], args["performer"], now,
                                        technique=args.get("technique"),
                                        body_region=args.get("body_region"),
                                        provider_id=args.get("provider_id"),
-                                       user=args.get("user"))
+                                       user=args.get("user"), **more)
         if op == "stop_interval":
-            return repo.stop_interval(args["interval_id"], now, user=args.get("user"))
+            return repo.stop_interval(args["interval_id"], now, user=args.get("user"), **more)
         if op == "pause_visit":
-            return repo.pause_visit(visit_id, now, user=args.get("user"))
+            return repo.pause_visit(visit_id, now, user=args.get("user"), **more)
         return repo.resume_visit(visit_id, args["performer"], now, user=args.get("user"),
-                                 provider_id=args.get("provider_id"))
+                                 provider_id=args.get("provider_id"), **more)
 
     # -- replay -----------------------------------------------------------------------------
 
@@ -395,10 +404,10 @@ class JournaledTimers:
         if entry.op == "stop_interval":
             real = self.journal.resolve(args["interval_id"])
             if real is not None:
-                repo.stop_interval(real, at, user=args.get("user"))
+                self._send("stop_interval", entry.visit_id, at, {**args, "interval_id": real})
             return []
         if entry.op == "pause_visit":
-            repo.pause_visit(entry.visit_id, at, user=args.get("user"))
+            self._send("pause_visit", entry.visit_id, at, args)
             return []
         if maybe_sent and not repo.get_visit(entry.visit_id).paused_codes:
             # sent before the crash (its intervals start at the entry's moment), or not
@@ -443,5 +452,10 @@ class JournaledTimers:
         self.replay()
 
     def retry(self, entry_id: int) -> bool:
-        self.journal.retry(entry_id)
+        """Sends a refused change again. Refused because another station times the visit
+        (``VisitHeldElsewhereError``), the clinician's "send it again" takes the visit over,
+        as the take-over question's yes does."""
+        entry = self.journal.get(entry_id)
+        take_over = entry.refused_kind == VisitHeldElsewhereError.__name__
+        self.journal.retry(entry_id, take_over=True if take_over else None)
         return self.replay()

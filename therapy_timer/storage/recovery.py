@@ -27,12 +27,14 @@ class RecoveryMixin(RepositoryBase):
     def crashed_intervals(self) -> list[CrashedInterval]:
         """Every running interval with its patient and last-alive moment (heartbeat or start).
 
-        Call at start-up, before this instance writes its own first heartbeat.
+        Call at start-up, before this instance writes its own first heartbeat. Only this
+        station's timers (``storage.stations``): another station's go on there.
         """
         rows = self._rows(
             'SELECT i.*, v.patient_id AS patient FROM intervals i JOIN visits v'
             ' ON v.id = i.visit_id WHERE i."end" IS NULL AND i.deleted_at IS NULL'
-            " ORDER BY i.start, i.id")
+            " AND (i.station = ? OR i.station IS NULL) ORDER BY i.start, i.id",
+            (self.station,))
         out = []
         for row in rows:
             interval = interval_from(row)

@@ -982,23 +982,29 @@ def _check_triggers(report: VerifyReport, conn: sqlite3.Connection, version: int
         return
     ours = guard_triggers()
     if dialect.is_pg(conn):
-        from therapy_timer.storage.pg import schema, store
+        from therapy_timer.storage.pg import notify, schema, store
 
         missing, changed = store.trigger_problems(conn)
-        present = sorted(schema.present_triggers(conn))
+        # The live-update triggers (pg/notify.py) are the app's too, checked at each open.
+        present = sorted(set(schema.present_triggers(conn)) - notify.names())
     else:
         missing, changed = trigger_problems(conn)
         present = [name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")]
     foreign = [name for name in present if name not in ours]
+    # A station cannot put a server's trigger back (its role may not change the schema):
+    # the administrator's `server repair` does, and the message says so.
+    if dialect.is_pg(conn):
+        mends, added = ("`therapy-timer server repair` puts it back; a station cannot",
+                        "added to the database")
+    else:
+        mends, added = "the app re-creates it when it opens the database", "added to the file"
     for name in missing:
-        _problem(report, 0, f"guard trigger {name} is missing (removed; the app re-creates it "
-                            "when it opens the database)")
+        _problem(report, 0, f"guard trigger {name} is missing (removed; {mends})")
     for name in changed:
-        _problem(report, 0, f"guard trigger {name} was altered (the app re-creates it when it "
-                            "opens the database)")
+        _problem(report, 0, f"guard trigger {name} was altered ({mends})")
     for name in foreign:
-        _problem(report, 0, f"trigger {name} is not one of the app's (added to the file)")
+        _problem(report, 0, f"trigger {name} is not one of the app's ({added})")
     report.checked.append(f"guard triggers: {len(ours) - len(missing) - len(changed)} of "
                           f"{len(ours)} in place")
 

@@ -23,6 +23,7 @@ from therapy_timer.storage.errors import (
     InvalidDataError,
     ProviderBusyError,
 )
+from therapy_timer.storage.stations import MINE, StationMixin
 
 #: ``edit_interval`` leaves a field alone when given this.
 KEEP = object()
@@ -40,7 +41,7 @@ def _one_on_one(kind: CodeKind) -> bool:
     return kind.exclusive and kind is not CodeKind.GROUP
 
 
-class TimerMixin(ClockFlagMixin):
+class TimerMixin(StationMixin, ClockFlagMixin):
     """Visits, intervals, pauses, heartbeats and diagnoses."""
 
     def clinic_zone(self) -> tzinfo:
@@ -178,7 +179,12 @@ class TimerMixin(ClockFlagMixin):
         return interval_from(self._one("SELECT * FROM intervals WHERE id = ?", (interval_id,),
                                        f"interval {interval_id}"))
 
-    def running_intervals(self) -> list[StoredInterval]:
+    def running_intervals(self, *, this_station: bool = False) -> list[StoredInterval]:
+        """Every running timer of the clinic, or only those this station times."""
+        if this_station:
+            rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS'
+                              f" NULL AND {MINE} ORDER BY start, id", (self.station,))
+            return [interval_from(r) for r in rows]
         rows = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND deleted_at IS NULL'
                           " ORDER BY start, id")
         return [interval_from(r) for r in rows]
@@ -206,11 +212,18 @@ class TimerMixin(ClockFlagMixin):
     def start_interval(self, visit_id: int, code: str, performer: Performer | str,
                        now: datetime, technique: str | None = None,
                        body_region: str | None = None, provider_id: int | None = None,
-                       user: str | None = None) -> StoredInterval:
+                       user: str | None = None,
+                       take_over: bool | str = False) -> StoredInterval:
         """Starts a timer, atomically stopping what it replaces.
 
         A one-on-one, constant-attendance or group code stops the visit's running exclusive
-        timer; supervised modalities run alongside. A code already running is restarted.
+        timer; supervised modalities run alongside. A code already running is restarted,
+        except when the tap takes the visit over and changes nothing of it (same performer
+        and provider): the taken-over timer goes on (``storage.stations``).
+
+        Args:
+            take_over: True (or the name of the station the clinician was asked about) when
+                another station times the visit and the clinician chose to take it over.
 
         Raises:
             ProviderBusyError: the provider runs a one-on-one timer for another patient (or
@@ -218,6 +231,8 @@ class TimerMixin(ClockFlagMixin):
                 offer 97150 group instead.
             EarlierDayError: the visit is of an earlier day than ``now`` (see "the visit's
                 day" above); nothing is stopped or started.
+            VisitHeldElsewhereError: another station times the visit (``take_over`` not
+                given, or naming another station than the one holding it now).
         """
         _aware(now)
         visit = self._open_visit(visit_id)
@@ -229,30 +244,41 @@ class TimerMixin(ClockFlagMixin):
         else:
             self._check_interval_provider(visit, performer, provider_id)
         with self._write() as conn:
+            taking = take_over and self.visit_holder(visit_id, now) is not None
+            self._hold(conn, visit_id, now, user, take_over, starting=True)
             if provider_id is not None and kind.exclusive:
                 self._check_busy(visit, provider_id, kind)
             rows = conn.execute(
-                'SELECT id, code, start FROM intervals WHERE visit_id = ? AND "end" IS NULL',
+                'SELECT id, code, start, performer, provider_id FROM intervals WHERE'
+                ' visit_id = ? AND "end" IS NULL AND deleted_at IS NULL',
                 (visit_id,)).fetchall()
-            for other_id, other_code, _start in rows:
+            if taking:
+                for other_id, other_code, _start, other_performer, other_provider in rows:
+                    if (other_code == code and other_performer == performer.value
+                            and other_provider == provider_id):
+                        # The tap's screen showed it stopped; it runs (taken over): it goes on.
+                        return self._interval_in_tx(other_id)
+            for other_id, other_code, _start, _performer, _provider in rows:
                 other_kind = self.code_catalog().get(other_code).kind
                 if other_code == code or (kind.exclusive and other_kind.exclusive):
                     # (its measured end when a clock flag holds one: issue 11)
                     end, detail, _n = self._stop_end(conn, self._interval_in_tx(other_id),
                                                      visit, now)
                     self._audit(now, user, "stop_interval", "interval", other_id,
-                                {"visit_id": visit_id, "end": end, "by": "switch", **detail})
+                                {"visit_id": visit_id, "end": end, "by": "switch",
+                                 "station": self.station, **detail})
             # Something runs again: the visit is no longer paused.
             conn.execute("UPDATE visits SET paused_codes = NULL WHERE id = ? AND"
                          " paused_codes IS NOT NULL", (visit_id,))
             interval_id = conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
-                " technique, body_region, heartbeat) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                " technique, body_region, heartbeat, station)"
+                " VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
                 (visit_id, code, to_text(now), performer.value, provider_id, technique,
-                 body_region, to_text(now))).lastrowid
+                 body_region, to_text(now), self.station)).lastrowid
             self._audit(now, user, "start_interval", "interval", interval_id,
                         {"visit_id": visit_id, "code": code, "performer": performer.value,
-                         "start": to_text(now)})
+                         "start": to_text(now), "station": self.station})
         return self.get_interval(interval_id)
 
     def _check_interval_provider(self, visit: Visit, performer: Performer,
@@ -295,31 +321,38 @@ class TimerMixin(ClockFlagMixin):
                     "(group) for both patients instead.",
                     other_visit_id=other_visit)
 
-    def stop_interval(self, interval_id: int, now: datetime,
-                      user: str | None = None) -> StoredInterval:
+    def stop_interval(self, interval_id: int, now: datetime, user: str | None = None,
+                      take_over: bool | str = False) -> StoredInterval:
         """Stops a running timer at ``now`` (never before its start, never after the end of
-        the visit's day: the midnight edge). Stopping a stopped one changes nothing."""
+        the visit's day: the midnight edge). Stopping a stopped one changes nothing.
+
+        Raises:
+            VisitHeldElsewhereError: another station times the visit (see ``start_interval``'s
+                ``take_over``).
+        """
         _aware(now)
         interval = self.get_interval(interval_id)
         if interval.end is not None:
             return interval
         visit = self._open_visit(interval.visit_id)
         with self._write() as conn:
+            self._hold(conn, visit.id, now, user, take_over)
             end, detail, changed = self._stop_end(conn, interval, visit, now)
             if changed:
                 self._audit(now, user, "stop_interval", "interval", interval_id,
                             {"visit_id": interval.visit_id, "end": end,
-                             **_midnight(end, now), **detail})
+                             "station": self.station, **_midnight(end, now), **detail})
         return self.get_interval(interval_id)
 
-    def pause_visit(self, visit_id: int, now: datetime,
-                    user: str | None = None) -> list[StoredInterval]:
+    def pause_visit(self, visit_id: int, now: datetime, user: str | None = None,
+                    take_over: bool | str = False) -> list[StoredInterval]:
         """Stops every running timer of the visit and remembers their codes (in the same
         commit) for ``resume_visit``; returns the intervals it stopped. Nothing running:
         nothing changes."""
         _aware(now)
         visit = self._open_visit(visit_id)
         with self._write() as conn:
+            self._hold(conn, visit_id, now, user, take_over)
             rows = conn.execute('SELECT id, start, code FROM intervals WHERE visit_id = ? AND'
                                 ' "end" IS NULL ORDER BY start, id', (visit_id,)).fetchall()
             measured = {}
@@ -334,14 +367,14 @@ class TimerMixin(ClockFlagMixin):
                              (json.dumps(codes), visit_id))
                 self._audit(now, user, "pause_visit", "visit", visit_id,
                             {"stopped": [r[0] for r in rows], "end": to_text(now),
-                             "codes": codes,
+                             "codes": codes, "station": self.station,
                              **_midnight(to_text(self._end_in_day(visit, now)), now),
                              **({"measured": measured} if measured else {})})
         return [self.get_interval(r[0]) for r in rows]
 
     def resume_visit(self, visit_id: int, performer: Performer | str, now: datetime,
-                     user: str | None = None,
-                     provider_id: int | None = None) -> list[StoredInterval]:
+                     user: str | None = None, provider_id: int | None = None,
+                     take_over: bool | str = False) -> list[StoredInterval]:
         """Restarts the codes a paused visit remembers, all in one commit (the pause ends).
 
         Raises:
@@ -360,19 +393,22 @@ class TimerMixin(ClockFlagMixin):
         for interval in self.intervals_for(visit_id):  # by start: the latest one wins
             if interval.code in visit.paused_codes and interval.end is not None:
                 last[interval.code] = interval
-        with self._write():
+        with self._write() as conn:
+            self._hold(conn, visit_id, now, user, take_over)
             started = [self.start_interval(
                 visit_id, code, performer, now, user=user, provider_id=provider_id,
                 technique=last[code].technique if code in last else None,
                 body_region=last[code].body_region if code in last else None)
                 for code in visit.paused_codes]
             self._audit(now, user, "resume_visit", "visit", visit_id,
-                        {"codes": list(visit.paused_codes), "start": to_text(now)})
+                        {"codes": list(visit.paused_codes), "start": to_text(now),
+                         "station": self.station})
         return started
 
     def heartbeat(self, now: datetime) -> int:
         """Marks every running timer of the station alive at ``now`` (whichever visit it
-        belongs to); returns how many. Not audited.
+        belongs to); returns how many. Not audited. Another station's timers are left alone:
+        their heartbeat tells whether that station is still there (``storage.stations``).
 
         A timer with a clock flag is marked alive at ``now`` on its measured timeline
         (``ClockFlag.measured``): after a clock set back, its last-alive moment still moves on
@@ -380,15 +416,16 @@ class TimerMixin(ClockFlagMixin):
         never moves a last-alive moment back.
         """
         _aware(now)
+        mine = (self.station,)
         flagged = self._rows('SELECT * FROM intervals WHERE "end" IS NULL AND'
-                             " clock_flag IS NOT NULL")
-        if not flagged and self._row('SELECT 1 FROM intervals WHERE "end" IS NULL'
-                                     " LIMIT 1") is None:
-            return 0  # nothing runs: no write, no fsync
+                             f" clock_flag IS NOT NULL AND {MINE}", mine)
+        if not flagged and self._row(f'SELECT 1 FROM intervals WHERE "end" IS NULL AND {MINE}'
+                                     " LIMIT 1", mine) is None:
+            return 0  # nothing runs here: no write, no fsync
         with self._write() as conn:
             count = conn.execute('UPDATE intervals SET heartbeat = ? WHERE "end" IS NULL AND'
-                                 " clock_flag IS NULL AND (heartbeat IS NULL OR heartbeat < ?)",
-                                 (to_text(now), to_text(now))).rowcount
+                                 " clock_flag IS NULL AND (heartbeat IS NULL OR heartbeat < ?)"
+                                 f" AND {MINE}", (to_text(now), to_text(now), *mine)).rowcount
             for row in flagged:
                 alive = to_text(interval_from(row).measured_end(now))
                 count += conn.execute('UPDATE intervals SET heartbeat = ? WHERE id = ? AND'

@@ -104,17 +104,19 @@ class VisitRecordsMixin(TimerMixin):
         with self._write() as conn:
             interval_id = conn.execute(
                 'INSERT INTO intervals (visit_id, code, start, "end", performer, provider_id,'
-                " technique, body_region, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " technique, body_region, heartbeat, station)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (visit_id, code, to_text(start), to_text(end), performer.value,
                  self._default_provider(visit, performer), technique, body_region,
-                 to_text(end))).lastrowid
+                 to_text(end), self.station)).lastrowid
             self._audit(now, user, "add_interval", "interval", interval_id,
                         {"visit_id": visit_id, "reason": str(reason).strip(),
                          "after": _interval_detail(self._interval_in_tx(interval_id))})
         return self.get_interval(interval_id)
 
     def delete_interval(self, interval_id: int, *, reason: str, user: str,
-                        now: datetime | None = None) -> StoredInterval:
+                        now: datetime | None = None,
+                        take_over: bool | str = False) -> StoredInterval:
         """Deletes an interval recorded by mistake (a wrong tap) by marking it: who, when and
         why are kept on the row and in the audit log; it counts no minutes anywhere after.
 
@@ -138,12 +140,14 @@ class VisitRecordsMixin(TimerMixin):
         reason, user = str(reason).strip(), str(user).strip()
         with self._write() as conn:
             end = old.end
-            if end is None:
+            if end is None:  # a running timer: another station's only once taken over
+                self._hold(conn, visit.id, now, user, take_over)
                 end = max(now, old.start)
                 conn.execute('UPDATE intervals SET "end" = ?, heartbeat = ? WHERE id = ?',
                              (to_text(end), to_text(end), interval_id))
                 self._audit(now, user, "stop_interval", "interval", interval_id,
-                            {"visit_id": visit.id, "end": to_text(end), "by": "delete"})
+                            {"visit_id": visit.id, "end": to_text(end), "by": "delete",
+                             "station": self.station})
             conn.execute("UPDATE intervals SET deleted_at = ?, deleted_by = ?,"
                          " delete_reason = ?, clock_flag = NULL WHERE id = ?",
                          (to_text(now), user, reason, interval_id))

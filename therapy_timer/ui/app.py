@@ -96,25 +96,30 @@ def run_app(args: argparse.Namespace) -> int:
     app = make_application()
     install_excepthook(check)
 
-    from therapy_timer.paths import db_path
     from therapy_timer.storage.errors import StorageError
     from therapy_timer.storage.repository import open_repository
     from therapy_timer.ui.main_window import MainWindow
+    from therapy_timer.ui.station.target import start_hint, start_target
 
-    path = db_path(getattr(args, "db", None))
+    # --db, else THERAPY_TIMER_DB, else the server Settings > This computer saved, else the file.
+    path = start_target(getattr(args, "db", None))
     try:
         repo = open_repository(path)
     except StorageError as exc:
         log.error("database not opened: %s", exc)
+        hint = start_hint(getattr(args, "db", None))
         if check:
-            print(f"therapy-timer: {exc}", file=sys.stderr)
+            print(f"therapy-timer: {exc}" + (f" ({hint})" if hint else ""), file=sys.stderr)
         else:
             from PySide6.QtWidgets import QMessageBox
 
             QMessageBox.critical(None, "Therapy Timer", f"The database could not be opened.\n\n"
-                                 f"{exc}")
+                                 f"{exc}" + (f"\n\n{hint}" if hint else ""))
         return 1
 
+    from therapy_timer.ui.station.name import apply_station
+
+    apply_station(repo)  # the name its intervals and audit entries carry (issue 14)
     # A check run is a smoke test (often offscreen): it must not overwrite the size the
     # clinician's window last had.
     # db_path is what the window's workers open again: a server's whole address as given.

@@ -392,6 +392,14 @@ class FinalizePage(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
 
+    def show_notice(self, text: str) -> QLabel:
+        """A notice first above the checks (the visit was finalized on another station)."""
+        label = self._add_message(text, "warn")
+        self.checks_layout.removeWidget(label)
+        self.checks_layout.insertWidget(0, label)
+        label.setObjectName("liveNotice")
+        return label
+
     def _add_message(self, text: str, level: str = "warn") -> QLabel:
         bg, ink = {"warn": (style.WARN_BG, style.WARN_INK), "error": (style.ERROR_BG,
                                                                        style.ERROR_INK),

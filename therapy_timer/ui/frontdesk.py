@@ -307,6 +307,15 @@ class FrontDeskPage(QWidget):
         self._run(jobs.load_desk_list, start, end, now, done=self._listed,
                   label="front desk list")
 
+    def refresh_live(self, visit_ids=(), everything: bool = False) -> None:
+        """Another station changed visits, payments or patients (``ui/station/live.py``):
+        the list again (the selected visit kept, its payments reloaded with it), and the
+        previewed superbill rebuilt when it is of a changed visit."""
+        self.refresh(quiet=True)
+        if self._kind == "superbill" and self._doc_visits and (
+                everything or self._doc_visits[0] in set(visit_ids)):
+            self.show_visit(self._doc_visits[0])
+
     def _listed(self, desk: jobs.DeskList) -> None:
         marks = self.marks.printed_marks([row.visit_id for row in desk.rows])
         rows = [_with_mark(row, marks.get(row.visit_id)) for row in desk.rows]

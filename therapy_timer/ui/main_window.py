@@ -152,11 +152,21 @@ class MainWindow(QMainWindow):
         self.today.superbill_chosen.connect(self.show_superbill)
         self._build_menu()
         self.restore_size()
+        # What other stations (or windows) change shows here (ui/station/live.py).
+        from therapy_timer.ui.station.live import follow
+
+        self.live = follow(self, start=False)
         # A server is named by repo.path (its address without the password).
         shown = str(repo.path) if db_path and getattr(repo, "on_server", False) else db_path
         self.statusBar().showMessage(f"Database: {shown}" if shown else "")
         self.clock_notice = ClockNotice(self.clock, self)
         self.statusBar().addPermanentWidget(self.clock_notice)
+        # Where the data is and whether the server answers, checked on each heartbeat.
+        from therapy_timer.ui.station.status import StationStatus
+
+        self.station_status = StationStatus(repo, self.settings, self.clock)
+        self.statusBar().addPermanentWidget(self.station_status)
+        self.heartbeat_timer.timeout.connect(self.station_status.check)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -352,8 +362,8 @@ class MainWindow(QMainWindow):
     def confirm_quit(self) -> bool:
         """True when nothing runs, or the clinician agrees to quit with timers running (they
         stay running in the store, and the next start asks about each)."""
-        try:
-            running = self.repo.running_intervals()
+        try:  # this station's: another station's timers go on there whatever this one does
+            running = self.repo.running_intervals(this_station=True)
         except StorageError as exc:  # cannot tell: let them quit (everything is on disk)
             log.warning("running timers not read before quitting: %s", exc)
             return True
@@ -378,6 +388,7 @@ class MainWindow(QMainWindow):
             return
         self.save_size()
         self.heartbeat_timer.stop()
+        self.live.stop()
         if self._controller is not None:
             self._controller.timer.stop()
         if self._worker is not None:
@@ -416,6 +427,7 @@ class MainWindow(QMainWindow):
         else:
             dialog.resolved.connect(lambda _choices: self.heartbeat_timer.start())
         self.start_lock()
+        self.live.start()
 
     def heartbeat(self) -> None:
         """Every few seconds, whatever page is shown: checks the wall clock against real time
@@ -619,6 +631,7 @@ class MainWindow(QMainWindow):
         user = self._controller.user if self._controller is not None else None
         SettingsDialog.edit(self.repo, parent=self, user=user or None)
         self.apply_clinic_zone()
+        self.station_status.refresh()  # a new station name
         self.today.refresh()
         if self._controller is not None and self._controller.visit is not None:
             self.visit_panel.load()

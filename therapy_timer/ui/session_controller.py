@@ -26,10 +26,15 @@ from therapy_timer.core.codes import Catalog, default_catalog
 from therapy_timer.core.live import LiveFacts, LiveTally
 from therapy_timer.core.model import BillingError, Performer, Rule
 from therapy_timer.core.records import ClockFlag, StoredInterval, Visit, VisitStatus
-from therapy_timer.storage.errors import ProviderBusyError, StorageError
+from therapy_timer.storage.errors import (
+    ProviderBusyError,
+    StorageError,
+    VisitHeldElsewhereError,
+)
 from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, screen_time
 from therapy_timer.ui.clock_watch import JUMP_TOLERANCE_SECONDS, ClockWatch
+from therapy_timer.ui.station.takeover import StationView
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,12 @@ class SessionController(QObject):
         provider_busy(str, str, int): (message, suggested group code, the other visit's id)
             when the provider is on the clock one-on-one with another patient.
         time_jump(object): a ``TimeJump`` the clinician must confirm.
+        taken_over(object): another station took this station's timers of the open visit
+            over (a ``ui.station.takeover.TakenOver``), seen when the visit was read again.
+
+    A tap on a visit another station times asks ``ask_take_over(held)`` (the visit screen
+    sets it: "This visit is being timed on Room 2: take it over?"); yes repeats the tap,
+    taking the visit over (``storage.stations``).
     """
 
     changed = Signal()
@@ -98,6 +109,7 @@ class SessionController(QObject):
     failed = Signal(str)
     provider_busy = Signal(str, str, int)
     time_jump = Signal(object)
+    taken_over = Signal(object)
 
     def __init__(self, repo, clock: Clock, *, heartbeat_seconds: float = 5.0,
                  catalog: Catalog | None = None, watch: ClockWatch | None = None,
@@ -126,6 +138,10 @@ class SessionController(QObject):
         #: The app's one clock-jump watcher (the window's heartbeat checks through it too).
         self.watch = watch or ClockWatch(repo, clock, parent=self)
         self.watch.flagged.connect(self._on_flagged)
+        #: Which station times the open visit (issue 14); the take-over question's hook.
+        self.stations = StationView(repo)
+        self.ask_take_over = None
+        self._declined_take_over = False
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self.tick)
@@ -273,6 +289,9 @@ class SessionController(QObject):
             log.warning("visit %s not re-read: %s", self.visit.id, exc)
         self.paused_codes = self.visit.paused_codes
         self.intervals = list(self.repo.intervals_for(self.visit.id))
+        taken = self.stations.update(self.visit.id, self.intervals)
+        if taken is not None:
+            self.taken_over.emit(taken)
         self.jumps = self._stored_jumps()
         self.choices, untimed_ok = self._choices_for(self.visit, self.pooled)
         try:
@@ -341,12 +360,20 @@ class SessionController(QObject):
 
     def tap(self, code: str, technique: str | None = None,
             body_region: str | None = None) -> bool:
-        """A tile tap: stops ``code`` if it runs, otherwise starts it. Returns True on success."""
+        """A tile tap: stops ``code`` if it runs, otherwise starts it. Returns True on success.
+        A code running on another station is taken over (asked first): it goes on here."""
         code = code.upper()
         running = [i for i in self.running() if i.code == code]
+        if running and self.runs_elsewhere(code):
+            return self.start(code)
         if running:
             return self.stop(code)
         return self.start(code, technique, body_region)
+
+    def runs_elsewhere(self, code: str) -> bool:
+        """True when ``code`` runs on another station (its tile is that station's)."""
+        return any(i.code == code.upper() and self.stations.timed_elsewhere(i)
+                   for i in self.running())
 
     def start(self, code: str, technique: str | None = None,
               body_region: str | None = None) -> bool:
@@ -376,7 +403,10 @@ class SessionController(QObject):
         now = self.clock.now()
         targets = [i for i in self.running() if code is None or i.code == code.upper()]
         ok = True
+        self._declined_take_over = False
         for interval in targets:
+            if self._declined_take_over:  # asked once: "Cancel" holds for the whole tap
+                break
             ok = self._call(self.repo.stop_interval, interval.id, now, user=self.user or None,
                             reload=False) and ok
         self._reload()
@@ -415,7 +445,10 @@ class SessionController(QObject):
             return True
         now = self.clock.now()
         ok = True
+        self._declined_take_over = False
         for interval in self.running():
+            if self._declined_take_over:
+                break
             ok = self._call(self.repo.start_interval, self.visit.id, interval.code, performer,
                             now, technique=interval.technique,
                             body_region=interval.body_region, user=self.user or None,
@@ -505,6 +538,8 @@ class SessionController(QObject):
         except ProviderBusyError as exc:
             self.provider_busy.emit(str(exc), exc.suggested_code, exc.other_visit_id)
             return False
+        except VisitHeldElsewhereError as exc:
+            return self._take_over(exc, fn, args, kwargs, reload)
         except (StorageError, BillingError) as exc:
             self.failed.emit(str(exc))
             if reload:
@@ -513,6 +548,20 @@ class SessionController(QObject):
         if reload:
             self._reload()
         return True
+
+    def _take_over(self, held: VisitHeldElsewhereError, fn, args, kwargs, reload) -> bool:
+        """Another station times the visit: the screen shows so (and a take-over of this
+        station's timers), then asks; Take over repeats the action, taking the visit over
+        from the station asked about (refused again, and asked again, if a third took it
+        meanwhile)."""
+        self._reload()
+        if self.ask_take_over is None:
+            self.failed.emit(str(held))
+            return False
+        if not self.ask_take_over(held):
+            self._declined_take_over = True
+            return False
+        return self._call(fn, *args, reload=reload, take_over=held.station, **kwargs)
 
     # -- time ---------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ Public API:
 * ``SettingsDialog(repo, parent=None, user=None, settings=None)``; ``SettingsDialog.edit(repo,
   parent=None, user=None)`` shows it modally. Tabs: ``practice``, ``providers``, ``payers``,
   ``fees``, ``codes``, ``tiles``, ``rules`` (Rule data: ui/settings_rules.py), ``workstation``
-  attributes (``tabs`` is the QTabWidget).
+  attributes (``tabs`` is the QTabWidget); ``station`` (where the data is and the station's
+  name: ui/station/this_computer.py) sits at the top of the ``workstation`` tab.
 * ``app_settings(settings=None) -> QSettings`` (organisation "TherapyTimer", app
   "therapy-timer"), ``lock_minutes(settings=None) -> int`` (0 = never; default 10),
   ``set_lock_minutes(minutes, settings=None)``.
@@ -472,6 +473,11 @@ class SettingsDialog(QDialog):
         self.tiles = TilesPage(repo, user)
         self.codes = CodesPage(repo, user)
         self.workstation = WorkstationPage(repo, user, settings)
+        # Where the data is and the station's name, at the top of "This computer".
+        from therapy_timer.ui.station.this_computer import ThisComputerPage
+
+        self.station = ThisComputerPage(repo, user, settings, window=parent)
+        self.workstation.layout().insertWidget(0, self.station)
         self.rules = RulesPage(repo, user)
         for page, title in (
             (self.practice, "Practice"),
@@ -500,6 +506,10 @@ class SettingsDialog(QDialog):
 
     def reject(self) -> None:
         """Close (or Escape): asks first about each tab with unsaved changes."""
+        if self.station.dirty:
+            self.tabs.setCurrentWidget(self.workstation)
+            if not self.station.may_leave():
+                return
         for page in self.pages():
             if page.dirty:
                 self.tabs.setCurrentWidget(page)

@@ -13,6 +13,7 @@ MUTED = "#4b5563"  # secondary text (7:1 on white)
 PAPER = "#ffffff"
 CANVAS = "#eef1f5"  # window background
 LINE = "#9ca3af"
+DISABLED_BG = "#e5e7eb"  # a tile that cannot be tapped (a finalized visit)
 RUNNING = "#05603a"  # a one-on-one timer running (white text: 7.9:1)
 ALONGSIDE = "#1e40af"  # a supervised modality running alongside (white text: 8.6:1)
 DONE = "#d1fae5"  # a code with recorded time, not running

@@ -31,6 +31,8 @@ DEFAULT_TILES: dict[Discipline, tuple[str, ...]] = {
 }
 
 IDLE, RUNNING, ALONGSIDE, DONE, PAUSED = "idle", "running", "alongside", "done", "paused"
+#: Running on another station (issue 14): shown with its time, not as this station's timer.
+ELSEWHERE = "elsewhere"
 
 
 def mmss(seconds: int | None) -> str:
@@ -112,7 +114,8 @@ class InterventionTile(QAbstractButton):
 
     def _update_accessible(self) -> None:
         status = {RUNNING: "running", ALONGSIDE: "running alongside", PAUSED: "paused",
-                  DONE: "stopped", IDLE: "not started"}[self.state]
+                  DONE: "stopped", IDLE: "not started",
+                  ELSEWHERE: f"running on {self.performer}"}[self.state]
         self.setAccessibleName(f"{self.code} {self.info.label}")
         self.setAccessibleDescription(
             f"{status}, {mmss(self.seconds)}, {self.units} unit{'s' if self.units != 1 else ''}")
@@ -134,6 +137,11 @@ class InterventionTile(QAbstractButton):
                                     QColor(style.PAUSED))
         elif self.state == DONE:
             bg, border = QColor(style.DONE), QColor("#059669")
+        elif self.state == ELSEWHERE:  # another station's timer: outlined, not filled
+            border = QColor(style.RUNNING)
+        if not self.isEnabled() and self.state == IDLE:  # a finalized visit: nothing to tap
+            bg, ink, sub, border = (QColor(style.DISABLED_BG), QColor(style.MUTED),
+                                    QColor(style.MUTED), QColor(style.DISABLED_BG))
         if self.hasFocus():
             border = QColor(style.ACCENT)
         painter.setPen(QPen(border, 4 if self.hasFocus() else 2))
@@ -199,7 +207,7 @@ class InterventionTile(QAbstractButton):
                 top_of_pill = pill.top()
             else:
                 top_of_pill = inner.bottom()
-            if self.performer and self.state in (RUNNING, ALONGSIDE, PAUSED):
+            if self.performer and self.state in (RUNNING, ALONGSIDE, PAUSED, ELSEWHERE):
                 perf_font = _font(self.font(), max(11, int(h * 0.10)), bold=True)
                 painter.setFont(perf_font)
                 painter.setPen(sub)

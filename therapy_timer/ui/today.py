@@ -285,11 +285,29 @@ class TodayPage(QWidget):
             index = self.provider.findData(current)
             if index >= 0:
                 self.provider.setCurrentIndex(index)
+        self._show_visits(day, now)
+        self.run_search()
+
+    def _show_visits(self, day: date, now) -> None:
         visits = list(self.repo.visits_on(day, now))  # units so far: the app's clock
         self.model.set_rows(visits)
         self.empty.setText("" if visits else "No visits yet today: start one on the right.")
         self._show_open_count(day)
-        self.run_search()
+
+    def refresh_live(self, patients: bool = False) -> None:
+        """Another station changed the day (``ui/station/live.py``): today's visits again,
+        the selected visit and the scroll position kept; ``patients``: the matching patients
+        too (a name changed), the chosen one kept."""
+        from therapy_timer.ui.station.views import kept_place
+
+        now = self.clock.now()
+        with kept_place(self.table, lambda s: s.visit.id):
+            self._show_visits(self.repo.service_day(now), now)
+        if patients:
+            chosen = self.selected_patient_id()
+            self.run_search()
+            if chosen is not None:
+                self._select_patient(chosen)
 
     def _remembered_provider(self) -> int | None:
         try:

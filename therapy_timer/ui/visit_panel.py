@@ -45,7 +45,17 @@ from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
 from therapy_timer.ui.settings import app_settings
 from therapy_timer.ui.station.offline import OfflineBanner
-from therapy_timer.ui.tiles import ALONGSIDE, DEFAULT_TILES, DONE, IDLE, PAUSED, RUNNING, TileGrid
+from therapy_timer.ui.station.takeover import TakeOver
+from therapy_timer.ui.tiles import (
+    ALONGSIDE,
+    DEFAULT_TILES,
+    DONE,
+    ELSEWHERE,
+    IDLE,
+    PAUSED,
+    RUNNING,
+    TileGrid,
+)
 from therapy_timer.ui.visit_dialogs import IntervalEditDialog, TechniqueDialog
 from therapy_timer.ui.visit_notices import build_notices
 from therapy_timer.ui.visit_widgets import (
@@ -111,6 +121,7 @@ class VisitPanel(QWidget):
         controller.ticked.connect(self.on_tick)
         controller.failed.connect(self.on_failed)
         controller.provider_busy.connect(self.on_provider_busy)
+        controller.ask_take_over = lambda held: TakeOver.ask(self, held, self.repo.station)
         controller.time_jump.connect(lambda _jump: self.refresh_notices())
 
     @property
@@ -193,6 +204,16 @@ class VisitPanel(QWidget):
         self.back_button.clicked.connect(self.leave_requested)
         header.addWidget(self.back_button)
         outer.addLayout(header)
+        # Said when another station finalizes this visit while it is open here.
+        self.read_only_notice = QLabel("")
+        self.read_only_notice.setObjectName("readOnlyNotice")
+        self.read_only_notice.setWordWrap(True)
+        self.read_only_notice.setAccessibleName("Read only")
+        self.read_only_notice.setStyleSheet(
+            f"background: {style.WARN_BG}; color: {style.WARN_INK}; border-radius: 8px;"
+            " padding: 8px 12px; font-size: 17px; font-weight: 700;")
+        self.read_only_notice.hide()
+        outer.addWidget(self.read_only_notice)
 
         body = QHBoxLayout()
         body.setSpacing(16)
@@ -292,6 +313,8 @@ class VisitPanel(QWidget):
         visit = self.controller.visit
         if visit is None:
             return
+        if not visit.status.frozen or self.read_only_notice.property("visit") != visit.id:
+            self.read_only_notice.hide()  # another visit, or this one open again
         patient = self.repo.get_patient(visit.patient_id)
         provider = next((p for p in self.repo.list_providers() if p.id == visit.provider_id),
                         None)
@@ -428,6 +451,12 @@ class VisitPanel(QWidget):
         self.refresh_notices()
         self.on_tick()
 
+    def show_read_only(self, text: str) -> None:
+        """Says why the screen no longer edits (the visit was finalized elsewhere)."""
+        self.read_only_notice.setText(text)
+        self.read_only_notice.setProperty("visit", self.controller.visit.id)
+        self.read_only_notice.show()
+
     def refresh_notices(self) -> None:
         controller = self.controller
         if controller.visit is None:
@@ -458,7 +487,9 @@ class VisitPanel(QWidget):
             # The allocation's units (the stored tie choice applied; an untimed code timed
             # under a minute earns its unit only once the clinician confirms it).
             units = facts.units(code) if facts else 0
-            if code in running:
+            if code in running and controller.stations.timed_elsewhere(running[code]):
+                state, performer = ELSEWHERE, running[code].station  # not this station's
+            elif code in running:
                 state = ALONGSIDE if not info.kind.exclusive else RUNNING
                 performer = running[code].performer.value
             elif code in controller.paused_codes and controller.paused:
@@ -492,7 +523,11 @@ class VisitPanel(QWidget):
         """The banner: what runs (or that the visit is paused) on one big line, the details on
         a smaller second line, so it never takes more than two lines of the column."""
         detail = ""
-        if self.controller.paused:
+        elsewhere = self.controller.stations.banner()
+        if elsewhere is not None:  # another station times the visit (issue 14)
+            text, detail = elsewhere
+            colour = style.MUTED
+        elif self.controller.paused:
             since = self.controller.paused_since()
             text = "PAUSED" + (f" since {screen_time(since)}" if since else "")
             codes = ", ".join(self.controller.paused_codes)
@@ -508,6 +543,9 @@ class VisitPanel(QWidget):
                 detail = "+ " + ", ".join(
                     f"{code} {self.catalog.get(code).label}" for code in alongside)
             colour = style.RUNNING
+        elif not self.controller.editable:  # finalized (here or on another station)
+            text, colour = f"{self.controller.visit.status.value.capitalize()}: read only", \
+                style.MUTED
         else:
             text, colour = "Nothing running: tap a tile to start", style.MUTED
         self.now_running.setToolTip(f"{text}: {detail}" if detail else "")
@@ -541,6 +579,9 @@ class VisitPanel(QWidget):
     def start_or_stop(self, code: str) -> None:
         """A tap: stop ``code`` if it runs; otherwise start it (asking details if needed)."""
         code = code.upper()
+        if self.controller.runs_elsewhere(code):  # asked; taken over, it goes on here
+            self.controller.start(code)
+            return
         if code in self.controller.running_codes():
             self.controller.stop(code)
             return

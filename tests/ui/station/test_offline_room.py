@@ -25,6 +25,7 @@ from tests.ui.shots import saved_shot
 from therapy_timer.core.records import Practice
 from therapy_timer.storage.repository import open_repository
 from therapy_timer.ui.dialogs import Ask
+from therapy_timer.ui.station.name import apply_station
 
 LEFT = Qt.MouseButton.LeftButton
 WAITING = ("safe on this computer. They are sent when the clinic server is back.")
@@ -49,6 +50,7 @@ def room(qtbot, pg_database, relay, clock, tmp_path):
     repo.save_practice(Practice("Harbor Test Therapy", timezone="America/Chicago"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("station/name", "Room 2")
+    apply_station(repo, settings)  # as the app does before its window opens
     win = MainWindow(repo, clock, settings=settings, remember_size=False)
     qtbot.addWidget(win)
     win.show()
@@ -59,6 +61,7 @@ def room(qtbot, pg_database, relay, clock, tmp_path):
     win.controller.timer.stop()  # the test ticks by hand
     tap(qtbot, win, "97110")
     desk = open_repository(pg_database)
+    desk.station = "Front desk"
     yield win, clinic, desk
     win.close()
     desk.close()
@@ -170,7 +173,7 @@ def test_a_change_refused_on_replay_is_shown_and_kept_until_answered(qtbot, room
     tap(qtbot, win, "97110")
     tap(qtbot, win, "97530")
     # Meanwhile the visit is stopped and finalized at the front desk.
-    desk.stop_interval(first.id, START + timedelta(minutes=12))
+    desk.stop_interval(first.id, START + timedelta(minutes=12), take_over=True)
     desk.set_diagnoses(visit_id, ["M54.50"], validate=False)
     desk.finalize_visit(visit_id, None, "Front desk", START + timedelta(minutes=13))
     relay.accept()
@@ -208,9 +211,11 @@ def test_a_room_killed_while_cut_replays_its_journal_at_the_next_start(
 
     t0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the child's clock (offline_child.T0)
     desk = open_repository(pg_database)
+    desk.station = "Room 2"  # the room's first run: the visit and its timer, online
     clinic = seed_clinic(desk)
     visit = desk.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, t0)
     first = desk.start_interval(visit.id, "97110", "PT", t0)
+    desk.station = "Front desk"
     uri = relay.uri(pg_database.rsplit("/", 1)[1])
     repo = open_repository(uri)
     path = journal_path(data_dir(), "Room 2", str(repo.path))
@@ -234,6 +239,7 @@ def test_a_room_killed_while_cut_replays_its_journal_at_the_next_start(
     relay.accept()
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("station/name", "Room 2")
+    apply_station(repo, settings)  # as the app does before its window opens
     win = MainWindow(repo, FakeClock(t0 + timedelta(minutes=11)), settings=settings,
                      remember_size=False)
     qtbot.addWidget(win)

@@ -214,6 +214,14 @@ def refuse_restore(conninfo: str, source: Path | str) -> StorageError:
     finally:
         if conn is not None:
             conn.close()
+    if visits == 0 and entries == 0:
+        # A database `server init` made and nobody has worked on yet: the way onto it is
+        # migrate (which refuses it too if it holds anything after all), not "make another".
+        return InvalidDataError(
+            f"restore writes a backup over a database file, not into a server: {where} holds "
+            f"no visits and no audit entries yet, so copy the backup into it with "
+            f"'therapy-timer server migrate --from {source} --to URI' (URI: this database as "
+            "the administrator), then point the stations at it. Nothing was changed")
     return InvalidDataError(
         f"{where} already holds a clinic ({visits} visits, {entries} audit entries) that every "
         "station works on: restore never replaces a server's data, which would take away "

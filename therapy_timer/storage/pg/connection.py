@@ -35,6 +35,7 @@ from psycopg import pq
 from psycopg.adapt import Loader
 
 from therapy_timer.storage.errors import (
+    RUNNING_TWICE,
     CommitOutcomeUnknownError,
     ConnectionLostError,
     CorruptDatabaseError,
@@ -58,6 +59,9 @@ STATEMENT_TIMEOUT_MS = 15000
 #: How long a write waits for another station's transaction (as SQLite's busy timeout).
 LOCK_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 5
+#: How long unacknowledged data may wait on a cut network before the connection counts as
+#: dropped (libpq's tcp_user_timeout).
+TCP_TIMEOUT_MS = 10000
 #: The oldest server release the store is tested on (``server_version`` as libpq gives it).
 MINIMUM_SERVER_VERSION = 130000
 
@@ -303,8 +307,8 @@ class PgConnection:
         return wrapper
 
     def _enqueue(self, wrapper: PgCursor, text: str, params: tuple) -> None:
-        cursor = self.raw.cursor(row_factory=_row_factory)
         try:
+            cursor = self.raw.cursor(row_factory=_row_factory)  # raises on a closed one too
             cursor.execute(text, params)
         except psycopg.Error as exc:
             self._dropped_before_answer(exc)
@@ -627,8 +631,13 @@ def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
         # No server-side prepared statements: a statement skipped in an aborted pipeline
         # could leave psycopg believing one was prepared ("prepared statement _pg3_7 does
         # not exist"); the store's statements are small, their planning is cheap.
+        # Keepalives and a TCP timeout: a cut network (Wi-Fi gone, no reset) is noticed in
+        # seconds, not when the operating system gives up minutes later with the screen
+        # waiting on it.
         raw = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                              application_name=application_name, prepare_threshold=None)
+                              application_name=application_name, prepare_threshold=None,
+                              keepalives=1, keepalives_idle=5, keepalives_interval=2,
+                              keepalives_count=3, tcp_user_timeout=TCP_TIMEOUT_MS)
     except psycopg.Error as exc:
         raise translate(exc, where) from exc
     raw.adapters.register_loader("numeric", _NumericLoader)
@@ -681,6 +690,8 @@ def translate(exc: psycopg.Error, where: str = "the clinic server") -> StorageEr
         return DiskFullError(f"the disk of {where} is full; nothing was saved. Free space on "
                              "the server and try again")
     if isinstance(exc, pg_errors.IntegrityError):
+        if "intervals_one_running" in lowered:  # issue 14: the referee of two stations
+            return InvalidDataError(RUNNING_TWICE)
         if "provider_one_on_one" in lowered:
             return InvalidDataError(f"the store refused the change: {text}")
         return InvalidDataError(f"the store refused the change: {text}")

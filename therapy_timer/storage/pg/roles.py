@@ -62,7 +62,8 @@ def grant_statements(database: str, tables: list[str], identities: dict[str, str
     sequence and function), then CONNECT on the database, USAGE on the schema,
     ``STATION_PRIVILEGES`` (a table missing there, one a newer migration added before this
     list learnt it, gets SELECT only), USAGE on the identity sequences of the tables it
-    inserts into, EXECUTE on the guard functions.
+    inserts into, EXECUTE on the guard functions and the live-update one
+    (``pg/notify.py``: every change a station commits tells the others).
 
     Args:
         tables: the schema's tables.

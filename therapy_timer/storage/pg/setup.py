@@ -75,19 +75,21 @@ def check_database_name(name: str) -> str:
     return name
 
 
-def parse_admin(conninfo: str) -> dict[str, str]:
+def parse_admin(conninfo: str, option: str = "--admin",
+                example: str = "postgresql://postgres@localhost:5432/postgres") -> dict[str, str]:
     """The administrator's address as libpq keywords; one that cannot be read is refused
-    without echoing it (it may hold a password)."""
+    without echoing it (it may hold a password). ``option`` and ``example`` are what the
+    messages name: the command's own option (``server migrate`` takes it as ``--to``)."""
     text = str(conninfo or "").strip()
     if not text:
-        raise InvalidDataError("--admin is empty: give the administrator's address, e.g. "
-                               "postgresql://postgres@localhost:5432/postgres")
+        raise InvalidDataError(f"{option} is empty: give the administrator's address, e.g. "
+                               f"{example}")
     try:
         parts = conninfo_to_dict(text)
     except psycopg.Error:
         raise InvalidDataError(
-            "the administrator's address (--admin) is not a PostgreSQL URI or connection "
-            "string: write it like postgresql://postgres@localhost:5432/postgres") from None
+            f"the administrator's address ({option}) is not a PostgreSQL URI or connection "
+            f"string: write it like {example}") from None
     return {key: str(value) for key, value in parts.items()}
 
 
@@ -106,8 +108,9 @@ def conninfo_for(admin: dict[str, str], database: str | None = None,
 
 
 def admin_connect(admin: dict[str, str], database: str | None = None,
-                  role: str | None = None) -> psycopg.Connection:
-    """A connection as the administrator (autocommit), or one line saying why not.
+                  role: str | None = None, option: str = "--admin") -> psycopg.Connection:
+    """A connection as the administrator (autocommit), or one line saying why not (naming
+    ``option``, the command's option that gave the address).
 
     Raises:
         InvalidDataError: the server refused the login (user, password, pg_hba.conf) or
@@ -128,7 +131,7 @@ def admin_connect(admin: dict[str, str], database: str | None = None,
                 "pg_hba.conf", "authentication failed", "permission denied")):
             raise InvalidDataError(
                 f"{where} refused the administrator ({reason}); check the user, the password "
-                "(or .pgpass) and the database in --admin. Nothing was changed.") from None
+                f"(or .pgpass) and the database in {option}. Nothing was changed.") from None
         raise ConnectionLostError(
             f"cannot reach {where} ({reason}); nothing was changed. Check that PostgreSQL "
             "is running there and that this computer may connect to it.") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from therapy_timer.storage.errors import StorageError
-from therapy_timer.storage.pg import schema
+from therapy_timer.storage.pg import notify, schema
 from therapy_timer.storage.pg.connection import LOCK_TIMEOUT_MS, PgConnection, connect
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def open_connection(conninfo: str, *, migrate_schema: bool = True,
                 log.info("%s is empty: creating the Therapy Timer schema", where)
             schema.migrate(conn, where, MIGRATIONS, LATEST_VERSION)
             repaired = restore_guard_triggers(conn, where)
+            notify.install(conn, where)  # live updates between stations (pg/notify.py)
         elif not known:
             raise StorageError(f"{where} holds no Therapy Timer clinic yet; nothing was "
                                "changed")
@@ -106,6 +107,12 @@ def station_checks(conn, where: str, known: bool, latest: int) -> None:
         raise StorageError(_ask_administrator(
             conn, f"{where} lacks guard triggers that keep finalized visits and the audit log "
                   f"unchangeable ({', '.join([*missing, *changed])} missing or altered)"))
+    live = notify.problems(conn)
+    if live:
+        log.error("%s: live-update objects missing or altered (%s)", where, ", ".join(live))
+        raise StorageError(_ask_administrator(
+            conn, f"{where} lacks the triggers that tell the other stations of each change "
+                  f"({', '.join(live)} missing or altered)"))
 
 
 def trigger_problems(conn) -> tuple[list[str], list[str]]:

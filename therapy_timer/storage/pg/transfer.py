@@ -150,7 +150,8 @@ def copy_clinic(source: Path | str, target: str) -> TransferResult:
     from therapy_timer.storage.tamper import verify_report
 
     source = Path(source)
-    parts = parse_admin(target)
+    parts = parse_admin(target, "--to",
+                        "postgresql://postgres@localhost:5432/therapy_timer")
     where = describe(target)
     with _current_source(source) as (repo, src):
         integrity = repo.integrity_check()
@@ -164,7 +165,7 @@ def copy_clinic(source: Path | str, target: str) -> TransferResult:
                 f"verify finds problems in {source} (entry {first.seq}: {first.reason}); "
                 f"see `therapy-timer verify --db {source}`. Nothing was copied: migrate moves "
                 "only a clinic that verifies")
-        pg = PgConnection(admin_connect(parts), where)
+        pg = PgConnection(admin_connect(parts, option="--to"), where)
         try:
             pg.execute("SET TIME ZONE 'UTC'")
             _check_target(pg, where)

@@ -19,7 +19,6 @@ saying why.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 
 from PySide6.QtCore import QObject, Signal
@@ -36,18 +35,6 @@ NEEDS_SERVER = ("Not available while the clinic server is away: {what} needs it.
                 "keep counting and their changes are safe on this computer.")
 
 
-def station_name(settings=None) -> str:
-    """This station's name for its journal: the one set in Settings > This computer when
-    there is one (``station/name``), else the computer's network name."""
-    try:
-        from therapy_timer.ui.settings import app_settings
-
-        name = str(app_settings(settings).value("station/name", "") or "")
-    except Exception:  # settings unreadable: the computer's name still tells stations apart
-        name = ""
-    return name.strip() or socket.gethostname() or "station"
-
-
 def station_timers(repo, settings=None, clock=None):
     """The visit screen's store: journaled on a clinic server, the Repository on a file."""
     if not getattr(repo, "on_server", False):
@@ -57,7 +44,10 @@ def station_timers(repo, settings=None, clock=None):
     from therapy_timer.storage.offline import JournaledTimers
 
     folder = ensure_private_dir(data_dir())
-    journal = Journal(journal_path(folder, station_name(settings), str(repo.path)))
+    from therapy_timer.ui.station.name import station_name
+
+    station = getattr(repo, "station", None) or station_name(settings)
+    journal = Journal(journal_path(folder, station, str(repo.path)))
     return JournaledTimers(repo, journal, now=clock.now if clock is not None else None)
 
 
@@ -149,6 +139,9 @@ class OfflineBanner(QFrame):
         self.refusal.setText(refusal_text(entry) if entry is not None else "")
         for widget in (self.refusal, self.discard_button, self.retry_button):
             widget.setVisible(entry is not None)
+        held = entry is not None and entry.refused_kind == "VisitHeldElsewhereError"
+        self.retry_button.setText("Take the visit over and send it" if held
+                                  else "Send it again")
         self.setVisible(bool(text) or entry is not None)
         offline = is_offline(self.timers)
         for widget, what, tip in self._guards:
