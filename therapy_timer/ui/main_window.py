@@ -167,6 +167,8 @@ class MainWindow(QMainWindow):
         self.station_status = StationStatus(repo, self.settings, self.clock)
         self.statusBar().addPermanentWidget(self.station_status)
         self.heartbeat_timer.timeout.connect(self.station_status.check)
+        if self.timers is not repo:  # a tap that found the server away says so there too
+            self.offline_guard.changed.connect(self._offline_status)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -448,6 +450,14 @@ class MainWindow(QMainWindow):
             self.timers.heartbeat(self.clock.now())
         except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
             log.warning("heartbeat not written: %s", exc)
+
+    def _offline_status(self) -> None:
+        """The status bar follows the journal's offline state at once (not only the next
+        heartbeat's check)."""
+        if is_offline(self.timers):
+            self.station_status.lost()
+        elif not self.station_status.connected:
+            self.station_status.check()
 
     def replay_journal(self, wait: bool = False) -> None:
         """Sends the taps kept while the clinic server was away, in order (nothing on the

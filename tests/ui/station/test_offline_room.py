@@ -119,6 +119,7 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
         panel.finalize_button.toolTip())
     assert not win.frontdesk_action.isEnabled()
     assert "the front desk needs it" in win.frontdesk_action.toolTip()
+    assert win.station_status.text().endswith("· Room 2 · Not connected since 8:10 AM")
     # An edit needs the server: said at once, not waited for, nothing kept half-done.
     said = []
     monkeypatch.setattr(Ask, "warn", classmethod(lambda c, p, t, x: said.append((t, x))))
@@ -154,6 +155,7 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
     assert panel.offline_banner.isHidden()
     assert panel.finalize_button.isEnabled()
     assert win.frontdesk_action.isEnabled()
+    assert win.station_status.text().endswith("· Room 2 · Connected")
     # the screen re-reads the visit: the server's ids, the same times
     qtbot.waitUntil(lambda: all(i.id > 0 for i in win.controller.intervals), timeout=5000)
     assert [(i.code, i.start, i.end) for i in win.controller.intervals] == [
