@@ -907,3 +907,50 @@ def test_repair_takes_back_privileges_granted_by_hand(server, finalized, capsys)
             conn.execute("UPDATE audit_log SET detail = '{}' WHERE seq = 1")
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE shadow (a int)")
+
+
+def test_a_moved_clinics_server_backup_verifies_where_the_files_key_is(server, clinic, tmp_path,
+                                                                         capsys, password_file):
+    """A clinic moved from a file keeps the file's anchor and keyed hashes on the server; what
+    the server writes after carries none. Its backup leaves the file's keyed hashes out, so on
+    the computer holding the file's key it verifies (it read as forged from the first server
+    entry on) and moves to a server again."""
+    from therapy_timer.demo import build_demo_file
+
+    name, uri = clinic
+    source = tmp_path / "clinic.db"
+    build_demo_file(source, seed=2, end_date=END)  # its key in this test's config folder
+    assert main(["server", "migrate", "--from", str(source), "--to",
+                 admin_of(server, name)]) == 0
+    station = open_repository(uri)
+    try:
+        station.save_fee("97110", 5100, date(2027, 1, 1))  # written on the server: no keyed hash
+    finally:
+        station.close()
+    capsys.readouterr()
+    backup = tmp_path / "server-backup.db"
+    assert main(["backup", "--db", uri, "--out", str(backup)]) == 0
+    out = capsys.readouterr().out
+    assert "the keyed hashes of the entries written before the clinic moved" in out
+    assert main(["verify", "--db", str(backup)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok\n") and "broken" not in out
+    again = new_name()
+    assert init(server, again, "--station-password-file", str(password_file),
+                capsys=capsys)[0] == 0
+    assert main(["server", "migrate", "--from", str(backup), "--to",
+                 admin_of(server, again)]) == 0
+    assert main(["verify", "--db", str(source)]) == 0  # the original keeps its keyed hashes
+
+
+def test_an_unmoved_servers_backup_keeps_nothing_out(server, clinic, tmp_path, capsys):
+    name, uri = clinic
+    station = open_repository(uri)
+    try:
+        station.save_fee("97110", 5100, date(2027, 1, 1))
+    finally:
+        station.close()
+    backup = tmp_path / "server-backup.db"
+    assert main(["backup", "--db", uri, "--out", str(backup)]) == 0
+    assert "left out" not in capsys.readouterr().out
+    assert main(["verify", "--db", str(backup)]) == 0

@@ -26,6 +26,7 @@ from therapy_timer.storage.errors import (
     DatabaseLockedError,
     DiskFullError,
     ForeignDatabaseError,
+    FrozenVisitError,
     ReadOnlyError,
     SchemaTooNewError,
     UnsupportedServerError,
@@ -313,3 +314,33 @@ def test_a_full_disk_on_the_server_is_named(error):
     assert isinstance(translated, DiskFullError)
     assert str(translated) == ("the disk of the clinic server 10.0.0.5:5432/clinic is full; "
                                "nothing was saved. Free space on the server and try again")
+
+
+def test_refusals_inside_transactions_leave_the_connection_usable(pg_database):
+    """A guard trigger's refusal inside a write transaction aborts the rest of what was sent
+    with it (the connection pipelines inside transactions); again and again on one
+    connection, the store must go on working. (The drift of psycopg's prepared-statement
+    cache this once caused showed in the finalize-versus-edit race of
+    test_server_concurrency.py, about one run in two, until automatic preparing was
+    turned off.)"""
+    repo = open_repository(pg_database)
+    clinic = build_clinic(repo)
+    visit = repo.start_visit(clinic.patient.id, clinic.pt.id, clinic.plan.id, T0)
+    interval = repo.start_interval(visit.id, "97110", "PT", T0)
+    repo.pause_visit(visit.id, T0 + timedelta(minutes=30))
+    repo.set_diagnoses(visit.id, ["R26.89"], validate=False)
+    repo.finalize_visit(visit.id, None, "avery", T0 + timedelta(minutes=31))
+    for n in range(8):
+        repo.conn.execute("BEGIN")
+        repo.conn.execute('UPDATE intervals SET "end" = ? WHERE id = ?',
+                          (f"2026-11-20T15:{10 + n}:00.000000+00:00", interval.id))
+        with pytest.raises(FrozenVisitError, match="frozen"):
+            repo.conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+                              ).fetchone()
+        repo.conn.execute("ROLLBACK")
+        assert repo.get_interval(interval.id).end == T0 + timedelta(minutes=30)
+    other = repo.start_visit(clinic.other.id, clinic.pt.id, clinic.other_plan.id,
+                             T0 + timedelta(hours=1))
+    assert repo.start_interval(other.id, "97110", "PT", T0 + timedelta(hours=1)).running
+    assert repo.audit_verify() is None
+    repo.close()

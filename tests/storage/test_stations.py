@@ -46,12 +46,12 @@ def _details(repo, action):
     return [json.loads(e.detail) for e in repo.audit_entries() if e.action == action]
 
 
-def test_the_station_defaults_to_the_computers_name_and_is_one_trimmed_line(file_repo):
-    assert file_repo.station == default_station() != ""
-    file_repo.station = "  Room\n 2 "
-    assert file_repo.station == "Room 2"
+def test_the_station_defaults_to_the_computers_name_and_is_one_trimmed_line(repo):
+    assert repo.station == default_station() != ""
+    repo.station = "  Room\n 2 "
+    assert repo.station == "Room 2"
     with pytest.raises(InvalidDataError, match="station needs a name"):
-        file_repo.station = "   "
+        repo.station = "   "
 
 
 def test_each_interval_and_each_timer_entry_names_its_station(clinic, rooms, timed_in_room2):

@@ -38,13 +38,19 @@ class ServerBackup:
     out: Path
     where: str
     counts: dict[str, int]
+    #: The clinic came from a file (``server migrate``) and the server has written since:
+    #: the file's anchor and keyed hashes were left out of the backup (see ``_unanchor``).
+    unanchored: bool = False
 
     @property
     def summary(self) -> str:
         visits, audit = self.counts.get("visits", 0), self.counts.get("audit_log", 0)
         total = sum(self.counts.values())
+        note = ("; the keyed hashes of the entries written before the clinic moved to the "
+                "server are left out (entries written on the server carry none): the chain "
+                "itself is whole, and the original file keeps them" if self.unanchored else "")
         return (f"{total} rows in {len(self.counts)} tables: {visits} visits, {audit} audit "
-                "entries")
+                f"entries{note}")
 
 
 def _value(value):
@@ -99,6 +105,7 @@ def backup_server(conninfo: str, out: Path | str) -> ServerBackup:
                             counts[table.name] = _copy_table(conn, build, table)
                     finally:
                         conn.rollback()
+                    unanchored = _unanchor(build)
                     for obj in ours.values():  # indexes and guard triggers, once the rows are in
                         if obj.kind != "table" and obj.sql:
                             build.execute(obj.sql)
@@ -120,7 +127,27 @@ def backup_server(conninfo: str, out: Path | str) -> ServerBackup:
             partfiles.remove(temp)
     finally:
         conn.close()
-    return ServerBackup(out, where, counts)
+    return ServerBackup(out, where, counts, unanchored)
+
+
+def _unanchor(build: sqlite3.Connection) -> bool:
+    """A clinic moved from a file keeps that file's anchor record and keyed hashes on the
+    server (``server migrate`` copies them as they are); entries the server writes carry no
+    keyed hash. A file holding both would read as forged from the first server entry on
+    (a file's chain is keyed from its anchor's entry to its end), so once the server has
+    written, the backup leaves out the anchor and every keyed hash: it is an unkeyed chain,
+    whole and linked, like the server's; the app anchors it anew when it next opens the
+    file. Returns True when it did."""
+    row = build.execute("SELECT first_seq FROM audit_anchor WHERE id = 1").fetchone()
+    if row is None:
+        return False
+    written_on_server = build.execute(
+        "SELECT count(*) FROM audit_log WHERE seq >= ? AND mac IS NULL", (row[0],)).fetchone()[0]
+    if not written_on_server:
+        return False  # nothing since the move: the file's anchor still covers every entry
+    build.execute("DELETE FROM audit_anchor")
+    build.execute("UPDATE audit_log SET mac = NULL")
+    return True
 
 
 def _snapshot(conn) -> None:

@@ -11,11 +11,19 @@ Writes are serialized clinic-wide: ``BEGIN`` takes a transaction-scoped advisory
 (``WRITE_LOCK``), as SQLite's ``BEGIN IMMEDIATE`` does for its file, so every
 check-then-write the store makes (one provider's one-on-one timers, the audit chain's head,
 a finalize racing an edit) holds across stations exactly as it holds across two windows on
-one computer. A clinic's writes are a few per minute per room; the lock costs a round trip.
+one computer. A clinic's writes are a few per minute per room.
+
+Inside a write transaction the connection runs in pipeline mode: ``BEGIN`` and the lock are
+sent at once but not waited for until the transaction's first read; a write whose result
+nobody reads yet is not waited for until the next read or the ``COMMIT``. A timer tap waits
+on about a third fewer round trips so. An error of such a write surfaces at that next read
+or the COMMIT, still inside the same transaction, which then rolls back whole. Statements
+inside the pipeline are never server-side prepared (reads outside transactions are).
 
 A connection that drops (the server restarted, the network went away) is opened again on the
 next call, once, transparently: a read that failed is sent again on the new connection, and so
-is a ``BEGIN`` (nothing was written yet). A change is never sent twice: a drop in the middle of
+is a transaction of which the server had answered nothing yet (nothing of it can have been
+applied). A change is never sent twice: a drop in the middle of
 a transaction fails that transaction (the server rolls it back, nothing of it is saved, and the
 connection refuses the rest of it until the store ends it), and a drop while the ``COMMIT``
 itself was on its way raises ``CommitOutcomeUnknownError``: the server may have kept the change
@@ -309,7 +317,11 @@ class PgConnection:
     def _enqueue(self, wrapper: PgCursor, text: str, params: tuple) -> None:
         try:
             cursor = self.raw.cursor(row_factory=_row_factory)  # raises on a closed one too
-            cursor.execute(text, params)
+            # Never a server-side prepared statement inside the pipeline: a statement refused
+            # by a guard trigger aborts the rest of its batch, a Parse with it, and psycopg's
+            # cache of prepared names would drift from the server's ("prepared statement
+            # does not exist" on the next use). Reads outside transactions stay prepared.
+            cursor.execute(text, params, prepare=False)
         except psycopg.Error as exc:
             self._dropped_before_answer(exc)
             return
@@ -350,7 +362,7 @@ class PgConnection:
         try:
             for wrapper, text, params in statements:
                 cursor = self.raw.cursor(row_factory=_row_factory)
-                cursor.execute(text, params)
+                cursor.execute(text, params, prepare=False)
                 wrapper._cursor = cursor
             self._pipeline.sync()
         except psycopg.Error as error:
@@ -409,15 +421,12 @@ class PgConnection:
         rows = [tuple(r) for r in rows]
         if not rows:
             return PgCursor(self, None)
-        if self._pipeline is not None:  # what is queued first, then the rows at once
+        if self._pipeline is not None:  # each row queued, all answered in one round trip
+            text = to_pg(sql)
+            for row in rows:
+                self._queue(text, row, read=False, returning=False)
             self._settle()
-            cursor = self.raw.cursor(row_factory=_row_factory)
-            try:
-                cursor.executemany(to_pg(sql), rows)
-            except psycopg.Error as exc:
-                self._fail_in_pipeline(exc)
-            self._changes += len(rows)
-            return PgCursor(self, cursor)
+            return PgCursor(self, None)
         cursor = self._send(lambda raw: raw.cursor(row_factory=_row_factory),
                             "executemany", to_pg(sql), rows, retry=False)
         self.total_changes += len(rows)
@@ -427,9 +436,10 @@ class PgConnection:
         return self
 
     def _begin(self, sql: str = "BEGIN") -> PgCursor:
-        """BEGIN and the clinic's write lock, queued: they go out with the transaction's
-        first read (or its COMMIT), in the same round trip. SQLite's ``BEGIN IMMEDIATE``
-        (and DEFERRED, EXCLUSIVE) is a plain BEGIN here, the lock doing IMMEDIATE's work;
+        """BEGIN and the clinic's write lock, sent and not waited for: they are answered
+        with the transaction's first read (or its COMMIT), in the same round trip.
+        SQLite's ``BEGIN IMMEDIATE`` (and DEFERRED, EXCLUSIVE) is a plain BEGIN here, the
+        lock doing IMMEDIATE's work;
         any other BEGIN is sent as written, and a ``READ ONLY`` one (a consistent read: a
         backup) takes no write lock, so stations go on writing meanwhile."""
         if self._lost_tx:
@@ -628,14 +638,11 @@ def connect(conninfo: str, where: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS
 def _open_raw(conninfo: str, where: str, lock_timeout_ms: int,
               application_name: str) -> psycopg.Connection:
     try:
-        # No server-side prepared statements: a statement skipped in an aborted pipeline
-        # could leave psycopg believing one was prepared ("prepared statement _pg3_7 does
-        # not exist"); the store's statements are small, their planning is cheap.
         # Keepalives and a TCP timeout: a cut network (Wi-Fi gone, no reset) is noticed in
         # seconds, not when the operating system gives up minutes later with the screen
         # waiting on it.
         raw = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                              application_name=application_name, prepare_threshold=None,
+                              application_name=application_name,
                               keepalives=1, keepalives_idle=5, keepalives_interval=2,
                               keepalives_count=3, tcp_user_timeout=TCP_TIMEOUT_MS)
     except psycopg.Error as exc:

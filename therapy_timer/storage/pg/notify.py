@@ -50,8 +50,9 @@ TABLES: dict[str, tuple[str | None, str | None, str | None]] = {
     "providers": (None, None, "id"),
 }
 
-#: Columns whose change alone is no news (the running timer's heartbeat).
-QUIET_COLUMNS = {"intervals": ("heartbeat",)}
+#: Columns whose change alone is no news: the running timer's heartbeat, and the station a
+#: visit's timers are held by (it changes with the interval rows, which say so themselves).
+QUIET_COLUMNS = {"intervals": ("heartbeat",), "visits": ("station", "station_at")}
 
 
 def trigger_name(table: str) -> str:
