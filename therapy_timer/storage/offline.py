@@ -197,9 +197,14 @@ class JournaledTimers:
             return 0
 
     def _learn_kinds(self, intervals) -> None:
+        """Which of the visit's codes are exclusive, learnt while online (the overlay's
+        switch rule offline); the catalog is read only for a code not seen yet."""
+        missing = {i.code for i in intervals} - set(self._kinds)
+        if not missing:
+            return
         try:
             catalog = self.code_catalog()
-            for code in {i.code for i in intervals} - set(self._kinds):
+            for code in missing:
                 self._kinds[code] = catalog.get(code).kind.exclusive
         except (StorageError, BillingError):
             pass
