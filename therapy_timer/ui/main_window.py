@@ -30,6 +30,12 @@ from therapy_timer.ui import pyside_guard  # noqa: F401  (before any Qt call)
 from therapy_timer.ui.clock import Clock, on_screen, set_display_zone
 from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.station.clock_notice import ClockNotice
+from therapy_timer.ui.station.offline import (
+    OfflineGuard,
+    ServerProbe,
+    is_offline,
+    station_timers,
+)
 from therapy_timer.ui.station.server_clock import ServerClock, station_clock
 from therapy_timer.ui.today import TodayPage
 
@@ -109,6 +115,14 @@ class MainWindow(QMainWindow):
         self.clock = station_clock(repo, clock)
         self.db_path = db_path
         self.settings = settings or QSettings(ORG, APP)
+        # The visit screen's store: on a clinic server, behind this station's offline
+        # journal (taps kept on this computer while the server is away; ui/station/offline.py).
+        self.timers = station_timers(repo, self.settings, self.clock)
+        self.server_probe = None
+        if self.timers is not repo:  # offline, the heartbeat asks on a thread of its own
+            self.server_probe = ServerProbe(str(repo.target), self)
+            self.server_probe.answered.connect(
+                lambda ok: ok and self.replay_journal(wait=True))
         self.remember_size = remember_size  # off for --check: never overwrite the user's size
         self.setWindowTitle("Therapy Timer")
         self.setMinimumSize(MINIMUM_SIZE)
@@ -153,6 +167,8 @@ class MainWindow(QMainWindow):
         self.station_status = StationStatus(repo, self.settings, self.clock)
         self.statusBar().addPermanentWidget(self.station_status)
         self.heartbeat_timer.timeout.connect(self.station_status.check)
+        if self.timers is not repo:  # a tap that found the server away says so there too
+            self.offline_guard.changed.connect(self._offline_status)
 
     # -- pages, built on first use ------------------------------------------------------------
 
@@ -170,7 +186,7 @@ class MainWindow(QMainWindow):
         if self._controller is None:
             from therapy_timer.ui.session_controller import SessionController
 
-            self._controller = SessionController(self.repo, self.clock, parent=self)
+            self._controller = SessionController(self.timers, self.clock, parent=self)
         return self._controller
 
     @property
@@ -247,6 +263,8 @@ class MainWindow(QMainWindow):
         bar.addAction(self.visit_action)
         self.frontdesk_action = QAction("&Front desk", self, shortcut=QKeySequence("Ctrl+D"))
         self.frontdesk_action.triggered.connect(self.show_frontdesk)
+        self.offline_guard = OfflineGuard(self.timers, self)
+        self.offline_guard.guard(self.frontdesk_action, "The front desk")
         file_menu.addAction(self.frontdesk_action)
         bar.addAction(self.frontdesk_action)
         action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
@@ -404,6 +422,7 @@ class MainWindow(QMainWindow):
         """After show: fill Today, resolve timers left running by a crash, arm the auto-lock."""
         self.apply_clinic_zone()  # the first-run set-up or the demo clinic may have set it
         self.show_today()
+        self.replay_journal(wait=True)  # a station killed offline sends its taps first
         dialog = self.check_recovery()
         if dialog is None:
             self.heartbeat_timer.start()
@@ -418,7 +437,8 @@ class MainWindow(QMainWindow):
         controller's one ``ClockWatch``), then marks running timers alive (the visit screen's
         own tick does that while shown). On a clinic server it first measures this computer's
         clock against the server's again; the status bar's clock notice follows."""
-        if isinstance(self.clock, ServerClock):
+        self.replay_journal()
+        if isinstance(self.clock, ServerClock) and not is_offline(self.timers):
             self.clock.measure()
         controller = self.controller
         controller.watch.user = controller.user or None
@@ -427,9 +447,33 @@ class MainWindow(QMainWindow):
         if controller.timer.isActive():
             return
         try:
-            self.repo.heartbeat(self.clock.now())
+            self.timers.heartbeat(self.clock.now())
         except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
             log.warning("heartbeat not written: %s", exc)
+
+    def _offline_status(self) -> None:
+        """The status bar follows the journal's offline state at once (not only the next
+        heartbeat's check)."""
+        if is_offline(self.timers):
+            self.station_status.lost()
+        elif not self.station_status.connected:
+            self.station_status.check()
+
+    def replay_journal(self, wait: bool = False) -> None:
+        """Sends the taps kept while the clinic server was away, in order (nothing on the
+        embedded file); the visit screen's banner shows what waits or was refused. While
+        offline it only asks whether the server answers (``ServerProbe``, off the screen's
+        thread) unless ``wait``: the probe's yes, and the app's start, replay at once."""
+        replay = getattr(self.timers, "replay", None)
+        if replay is None:
+            return
+        if is_offline(self.timers) and not wait and self.server_probe is not None:
+            self.server_probe.start()
+            return
+        try:
+            replay()
+        except Exception:  # never stop the heartbeat: the journal keeps everything
+            log.exception("the offline journal's replay failed")
 
     def show_today(self) -> None:
         if self._controller is not None:

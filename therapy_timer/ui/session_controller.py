@@ -462,7 +462,11 @@ class SessionController(QObject):
         if not self._can_change():
             return False
         now = self.clock.now()
-        running = [i for i in self.repo.intervals_for(other_visit_id) if i.end is None]
+        try:  # (offline, the other visit cannot be read: said, not raised)
+            running = [i for i in self.repo.intervals_for(other_visit_id) if i.end is None]
+        except StorageError as exc:
+            self.failed.emit(str(exc))
+            return False
         performer = running[0].performer if running else (self.performer or Performer.PT)
         if not any(i.code == group_code for i in running):
             try:

@@ -43,6 +43,9 @@ QPushButton:focus {{ border-color: {ACCENT}; }}
 QPushButton:disabled {{ color: #9ca3af; border-color: #d1d5db; }}
 QPushButton[primary="true"] {{ background: {ACCENT}; color: white; border-color: {ACCENT}; }}
 QPushButton[danger="true"] {{ background: {ERROR_INK}; color: white; border-color: {ERROR_INK}; }}
+QPushButton[primary="true"]:disabled, QPushButton[danger="true"]:disabled {{
+    background: #e5e7eb; color: #9ca3af; border-color: #d1d5db;
+}}
 QLineEdit, QComboBox, QDateTimeEdit, QTimeEdit, QSpinBox {{
     min-height: 36px; padding: 2px 8px; border: 2px solid {LINE}; border-radius: 6px;
     background: {PAPER}; font-size: 16px;
@@ -65,6 +68,7 @@ QToolBar#navigate QToolButton {{
     color: white; font-size: 17px; font-weight: 700; padding: 8px 18px; border-radius: 6px;
 }}
 QToolBar#navigate QToolButton:hover {{ background: #374151; }}
+QToolBar#navigate QToolButton:disabled {{ color: #6b7280; }}
 QFrame[role="card"] {{ background: {PAPER}; border-radius: 12px; border: 1px solid #d1d5db; }}
 """
 

@@ -44,6 +44,7 @@ from therapy_timer.ui.dialogs import Ask
 from therapy_timer.ui.models import records_table
 from therapy_timer.ui.session_controller import SessionController, TimeJump
 from therapy_timer.ui.settings import app_settings
+from therapy_timer.ui.station.offline import OfflineBanner
 from therapy_timer.ui.station.takeover import TakeOver
 from therapy_timer.ui.tiles import (
     ALONGSIDE,
@@ -110,6 +111,12 @@ class VisitPanel(QWidget):
         self._ticks = 0
         self.setAccessibleName("Visit")
         self._build()
+        # While the clinic server is away: the plain notice, and Finish needs the server.
+        self.offline_banner = OfflineBanner(controller.repo, self)
+        self.layout().insertWidget(0, self.offline_banner)
+        self.offline_banner.guard(self.finalize_button, "Finishing the visit")
+        self.offline_banner.changed.connect(self._offline_changed,
+                                            Qt.ConnectionType.QueuedConnection)
         controller.changed.connect(self.on_changed)
         controller.ticked.connect(self.on_tick)
         controller.failed.connect(self.on_failed)
@@ -721,9 +728,17 @@ class VisitPanel(QWidget):
         elif edit is not None:
             self.controller.edit_interval(interval.id, reason=edit.reason, **edit.changes)
 
+    def _offline_changed(self) -> None:
+        """The journal sent, kept or gave up a change: show what the store now holds."""
+        if self.controller.visit is not None:
+            self.controller.reload()
+
     def on_finalize(self) -> None:
         visit = self.controller.visit
         if visit is None:
+            return
+        if not self.finalize_button.isEnabled():  # offline (the menu's Finish visit…)
+            self.on_failed(self.finalize_button.toolTip())
             return
         if self.controller.running() and not Ask.confirm(
                 self, "Stop the timers?", "Timers are still running. Stop them now and review "
