@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
 
         self.station_status = StationStatus(repo, self.settings, self.clock)
         self.statusBar().addPermanentWidget(self.station_status)
-        self.heartbeat_timer.timeout.connect(self.station_status.check)
+        self.heartbeat_timer.timeout.connect(self._check_connection)
         if self.timers is not repo:  # a tap that found the server away says so there too
             self.offline_guard.changed.connect(self._offline_status)
 
@@ -450,6 +450,15 @@ class MainWindow(QMainWindow):
             self.timers.heartbeat(self.clock.now())
         except StorageError as exc:  # never interrupt the clinician for a missed heartbeat
             log.warning("heartbeat not written: %s", exc)
+
+    def _check_connection(self) -> None:
+        """The status bar's round trip to the server, each heartbeat; none while the journal
+        holds the room's taps (offline): ``ServerProbe`` then asks off the screen's thread,
+        so a network that hangs rather than refuses never stalls the screen."""
+        if is_offline(getattr(self, "timers", None)):
+            self.station_status.lost()
+            return
+        self.station_status.check()
 
     def _offline_status(self) -> None:
         """The status bar follows the journal's offline state at once (not only the next

@@ -137,6 +137,17 @@ def test_taps_while_cut_keep_counting_and_reach_the_server_in_order(qtbot, room,
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert path.name.startswith("Room-2-")
     assert [e.op for e in win.timers.journal.entries()] == ["stop_interval", "start_interval"]
+    # The status bar's own check asks nothing on the screen's thread while offline (a
+    # network that hangs would stall the screen): the probe's thread does.
+    import therapy_timer.storage.pg.probe as probe_module
+
+    def no_ping_here(_repo):
+        raise AssertionError("the status bar pinged the server on the screen's thread")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(probe_module, "ping", no_ping_here)
+        win.heartbeat_timer.timeout.emit()
+    assert win.station_status.text().endswith("· Room 2 · Not connected since 8:10 AM")
     # The heartbeat asks the server on a thread of its own: still away, nothing is sent.
     with qtbot.waitSignal(win.server_probe.answered, timeout=10000) as probe:
         win.heartbeat()
