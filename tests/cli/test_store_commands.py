@@ -265,3 +265,40 @@ def test_demo_cognitive_superbill_names_the_ota_on_97130s_co(demo_db):
         assert "97129 is the service's first 15 minutes (furnished by the therapist" in co.reason
     finally:
         repo.close()
+
+
+@pytest.mark.parametrize("worker", ["forked", "died"])
+def test_a_large_files_page_check_beside_the_chain_walk_says_the_same(
+        demo_db, tmp_path, capsys, monkeypatch, worker):
+    """A large file's PRAGMA integrity_check runs in a process of its own while the chain is
+    walked (issue 11: verify of the 10-year clinic under 10 s); what verify says is the same:
+    ok for a sound file, "damaged" (and not the chain's findings) for a broken one, and the
+    check done here when the process gives no answer."""
+    import os
+
+    import therapy_timer.commands.store as store
+
+    monkeypatch.setattr(store, "INTEGRITY_ASIDE_BYTES", 0)  # every file counts as large
+    started = []
+    real_aside = store._integrity_aside
+    monkeypatch.setattr(store, "_integrity_aside",
+                        lambda path: started.append(path) or real_aside(path))
+    if worker == "died":
+        monkeypatch.setattr(store, "_integrity_worker", lambda send, path: os._exit(3))
+    capsys.readouterr()
+    assert main(["verify", "--db", str(demo_db), "--key", str(demo_db) + ".anchor"]) == 0
+    assert capsys.readouterr().out.startswith("ok\n")
+    copy = tmp_path / "orphan.db"
+    assert main(["backup", "--db", str(demo_db), "--out", str(copy)]) == 0
+    conn = sqlite3.connect(copy)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO intervals (visit_id, code, start, performer) VALUES"
+                 " (999999, '97110', '2026-11-20T15:00:00.000000+00:00', 'PT')")
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert main(["verify", "--db", str(copy)]) == 1
+    out, err = capsys.readouterr()
+    assert "is damaged: intervals row" in err and "refers to a missing visits row" in err
+    assert out == ""  # the chain walk's report is not printed for a damaged file
+    assert len(started) == 2  # both ran the check beside the walk

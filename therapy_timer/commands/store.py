@@ -138,6 +138,60 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+#: A file at least this large has its page check (PRAGMA integrity_check) run beside the
+#: chain walk, in a process of its own (a 10-year clinic: 1.4 GB, 2.5 s of the check).
+INTEGRITY_ASIDE_BYTES = 256 * 1024 * 1024
+
+
+def _integrity_aside(path):
+    """Starts ``integrity_check`` of the file at ``path`` in a forked process; None when the
+    file is small or a process cannot start (the check then runs here, first)."""
+    import os
+
+    try:
+        if os.path.getsize(path) < INTEGRITY_ASIDE_BYTES:
+            return None
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_integrity_worker, args=(send, os.fspath(path)),
+                                  daemon=True)
+        process.start()
+        send.close()
+        return process, receive
+    except (OSError, ValueError, ImportError):
+        return None
+
+
+def _integrity_worker(send, path: str) -> None:
+    try:
+        from therapy_timer.storage.checks import open_existing
+
+        repo = open_existing(path)
+        try:
+            send.send(repo.integrity_check())
+        finally:
+            repo.close()
+    except BaseException as exc:  # noqa: BLE001 - said in the parent, which checks again
+        send.send(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+    finally:
+        send.close()
+
+
+def _integrity_result(checking, repo) -> str:
+    """The forked check's answer; the check again here when it gave none."""
+    process, receive = checking
+    try:
+        answer = receive.recv()
+    except (EOFError, OSError):
+        answer = None
+    finally:
+        receive.close()
+        process.join(5)
+    return answer if isinstance(answer, str) else repo.integrity_check()
+
+
 def _fail(message: str) -> int:
     print(f"therapy-timer: {_one_line(message)}", file=sys.stderr)
     return EXIT_FAILED
@@ -187,10 +241,17 @@ def run_verify(args) -> int:
 
         if not server:  # a server's chain is not keyed (see pg/verify.py)
             repo.anchor = setup_anchor(repo.conn, path, create=False)
-        integrity = repo.integrity_check()
-        if integrity != "ok":
+        # A large file's page check runs in a process of its own while the chain is walked
+        # (both read the whole file; one core each); a small one's first, as always.
+        checking = None if server else _integrity_aside(path)
+        integrity = repo.integrity_check() if checking is None else None
+        if integrity is not None and integrity != "ok":
             return _fail(f"{repo.where} is damaged: {integrity.splitlines()[0]}")
         report = repo.verify_report(key_file=args.key, checkpoints=args.checkpoint)
+        if checking is not None:
+            integrity = _integrity_result(checking, repo)
+            if integrity != "ok":  # a damaged file: what the chain walk said does not count
+                return _fail(f"{repo.where} is damaged: {integrity.splitlines()[0]}")
     except AnchorError as exc:
         print(f"therapy-timer: {exc}", file=sys.stderr)
         return EXIT_USAGE
