@@ -214,7 +214,8 @@ def test_demo_diagnoses_are_billable_icd10_codes():
     assert [validate_icd10(c) for c in PT_DX + OT_DX] == PT_DX + OT_DX
 
 
-def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
+def _with_an_orphan_interval(demo_db, tmp_path):
+    """A backup of the demo clinic holding an interval of a visit that does not exist."""
     copy = tmp_path / "orphan.db"
     assert main(["backup", "--db", str(demo_db), "--out", str(copy)]) == 0
     conn = sqlite3.connect(copy)
@@ -223,6 +224,11 @@ def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
                  " (999999, '97110', '2026-11-20T15:00:00.000000+00:00', 'PT')")
     conn.commit()
     conn.close()
+    return copy
+
+
+def test_verify_reports_broken_references(demo_db, tmp_path, capsys):
+    copy = _with_an_orphan_interval(demo_db, tmp_path)
     capsys.readouterr()
     assert main(["verify", "--db", str(copy)]) == 1
     assert "refers to a missing visits row" in capsys.readouterr().err
@@ -288,14 +294,7 @@ def test_a_large_files_page_check_beside_the_chain_walk_says_the_same(
     capsys.readouterr()
     assert main(["verify", "--db", str(demo_db), "--key", str(demo_db) + ".anchor"]) == 0
     assert capsys.readouterr().out.startswith("ok\n")
-    copy = tmp_path / "orphan.db"
-    assert main(["backup", "--db", str(demo_db), "--out", str(copy)]) == 0
-    conn = sqlite3.connect(copy)
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("INSERT INTO intervals (visit_id, code, start, performer) VALUES"
-                 " (999999, '97110', '2026-11-20T15:00:00.000000+00:00', 'PT')")
-    conn.commit()
-    conn.close()
+    copy = _with_an_orphan_interval(demo_db, tmp_path)
     capsys.readouterr()
     assert main(["verify", "--db", str(copy)]) == 1
     out, err = capsys.readouterr()
