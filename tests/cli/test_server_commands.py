@@ -355,7 +355,7 @@ def test_station_uri(host, port, ca, uri):
 
 
 def test_pgpass_keeps_other_lines_and_escapes(tmp_path):
-    from therapy_timer.storage.pg.setup import write_pgpass
+    from therapy_timer.storage.pg.pgpass import write_pgpass
 
     path = tmp_path / "pgpass"
     path.write_text("other:5432:*:me:keep\nh:5432:db:s:old\n")

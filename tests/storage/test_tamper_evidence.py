@@ -11,7 +11,6 @@ appending), so those tests are marked sqlite_only with why."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -33,10 +32,6 @@ from therapy_timer.storage.repository import open_repository
 from .conftest import T0, build_clinic
 
 SQLITE_ONLY = pytest.mark.sqlite_only
-#: ``verify --db URI`` (the command on a server) comes with the CLI's server support (branch
-#: pgcli, storage/pg/verify.py); until then the command's half of a test runs on the file only
-#: and the server run says so as a skip.
-CLI_ON_SERVER = importlib.util.find_spec("therapy_timer.storage.pg.verify") is not None
 
 
 @dataclass
@@ -139,13 +134,7 @@ def findings(path, **kwargs) -> list[str]:
     return problems
 
 
-def needs_cli(path) -> None:
-    if is_server(str(path)) and not CLI_ON_SERVER:
-        pytest.skip("the commands on --db URI come with the CLI's server support (pgcli)")
-
-
 def verify_cli(path, *extra, capsys) -> tuple[int, list[str]]:
-    needs_cli(path)
     capsys.readouterr()
     code = main(["verify", "--db", str(path), *extra])
     return code, capsys.readouterr().out.splitlines()
@@ -446,7 +435,6 @@ def test_an_older_backup_verifies_on_the_computer_whose_database_moved_on(scene,
 
 def test_a_checkpoint_printed_on_paper_catches_a_cut_elsewhere(scene, tmp_path, monkeypatch,
                                                                capsys):
-    needs_cli(scene.path)
     repo = open_repository(scene.path)
     point = repo.audit_checkpoint()
     repo.close()
@@ -467,7 +455,6 @@ def test_a_checkpoint_printed_on_paper_catches_a_cut_elsewhere(scene, tmp_path, 
 
 @pytest.mark.parametrize("token", ["12", "x:abcdefabcdef", "12:abc", "12:zzzzzzzzzzzzzz"])
 def test_a_malformed_checkpoint_is_refused_with_one_line(scene, capsys, token):
-    needs_cli(scene.path)
     with pytest.raises(SystemExit) as exc:
         main(["verify", "--db", str(scene.path), "--checkpoint", token])
     assert exc.value.code == 2
@@ -545,7 +532,6 @@ def test_the_day_sheet_prints_a_checkpoint_that_catches_a_later_cut(scene, tmp_p
     from tests.pdf.conftest import pages_text
 
     out = tmp_path / "day.pdf"
-    needs_cli(scene.path)
     assert main(["daysheet", "--db", str(scene.path), "--date", "2026-11-20",
                  "--out", str(out)]) == 0
     text = " ".join(pages_text(out.read_bytes()))
@@ -571,7 +557,6 @@ def test_the_day_sheet_prints_a_checkpoint_that_catches_a_later_cut(scene, tmp_p
 
 def test_the_commands_say_when_the_app_re_created_missing_triggers(scene, tmp_path, capsys):
     attack(scene.path, drop=["charge_lines_frozen_insert"])
-    needs_cli(scene.path)
     capsys.readouterr()
     assert main(["daysheet", "--db", str(scene.path), "--date", "2026-11-20",
                  "--out", str(tmp_path / "d.pdf")]) == 0

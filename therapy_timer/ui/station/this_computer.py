@@ -93,7 +93,7 @@ def timers_here(window, repo) -> list:
 
 def pgpass_location() -> Path:
     """libpq's password file on this computer (``storage/pg/setup.py`` says where)."""
-    from therapy_timer.storage.pg.setup import pgpass_path
+    from therapy_timer.storage.pg.pgpass import pgpass_path
 
     return pgpass_path()
 
@@ -101,7 +101,7 @@ def pgpass_location() -> Path:
 def keep_password(choice: ServerChoice, password: str) -> Path:
     """Writes the password for this server, database and user into libpq's password file
     (the same writer ``server init`` uses: whole file, owner-only 0600)."""
-    from therapy_timer.storage.pg.setup import write_pgpass
+    from therapy_timer.storage.pg.pgpass import write_pgpass
 
     return write_pgpass([(choice.host, str(choice.port), choice.database, choice.user)],
                         password)
