@@ -20,8 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from therapy_timer.commands.store import _refused
 
 
 def register(subparsers) -> None:
@@ -90,22 +89,6 @@ def _admin_options(parser: argparse.ArgumentParser) -> None:
 
 def _say(message: str) -> None:
     print(f"therapy-timer: {message}", file=sys.stderr)
-
-
-def _refused(exc: Exception) -> int:
-    """One line for a store error: exit 2 when it refuses what was given, else 1."""
-    from therapy_timer.storage.errors import (
-        CorruptDatabaseError,
-        ForeignDatabaseError,
-        InvalidDataError,
-        NotFoundError,
-        SchemaTooNewError,
-    )
-
-    _say(" ".join(str(exc).split()))
-    refused = (CorruptDatabaseError, ForeignDatabaseError, InvalidDataError, NotFoundError,
-               SchemaTooNewError)
-    return EXIT_USAGE if isinstance(exc, refused) else EXIT_FAILED
 
 
 def _station_password(args) -> str | None:
