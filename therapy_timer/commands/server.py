@@ -17,7 +17,6 @@ the handlers only.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from therapy_timer.commands.store import _refused
@@ -85,10 +84,6 @@ def _admin_options(parser: argparse.ArgumentParser) -> None:
                              ".pgpass or PGPASSWORD)")
     parser.add_argument("--database", default="therapy_timer", metavar="NAME",
                         help="the clinic database's name (default therapy_timer)")
-
-
-def _say(message: str) -> None:
-    print(f"therapy-timer: {message}", file=sys.stderr)
 
 
 def _station_password(args) -> str | None:
