@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from therapy_timer.storage import anchor as anchors
-from therapy_timer.storage import audit, tamper
+from therapy_timer.storage import audit, chain_walk, data_check, tamper
 from therapy_timer.storage.checks import open_existing
 from therapy_timer.storage.repository import open_repository
 
@@ -48,7 +48,7 @@ ascii_texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x7E), max_si
 
 @pytest.fixture(autouse=True)
 def _small_batches(monkeypatch):
-    monkeypatch.setattr(tamper, "_CHUNK", CHUNK)
+    monkeypatch.setattr(chain_walk, "_CHUNK", CHUNK)
 
 
 def _build(path: Path, count: int = ENTRIES, tricky: bool = True) -> None:
@@ -79,7 +79,7 @@ def _report(path: Path, workers: int = 1, reference: bool = False, monkeypatch=N
     checkpoints given; ``keyless``: on a computer without the anchor key), or the error it
     stops with."""
     if reference:
-        monkeypatch.setattr(tamper, "sqlite_writes_payloads", lambda conn: False)
+        monkeypatch.setattr(chain_walk, "sqlite_writes_payloads", lambda conn: False)
     repo = open_existing(path)
     try:
         repo.anchor = tamper.setup_anchor(repo.conn, path, create=False)
@@ -158,7 +158,7 @@ def _written(conn, values) -> tuple[bytes | None, bytes | None]:
     conn.execute("DELETE FROM audit_log")
     conn.execute("INSERT INTO audit_log (prev_hash, seq, at, user, action, entity, entity_id,"
                  " detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')", values)
-    return conn.execute(f"SELECT {tamper._PAYLOAD}, {tamper._PAYLOAD_ANY_TABLE}"
+    return conn.execute(f"SELECT {chain_walk._PAYLOAD}, {chain_walk._PAYLOAD_ANY_TABLE}"
                         " FROM audit_log").fetchone()
 
 
@@ -167,14 +167,14 @@ def _written(conn, values) -> tuple[bytes | None, bytes | None]:
        entity=texts, entity_id=st.none() | st.integers(-(2**63), 2**63 - 1), detail=texts)
 def test_sqlite_writes_the_reference_payload_or_leaves_the_entry_to_python(
         table, prev, seq, at, user, action, entity, entity_id, detail):
-    assert tamper.sqlite_writes_payloads(table)
+    assert chain_walk.sqlite_writes_payloads(table)
     values = (prev, seq, at, user, action, entity, entity_id, detail)
     reference = json.dumps(list(values), separators=(",", ":"), ensure_ascii=True)
     for written in _written(table, values):
         if written == reference.encode("ascii"):
             assert hashlib.sha256(written).hexdigest() == audit.entry_hash(*values)
         else:  # the fast walk must not use it
-            assert tamper._left_to_python(written)
+            assert chain_walk._left_to_python(written)
             assert any(not t.isascii() or "\x7f" in t
                        for t in (prev, at, user, action, entity, detail))
 
@@ -195,8 +195,8 @@ def test_a_fraction_or_a_blob_is_left_to_python(table):
     assert _written(table, (prev, 1, "a", "b", "c", "d", 1e100, "{}")) == (None, None)
     table.execute("UPDATE audit_log SET entity_id = 5, detail = X'00'")
     with pytest.raises(sqlite3.Error):  # the walk then takes that batch entry by entry
-        table.execute(f"SELECT {tamper._PAYLOAD} FROM audit_log").fetchone()
-    assert table.execute(f"SELECT {tamper._PAYLOAD_ANY_TABLE} FROM audit_log").fetchone() \
+        table.execute(f"SELECT {chain_walk._PAYLOAD} FROM audit_log").fetchone()
+    assert table.execute(f"SELECT {chain_walk._PAYLOAD_ANY_TABLE} FROM audit_log").fetchone() \
         == (None,)
 
 
@@ -217,13 +217,13 @@ def test_macs_equal_the_entry_by_entry_mac():
 
 def test_an_untouched_chain_verifies_with_every_entry_counted(chain, monkeypatch):
     slow = []
-    walk_rows = tamper._walk_rows
+    walk_rows = chain_walk._walk_rows
 
     def spy(part, rows, *args):
         rows = list(rows)
         slow.append([r[0] for r in rows])
         walk_rows(part, rows, *args)
-    monkeypatch.setattr(tamper, "_walk_rows", spy)
+    monkeypatch.setattr(chain_walk, "_walk_rows", spy)
     problems, checked, _cannot = _report(chain)
     assert problems == []
     assert checked[0].startswith("audit chain: 90 entries linked (newest: entry 90, ")
@@ -241,7 +241,7 @@ def test_an_untouched_chain_verifies_with_every_entry_counted(chain, monkeypatch
 def test_a_chain_of_ascii_text_is_checked_in_batches_only(tmp_path, monkeypatch):
     path = tmp_path / "plain.db"
     _build(path, tricky=False)
-    monkeypatch.setattr(tamper, "_walk_rows", lambda *a: pytest.fail("entry by entry"))
+    monkeypatch.setattr(chain_walk, "_walk_rows", lambda *a: pytest.fail("entry by entry"))
     problems, checked, _cannot = _report(path, workers=3)
     assert problems == []
     assert any(line.startswith("audit chain: ") for line in checked)
@@ -322,12 +322,12 @@ def _apply(path: Path, attacks) -> None:
 
 def _start_spy(monkeypatch) -> list[int]:
     started: list[int] = []
-    start = tamper._ChainWalk.start
+    start = chain_walk._ChainWalk.start
 
     def spy(self, path, workers):
         start(self, path, workers)
         started.append(len(self.running))
-    monkeypatch.setattr(tamper._ChainWalk, "start", spy)
+    monkeypatch.setattr(chain_walk._ChainWalk, "start", spy)
     return started
 
 
@@ -406,16 +406,16 @@ def test_only_a_long_chain_outside_the_desktop_app_gets_workers(monkeypatch, tmp
     import sys
 
     path = tmp_path / "clinic.db"
-    monkeypatch.setattr(tamper.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(chain_walk.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.delitem(sys.modules, "PySide6", raising=False)
-    assert tamper._worker_count(None, path, 299_999) == 1
-    assert tamper._worker_count(None, path, 300_000) == 2
-    assert tamper._worker_count(None, ":memory:", 3_000_000) == 1
-    assert tamper._worker_count(3, path, 10) == 3  # asked for
-    monkeypatch.setattr(tamper.os, "sched_getaffinity", lambda pid: set(range(16)))
-    assert tamper._worker_count(None, path, 3_000_000) == 4
+    assert chain_walk._worker_count(None, path, 299_999) == 1
+    assert chain_walk._worker_count(None, path, 300_000) == 2
+    assert chain_walk._worker_count(None, ":memory:", 3_000_000) == 1
+    assert chain_walk._worker_count(3, path, 10) == 3  # asked for
+    monkeypatch.setattr(chain_walk.os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert chain_walk._worker_count(None, path, 3_000_000) == 4
     monkeypatch.setitem(sys.modules, "PySide6", object())  # the desktop app: never forked
-    assert tamper._worker_count(None, path, 3_000_000) == 1
+    assert chain_walk._worker_count(None, path, 3_000_000) == 1
 
 
 def test_the_command_line_reports_the_same_with_workers(chain, monkeypatch, capsys):
@@ -424,7 +424,7 @@ def test_the_command_line_reports_the_same_with_workers(chain, monkeypatch, caps
     _attack(chain, "UPDATE audit_log SET detail = '{}' WHERE seq = 70")
     assert main(["verify", "--db", str(chain)]) == 1
     one = capsys.readouterr().out
-    monkeypatch.setattr(tamper, "_worker_count", lambda workers, path, entries: 2)
+    monkeypatch.setattr(chain_walk, "_worker_count", lambda workers, path, entries: 2)
     started = _start_spy(monkeypatch)
     assert main(["verify", "--db", str(chain)]) == 1
     assert started == [2]
@@ -452,11 +452,11 @@ def data_tables(tmp_path_factory):
 def _data_report(conn, reference: bool) -> tuple[list[str], list[str]]:
     with pytest.MonkeyPatch.context() as patch:
         if reference:  # Python reads every entry and every line itself
-            patch.setattr(tamper, "_FINALIZE_LINES", "NULL")
-            patch.setattr(tamper, "_VISIT_LINES", "SELECT no_such_column FROM charge_lines")
+            patch.setattr(data_check, "_FINALIZE_LINES", "NULL")
+            patch.setattr(data_check, "_VISIT_LINES", "SELECT no_such_column FROM charge_lines")
         report = tamper.VerifyReport()
         try:
-            tamper._check_data(report, conn)
+            data_check._check_data(report, conn)
         except Exception as exc:  # noqa: BLE001 - compared: the same error either way
             return [type(exc).__name__], []
     return [str(p) for p in report.problems], report.checked
@@ -582,9 +582,9 @@ def test_a_finalize_entry_the_app_wrote_is_read_by_sqlite(data_tables, monkeypat
                      (visit_id, '{"choice":{},"lines":[["97110",["GP"],2,'
                       + ("9000" if visit_id == 1 else "4500") + "]]}"))
     formatted, parsed = [], []
-    show, loads = tamper._show, json.loads
-    monkeypatch.setattr(tamper, "_show", lambda lines: formatted.append(lines) or show(lines))
-    monkeypatch.setattr(tamper.json, "loads", lambda text: parsed.append(text) or loads(text))
+    show, loads = data_check._show, json.loads
+    monkeypatch.setattr(data_check, "_show", lambda lines: formatted.append(lines) or show(lines))
+    monkeypatch.setattr(data_check.json, "loads", lambda text: parsed.append(text) or loads(text))
     problems, checked = _data_report(conn, reference=False)
     assert not [text for text in parsed if "choice" in text]  # no whole entry
     assert problems == ["audit entry 2: visit 2's charge lines differ from what its finalize"
