@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtWidgets import QWidget
 
 from tests.pg_server import Server
 from tests.ui.conftest import seed_clinic
@@ -164,7 +165,12 @@ def test_pictures_of_the_page_and_of_a_second_station(qtbot, pg_server, pg_templ
     target.set_station_name("Front desk", settings)
     target.save_choice(target.ServerChoice("127.0.0.1", pg_server.port, "therapy_timer",
                                            "postgres", "disable"), settings)
+    from therapy_timer.ui.style import APP_STYLE
+
     win = _window(qtbot, repo, settings, uri)
+    win.setStyleSheet(APP_STYLE)  # what the app applies to every window: the README's look
+    for child in win.findChildren(QWidget):  # sized again in the style's type, as at start
+        child.updateGeometry()
     dialog = SettingsDialog(repo, parent=win, settings=settings)
     qtbot.addWidget(dialog)
     dialog.resize(900, 640)
