@@ -8,8 +8,9 @@ colour, and every text in ``texts`` is on a visible child widget that lies insid
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QImage, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 def visible_texts(widget: QWidget) -> dict[str, QWidget]:
@@ -31,6 +32,10 @@ def visible_texts(widget: QWidget) -> dict[str, QWidget]:
 
 
 def saved_shot(widget: QWidget, path, texts=()) -> QImage:
+    # Layouts asked for by the last changes (a button's new text) are done first, as the
+    # event loop does before a screen shows them: else the grab shows the old sizes.
+    QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    QApplication.processEvents()
     pixmap = widget.grab()
     assert pixmap.save(str(path))
     image = QImage(str(path))
